@@ -1,1 +1,559 @@
+//! Signed manifests: checked resource names, the canonical order, the root digest, and the
+//! comparison of a model on disk (or in a bucket) against what was signed.
+//!
+//! The shell enumerates files and feeds bytes to hashers; this module decides which files must be
+//! hashed, which are excused, and whether the result matches. It never sees a file system.
 
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::digest::{Digest, HashAlgorithm};
+
+/// Why a resource name is refused. Such names are hostile, not merely unusual.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathError {
+    Empty,
+    Absolute,
+    ParentComponent,
+    DotComponent,
+    EmptyComponent,
+    Backslash,
+    Nul,
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PathError::Empty => "the name is empty",
+            PathError::Absolute => "the name is an absolute path",
+            PathError::ParentComponent => "the name contains '..'",
+            PathError::DotComponent => "the name contains a '.' component",
+            PathError::EmptyComponent => {
+                "the name contains an empty component ('//' or a trailing '/')"
+            }
+            PathError::Backslash => "the name contains a backslash",
+            PathError::Nul => "the name contains a NUL byte",
+        })
+    }
+}
+
+/// A model-relative POSIX path that cannot escape the model: no `..`, no leading `/`, no
+/// backslash or NUL, no empty or `.` components. The single name `"."` stands for a single-file
+/// model itself, as model_signing writes it.
+///
+/// Ordering is component-wise (`a/b` < `a-b` < `a.txt`), as Python's `PurePosixPath` orders
+/// them, so the root digests we compute equal model_signing's.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ResourcePath(String);
+
+impl ResourcePath {
+    /// The name model_signing gives a single-file model.
+    pub const SINGLE_FILE: &'static str = ".";
+
+    pub fn parse(name: &str) -> Result<Self, PathError> {
+        if name.is_empty() {
+            return Err(PathError::Empty);
+        }
+        if name == Self::SINGLE_FILE {
+            return Ok(ResourcePath(name.to_string()));
+        }
+        if name.contains('\0') {
+            return Err(PathError::Nul);
+        }
+        if name.contains('\\') {
+            return Err(PathError::Backslash);
+        }
+        if name.starts_with('/') {
+            return Err(PathError::Absolute);
+        }
+        for component in name.split('/') {
+            match component {
+                "" => return Err(PathError::EmptyComponent),
+                "." => return Err(PathError::DotComponent),
+                ".." => return Err(PathError::ParentComponent),
+                _ => {}
+            }
+        }
+        Ok(ResourcePath(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_single_file(&self) -> bool {
+        self.0 == Self::SINGLE_FILE
+    }
+
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/')
+    }
+
+    /// True when `self` is `prefix` or lies below it, by whole components.
+    pub fn is_within(&self, prefix: &ResourcePath) -> bool {
+        let mut mine = self.components();
+        prefix.components().all(|p| mine.next() == Some(p))
+    }
+}
+
+impl Ord for ResourcePath {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.components().cmp(other.components())
+    }
+}
+
+impl PartialOrd for ResourcePath {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for ResourcePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ResourcePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// One signed item: a whole file, or a byte range `[start, end)` of one (shards method).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum ItemKey {
+    File(ResourcePath),
+    Shard {
+        path: ResourcePath,
+        start: u64,
+        end: u64,
+    },
+}
+
+impl ItemKey {
+    pub fn path(&self) -> &ResourcePath {
+        match self {
+            ItemKey::File(p) | ItemKey::Shard { path: p, .. } => p,
+        }
+    }
+}
+
+impl fmt::Display for ItemKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ItemKey::File(p) => write!(f, "{p}"),
+            ItemKey::Shard { path, start, end } => write!(f, "{path}:{start}:{end}"),
+        }
+    }
+}
+
+/// How the model was split into items.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Files,
+    Shards { shard_size: u64 },
+}
+
+/// The signed `serialization` parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Serialization {
+    pub method: Method,
+    pub hash: HashAlgorithm,
+    pub allow_symlinks: bool,
+    /// Signed ignore paths, as written (a set; order is meaningless).
+    pub ignore_paths: Vec<String>,
+}
+
+/// The paths model_signing ignores by default, relative to the model root.
+pub const DEFAULT_IGNORES: [&str; 4] = [".git", ".gitattributes", ".github", ".gitignore"];
+
+/// A manifest whose names, digests and root digest have been checked against each other.
+#[derive(Clone, Debug)]
+pub struct SignedManifest {
+    pub model_name: String,
+    pub root: Digest,
+    pub serialization: Serialization,
+    items: BTreeMap<ItemKey, Digest>,
+}
+
+impl SignedManifest {
+    /// Builds a manifest from parsed items (in the order the statement lists them) and checks
+    /// the root digest over that order. Used by the statement parser only.
+    pub(crate) fn new(
+        model_name: String,
+        root: Digest,
+        serialization: Serialization,
+        listed: Vec<(ItemKey, Digest)>,
+    ) -> Result<Self, crate::oms::ManifestError> {
+        use crate::oms::ManifestError;
+        let computed = root_digest(listed.iter().map(|(_, d)| d));
+        if computed != root {
+            return Err(ManifestError::RootMismatch {
+                signed: root.to_hex(),
+                computed: computed.to_hex(),
+            });
+        }
+        let single = listed.iter().any(|(k, _)| k.path().is_single_file());
+        if single && listed.iter().any(|(k, _)| !k.path().is_single_file()) {
+            return Err(ManifestError::BadName {
+                name: ".".into(),
+                why: "'.' names a single-file model and cannot stand beside other files".into(),
+            });
+        }
+        let mut items = BTreeMap::new();
+        for (key, digest) in listed {
+            let name = key.to_string();
+            if items.insert(key, digest).is_some() {
+                return Err(ManifestError::Duplicate(name));
+            }
+        }
+        Ok(SignedManifest {
+            model_name,
+            root,
+            serialization,
+            items,
+        })
+    }
+
+    /// Signed items in canonical (component-wise) order.
+    pub fn items(&self) -> impl Iterator<Item = (&ItemKey, &Digest)> {
+        self.items.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Paths that excuse unlisted files: the signed ignore paths, model_signing's defaults, and
+    /// any the caller adds (the signature file inside the model, say). Unparseable signed entries
+    /// cannot match a checked path, so they are dropped.
+    fn ignores(&self, extra: &[ResourcePath]) -> Vec<ResourcePath> {
+        let signed = self
+            .serialization
+            .ignore_paths
+            .iter()
+            .map(|p| p.trim_start_matches("./").trim_end_matches('/'));
+        DEFAULT_IGNORES
+            .into_iter()
+            .chain(signed)
+            .filter_map(|p| ResourcePath::parse(p).ok())
+            .filter(|p| !p.is_single_file())
+            .chain(extra.iter().cloned())
+            .collect()
+    }
+
+    fn listed_paths(&self) -> BTreeSet<&ResourcePath> {
+        self.items.keys().map(ItemKey::path).collect()
+    }
+
+    fn keys_for(&self, path: &ResourcePath, size: u64) -> Vec<ItemKey> {
+        match self.serialization.method {
+            Method::Files => vec![ItemKey::File(path.clone())],
+            Method::Shards { shard_size } => shard_ranges(size, shard_size)
+                .map(|(start, end)| ItemKey::Shard {
+                    path: path.clone(),
+                    start,
+                    end,
+                })
+                .collect(),
+        }
+    }
+
+    /// Decides what to hash. `local` lists every regular file the shell found; `extra_ignores`
+    /// adds paths to excuse when unlisted. Listed files are always hashed, even under an ignore.
+    pub fn plan(&self, local: &LocalModel, extra_ignores: &[ResourcePath]) -> Plan {
+        let mut plan = Plan::default();
+        let listed = self.listed_paths();
+        let files: Vec<LocalFile> = match local {
+            LocalModel::File { name, size } => {
+                // model_signing names a single file "."; OMS v1.0 names it by its basename.
+                let dot = ResourcePath(ResourcePath::SINGLE_FILE.into());
+                let path = match ResourcePath::parse(name) {
+                    Ok(p) if !listed.contains(&dot) => p,
+                    _ => dot,
+                };
+                vec![LocalFile { path, size: *size }]
+            }
+            LocalModel::Directory { files } => files.clone(),
+        };
+        let ignores = match local {
+            LocalModel::File { .. } => Vec::new(),
+            LocalModel::Directory { .. } => self.ignores(extra_ignores),
+        };
+        let mut seen = BTreeSet::new();
+        for file in files {
+            if listed.contains(&file.path) {
+                let keys = self.keys_for(&file.path, file.size);
+                let signed: Vec<&ItemKey> = self
+                    .items
+                    .keys()
+                    .filter(|k| k.path() == &file.path)
+                    .collect();
+                if keys.iter().collect::<Vec<_>>() != signed {
+                    plan.size_changed.push((file.path.clone(), file.size));
+                } else {
+                    plan.jobs.push(HashJob {
+                        path: file.path.clone(),
+                        keys,
+                        algorithm: self.serialization.hash,
+                    });
+                }
+                seen.insert(file.path);
+            } else if ignores.iter().any(|i| file.path.is_within(i)) {
+                plan.ignored.push(file.path);
+            } else if self.keys_for(&file.path, file.size).is_empty() {
+                // Shards method: an empty file has no items, in the signer's view and ours.
+            } else {
+                plan.extra.push(file.path);
+            }
+        }
+        plan.missing = listed
+            .into_iter()
+            .filter(|p| !seen.contains(*p))
+            .cloned()
+            .collect();
+        plan
+    }
+
+    /// Compares the digests the shell computed for `plan`'s jobs with the signed ones.
+    /// Every signed item must be accounted for: hashed and equal, or reported.
+    pub fn check(&self, plan: &Plan, results: &[(ItemKey, Digest)]) -> Result<Verified, Mismatch> {
+        let mut mismatch = Mismatch {
+            changed: Vec::new(),
+            size_changed: plan.size_changed.clone(),
+            missing: plan.missing.clone(),
+            extra: plan.extra.clone(),
+        };
+        let mut covered = BTreeSet::new();
+        for (key, actual) in results {
+            match self.items.get(key) {
+                Some(expected) if expected == actual => {}
+                Some(expected) => mismatch.changed.push(Changed {
+                    key: key.clone(),
+                    expected: expected.clone(),
+                    actual: actual.clone(),
+                }),
+                None => mismatch.extra.push(key.path().clone()),
+            }
+            covered.insert(key);
+        }
+        let reported: BTreeSet<&ResourcePath> = mismatch
+            .size_changed
+            .iter()
+            .map(|(p, _)| p)
+            .chain(mismatch.missing.iter())
+            .collect();
+        let unaccounted: Vec<ResourcePath> = self
+            .items
+            .keys()
+            .filter(|k| !covered.contains(k) && !reported.contains(k.path()))
+            .map(|k| k.path().clone())
+            .collect();
+        mismatch.missing.extend(unaccounted);
+        mismatch.missing.dedup();
+        if mismatch.is_empty() {
+            Ok(Verified {
+                model_name: self.model_name.clone(),
+                root: self.root.clone(),
+                items: self.items.len(),
+                ignored: plan.ignored.len(),
+            })
+        } else {
+            Err(mismatch)
+        }
+    }
+}
+
+/// `sha256(d0 || d1 || ...)` over raw digest bytes, in the given order.
+pub fn root_digest<'a>(digests: impl Iterator<Item = &'a Digest>) -> Digest {
+    let mut h = HashAlgorithm::Sha256.hasher();
+    for d in digests {
+        h.update(d.as_bytes());
+    }
+    h.finalize()
+}
+
+/// `[start, end)` ranges of `shard_size` covering `size` bytes; none for an empty file.
+pub fn shard_ranges(size: u64, shard_size: u64) -> impl Iterator<Item = (u64, u64)> {
+    let step = shard_size.max(1);
+    (0..size.div_ceil(step)).map(move |i| (i * step, ((i + 1) * step).min(size)))
+}
+
+/// A regular file found in a model directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalFile {
+    pub path: ResourcePath,
+    pub size: u64,
+}
+
+/// What the shell found where the model should be.
+#[derive(Clone, Debug)]
+pub enum LocalModel {
+    /// A single-file model, by its basename.
+    File { name: String, size: u64 },
+    /// Every regular file below a model directory (the shell refuses symlinks before this).
+    Directory { files: Vec<LocalFile> },
+}
+
+/// Hash `path` with `algorithm`, once per key (the whole file, or each shard's range).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HashJob {
+    pub path: ResourcePath,
+    pub keys: Vec<ItemKey>,
+    pub algorithm: HashAlgorithm,
+}
+
+/// What must be hashed, and what is already known to be wrong.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub jobs: Vec<HashJob>,
+    pub missing: Vec<ResourcePath>,
+    pub extra: Vec<ResourcePath>,
+    /// Files whose size no longer matches their signed shards.
+    pub size_changed: Vec<(ResourcePath, u64)>,
+    /// Unlisted files excused by an ignore path.
+    pub ignored: Vec<ResourcePath>,
+}
+
+/// A file whose contents changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Changed {
+    pub key: ItemKey,
+    pub expected: Digest,
+    pub actual: Digest,
+}
+
+/// Every way the model differs from the signed manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    pub changed: Vec<Changed>,
+    pub size_changed: Vec<(ResourcePath, u64)>,
+    pub missing: Vec<ResourcePath>,
+    pub extra: Vec<ResourcePath>,
+}
+
+impl Mismatch {
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty()
+            && self.size_changed.is_empty()
+            && self.missing.is_empty()
+            && self.extra.is_empty()
+    }
+
+    /// One line per problem, for the CLI and logs.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in &self.changed {
+            out.push(format!(
+                "{}: content changed (signed {} {}, found {})",
+                c.key,
+                c.expected.algorithm(),
+                c.expected,
+                c.actual
+            ));
+        }
+        for (p, size) in &self.size_changed {
+            out.push(format!(
+                "{p}: size changed ({size} bytes no longer match the signed shards)"
+            ));
+        }
+        for p in &self.missing {
+            out.push(format!("{p}: signed but missing"));
+        }
+        for p in &self.extra {
+            out.push(format!("{p}: not in the signed manifest"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.lines().join("; "))
+    }
+}
+
+/// A model that matched its manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub model_name: String,
+    pub root: Digest,
+    pub items: usize,
+    pub ignored: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> ResourcePath {
+        ResourcePath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn component_wise_order_matches_python() {
+        let mut v = vec![
+            p("a.txt"),
+            p("a-b"),
+            p("a/b"),
+            p("B"),
+            p("README.md"),
+            p("empty.bin"),
+            p("big.bin"),
+        ];
+        v.sort();
+        let names: Vec<&str> = v.iter().map(|p| p.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "B",
+                "README.md",
+                "a/b",
+                "a-b",
+                "a.txt",
+                "big.bin",
+                "empty.bin"
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_names_are_refused() {
+        for (name, err) in [
+            ("", PathError::Empty),
+            ("/etc/passwd", PathError::Absolute),
+            ("../x", PathError::ParentComponent),
+            ("a/../../x", PathError::ParentComponent),
+            ("a/./b", PathError::DotComponent),
+            ("a//b", PathError::EmptyComponent),
+            ("a/", PathError::EmptyComponent),
+            ("a\\b", PathError::Backslash),
+            ("a\0b", PathError::Nul),
+        ] {
+            assert_eq!(ResourcePath::parse(name), Err(err), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn within_is_by_component() {
+        assert!(p(".git/config").is_within(&p(".git")));
+        assert!(p(".git").is_within(&p(".git")));
+        assert!(!p(".gitx").is_within(&p(".git")));
+    }
+
+    #[test]
+    fn shards_cover_the_file() {
+        assert_eq!(shard_ranges(0, 4).count(), 0);
+        assert_eq!(
+            shard_ranges(9, 4).collect::<Vec<_>>(),
+            [(0, 4), (4, 8), (8, 9)]
+        );
+        assert_eq!(shard_ranges(8, 4).collect::<Vec<_>>(), [(0, 4), (4, 8)]);
+    }
+}

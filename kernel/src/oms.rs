@@ -1,1 +1,486 @@
+//! OpenSSF Model Signing (OMS v1.0, as model_signing 1.1.1 writes it): the in-toto statement,
+//! and the numbered verification of an OMS bundle up to a checked [`SignedManifest`].
+//!
+//! The steps here are mirrored one for one in `docs/verification.md`. Each fails closed.
 
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::{Bundle, Content, KeyMaterial, Transparency, MEDIA_TYPE_V03};
+use crate::digest::{Digest, HashAlgorithm};
+use crate::dsse::{pae, IN_TOTO_PAYLOAD_TYPE};
+use crate::keys::{PublicKey, SignError, Signer};
+use crate::manifest::{
+    root_digest, ItemKey, Method, PathError, ResourcePath, Serialization, SignedManifest,
+};
+
+pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+pub const PREDICATE_TYPE: &str = "https://model_signing/signature/v1.0";
+
+/// Why a statement does not describe a model we can check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestError {
+    /// The payload is not JSON of the statement's shape; the text is serde's.
+    Malformed(String),
+    StatementType(String),
+    PredicateType(String),
+    SubjectCount(usize),
+    /// The subject has no sha256 digest, or it is not 64 hex digits.
+    SubjectDigest,
+    Method(String),
+    HashType(String),
+    ShardSize(String),
+    BadName {
+        name: String,
+        why: String,
+    },
+    /// A resource's algorithm does not match the serialization's.
+    Algorithm {
+        name: String,
+        algorithm: String,
+    },
+    BadDigest(String),
+    Duplicate(String),
+    RootMismatch {
+        signed: String,
+        computed: String,
+    },
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManifestError::Malformed(e) => write!(f, "the signed statement is malformed: {e}"),
+            ManifestError::StatementType(t) => write!(f, "unknown statement type '{t}'"),
+            ManifestError::PredicateType(t) => write!(f, "unknown predicate type '{t}'"),
+            ManifestError::SubjectCount(n) => write!(f, "the statement has {n} subjects; OMS requires exactly one"),
+            ManifestError::SubjectDigest => f.write_str("the subject has no valid sha256 digest"),
+            ManifestError::Method(m) => write!(f, "unknown serialization method '{m}'"),
+            ManifestError::HashType(h) => write!(f, "unsupported hash type '{h}'"),
+            ManifestError::ShardSize(s) => write!(f, "invalid shard_size {s}"),
+            ManifestError::BadName { name, why } => write!(f, "refused resource name {name:?}: {why}"),
+            ManifestError::Algorithm { name, algorithm } => {
+                write!(f, "resource {name:?} has algorithm '{algorithm}', which does not match the serialization")
+            }
+            ManifestError::BadDigest(name) => write!(f, "resource {name:?} has a malformed digest"),
+            ManifestError::Duplicate(name) => write!(f, "resource {name:?} is listed twice"),
+            ManifestError::RootMismatch { signed, computed } => write!(
+                f,
+                "the manifest is inconsistent: the subject digest is {signed} but the resources hash to {computed}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+#[derive(Deserialize)]
+struct WireStatement {
+    #[serde(rename = "_type")]
+    statement_type: String,
+    subject: Vec<WireSubject>,
+    #[serde(rename = "predicateType")]
+    predicate_type: String,
+    predicate: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct WireSubject {
+    name: Option<String>,
+    digest: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct WirePredicate {
+    resources: Vec<WireResource>,
+    serialization: WireSerialization,
+}
+
+#[derive(Deserialize)]
+struct WireResource {
+    name: String,
+    algorithm: String,
+    digest: String,
+}
+
+#[derive(Deserialize)]
+struct WireSerialization {
+    method: String,
+    hash_type: String,
+    #[serde(default)]
+    allow_symlinks: bool,
+    shard_size: Option<serde_json::Number>,
+    #[serde(default)]
+    ignore_paths: Option<Vec<String>>,
+}
+
+/// model_signing writes `shard_size` as a JSON double (`4096.0`); OMS as an integer.
+fn shard_size(n: &serde_json::Number) -> Option<u64> {
+    if let Some(v) = n.as_u64() {
+        return (v > 0).then_some(v);
+    }
+    let f = n.as_f64()?;
+    (f >= 1.0 && f.fract() == 0.0 && f <= 9_007_199_254_740_992.0).then_some(f as u64)
+}
+
+fn bad_name(name: &str, why: impl fmt::Display) -> ManifestError {
+    ManifestError::BadName {
+        name: name.to_string(),
+        why: why.to_string(),
+    }
+}
+
+fn parse_path(name: &str) -> Result<ResourcePath, ManifestError> {
+    ResourcePath::parse(name).map_err(|e: PathError| bad_name(name, e))
+}
+
+/// `path:start:end`, split on the last two colons (paths may hold colons).
+fn parse_shard(name: &str, shard_size: u64) -> Result<ItemKey, ManifestError> {
+    let mut parts = name.rsplitn(3, ':');
+    let (Some(end), Some(start), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad_name(name, "a shard name must be 'path:start:end'"));
+    };
+    let num = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+            .ok_or_else(|| bad_name(name, "shard offsets must be decimal integers"))
+    };
+    let (start, end) = (num(start)?, num(end)?);
+    if start >= end || start % shard_size != 0 || end - start > shard_size {
+        return Err(bad_name(name, format!("not a shard of {shard_size} bytes")));
+    }
+    Ok(ItemKey::Shard {
+        path: parse_path(path)?,
+        start,
+        end,
+    })
+}
+
+/// Step 7 and 8: parses the exact payload bytes into a checked manifest.
+pub fn parse_statement(payload: &[u8]) -> Result<SignedManifest, ManifestError> {
+    let st: WireStatement =
+        serde_json::from_slice(payload).map_err(|e| ManifestError::Malformed(e.to_string()))?;
+    if st.statement_type != STATEMENT_TYPE {
+        return Err(ManifestError::StatementType(st.statement_type));
+    }
+    if st.predicate_type != PREDICATE_TYPE {
+        return Err(ManifestError::PredicateType(st.predicate_type));
+    }
+    if st.subject.len() != 1 {
+        return Err(ManifestError::SubjectCount(st.subject.len()));
+    }
+    let subject = &st.subject[0];
+    let root = subject
+        .digest
+        .get("sha256")
+        .and_then(|h| Digest::from_hex(HashAlgorithm::Sha256, h))
+        .ok_or(ManifestError::SubjectDigest)?;
+    let predicate: WirePredicate = serde_json::from_value(st.predicate)
+        .map_err(|e| ManifestError::Malformed(format!("predicate: {e}")))?;
+    let ser = predicate.serialization;
+    let hash = HashAlgorithm::from_oms_name(&ser.hash_type)
+        .ok_or_else(|| ManifestError::HashType(ser.hash_type.clone()))?;
+    let method = match ser.method.as_str() {
+        "files" => Method::Files,
+        "shards" => {
+            let size = ser
+                .shard_size
+                .as_ref()
+                .ok_or_else(|| ManifestError::ShardSize("(absent)".into()))?;
+            Method::Shards {
+                shard_size: shard_size(size)
+                    .ok_or_else(|| ManifestError::ShardSize(size.to_string()))?,
+            }
+        }
+        other => return Err(ManifestError::Method(other.to_string())),
+    };
+    let mut listed = Vec::with_capacity(predicate.resources.len());
+    for r in predicate.resources {
+        let (key, algorithm_ok) = match method {
+            Method::Files => (
+                ItemKey::File(parse_path(&r.name)?),
+                r.algorithm == ser.hash_type,
+            ),
+            Method::Shards { shard_size } => (
+                parse_shard(&r.name, shard_size)?,
+                r.algorithm == ser.hash_type
+                    || r.algorithm == format!("{}-sharded-{shard_size}", ser.hash_type),
+            ),
+        };
+        if !algorithm_ok {
+            return Err(ManifestError::Algorithm {
+                name: r.name,
+                algorithm: r.algorithm,
+            });
+        }
+        let digest = Digest::from_hex(hash, &r.digest)
+            .ok_or_else(|| ManifestError::BadDigest(r.name.clone()))?;
+        listed.push((key, digest));
+    }
+    SignedManifest::new(
+        subject.name.clone().unwrap_or_default(),
+        root,
+        Serialization {
+            method,
+            hash,
+            allow_symlinks: ser.allow_symlinks,
+            ignore_paths: ser.ignore_paths.unwrap_or_default(),
+        },
+        listed,
+    )
+}
+
+#[derive(Serialize)]
+struct OutStatement<'a> {
+    #[serde(rename = "_type")]
+    statement_type: &'static str,
+    subject: [OutSubject<'a>; 1],
+    #[serde(rename = "predicateType")]
+    predicate_type: &'static str,
+    predicate: OutPredicate<'a>,
+}
+
+#[derive(Serialize)]
+struct OutSubject<'a> {
+    name: &'a str,
+    digest: OutSha256,
+}
+
+#[derive(Serialize)]
+struct OutSha256 {
+    sha256: String,
+}
+
+#[derive(Serialize)]
+struct OutPredicate<'a> {
+    resources: Vec<OutResource<'a>>,
+    serialization: OutSerialization<'a>,
+}
+
+#[derive(Serialize)]
+struct OutResource<'a> {
+    name: &'a str,
+    algorithm: &'static str,
+    digest: String,
+}
+
+#[derive(Serialize)]
+struct OutSerialization<'a> {
+    method: &'static str,
+    hash_type: &'static str,
+    allow_symlinks: bool,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    ignore_paths: &'a [String],
+}
+
+/// The statement payload for a files/sha256 signature: resources in component-wise order (the
+/// caller's order is ignored), root over that order, ignore paths recorded as given.
+pub fn statement_payload(
+    model_name: &str,
+    files: &[(ResourcePath, Digest)],
+    ignore_paths: &[String],
+) -> Vec<u8> {
+    let mut sorted: Vec<&(ResourcePath, Digest)> = files.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let root = root_digest(sorted.iter().map(|(_, d)| d));
+    let statement = OutStatement {
+        statement_type: STATEMENT_TYPE,
+        subject: [OutSubject {
+            name: model_name,
+            digest: OutSha256 {
+                sha256: root.to_hex(),
+            },
+        }],
+        predicate_type: PREDICATE_TYPE,
+        predicate: OutPredicate {
+            resources: sorted
+                .iter()
+                .map(|(p, d)| OutResource {
+                    name: p.as_str(),
+                    algorithm: d.algorithm().oms_name(),
+                    digest: d.to_hex(),
+                })
+                .collect(),
+            serialization: OutSerialization {
+                method: "files",
+                hash_type: HashAlgorithm::Sha256.oms_name(),
+                allow_symlinks: false,
+                ignore_paths,
+            },
+        },
+    };
+    // Serializing plain structs of strings cannot fail.
+    serde_json::to_vec_pretty(&statement).unwrap_or_default()
+}
+
+/// Signs `payload` as a DSSE envelope and returns the OMS bundle JSON.
+pub fn sign_statement(signer: &dyn Signer, payload: &[u8]) -> Result<String, SignError> {
+    let pae = pae(IN_TOTO_PAYLOAD_TYPE, payload);
+    let signature = signer.sign_message(&pae)?;
+    Ok(crate::bundle::oms_bundle_json(
+        &signer.public_key().oms_hint(),
+        payload,
+        &signature,
+    ))
+}
+
+/// What to do with transparency-log entries and timestamps, which we cannot verify yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlogPolicy {
+    /// Refuse bundles that carry them: a verdict must not look stronger than it is.
+    Refuse,
+    /// Check signature and digest only, as cosign's `--insecure-ignore-tlog` does.
+    IgnoreUnverified,
+}
+
+/// Why an OMS bundle's signature cannot be trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvelopeError {
+    MediaType(String),
+    NotDsse,
+    MissingTlogEntries,
+    Certificate,
+    KeyMismatch {
+        bundle_hint: String,
+        key_hint: String,
+    },
+    Transparency(Transparency),
+    PayloadType(String),
+    Signature(SignError),
+    Manifest(ManifestError),
+}
+
+impl fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvelopeError::MediaType(m) => write!(f, "media type '{m}' is not an OMS v1.0 bundle ({MEDIA_TYPE_V03})"),
+            EnvelopeError::NotDsse => f.write_str("the bundle holds a message signature, not a DSSE envelope (is it a sign-blob bundle?)"),
+            EnvelopeError::MissingTlogEntries => f.write_str("the bundle has no 'verificationMaterial.tlogEntries' (OMS v1.0 requires the field)"),
+            EnvelopeError::Certificate => f.write_str("the bundle is signed with a certificate; only key-based bundles are supported"),
+            EnvelopeError::KeyMismatch { bundle_hint, key_hint } => write!(
+                f,
+                "the bundle was signed by another key (bundle key hint {bundle_hint}, given key {key_hint})"
+            ),
+            EnvelopeError::Transparency(t) => write!(
+                f,
+                "the bundle carries {} transparency-log entries and {} timestamps; their verification is not supported yet",
+                t.tlog_entries, t.rfc3161_timestamps
+            ),
+            EnvelopeError::PayloadType(t) => write!(f, "unknown DSSE payload type '{t}'"),
+            EnvelopeError::Signature(e) => write!(f, "{e}"),
+            EnvelopeError::Manifest(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for EnvelopeError {}
+
+/// Steps 1 to 8 of OMS verification: from a parsed bundle and a trusted key to a manifest whose
+/// every byte is covered by a valid signature. The model itself is checked by the caller with
+/// [`SignedManifest::plan`] and [`SignedManifest::check`] (steps 9 and 10).
+pub fn verify_envelope(
+    bundle: &Bundle,
+    key: &PublicKey,
+    tlog: TlogPolicy,
+) -> Result<SignedManifest, EnvelopeError> {
+    // 1. Media type: OMS v1.0 is a v0.3 bundle.
+    if bundle.media_type != MEDIA_TYPE_V03 {
+        return Err(EnvelopeError::MediaType(bundle.media_type.clone()));
+    }
+    // 2. Content: a DSSE envelope, with the tlogEntries field OMS requires.
+    let Content::Dsse(envelope) = &bundle.content else {
+        return Err(EnvelopeError::NotDsse);
+    };
+    if !bundle.has_tlog_entries_field {
+        return Err(EnvelopeError::MissingTlogEntries);
+    }
+    // 3. Key material: a public key whose hint, when present, names the given key.
+    match &bundle.key_material {
+        KeyMaterial::Certificate => return Err(EnvelopeError::Certificate),
+        KeyMaterial::PublicKey { hint: Some(hint) } if *hint != key.oms_hint() => {
+            return Err(EnvelopeError::KeyMismatch {
+                bundle_hint: hint.clone(),
+                key_hint: key.oms_hint(),
+            })
+        }
+        KeyMaterial::PublicKey { .. } => {}
+    }
+    // 4. Transparency evidence we cannot verify is refused unless explicitly ignored.
+    if !bundle.transparency.is_empty() && tlog == TlogPolicy::Refuse {
+        return Err(EnvelopeError::Transparency(bundle.transparency));
+    }
+    // 5. Payload type.
+    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(EnvelopeError::PayloadType(envelope.payload_type.clone()));
+    }
+    // 6. Signature over the exact PAE bytes of the exact payload.
+    key.verify_message(
+        &pae(&envelope.payload_type, &envelope.payload),
+        &envelope.signature,
+    )
+    .map_err(EnvelopeError::Signature)?;
+    // 7-8. Only now is the payload parsed: statement, predicate, names, root digest.
+    parse_statement(&envelope.payload).map_err(EnvelopeError::Manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(s: &str) -> Digest {
+        HashAlgorithm::Sha256.digest(s.as_bytes())
+    }
+
+    #[test]
+    fn statement_round_trip() {
+        let files = vec![
+            (ResourcePath::parse("a.txt").unwrap(), h("1")),
+            (ResourcePath::parse("a/b").unwrap(), h("2")),
+        ];
+        let payload = statement_payload("m", &files, &[".git".into()]);
+        let m = parse_statement(&payload).unwrap();
+        let names: Vec<String> = m.items().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(names, ["a/b", "a.txt"]);
+        assert_eq!(m.serialization.ignore_paths, [".git"]);
+        assert_eq!(m.model_name, "m");
+    }
+
+    #[test]
+    fn hostile_statements_are_refused() {
+        let good = statement_payload("m", &[(ResourcePath::parse("x").unwrap(), h("1"))], &[]);
+        let text = String::from_utf8(good).unwrap();
+        let escape = text.replace("\"name\": \"x\"", "\"name\": \"../x\"");
+        assert!(matches!(
+            parse_statement(escape.as_bytes()),
+            Err(ManifestError::BadName { .. })
+        ));
+        let root = text.replace(&h("1").to_hex(), &h("2").to_hex());
+        assert!(matches!(
+            parse_statement(root.as_bytes()),
+            Err(ManifestError::RootMismatch { .. })
+        ));
+        let pred = text.replace(PREDICATE_TYPE, "https://example.com/other");
+        assert!(matches!(
+            parse_statement(pred.as_bytes()),
+            Err(ManifestError::PredicateType(_))
+        ));
+    }
+
+    #[test]
+    fn shard_names() {
+        assert_eq!(
+            parse_shard("a:b:0:4096", 4096).unwrap(),
+            ItemKey::Shard {
+                path: ResourcePath::parse("a:b").unwrap(),
+                start: 0,
+                end: 4096
+            }
+        );
+        assert!(parse_shard("a:0:4097", 4096).is_err());
+        assert!(parse_shard("a:10:5", 4096).is_err());
+        assert!(parse_shard("a:-0:5", 4096).is_err());
+    }
+}
