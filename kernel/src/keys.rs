@@ -330,7 +330,7 @@ impl fmt::Debug for PrivateKey {
 /// What a private-key PEM turned out to be.
 pub enum PrivateKeyPem {
     /// An unencrypted PKCS#8 or SEC1 key, ready to use.
-    Plain(PrivateKey),
+    Plain(Box<PrivateKey>),
     /// A cosign encrypted key; it needs a password.
     Encrypted(crate::cosign_key::EncryptedKey),
 }
@@ -371,8 +371,12 @@ impl PrivateKey {
     pub fn from_pem(text: &[u8]) -> Result<PrivateKeyPem, KeyError> {
         let block = pem::parse(text)?;
         match block.label.as_str() {
-            "PRIVATE KEY" => Ok(PrivateKeyPem::Plain(Self::from_pkcs8_der(&block.der)?)),
-            "EC PRIVATE KEY" => Ok(PrivateKeyPem::Plain(Self::from_sec1_der(&block.der)?)),
+            "PRIVATE KEY" => Ok(PrivateKeyPem::Plain(Box::new(Self::from_pkcs8_der(
+                &block.der,
+            )?))),
+            "EC PRIVATE KEY" => Ok(PrivateKeyPem::Plain(Box::new(Self::from_sec1_der(
+                &block.der,
+            )?))),
             crate::cosign_key::LABEL_SIGSTORE | crate::cosign_key::LABEL_COSIGN => Ok(
                 PrivateKeyPem::Encrypted(crate::cosign_key::EncryptedKey::from_json(&block.der)?),
             ),

@@ -1,0 +1,148 @@
+//! `sign-blob` and `verify-blob`, as cosign does them with a key.
+
+use std::path::Path;
+
+use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
+use modelseal_kernel::blob::{self, BlobBundle, BlobError};
+use modelseal_kernel::bundle;
+use modelseal_kernel::keys::SignError;
+use modelseal_kernel::oms::TlogPolicy;
+use modelseal_kernel::Signer as _;
+
+use crate::failure::{self, Failure, Result};
+use crate::files::write_atomic;
+use crate::hashing;
+use crate::keyfile;
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+pub fn sign_blob(
+    file: &Path,
+    key: &str,
+    output_signature: Option<&Path>,
+    bundle_out: Option<&Path>,
+) -> Result<()> {
+    let key = keyfile::private_key(key)?;
+    let digest = hashing::hash_file(file, key.public_key().curve().hash(), threads())?;
+    let signature = key.sign_prehash(digest.as_bytes()).map_err(|e| {
+        Failure::cannot_check(
+            format!("cannot sign {}: {e}", file.display()),
+            "check the key",
+        )
+    })?;
+    let b64 = B64.encode(&signature);
+    if let Some(out) = output_signature {
+        write_atomic(out, b64.as_bytes(), 0o600, true)?;
+        eprintln!("Signature written to {}", out.display());
+    }
+    if let Some(out) = bundle_out {
+        let json = bundle::message_signature_bundle_json(
+            &key.public_key().cosign_hint(),
+            &digest,
+            &signature,
+        )
+        .ok_or_else(|| {
+            Failure::cannot_check("the key's hash has no Sigstore name", "use a P-256 key")
+        })?;
+        write_atomic(out, json.as_bytes(), 0o600, true)?;
+        eprintln!("Wrote bundle to file {}", out.display());
+    }
+    if output_signature.is_none() && bundle_out.is_none() {
+        println!("{b64}");
+    }
+    Ok(())
+}
+
+fn read_evidence(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Failure::untrusted(
+            format!("{what} {} not found", path.display()),
+            "an unsigned file cannot be trusted; sign it with 'modelseal sign-blob'",
+        ),
+        _ => failure::io(&format!("read {what}"), path, &e),
+    })
+}
+
+fn blob_hint(e: &BlobError) -> &'static str {
+    match e {
+        BlobError::Transparency(_) => {
+            "pass --insecure-ignore-tlog to check the signature and digest only"
+        }
+        BlobError::KeyMismatch => "verify with the public key of the key that signed the file",
+        BlobError::DigestMismatch { .. } | BlobError::Signature(SignError::Mismatch) => {
+            "the file or its signature changed after signing; do not use it"
+        }
+        BlobError::NotMessageSignature => "verify a model signature with 'modelseal verify'",
+        _ => "the signature is corrupt or not in a format cosign writes; re-sign the file",
+    }
+}
+
+pub fn verify_blob(
+    file: &Path,
+    key: &str,
+    signature: Option<&str>,
+    bundle_path: Option<&Path>,
+    tlog: TlogPolicy,
+) -> Result<()> {
+    let key = keyfile::public_key(key)?;
+    // Read the evidence before hashing, so a missing signature fails fast.
+    let (evidence, shown) = match (signature, bundle_path) {
+        (Some(sig), _) => {
+            let path = Path::new(sig);
+            // cosign accepts a path or the base64 signature itself.
+            let bytes = if !path.exists() && B64.decode(sig).is_ok_and(|d| d.first() == Some(&0x30))
+            {
+                sig.as_bytes().to_vec()
+            } else {
+                read_evidence(path, "signature")?
+            };
+            let der = blob::decode_signature(&bytes).map_err(|e| {
+                Failure::untrusted(format!("signature {sig} is malformed: {e}"), blob_hint(&e))
+            })?;
+            (Evidence::Raw(der), sig.to_string())
+        }
+        (None, Some(path)) => {
+            let bytes = read_evidence(path, "bundle")?;
+            let b = BlobBundle::from_json(&bytes).map_err(|e| {
+                Failure::untrusted(
+                    format!("bundle {} is malformed: {e}", path.display()),
+                    blob_hint(&e),
+                )
+            })?;
+            (Evidence::Bundle(b), path.display().to_string())
+        }
+        (None, None) => {
+            return Err(Failure::cannot_check(
+                "no signature given",
+                "pass --signature or --bundle",
+            ))
+        }
+    };
+    let digest = hashing::hash_file(file, key.curve().hash(), threads())?;
+    let outcome = match &evidence {
+        Evidence::Raw(der) => blob::verify_signature(&key, &digest, der).map(|()| false),
+        Evidence::Bundle(b) => {
+            blob::verify_bundle(b, &key, &digest, tlog).map(|v| v.ignored_transparency)
+        }
+    };
+    match outcome {
+        Ok(ignored) => {
+            if ignored {
+                eprintln!("{}", super::TLOG_WARNING);
+            }
+            eprintln!("Verified OK");
+            Ok(())
+        }
+        Err(e) => Err(Failure::untrusted(
+            format!("{} does not verify against {shown}: {e}", file.display()),
+            blob_hint(&e),
+        )),
+    }
+}
+
+enum Evidence {
+    Raw(Vec<u8>),
+    Bundle(BlobBundle),
+}

@@ -1,0 +1,42 @@
+//! `generate-key-pair`, as cosign writes it.
+
+use std::path::PathBuf;
+
+use modelseal_kernel::cosign_key::{self, DEFAULT_LOG_N};
+use modelseal_kernel::{Curve, PrivateKey, Signer as _};
+use rand_core::OsRng;
+
+use crate::failure::{Failure, Result};
+use crate::files::write_atomic;
+use crate::keyfile;
+
+pub fn generate_key_pair(prefix: &str, force: bool) -> Result<()> {
+    let key_path = PathBuf::from(format!("{prefix}.key"));
+    let pub_path = PathBuf::from(format!("{prefix}.pub"));
+    if !force {
+        for p in [&key_path, &pub_path] {
+            if p.exists() {
+                return Err(Failure::cannot_check(
+                    format!("{} already exists; not overwriting a key", p.display()),
+                    "pass --force to overwrite it, or --output-key-prefix to write elsewhere",
+                ));
+            }
+        }
+    }
+    let password = keyfile::password(true)?;
+    let key = PrivateKey::generate(Curve::P256, &mut OsRng);
+    let pem =
+        cosign_key::encrypt(&key, password.as_bytes(), DEFAULT_LOG_N, &mut OsRng).map_err(|e| {
+            Failure::cannot_check(format!("cannot encrypt the key: {e}"), "report this bug")
+        })?;
+    write_atomic(&key_path, pem.as_bytes(), 0o600, force)?;
+    write_atomic(
+        &pub_path,
+        key.public_key().to_pem().as_bytes(),
+        0o644,
+        force,
+    )?;
+    eprintln!("Private key written to {}", key_path.display());
+    eprintln!("Public key written to {}", pub_path.display());
+    Ok(())
+}

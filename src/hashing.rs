@@ -1,0 +1,249 @@
+//! Hashing files from disk: 1 MiB reads, several files at once across cores, and a pipelined
+//! reader for a lone file so reading overlaps hashing.
+//!
+//! This module moves bytes into the kernel's hashers; it decides nothing.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::Mutex;
+
+use modelseal_kernel::manifest::{HashJob, ItemKey};
+use modelseal_kernel::{Digest, HashAlgorithm, Hasher};
+
+use crate::failure::{self, Failure};
+
+/// Read size. 1 MiB stays in L2 and measured 4-7% faster for SHA-256 than 8 MiB here.
+const BUF: usize = 1 << 20;
+/// Buffers in flight between the reader and the hasher of a pipelined file.
+const IN_FLIGHT: usize = 4;
+
+/// A hash job with the file it reads.
+pub struct Task {
+    pub file: PathBuf,
+    pub job: HashJob,
+}
+
+fn range_of(key: &ItemKey) -> Option<(u64, u64)> {
+    match key {
+        ItemKey::File(_) => None,
+        ItemKey::Shard { start, end, .. } => Some((*start, *end)),
+    }
+}
+
+/// Reads a range (or the whole file) in chunks. A file shorter than the range is an error: it
+/// changed while we read it.
+struct RangeReader<'f> {
+    file: &'f mut File,
+    remaining: u64,
+    bounded: bool,
+}
+
+impl<'f> RangeReader<'f> {
+    fn new(file: &'f mut File, range: Option<(u64, u64)>) -> io::Result<Self> {
+        let (remaining, bounded) = match range {
+            Some((start, end)) => {
+                file.seek(SeekFrom::Start(start))?;
+                (end - start, true)
+            }
+            None => (u64::MAX, false),
+        };
+        Ok(RangeReader {
+            file,
+            remaining,
+            bounded,
+        })
+    }
+
+    /// Fills part of `buf`; 0 means the range is done.
+    fn next_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        loop {
+            match self.file.read(&mut buf[..want]) {
+                Ok(0) if self.bounded => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the file is shorter than when it was listed (it changed while being read)",
+                    ))
+                }
+                Ok(n) => {
+                    self.remaining -= n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Hashes one range on this thread.
+fn hash_direct(
+    file: &mut File,
+    range: Option<(u64, u64)>,
+    algorithm: HashAlgorithm,
+    buf: &mut [u8],
+) -> io::Result<Digest> {
+    let mut h = Hasher::new(algorithm);
+    let mut reader = RangeReader::new(file, range)?;
+    loop {
+        match reader.next_into(buf)? {
+            0 => return Ok(h.finalize()),
+            n => h.update(&buf[..n]),
+        }
+    }
+}
+
+/// Hashes one range with a reader thread feeding this one, buffers recycled through channels.
+fn hash_pipelined(
+    file: &mut File,
+    range: Option<(u64, u64)>,
+    algorithm: HashAlgorithm,
+) -> io::Result<Digest> {
+    std::thread::scope(|scope| {
+        // The channels live in this closure, so an early return drops them and the reader stops.
+        let (full_tx, full_rx) = sync_channel::<io::Result<(Vec<u8>, usize)>>(IN_FLIGHT);
+        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(IN_FLIGHT);
+        for _ in 0..IN_FLIGHT {
+            let _ = empty_tx.send(vec![0u8; BUF]);
+        }
+        scope.spawn(move || {
+            let stopped = || io::Error::other("hasher stopped");
+            let result = RangeReader::new(file, range).and_then(|mut reader| loop {
+                let mut buf = empty_rx.recv().map_err(|_| stopped())?;
+                match reader.next_into(&mut buf)? {
+                    0 => return Ok(()),
+                    n => full_tx.send(Ok((buf, n))).map_err(|_| stopped())?,
+                }
+            });
+            if let Err(e) = result {
+                let _ = full_tx.send(Err(e));
+            }
+        });
+        let mut h = Hasher::new(algorithm);
+        for msg in full_rx {
+            let (buf, n) = msg?;
+            h.update(&buf[..n]);
+            let _ = empty_tx.send(buf);
+        }
+        Ok(h.finalize())
+    })
+}
+
+fn open(path: &Path) -> Result<File, Failure> {
+    File::open(path).map_err(|e| failure::io("read", path, &e))
+}
+
+/// Hashes one whole file; uses a reader thread when more than one core is allowed.
+pub fn hash_file(path: &Path, algorithm: HashAlgorithm, threads: usize) -> Result<Digest, Failure> {
+    let mut file = open(path)?;
+    let result = if threads > 1 {
+        hash_pipelined(&mut file, None, algorithm)
+    } else {
+        hash_direct(&mut file, None, algorithm, &mut vec![0u8; BUF])
+    };
+    result.map_err(|e| failure::io("read", path, &e))
+}
+
+/// Runs every task's hashes on up to `threads` workers, largest files first. Returns the digests
+/// keyed as the kernel asked, or the first I/O failure.
+pub fn run(mut tasks: Vec<(Task, u64)>, threads: usize) -> Result<Vec<(ItemKey, Digest)>, Failure> {
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.1));
+    let tasks: Vec<Task> = tasks.into_iter().map(|(t, _)| t).collect();
+    if tasks.len() == 1 && threads > 1 {
+        let task = &tasks[0];
+        let mut file = open(&task.file)?;
+        let mut out = Vec::new();
+        for key in &task.job.keys {
+            let d = hash_pipelined(&mut file, range_of(key), task.job.algorithm)
+                .map_err(|e| failure::io("read", &task.file, &e))?;
+            out.push((key.clone(), d));
+        }
+        return Ok(out);
+    }
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    let first_error: Mutex<Option<Failure>> = Mutex::new(None);
+    let workers = threads.min(tasks.len()).max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                let mut buf = vec![0u8; BUF];
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(task) = tasks.get(i) else { break };
+                    if first_error.lock().map_or(true, |e| e.is_some()) {
+                        break;
+                    }
+                    let outcome = open(&task.file).and_then(|mut file| {
+                        let mut local = Vec::with_capacity(task.job.keys.len());
+                        for key in &task.job.keys {
+                            let d =
+                                hash_direct(&mut file, range_of(key), task.job.algorithm, &mut buf)
+                                    .map_err(|e| failure::io("read", &task.file, &e))?;
+                            local.push((key.clone(), d));
+                        }
+                        Ok(local)
+                    });
+                    match outcome {
+                        Ok(local) => {
+                            if let Ok(mut r) = results.lock() {
+                                r.extend(local);
+                            }
+                        }
+                        Err(f) => {
+                            if let Ok(mut e) = first_error.lock() {
+                                e.get_or_insert(f);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(f) = first_error.into_inner().ok().flatten() {
+        return Err(f);
+    }
+    let results = results.into_inner().unwrap_or_default();
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn pipelined_equals_direct_and_ranges_read_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..(3 * BUF + 123)).map(|i| (i % 251) as u8).collect();
+        File::create(&path).unwrap().write_all(&data).unwrap();
+        let whole = HashAlgorithm::Sha256.digest(&data);
+        assert_eq!(hash_file(&path, HashAlgorithm::Sha256, 2).unwrap(), whole);
+        assert_eq!(hash_file(&path, HashAlgorithm::Sha256, 1).unwrap(), whole);
+        let mut f = File::open(&path).unwrap();
+        let r = (BUF as u64 - 7, 2 * BUF as u64 + 9);
+        let part = hash_pipelined(&mut f, Some(r), HashAlgorithm::Sha256).unwrap();
+        assert_eq!(
+            part,
+            HashAlgorithm::Sha256.digest(&data[r.0 as usize..r.1 as usize])
+        );
+        let past_end = (0, data.len() as u64 + 1);
+        assert!(hash_direct(
+            &mut f,
+            Some(past_end),
+            HashAlgorithm::Sha256,
+            &mut vec![0; BUF]
+        )
+        .is_err());
+        assert!(hash_pipelined(&mut f, Some(past_end), HashAlgorithm::Sha256).is_err());
+    }
+}
