@@ -1,0 +1,335 @@
+//! Every vector made by another implementation gets the verdict its maker expects.
+
+mod common;
+
+use common::{run, testdata};
+use modelseal_kernel::bundle::{Bundle, Content, KeyMaterial};
+use modelseal_kernel::dsse::{pae, IN_TOTO_PAYLOAD_TYPE};
+use modelseal_kernel::oms;
+use modelseal_kernel::PublicKey;
+
+/// `testdata/model-signing/*`: the model_signing 1.1.1 CLI cases.
+#[test]
+fn model_signing_cases() {
+    let root = testdata("model-signing");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 12, "vectors missing: {cases:?}");
+    for case in cases {
+        let expect = std::fs::read_to_string(case.join("EXPECT")).unwrap();
+        let model = if case.join("model.onnx").exists() {
+            case.join("model.onnx")
+        } else {
+            case.join("model")
+        };
+        let signature = match std::fs::read_to_string(case.join("SIGNATURE")) {
+            Ok(rel) => case.join(rel.trim()),
+            Err(_) => case.join("model.sig"),
+        };
+        let r = run(&[
+            "verify",
+            model.to_str().unwrap(),
+            "--key",
+            case.join("keys/signer.pub.pem").to_str().unwrap(),
+            "--signature",
+            signature.to_str().unwrap(),
+        ]);
+        let want = if expect.starts_with("pass") { 0 } else { 1 };
+        assert_eq!(
+            r.code,
+            want,
+            "{}: expected {expect}\nstderr: {}",
+            case.display(),
+            r.stderr
+        );
+        if want == 1 {
+            assert!(
+                r.stderr.starts_with("error: ") && r.stderr.contains("\nhint: "),
+                "{}",
+                r.stderr
+            );
+        }
+    }
+}
+
+/// `testdata/model-signing-variants/EXPECT`: API-only variants, all of which must pass.
+#[test]
+fn model_signing_variants() {
+    let dir = testdata("model-signing-variants");
+    let key = testdata("model-signing-worked-example/keys/ec-p256-public.pem");
+    let expect = std::fs::read_to_string(dir.join("EXPECT")).unwrap();
+    let mut n = 0;
+    for line in expect
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let r = run(&[
+            "verify",
+            dir.join(f[1]).to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--signature",
+            dir.join(f[0]).to_str().unwrap(),
+        ]);
+        let want = if f[2] == "pass" { 0 } else { 1 };
+        assert_eq!(r.code, want, "{line}\nstderr: {}", r.stderr);
+        n += 1;
+    }
+    assert_eq!(n, 7);
+}
+
+/// The decoded worked example: our PAE equals the bytes model_signing signed, and the bundle's
+/// payload is byte-identical to the decoded `payload.json`.
+#[test]
+fn worked_example_bytes() {
+    let dir = testdata("model-signing-worked-example");
+    let bundle = Bundle::from_json(&std::fs::read(dir.join("model.sig")).unwrap()).unwrap();
+    let Content::Dsse(env) = &bundle.content else {
+        panic!("not DSSE")
+    };
+    let payload = std::fs::read(dir.join("payload.json")).unwrap();
+    assert_eq!(env.payload, payload);
+    assert_eq!(
+        pae(IN_TOTO_PAYLOAD_TYPE, &payload),
+        std::fs::read(dir.join("pae.bin")).unwrap()
+    );
+    assert_eq!(env.signature, std::fs::read(dir.join("sig.der")).unwrap());
+    let key =
+        PublicKey::from_pem(&std::fs::read(dir.join("keys/ec-p256-public.pem")).unwrap()).unwrap();
+    assert_eq!(
+        bundle.key_material,
+        KeyMaterial::PublicKey {
+            hint: Some(key.oms_hint())
+        }
+    );
+    let m = oms::verify_envelope(&bundle, &key, oms::TlogPolicy::Refuse).unwrap();
+    assert_eq!(
+        m.root.to_hex(),
+        "98fd477224bc81f35315388bba2c7b132a635574ff00acd3c64e0153010732dc"
+    );
+    let r = run(&[
+        "verify",
+        dir.join("model").to_str().unwrap(),
+        "--key",
+        dir.join("keys/ec-p256-public.pem").to_str().unwrap(),
+        "--signature",
+        dir.join("model.sig").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The certificate method is recognised and refused as unsupported, not misread.
+    let r = run(&[
+        "verify",
+        dir.join("model").to_str().unwrap(),
+        "--key",
+        dir.join("keys/ec-p256-public.pem").to_str().unwrap(),
+        "--signature",
+        dir.join("model.cert.sig").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("signed with a certificate"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// OMS v1.0 spec vectors: structure only (they ship no model or key).
+#[test]
+fn oms_spec_vectors() {
+    let dir = testdata("oms-spec/v1.0");
+    let read = |sub: &str| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir.join(sub))
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let valid = read("valid");
+    assert_eq!(valid.len(), 3);
+    for (name, bytes) in valid {
+        let b = Bundle::from_json(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(b.has_tlog_entries_field, "{name}");
+        let Content::Dsse(env) = &b.content else {
+            panic!("{name}: not DSSE")
+        };
+        assert_eq!(env.payload_type, IN_TOTO_PAYLOAD_TYPE);
+        oms::parse_statement(&env.payload).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let invalid = read("invalid");
+    assert_eq!(invalid.len(), 4);
+    for (name, bytes) in invalid {
+        let refused = match Bundle::from_json(&bytes) {
+            Err(_) => true,
+            Ok(b) => !b.has_tlog_entries_field || !matches!(b.content, Content::Dsse(_)),
+        };
+        assert!(refused, "{name} was accepted");
+    }
+    for (name, bytes) in read("invalid-payload") {
+        let b = Bundle::from_json(&bytes).unwrap();
+        let Content::Dsse(env) = &b.content else {
+            panic!("{name}")
+        };
+        assert!(matches!(
+            oms::parse_statement(&env.payload),
+            Err(oms::ManifestError::PredicateType(_))
+        ));
+    }
+}
+
+fn verify_blob(file: &str, key: &str, how: &str, evidence: &str, extra: &[&str]) -> i32 {
+    let mut args = vec!["verify-blob", file, "--key", key, how, evidence];
+    args.extend_from_slice(extra);
+    let abs: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a.contains('/') {
+                testdata(a).to_string_lossy().into_owned()
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
+    let r = run(&abs.iter().map(String::as_str).collect::<Vec<_>>());
+    if r.code != 0 {
+        assert!(r.stderr.contains("\nhint: "), "{}", r.stderr);
+    }
+    r.code
+}
+
+/// cosign-shaped signatures and bundles, per SIGSTORE-MANIFEST.md.
+#[test]
+fn cosign_generated() {
+    let (f, t, k) = (
+        "cosign-generated/model.bin",
+        "cosign-generated/model.bin.tampered",
+        "cosign-generated/sigstore-rs.pub",
+    );
+    assert_eq!(
+        verify_blob(f, k, "--signature", "cosign-generated/model.bin.sig", &[]),
+        0
+    );
+    assert_eq!(
+        verify_blob(t, k, "--signature", "cosign-generated/model.bin.sig", &[]),
+        1
+    );
+    assert_eq!(
+        verify_blob(
+            f,
+            k,
+            "--bundle",
+            "cosign-generated/model.bin.sigstore.json",
+            &[]
+        ),
+        0
+    );
+    assert_eq!(
+        verify_blob(
+            t,
+            k,
+            "--bundle",
+            "cosign-generated/model.bin.sigstore.json",
+            &[]
+        ),
+        1
+    );
+    assert_eq!(
+        verify_blob(
+            f,
+            k,
+            "--bundle",
+            "cosign-generated/model.bin.sigstore.bad-digest.json",
+            &[]
+        ),
+        1
+    );
+    assert_eq!(
+        verify_blob(
+            f,
+            k,
+            "--bundle",
+            "cosign-generated/model.bin.sigstore.bad-sig.json",
+            &[]
+        ),
+        1
+    );
+    assert_eq!(
+        verify_blob(
+            f,
+            k,
+            "--bundle",
+            "cosign-generated/model.bin.legacy-bundle.json",
+            &[]
+        ),
+        0
+    );
+    assert_eq!(
+        verify_blob(
+            t,
+            k,
+            "--bundle",
+            "cosign-generated/model.bin.legacy-bundle.json",
+            &[]
+        ),
+        1
+    );
+    // An OMS bundle is not a blob bundle, and the other way round.
+    let other = "model-signing/dir-basic/keys/signer.pub.pem";
+    assert_eq!(
+        verify_blob(
+            f,
+            other,
+            "--bundle",
+            "model-signing/dir-basic/model.sig",
+            &[]
+        ),
+        1
+    );
+    assert_eq!(
+        verify_blob(
+            f,
+            other,
+            "--bundle",
+            "cosign-generated/model.bin.sigstore.json",
+            &[]
+        ),
+        1
+    );
+}
+
+/// The four managed-key conformance cases, checked with --insecure-ignore-tlog.
+#[test]
+fn conformance_managed_key() {
+    let a = "sigstore-conformance/a.txt";
+    let ignore = ["--insecure-ignore-tlog"];
+    for case in ["managed-key-happy-path", "managed-key-and-trusted-root"] {
+        let b = format!("sigstore-conformance/{case}/bundle.sigstore.json");
+        let k = format!("sigstore-conformance/{case}/key.pub");
+        assert_eq!(verify_blob(a, &k, "--bundle", &b, &ignore), 0, "{case}");
+        // Without the flag, unverifiable log entries are refused, not silently trusted.
+        assert_eq!(verify_blob(a, &k, "--bundle", &b, &[]), 1, "{case}");
+    }
+    let b = "sigstore-conformance/managed-key-wrong-key_fail/bundle.sigstore.json";
+    let k = "sigstore-conformance/managed-key-wrong-key_fail/key.pub";
+    assert_ne!(verify_blob(a, k, "--bundle", b, &ignore), 0);
+    // no-key: a key-signed bundle with no key to check it against.
+    let b = testdata("sigstore-conformance/managed-key-no-key_fail/bundle.sigstore.json");
+    let r = run(&[
+        "verify-blob",
+        testdata(a).to_str().unwrap(),
+        "--bundle",
+        b.to_str().unwrap(),
+        "--insecure-ignore-tlog",
+    ]);
+    assert_ne!(r.code, 0);
+}
