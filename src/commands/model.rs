@@ -19,16 +19,20 @@ fn walk_failure(e: WalkError, model: &Path, verifying: bool) -> Failure {
     let (what, hint) = match &e {
         WalkError::Io(_) => ("", ""),
         WalkError::Symlink(_) => (
-            "is a symlink",
+            "a symlink",
             "symlinks are refused (as model_signing refuses them); replace the link with the file it points to and re-sign",
         ),
-        WalkError::Special(_) => ("is not a regular file", "remove it from the model directory"),
-        WalkError::Name(_) => ("has a name that is not UTF-8", "rename it"),
+        WalkError::Special(_) => ("a file that is not a regular file", "remove it from the model directory"),
+        WalkError::Name(_) => ("a file name that is not UTF-8", "rename it"),
     };
     match e {
         WalkError::Io(f) => f,
         WalkError::Symlink(p) | WalkError::Special(p) | WalkError::Name(p) => {
-            let message = format!("model {}: {} {what}", model.display(), p.display());
+            let message = format!(
+                "model '{}' contains {what}: {}",
+                model.display(),
+                p.display()
+            );
             if verifying {
                 Failure::untrusted(message, hint)
             } else {
@@ -228,7 +232,7 @@ pub fn verify(
             Ok(())
         }
         Err(mismatch) => Err(Failure::untrusted(
-            format!("model {} does not match its signature", model_path.display()),
+            format!("model '{}' does not match its signature", model_path.display()),
             "the model changed after it was signed; do not serve it (re-sign only if the change is intended)",
         )
         .with_details(mismatch.lines())),

@@ -1,0 +1,226 @@
+//! Golden tests: the exact stderr and exit code of every CLI failure a user is likely to meet.
+//! Paths are relative to a scratch directory so the text is stable.
+
+mod common;
+
+use std::path::Path;
+
+use common::{run_in, testdata, write_tree, Run};
+use modelseal_kernel::keys::PrivateKeyPem;
+use modelseal_kernel::{oms, PrivateKey};
+
+const SIGNER: &str = "model-signing/dir-basic/keys/signer.key.pem";
+const SIGNER_PUB: &str = "model-signing/dir-basic/keys/signer.pub.pem";
+const OTHER_PUB: &str = "model-signing-worked-example/keys/ec-p256-public.pem";
+
+/// A scratch directory with keys copied in and a signed three-file model at `model/`.
+fn signed_model() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (src, dst) in [
+        (SIGNER, "signer.key"),
+        (SIGNER_PUB, "signer.pub"),
+        (OTHER_PUB, "other.pub"),
+    ] {
+        std::fs::copy(testdata(src), d.join(dst)).unwrap();
+    }
+    let weights: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 256) as u8).collect();
+    write_tree(
+        d,
+        &[
+            ("model/config.json", b"{\"hidden_size\": 64}\n"),
+            ("model/weights.bin", &weights),
+            ("model/tokenizer/vocab.txt", b"hello\nworld\n"),
+        ],
+    );
+    let r = run_in(d, &["sign", "model", "--key", "signer.key"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    dir
+}
+
+fn verify(d: &Path, key: &str) -> Run {
+    run_in(d, &["verify", "model", "--key", key], &[])
+}
+
+fn assert_golden(r: &Run, code: i32, stderr: &str) {
+    assert_eq!(r.stderr, stderr, "stderr differs");
+    assert_eq!(r.code, code, "exit code differs; stderr: {}", r.stderr);
+    assert_eq!(r.stdout, "", "a failure printed to stdout");
+}
+
+#[test]
+fn success_prints_one_line() {
+    let dir = signed_model();
+    let r = verify(dir.path(), "signer.pub");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "");
+    assert_eq!(
+        r.stdout,
+        "Verified OK: model 'model' (3 items, root sha256 7a5b6eb927712a7a0240d9890bb0b29d9afc95185d3f4edee05ad59023966c49)\n"
+    );
+}
+
+#[test]
+fn tampered_byte() {
+    let dir = signed_model();
+    let p = dir.path().join("model/weights.bin");
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[1000] ^= 1;
+    std::fs::write(&p, bytes).unwrap();
+    assert_golden(&verify(dir.path(), "signer.pub"), 1, "error: model 'model' does not match its signature\n  \
+weights.bin: content changed (signed sha256 d010f6d76d0eb4dce5d5b5b34014a8a157ec4380a66c24d7d455a9bf652db14a, \
+found c252733943839c020db2d339efc1a6c425e0419ef0d82dc537f2129a729be852)\n\
+hint: the model changed after it was signed; do not serve it (re-sign only if the change is intended)\n");
+}
+
+#[test]
+fn extra_file() {
+    let dir = signed_model();
+    write_tree(dir.path(), &[("model/tokenizer/merges.txt", b"a b\n")]);
+    assert_golden(&verify(dir.path(), "signer.pub"), 1, "error: model 'model' does not match its signature\n  \
+tokenizer/merges.txt: not in the signed manifest\n\
+hint: the model changed after it was signed; do not serve it (re-sign only if the change is intended)\n");
+}
+
+#[test]
+fn missing_file() {
+    let dir = signed_model();
+    std::fs::remove_file(dir.path().join("model/tokenizer/vocab.txt")).unwrap();
+    assert_golden(&verify(dir.path(), "signer.pub"), 1, "error: model 'model' does not match its signature\n  \
+tokenizer/vocab.txt: signed but missing\n\
+hint: the model changed after it was signed; do not serve it (re-sign only if the change is intended)\n");
+}
+
+#[test]
+fn wrong_key() {
+    let dir = signed_model();
+    assert_golden(
+        &verify(dir.path(), "other.pub"),
+        1,
+        "error: signature model/model.sig does not verify: the bundle was signed by another key \
+(bundle key hint 3a5b850e4b909cb10cd164bf89cd60c92042123004974c83ffddb75ccb70fcee, \
+given key 78a8b066ae8a4a44225b8897bf2388956690d6dd5c16b3dfce25db4fd98ce95d)\n\
+hint: verify with the public key of the key that signed the model, or re-sign the model\n",
+    );
+}
+
+#[test]
+fn corrupt_signature() {
+    let dir = signed_model();
+    let p = dir.path().join("model/model.sig");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let at = text.find("\"sig\":\"").unwrap() + 20;
+    let flipped = if &text[at..at + 1] == "A" { "B" } else { "A" };
+    std::fs::write(&p, format!("{}{flipped}{}", &text[..at], &text[at + 1..])).unwrap();
+    assert_golden(&verify(dir.path(), "signer.pub"), 1, "error: signature model/model.sig does not verify: the signature does not match the key and signed data\n\
+hint: the signature or the signed manifest was altered after signing; do not use this model\n");
+}
+
+#[test]
+fn malformed_signature_file() {
+    let dir = signed_model();
+    let p = dir.path().join("model/model.sig");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, &text[..text.len() / 2]).unwrap();
+    assert_golden(&verify(dir.path(), "signer.pub"), 1, "error: signature model/model.sig is malformed: not a Sigstore bundle: EOF while parsing a string at line 1 column 913\n\
+hint: the signature file is corrupt or not a Sigstore bundle; re-sign the model\n");
+}
+
+#[test]
+fn missing_signature() {
+    let dir = signed_model();
+    std::fs::remove_file(dir.path().join("model/model.sig")).unwrap();
+    assert_golden(
+        &verify(dir.path(), "signer.pub"),
+        1,
+        "error: signature model/model.sig not found\n\
+hint: an unsigned model cannot be trusted; sign it with 'modelseal sign', or pass --signature\n",
+    );
+}
+
+#[test]
+fn wrong_password() {
+    let dir = signed_model();
+    std::fs::copy(
+        testdata("cosign-keys/sigstore_labeled.key"),
+        dir.path().join("cosign.key"),
+    )
+    .unwrap();
+    let before = std::fs::read(dir.path().join("model/model.sig")).unwrap();
+    let r = run_in(
+        dir.path(),
+        &["sign", "model", "--key", "cosign.key"],
+        &[("COSIGN_PASSWORD", "wrong")],
+    );
+    assert_golden(
+        &r,
+        2,
+        "error: cannot use key cosign.key: wrong password (decryption failed)\n\
+hint: check the password (COSIGN_PASSWORD or the prompt)\n",
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("model/model.sig")).unwrap(),
+        before,
+        "signature changed"
+    );
+}
+
+#[test]
+fn key_file_that_is_not_a_key() {
+    let dir = signed_model();
+    assert_golden(
+        &verify(dir.path(), "model/config.json"),
+        2,
+        "error: cannot use key model/config.json: not a PEM file\n\
+hint: pass a PEM file holding the public key (cosign.pub)\n",
+    );
+    assert_golden(
+        &verify(dir.path(), "signer.key"),
+        2,
+        "error: cannot use key signer.key: expected a public key, found PEM type 'PRIVATE KEY'\n\
+hint: pass the public key (cosign.pub)\n",
+    );
+    assert_golden(
+        &verify(dir.path(), "absent.pub"),
+        2,
+        "error: cannot read key absent.pub: No such file or directory\nhint: check the path\n",
+    );
+}
+
+#[test]
+fn symlink_in_model() {
+    let dir = signed_model();
+    std::os::unix::fs::symlink("/etc/hostname", dir.path().join("model/tokenizer/link.txt"))
+        .unwrap();
+    assert_golden(&verify(dir.path(), "signer.pub"), 1, "error: model 'model' contains a symlink: model/tokenizer/link.txt\n\
+hint: symlinks are refused (as model_signing refuses them); replace the link with the file it points to and re-sign\n");
+}
+
+/// A validly signed manifest that names a file outside the model is refused before any file
+/// is opened.
+#[test]
+fn hostile_manifest_path() {
+    let dir = signed_model();
+    let key = match PrivateKey::from_pem(&std::fs::read(testdata(SIGNER)).unwrap()).unwrap() {
+        PrivateKeyPem::Plain(k) => k,
+        PrivateKeyPem::Encrypted(_) => unreachable!(),
+    };
+    let digest = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let root = modelseal_kernel::HashAlgorithm::Sha256
+        .digest(&hex_decode(digest))
+        .to_hex();
+    let payload = format!(
+        r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"model","digest":{{"sha256":"{root}"}}}}],"predicateType":"https://model_signing/signature/v1.0","predicate":{{"resources":[{{"name":"../../etc/passwd","algorithm":"sha256","digest":"{digest}"}}],"serialization":{{"method":"files","hash_type":"sha256","allow_symlinks":false}}}}}}"#
+    );
+    let bundle = oms::sign_statement(key.as_ref(), payload.as_bytes()).unwrap();
+    std::fs::write(dir.path().join("model/model.sig"), bundle).unwrap();
+    assert_golden(&verify(dir.path(), "signer.pub"), 1, "error: signature model/model.sig does not verify: refused resource name \"../../etc/passwd\": the name contains '..'\n\
+hint: the signed manifest is unsafe or inconsistent; do not use this model\n");
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
