@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the peer tools the tests and benchmarks run against, on a fresh machine:
+#   openssl (Debian), and model_signing 1.1.1 + pyopenssl (PyPI) in ./.venv.
+# Idempotent: a second run does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_install() {
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "setup-peers: please install: $*" >&2
+    exit 2
+  fi
+}
+
+command -v openssl >/dev/null || apt_install openssl
+command -v python3 >/dev/null || apt_install python3 python3-venv
+
+if ! .venv/bin/model_signing --help >/dev/null 2>&1; then
+  echo "setup-peers: installing model-signing==1.1.1 into .venv" >&2
+  python3 -m venv .venv || { apt_install python3-venv && python3 -m venv .venv; }
+  # model_signing 1.1.1 imports pyOpenSSL without declaring it (see shared/reference).
+  .venv/bin/pip install -q --disable-pip-version-check 'model-signing==1.1.1' pyopenssl
+fi

@@ -1,0 +1,277 @@
+//! The real peers accept what modelseal writes, and we accept what they write:
+//! `model_signing` 1.1.1 (OMS bundles) and `openssl dgst` (cosign sign-blob signatures).
+//!
+//! `scripts/test.sh` installs model_signing into `.venv` and sets `MODELSEAL_MODEL_SIGNING`.
+//! Without it these tests fail, unless `MODELSEAL_SKIP_INTEROP=1` says to skip them on purpose.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{run_in, write_tree};
+
+fn model_signing() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("MODELSEAL_MODEL_SIGNING") {
+        return Some(PathBuf::from(p));
+    }
+    if std::env::var("MODELSEAL_SKIP_INTEROP").as_deref() == Ok("1") {
+        eprintln!("skipped: MODELSEAL_SKIP_INTEROP=1");
+        return None;
+    }
+    panic!("MODELSEAL_MODEL_SIGNING is not set: run scripts/test.sh, or set MODELSEAL_SKIP_INTEROP=1 to skip");
+}
+
+/// Runs the reference verifier; returns its exit code and output.
+fn reference_verify(
+    ms: &Path,
+    dir: &Path,
+    model: &str,
+    signature: &str,
+    public_key: &str,
+) -> (i32, String) {
+    let out = Command::new(ms)
+        .current_dir(dir)
+        .args([
+            "verify",
+            "key",
+            model,
+            "--signature",
+            signature,
+            "--public_key",
+            public_key,
+        ])
+        .output()
+        .expect("run model_signing");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// A model with the names that trip naive implementations: nested dirs, an empty file, and
+/// `a/b`, `a-b`, `a.txt`, whose component-wise order differs from byte order.
+fn awkward_model(d: &Path) {
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    write_tree(
+        d,
+        &[
+            ("model/a/b", b"in a dir\n"),
+            ("model/a-b", b"dash\n"),
+            ("model/a.txt", b"dot\n"),
+            ("model/B", b"upper\n"),
+            ("model/empty.bin", b""),
+            ("model/nested/deeper/weights.bin", &big),
+            ("model/.gitignore", b"*.tmp\n"),
+        ],
+    );
+}
+
+fn generate_cosign_key(d: &Path) {
+    let r = run_in(d, &["generate-key-pair"], &[("COSIGN_PASSWORD", "pw")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn model_signing_accepts_our_directory_bundles() {
+    let Some(ms) = model_signing() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    awkward_model(d);
+    generate_cosign_key(d);
+    let pw = [("COSIGN_PASSWORD", "pw")];
+    // Signature inside the model (our default) and outside it.
+    let r = run_in(d, &["sign", "model", "--key", "cosign.key"], &pw);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, out) = reference_verify(&ms, d, "model", "model/model.sig", "cosign.pub");
+    assert_eq!(code, 0, "model_signing refused our bundle: {out}");
+    std::fs::remove_file(d.join("model/model.sig")).unwrap();
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--key",
+            "cosign.key",
+            "--signature",
+            "outside.sig",
+        ],
+        &pw,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, out) = reference_verify(&ms, d, "model", "outside.sig", "cosign.pub");
+    assert_eq!(code, 0, "model_signing refused our bundle: {out}");
+    // The reference really checks: a changed byte makes it refuse the same bundle.
+    std::fs::write(d.join("model/a-b"), b"Dash\n").unwrap();
+    let (code, out) = reference_verify(&ms, d, "model", "outside.sig", "cosign.pub");
+    assert_ne!(code, 0, "model_signing accepted a tampered model: {out}");
+}
+
+#[test]
+fn model_signing_accepts_our_single_file_and_p384_bundles() {
+    let Some(ms) = model_signing() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_tree(d, &[("model.onnx", &[7u8; 5000])]);
+    let ok = Command::new("openssl")
+        .current_dir(d)
+        .args([
+            "ecparam",
+            "-name",
+            "secp384r1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "p384.pem",
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert!(Command::new("openssl")
+        .current_dir(d)
+        .args(["pkey", "-in", "p384.pem", "-pubout", "-out", "p384.pub"])
+        .status()
+        .unwrap()
+        .success());
+    let r = run_in(d, &["sign", "model.onnx", "--key", "p384.pem"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(d.join("model.onnx.sig").exists());
+    let (code, out) = reference_verify(&ms, d, "model.onnx", "model.onnx.sig", "p384.pub");
+    assert_eq!(
+        code, 0,
+        "model_signing refused our single-file P-384 bundle: {out}"
+    );
+}
+
+#[test]
+fn we_accept_what_model_signing_signs() {
+    let Some(ms) = model_signing() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    awkward_model(d);
+    assert!(Command::new("openssl")
+        .current_dir(d)
+        .args([
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "k.pem"
+        ])
+        .status()
+        .unwrap()
+        .success());
+    assert!(Command::new("openssl")
+        .current_dir(d)
+        .args(["pkey", "-in", "k.pem", "-pubout", "-out", "k.pub"])
+        .status()
+        .unwrap()
+        .success());
+    let out = Command::new(&ms)
+        .current_dir(d)
+        .args([
+            "sign",
+            "key",
+            "model",
+            "--private_key",
+            "k.pem",
+            "--signature",
+            "model/model.sig",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = run_in(d, &["verify", "model", "--key", "k.pub"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::write(d.join("model/empty.bin"), b"x").unwrap();
+    let r = run_in(d, &["verify", "model", "--key", "k.pub"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+#[test]
+fn openssl_accepts_our_blob_signatures_and_we_accept_its() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate_cosign_key(d);
+    write_tree(d, &[("blob.bin", &[42u8; 100_000])]);
+    let r = run_in(
+        d,
+        &[
+            "sign-blob",
+            "blob.bin",
+            "--key",
+            "cosign.key",
+            "--output-signature",
+            "blob.sig",
+        ],
+        &[("COSIGN_PASSWORD", "pw")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // cosign's file format: base64 of DER, no newline.
+    let b64 = std::fs::read_to_string(d.join("blob.sig")).unwrap();
+    assert!(!b64.ends_with('\n'));
+    assert!(Command::new("openssl")
+        .current_dir(d)
+        .args(["base64", "-d", "-A", "-in", "blob.sig", "-out", "blob.der"])
+        .status()
+        .unwrap()
+        .success());
+    let out = Command::new("openssl")
+        .current_dir(d)
+        .args([
+            "dgst",
+            "-sha256",
+            "-verify",
+            "cosign.pub",
+            "-signature",
+            "blob.der",
+            "blob.bin",
+        ])
+        .output()
+        .expect("openssl is required");
+    assert!(
+        out.status.success(),
+        "openssl refused our signature: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Verified OK\n");
+    // And openssl's signature over the same bytes, with the cosign key exported as PKCS#8.
+    let pkcs8 = {
+        use modelseal_kernel::keys::PrivateKeyPem;
+        let PrivateKeyPem::Encrypted(enc) =
+            modelseal_kernel::PrivateKey::from_pem(&std::fs::read(d.join("cosign.key")).unwrap())
+                .unwrap()
+        else {
+            panic!("cosign.key is not encrypted")
+        };
+        enc.decrypt(b"pw").unwrap().to_pkcs8_pem().unwrap()
+    };
+    std::fs::write(d.join("k.pem"), pkcs8.as_bytes()).unwrap();
+    assert!(Command::new("openssl")
+        .current_dir(d)
+        .args(["dgst", "-sha256", "-sign", "k.pem", "-out", "ossl.der", "blob.bin"])
+        .status()
+        .unwrap()
+        .success());
+    let r = run_in(
+        d,
+        &[
+            "verify-blob",
+            "blob.bin",
+            "--key",
+            "cosign.pub",
+            "--signature",
+            "ossl.der",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
