@@ -19,6 +19,32 @@ use crate::failure::{self, Failure};
 const BUF: usize = 1 << 20;
 /// Buffers in flight between the reader and the hasher of a pipelined file.
 const IN_FLIGHT: usize = 4;
+/// Read buffers start on a page boundary. glibc places a 1 MiB allocation 16 bytes past one, and
+/// reading into such a buffer measured 40% slower on these machines (bench notes in README).
+const ALIGN: usize = 4096;
+
+/// A `BUF`-byte read buffer that starts `ALIGN`-aligned.
+struct Buffer {
+    storage: Vec<u8>,
+    start: usize,
+}
+
+impl Buffer {
+    fn new() -> Self {
+        let storage = vec![0u8; BUF + ALIGN];
+        // For u8 the offset always exists and is below ALIGN; min() keeps the slice in bounds.
+        let start = storage.as_ptr().align_offset(ALIGN).min(ALIGN);
+        Buffer { storage, start }
+    }
+
+    fn space(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start..self.start + BUF]
+    }
+
+    fn filled(&self, n: usize) -> &[u8] {
+        &self.storage[self.start..self.start + n]
+    }
+}
 
 /// A hash job with the file it reads.
 pub struct Task {
@@ -89,14 +115,14 @@ fn hash_direct(
     file: &mut File,
     range: Option<(u64, u64)>,
     algorithm: HashAlgorithm,
-    buf: &mut [u8],
+    buf: &mut Buffer,
 ) -> io::Result<Digest> {
     let mut h = Hasher::new(algorithm);
     let mut reader = RangeReader::new(file, range)?;
     loop {
-        match reader.next_into(buf)? {
+        match reader.next_into(buf.space())? {
             0 => return Ok(h.finalize()),
-            n => h.update(&buf[..n]),
+            n => h.update(buf.filled(n)),
         }
     }
 }
@@ -109,16 +135,16 @@ fn hash_pipelined(
 ) -> io::Result<Digest> {
     std::thread::scope(|scope| {
         // The channels live in this closure, so an early return drops them and the reader stops.
-        let (full_tx, full_rx) = sync_channel::<io::Result<(Vec<u8>, usize)>>(IN_FLIGHT);
-        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(IN_FLIGHT);
+        let (full_tx, full_rx) = sync_channel::<io::Result<(Buffer, usize)>>(IN_FLIGHT);
+        let (empty_tx, empty_rx) = sync_channel::<Buffer>(IN_FLIGHT);
         for _ in 0..IN_FLIGHT {
-            let _ = empty_tx.send(vec![0u8; BUF]);
+            let _ = empty_tx.send(Buffer::new());
         }
         scope.spawn(move || {
             let stopped = || io::Error::other("hasher stopped");
             let result = RangeReader::new(file, range).and_then(|mut reader| loop {
                 let mut buf = empty_rx.recv().map_err(|_| stopped())?;
-                match reader.next_into(&mut buf)? {
+                match reader.next_into(buf.space())? {
                     0 => return Ok(()),
                     n => full_tx.send(Ok((buf, n))).map_err(|_| stopped())?,
                 }
@@ -130,7 +156,7 @@ fn hash_pipelined(
         let mut h = Hasher::new(algorithm);
         for msg in full_rx {
             let (buf, n) = msg?;
-            h.update(&buf[..n]);
+            h.update(buf.filled(n));
             let _ = empty_tx.send(buf);
         }
         Ok(h.finalize())
@@ -147,7 +173,7 @@ pub fn hash_file(path: &Path, algorithm: HashAlgorithm, threads: usize) -> Resul
     let result = if threads > 1 {
         hash_pipelined(&mut file, None, algorithm)
     } else {
-        hash_direct(&mut file, None, algorithm, &mut vec![0u8; BUF])
+        hash_direct(&mut file, None, algorithm, &mut Buffer::new())
     };
     result.map_err(|e| failure::io("read", path, &e))
 }
@@ -175,7 +201,7 @@ pub fn run(mut tasks: Vec<(Task, u64)>, threads: usize) -> Result<Vec<(ItemKey, 
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                let mut buf = vec![0u8; BUF];
+                let mut buf = Buffer::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(task) = tasks.get(i) else { break };
