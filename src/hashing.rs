@@ -267,7 +267,7 @@ mod tests {
             &mut f,
             Some(past_end),
             HashAlgorithm::Sha256,
-            &mut vec![0; BUF]
+            &mut Buffer::new()
         )
         .is_err());
         assert!(hash_pipelined(&mut f, Some(past_end), HashAlgorithm::Sha256).is_err());
