@@ -1,1 +1,38 @@
-//! placeholder
+//! modelseal's S3 engine: moves bytes between S3 and the caller, fast and with bounded memory.
+//!
+//! It lists prefixes, downloads objects with parallel ranged GETs delivered in order to a
+//! caller's [`Sink`] (which hashes, and maybe writes), retries with backoff and resumes a broken
+//! range where it stopped, pins every GET to the listed ETag with `If-Match`, and uploads with
+//! SSE-KMS, large files as parallel multipart uploads that are aborted on any failure.
+//!
+//! It knows nothing of signatures: what the bytes mean is the kernel's business.
+
+mod client;
+mod download;
+mod error;
+mod upload;
+mod uri;
+
+pub use client::{Engine, Options, Tuning};
+pub use download::Sink;
+pub use error::S3Error;
+pub use upload::{Sse, Uploaded};
+pub use uri::{S3Uri, UriError};
+
+/// An object as listed or headed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    pub key: String,
+    pub size: u64,
+    pub etag: Option<String>,
+}
+
+/// What HEAD says about an object's encryption.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub object: Object,
+    /// `x-amz-server-side-encryption`, e.g. `aws:kms`.
+    pub sse: Option<String>,
+    /// `x-amz-server-side-encryption-aws-kms-key-id`: a key ARN on AWS, as sent on moto.
+    pub kms_key_id: Option<String>,
+}

@@ -1,0 +1,170 @@
+//! The engine: an S3 client from the standard AWS configuration chain, plus tuning.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use tokio::sync::Semaphore;
+
+use crate::error::{classify, Retry};
+use crate::{Head, Object, S3Error};
+
+/// Where and how to reach S3. Credentials always come from the AWS chain (environment,
+/// profile, web identity for IRSA, container and instance metadata).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// An S3-compatible endpoint; `AWS_ENDPOINT_URL`/`AWS_ENDPOINT_URL_S3` are honoured too.
+    pub endpoint_url: Option<String>,
+    /// Path-style addressing (`http://host/bucket/key`), as S3-compatible stores need.
+    pub force_path_style: bool,
+    /// Overrides the region from the chain (which falls back to us-east-1).
+    pub region: Option<String>,
+    /// Sign no requests (public buckets).
+    pub anonymous: bool,
+}
+
+/// Sizes and counts that bound speed and memory.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// Bytes per ranged GET.
+    pub range_size: u64,
+    /// Ranges in flight or buffered at once, across all objects: memory is at most this times
+    /// `range_size`.
+    pub max_in_flight: usize,
+    /// Objects downloaded or uploaded at once.
+    pub parallel_objects: usize,
+    /// Attempts per request (1 = no retry).
+    pub max_attempts: u32,
+    /// Files larger than this go up as multipart uploads.
+    pub multipart_threshold: u64,
+    pub part_size: u64,
+    /// Parts of one file in flight at once.
+    pub parallel_parts: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            range_size: 8 << 20,
+            max_in_flight: 6,
+            parallel_objects: 4,
+            max_attempts: 5,
+            multipart_threshold: 16 << 20,
+            part_size: 8 << 20,
+            parallel_parts: 4,
+        }
+    }
+}
+
+pub struct Engine {
+    pub(crate) client: aws_sdk_s3::Client,
+    pub(crate) tuning: Tuning,
+    pub(crate) permits: Arc<Semaphore>,
+    /// Multipart uploads in progress, so an interrupted push can abort them.
+    pub(crate) active_uploads: Mutex<Vec<(String, String, String)>>,
+}
+
+/// Loads the AWS configuration chain with our defaults (region fallback, anonymous mode).
+pub async fn load_sdk_config(options: &Options) -> SdkConfig {
+    let region = match &options.region {
+        Some(r) => RegionProviderChain::first_try(Region::new(r.clone())),
+        None => RegionProviderChain::default_provider().or_else(Region::new("us-east-1")),
+    };
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+    if options.anonymous {
+        loader = loader.no_credentials();
+    }
+    loader
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(15))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+impl Engine {
+    pub async fn new(options: &Options, tuning: Tuning) -> Engine {
+        Engine::from_sdk_config(&load_sdk_config(options).await, options, tuning)
+    }
+
+    pub fn from_sdk_config(sdk: &SdkConfig, options: &Options, tuning: Tuning) -> Engine {
+        let mut b = aws_sdk_s3::config::Builder::from(sdk).force_path_style(options.force_path_style);
+        if let Some(ep) = &options.endpoint_url {
+            b = b.endpoint_url(ep);
+        }
+        Engine {
+            client: aws_sdk_s3::Client::from_conf(b.build()),
+            permits: Arc::new(Semaphore::new(tuning.max_in_flight.max(1))),
+            tuning,
+            active_uploads: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn tuning(&self) -> &Tuning {
+        &self.tuning
+    }
+
+    /// Every object under `prefix`, in the order S3 lists them (keys ascending).
+    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Object>, S3Error> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| match classify("LIST", bucket, prefix, e) {
+                Retry::Yes(e) | Retry::No(e) => e,
+            })?;
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                out.push(Object {
+                    key: key.to_string(),
+                    size: u64::try_from(o.size().unwrap_or(0)).unwrap_or(0),
+                    etag: o.e_tag().map(str::to_string),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// HEAD an object; `None` when it does not exist.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<Head>, S3Error> {
+        match self.client.head_object().bucket(bucket).key(key).send().await {
+            Ok(h) => Ok(Some(Head {
+                object: Object {
+                    key: key.to_string(),
+                    size: u64::try_from(h.content_length().unwrap_or(0)).unwrap_or(0),
+                    etag: h.e_tag().map(str::to_string),
+                },
+                sse: h.server_side_encryption().map(|s| s.as_str().to_string()),
+                kms_key_id: h.ssekms_key_id().map(str::to_string),
+            })),
+            Err(e) => match classify("HEAD", bucket, key, e) {
+                Retry::No(S3Error::NoSuchKey { .. }) => Ok(None),
+                Retry::Yes(e) | Retry::No(e) => Err(e),
+            },
+        }
+    }
+
+    /// Checks the bucket exists and we may list it.
+    pub async fn check_bucket(&self, bucket: &str) -> Result<(), S3Error> {
+        match self.client.head_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match classify("HEAD bucket", bucket, "", e) {
+                Retry::No(S3Error::NoSuchKey { bucket, .. }) => S3Error::NoSuchBucket { bucket },
+                Retry::Yes(e) | Retry::No(e) => e,
+            }),
+        }
+    }
+}
+
+/// Exponential backoff: 100 ms, 200 ms, 400 ms ... capped at 5 s.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.min(6)).min(5_000))
+}
