@@ -26,6 +26,73 @@ pub enum Command {
         /// Overwrite existing key files.
         #[arg(long)]
         force: bool,
+        /// Create the key in AWS KMS instead (awskms:///alias/NAME); only cosign.pub is written.
+        #[arg(long)]
+        kms: Option<String>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Print a key's public half as PEM (file keys, or awskms:// keys via GetPublicKey).
+    PublicKey {
+        #[arg(long)]
+        key: String,
+        /// Write the PEM here instead of stdout.
+        #[arg(long)]
+        outfile: Option<PathBuf>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Sign (unless --signature names an existing bundle) and upload a model and its signature to
+    /// S3, every object encrypted with SSE-KMS; the signature goes up last.
+    Push {
+        /// The model: a directory, or a single file.
+        model: PathBuf,
+        /// s3://BUCKET/PREFIX
+        uri: String,
+        /// Signing key (cosign.key, PEM, awskms://...); with --signature, the key to check it.
+        #[arg(long)]
+        key: String,
+        /// Upload this existing bundle instead of signing (checked against the model first).
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        /// The KMS key (id, alias or ARN) to encrypt every object with.
+        #[arg(long, required_unless_present = "sse")]
+        sse_kms_key_id: Option<String>,
+        /// `aws:kms` without --sse-kms-key-id: the bucket's default KMS key.
+        #[arg(long, value_parser = ["aws:kms"])]
+        sse: Option<String>,
+        /// Print a machine-readable JSON result on stdout.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        hashing: Hashing,
+    },
+    /// Download a model from S3, verify it while it streams, then place it under DEST.
+    Pull {
+        /// s3://BUCKET/PREFIX (a model directory) or s3://BUCKET/KEY (a single-file model).
+        uri: String,
+        /// The directory to place the model in; left as it was if anything fails.
+        dest: PathBuf,
+        /// Public key PEM or awskms://...
+        #[arg(long)]
+        key: String,
+        /// The bundle [default: PREFIX/model.sig, or KEY.sig]; a local path or s3:// URI.
+        #[arg(long)]
+        signature: Option<String>,
+        #[arg(long)]
+        insecure_ignore_tlog: bool,
+        /// Print a machine-readable JSON result on stdout.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Print S3 bucket policies.
+    Policy {
+        #[command(subcommand)]
+        which: PolicyCommand,
     },
     /// Sign a model directory or file, writing an OMS v1.0 bundle (model_signing compatible).
     Sign {
@@ -39,22 +106,29 @@ pub enum Command {
         signature: Option<PathBuf>,
         #[command(flatten)]
         hashing: Hashing,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Verify a model directory or file against an OMS v1.0 bundle.
     Verify {
-        /// The model: a directory, or a single file.
-        model: PathBuf,
-        /// Public key PEM (SubjectPublicKeyInfo).
+        /// The model: a directory, a single file, or s3://BUCKET/PREFIX (streamed, nothing kept).
+        model: String,
+        /// Public key PEM (SubjectPublicKeyInfo), or awskms://...
         #[arg(long)]
         key: String,
-        /// The bundle [default: MODEL/model.sig, or FILE.sig for a file].
+        /// The bundle [default: MODEL/model.sig, or FILE.sig]; a local path or s3:// URI.
         #[arg(long)]
-        signature: Option<PathBuf>,
+        signature: Option<String>,
         /// Accept bundles carrying transparency-log entries without verifying them.
         #[arg(long)]
         insecure_ignore_tlog: bool,
+        /// Print a machine-readable JSON result on stdout.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         hashing: Hashing,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Sign a file as `cosign sign-blob --key` does.
     SignBlob {
@@ -67,6 +141,8 @@ pub enum Command {
         /// Write a Sigstore bundle (v0.3, key-based, no log entry) here.
         #[arg(long)]
         bundle: Option<PathBuf>,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Verify a file as `cosign verify-blob --key` does.
     VerifyBlob {
@@ -82,7 +158,33 @@ pub enum Command {
         /// Check signature and digest only, ignoring transparency-log entries and timestamps.
         #[arg(long)]
         insecure_ignore_tlog: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// A bucket policy denying PutObject without SSE-KMS under KMS_KEY, and any non-TLS access.
+    Bucket {
+        #[arg(long)]
+        bucket: String,
+        /// The KMS key ARN every object must be encrypted with.
+        #[arg(long)]
+        kms_key: String,
+    },
+}
+
+/// Where AWS is. Credentials, region and endpoints also come from the standard AWS variables
+/// (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`, web identity for IRSA).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct AwsArgs {
+    /// An S3-compatible endpoint (path-style addressing is then used).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Force path-style addressing (default when an endpoint is set).
+    #[arg(long)]
+    pub path_style: bool,
 }
 
 #[derive(clap::Args, Debug, Clone, Copy)]

@@ -4,22 +4,93 @@ use std::io::IsTerminal as _;
 use std::path::Path;
 
 use modelseal_kernel::keys::PrivateKeyPem;
-use modelseal_kernel::{KeyError, PrivateKey, PublicKey};
+use modelseal_kernel::{KeyError, PrivateKey, PublicKey, Signer};
+use modelseal_kms::{KeyRef, KmsError, KmsKey};
 use zeroize::Zeroizing;
 
+use crate::aws::Aws;
 use crate::failure::{self, Failure};
 
 /// cosign's environment variable for the private key password.
 pub const PASSWORD_ENV: &str = "COSIGN_PASSWORD";
 
-fn refuse_kms(arg: &str) -> Result<(), Failure> {
-    if arg.starts_with("awskms://") {
-        return Err(Failure::cannot_check(
-            format!("cannot use key {arg}: AWS KMS keys are not supported by this build yet"),
-            "use a key file (cosign.key to sign, cosign.pub to verify)",
-        ));
+/// Whether a key argument names an AWS KMS key.
+pub fn is_kms(arg: &str) -> bool {
+    KeyRef::is_kms(arg)
+}
+
+fn kms_failure(arg: &str, e: &KmsError) -> Failure {
+    let hint = match e {
+        KmsError::BadRef(_) => "write awskms:///KEYID, awskms:///alias/NAME or awskms:///arn:aws:kms:...".to_string(),
+        KmsError::NotFound { .. } => "check the key id or alias, the region, and AWS_ENDPOINT_URL_KMS".to_string(),
+        KmsError::AccessDenied { .. } => {
+            "check the AWS credentials and the key policy (kms:Sign, kms:GetPublicKey, kms:DescribeKey)".to_string()
+        }
+        KmsError::RawTooLarge { .. } => format!("unset {} (RAW is only for test servers)", modelseal_kms::MESSAGE_TYPE_ENV),
+        _ => "use an ECC_NIST_P256/P384/P521 key with key usage SIGN_VERIFY".to_string(),
+    };
+    Failure::cannot_check(format!("cannot use key {arg}: {e}"), hint)
+}
+
+fn kms_ref(arg: &str) -> Result<KeyRef, Failure> {
+    KeyRef::parse(arg).map_err(|e| kms_failure(arg, &e))
+}
+
+fn need_aws(aws: Option<&Aws>) -> Result<&Aws, Failure> {
+    aws.ok_or_else(|| {
+        Failure::cannot_check(
+            "internal: an AWS key without an AWS context",
+            "report this bug",
+        )
+    })
+}
+
+/// A signer for KEY: a key file, or an AWS KMS key (`aws` must then be given).
+pub fn signer(arg: &str, aws: Option<&Aws>) -> Result<Box<dyn Signer>, Failure> {
+    if is_kms(arg) {
+        let aws = need_aws(aws)?;
+        let r = kms_ref(arg)?;
+        let key = aws
+            .rt
+            .block_on(KmsKey::connect(&r, &aws.sdk, aws.rt.handle().clone()))
+            .map_err(|e| kms_failure(arg, &e))?;
+        return Ok(Box::new(key));
     }
-    Ok(())
+    Ok(Box::new(private_key(arg)?))
+}
+
+/// The public key to verify with: a `PUBLIC KEY` PEM, or an AWS KMS key's public half.
+pub fn verifier(arg: &str, aws: Option<&Aws>) -> Result<PublicKey, Failure> {
+    if is_kms(arg) {
+        let aws = need_aws(aws)?;
+        let r = kms_ref(arg)?;
+        return aws
+            .rt
+            .block_on(modelseal_kms::fetch_public_key(&r, &aws.sdk))
+            .map_err(|e| kms_failure(arg, &e));
+    }
+    public_key(arg)
+}
+
+/// Creates a KMS key as `generate-key-pair --kms` does.
+pub fn create_kms_key(arg: &str, aws: &Aws) -> Result<PublicKey, Failure> {
+    let r = kms_ref(arg)?;
+    aws.rt
+        .block_on(modelseal_kms::create_key(&r, &aws.sdk))
+        .map_err(|e| kms_failure(arg, &e))
+}
+
+/// The public half of any key argument: a public PEM, a private key file, or a KMS key.
+pub fn any_public_key(arg: &str, aws: Option<&Aws>) -> Result<PublicKey, Failure> {
+    if is_kms(arg) {
+        return verifier(arg, aws);
+    }
+    let text = Zeroizing::new(read(arg)?);
+    match PublicKey::from_pem(&text) {
+        Ok(k) => Ok(k),
+        Err(KeyError::WrongKind { .. }) => Ok(private_key(arg)?.public_key().clone()),
+        Err(e) => Err(key_failure(arg, &e, "key")),
+    }
 }
 
 fn key_failure(path: &str, e: &KeyError, wanted: &str) -> Failure {
@@ -39,14 +110,12 @@ fn read(path: &str) -> Result<Vec<u8>, Failure> {
 }
 
 /// Reads a `PUBLIC KEY` PEM.
-pub fn public_key(arg: &str) -> Result<PublicKey, Failure> {
-    refuse_kms(arg)?;
+fn public_key(arg: &str) -> Result<PublicKey, Failure> {
     PublicKey::from_pem(&read(arg)?).map_err(|e| key_failure(arg, &e, "public key (cosign.pub)"))
 }
 
 /// Reads a private key, asking for the password only when the key is encrypted.
-pub fn private_key(arg: &str) -> Result<PrivateKey, Failure> {
-    refuse_kms(arg)?;
+fn private_key(arg: &str) -> Result<PrivateKey, Failure> {
     let text = Zeroizing::new(read(arg)?);
     let wanted = "private key (cosign.key or a PEM EC key)";
     match PrivateKey::from_pem(&text).map_err(|e| key_failure(arg, &e, wanted))? {

@@ -3,6 +3,7 @@
 //! This binary is a thin shell: it parses arguments, reads files, hashes bytes and prints
 //! results. Every decision about trust is made by `modelseal-kernel`.
 
+mod aws;
 mod cli;
 mod commands;
 mod failure;

@@ -498,7 +498,7 @@ mod tests {
 
     #[test]
     fn component_wise_order_matches_python() {
-        let mut v = vec![
+        let mut v = [
             p("a.txt"),
             p("a-b"),
             p("a/b"),

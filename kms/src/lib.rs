@@ -32,12 +32,29 @@ pub struct KeyRef {
 #[derive(Debug)]
 pub enum KmsError {
     BadRef(String),
-    NotFound { key: String },
-    AccessDenied { key: String, message: String },
-    NotSigningKey { key: String, detail: String },
-    Key { key: String, error: modelseal_kernel::KeyError },
-    Service { op: &'static str, key: String, message: String },
-    RawTooLarge { len: usize },
+    NotFound {
+        key: String,
+    },
+    AccessDenied {
+        key: String,
+        message: String,
+    },
+    NotSigningKey {
+        key: String,
+        detail: String,
+    },
+    Key {
+        key: String,
+        error: modelseal_kernel::KeyError,
+    },
+    Service {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
+    RawTooLarge {
+        len: usize,
+    },
 }
 
 impl fmt::Display for KmsError {
@@ -70,7 +87,11 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     last.to_string()
 }
 
-fn classify<E>(op: &'static str, key: &str, err: SdkError<E, aws_smithy_runtime_api::http::Response>) -> KmsError
+fn classify<E>(
+    op: &'static str,
+    key: &str,
+    err: SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> KmsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -80,17 +101,25 @@ where
         let message = e.message().unwrap_or("").to_string();
         return match e.code().unwrap_or("") {
             "NotFoundException" => KmsError::NotFound { key },
-            "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" => {
-                KmsError::AccessDenied { key, message }
-            }
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException" => KmsError::AccessDenied { key, message },
             code => KmsError::Service {
                 op,
                 key,
-                message: if message.is_empty() { code.to_string() } else { format!("{code}: {message}") },
+                message: if message.is_empty() {
+                    code.to_string()
+                } else {
+                    format!("{code}: {message}")
+                },
             },
         };
     }
-    KmsError::Service { op, key, message: innermost(&err) }
+    KmsError::Service {
+        op,
+        key,
+        message: innermost(&err),
+    }
 }
 
 impl KeyRef {
@@ -107,7 +136,10 @@ impl KeyRef {
             let k = k.strip_prefix("mrk-").unwrap_or(k);
             !k.is_empty() && k.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
         };
-        let is_alias = |k: &str| k.strip_prefix("alias/").is_some_and(|n| !n.is_empty() && !n.contains(char::is_whitespace));
+        let is_alias = |k: &str| {
+            k.strip_prefix("alias/")
+                .is_some_and(|n| !n.is_empty() && !n.contains(char::is_whitespace))
+        };
         let is_arn = |k: &str| {
             let p: Vec<&str> = k.splitn(6, ':').collect();
             p.len() == 6
@@ -130,7 +162,9 @@ impl KeyRef {
 
     /// The region named by an ARN reference, if any.
     fn arn_region(&self) -> Option<&str> {
-        self.key_id.strip_prefix("arn:").and_then(|r| r.split(':').nth(2))
+        self.key_id
+            .strip_prefix("arn:")
+            .and_then(|r| r.split(':').nth(2))
     }
 
     /// A KMS client for this reference: the endpoint in the URI (https, as cosign), else the
@@ -183,8 +217,12 @@ fn algorithm(curve: Curve) -> SigningAlgorithmSpec {
     }
 }
 
-/// Fetches and checks a key's public half.
-pub async fn public_key(client: &aws_sdk_kms::Client, key_id: &str) -> Result<PublicKey, KmsError> {
+/// Fetches and checks the public half of the key `reference` names.
+pub async fn fetch_public_key(reference: &KeyRef, sdk: &SdkConfig) -> Result<PublicKey, KmsError> {
+    public_key(&reference.client(sdk), &reference.key_id).await
+}
+
+async fn public_key(client: &aws_sdk_kms::Client, key_id: &str) -> Result<PublicKey, KmsError> {
     let out = client
         .get_public_key()
         .key_id(key_id)
@@ -209,9 +247,10 @@ pub async fn public_key(client: &aws_sdk_kms::Client, key_id: &str) -> Result<Pu
     })
 }
 
-/// The key's ARN, as S3 reports it for SSE-KMS objects (`DescribeKey`).
-pub async fn key_arn(client: &aws_sdk_kms::Client, key_id: &str) -> Result<String, KmsError> {
-    let out = client
+/// A key's ARN, as S3 reports it for SSE-KMS objects (`DescribeKey` on an id, alias or ARN,
+/// reached through the standard chain).
+pub async fn key_arn(sdk: &SdkConfig, key_id: &str) -> Result<String, KmsError> {
+    let out = aws_sdk_kms::Client::new(sdk)
         .describe_key()
         .key_id(key_id)
         .send()
@@ -220,15 +259,21 @@ pub async fn key_arn(client: &aws_sdk_kms::Client, key_id: &str) -> Result<Strin
     out.key_metadata()
         .and_then(|m| m.arn())
         .map(str::to_string)
-        .ok_or_else(|| KmsError::NotFound { key: key_id.to_string() })
+        .ok_or_else(|| KmsError::NotFound {
+            key: key_id.to_string(),
+        })
 }
 
-/// Creates an ECC_NIST_P256 signing key and names it `alias` (`alias/NAME`), as
-/// `cosign generate-key-pair --kms` does.
-pub async fn create_key(client: &aws_sdk_kms::Client, alias: &str) -> Result<String, KmsError> {
+/// Creates an ECC_NIST_P256 signing key named by `reference` (which must be `alias/NAME`), as
+/// `cosign generate-key-pair --kms` does, and returns its public key.
+pub async fn create_key(reference: &KeyRef, sdk: &SdkConfig) -> Result<PublicKey, KmsError> {
+    let alias = reference.key_id.as_str();
     if !alias.starts_with("alias/") {
-        return Err(KmsError::BadRef(format!("awskms:///{alias} (creating a key needs an alias/NAME reference)")));
+        return Err(KmsError::BadRef(format!(
+            "awskms:///{alias} (creating a key needs an alias/NAME reference)"
+        )));
     }
+    let client = reference.client(sdk);
     let out = client
         .create_key()
         .key_spec(KeySpec::EccNistP256)
@@ -240,7 +285,9 @@ pub async fn create_key(client: &aws_sdk_kms::Client, alias: &str) -> Result<Str
     let key_id = out
         .key_metadata()
         .map(|m| m.key_id().to_string())
-        .ok_or_else(|| KmsError::NotFound { key: alias.to_string() })?;
+        .ok_or_else(|| KmsError::NotFound {
+            key: alias.to_string(),
+        })?;
     client
         .create_alias()
         .alias_name(alias)
@@ -248,12 +295,16 @@ pub async fn create_key(client: &aws_sdk_kms::Client, alias: &str) -> Result<Str
         .send()
         .await
         .map_err(|e| classify("CreateAlias", alias, e))?;
-    Ok(key_id)
+    public_key(&client, &key_id).await
 }
 
 impl KmsKey {
     /// Connects to the key, fetching its public key once.
-    pub async fn connect(reference: &KeyRef, sdk: &SdkConfig, runtime: tokio::runtime::Handle) -> Result<Self, KmsError> {
+    pub async fn connect(
+        reference: &KeyRef,
+        sdk: &SdkConfig,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Self, KmsError> {
         let client = reference.client(sdk);
         let public = public_key(&client, &reference.key_id).await?;
         Ok(KmsKey {
@@ -269,7 +320,11 @@ impl KmsKey {
         self.mode
     }
 
-    async fn sign(&self, message: Vec<u8>, message_type: MessageType) -> Result<Vec<u8>, SignError> {
+    async fn sign(
+        &self,
+        message: Vec<u8>,
+        message_type: MessageType,
+    ) -> Result<Vec<u8>, SignError> {
         let out = self
             .client
             .sign()
@@ -297,7 +352,8 @@ impl Signer for KmsKey {
                 "{MESSAGE_TYPE_ENV}=RAW needs the whole message, and only a digest is at hand"
             )));
         }
-        self.runtime.block_on(self.sign(prehash.to_vec(), MessageType::Digest))
+        self.runtime
+            .block_on(self.sign(prehash.to_vec(), MessageType::Digest))
     }
 
     fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
@@ -306,10 +362,12 @@ impl Signer for KmsKey {
                 let prehash = self.public.curve().hash().digest(message);
                 self.sign_prehash(prehash.as_bytes())
             }
-            MessageMode::Raw if message.len() > RAW_LIMIT => {
-                Err(SignError::Backend(KmsError::RawTooLarge { len: message.len() }.to_string()))
-            }
-            MessageMode::Raw => self.runtime.block_on(self.sign(message.to_vec(), MessageType::Raw)),
+            MessageMode::Raw if message.len() > RAW_LIMIT => Err(SignError::Backend(
+                KmsError::RawTooLarge { len: message.len() }.to_string(),
+            )),
+            MessageMode::Raw => self
+                .runtime
+                .block_on(self.sign(message.to_vec(), MessageType::Raw)),
         }
     }
 }
@@ -321,12 +379,23 @@ mod tests {
     #[test]
     fn cosign_reference_grammar() {
         let ok = |s: &str| KeyRef::parse(s).unwrap();
-        assert_eq!(ok("awskms:///1234abcd-12ab-34cd-56ef-1234567890ab").endpoint, None);
-        assert_eq!(ok("awskms:///mrk-1234abcd12ab34cd56ef1234567890ab").key_id, "mrk-1234abcd12ab34cd56ef1234567890ab");
-        assert_eq!(ok("awskms:///alias/model-signing").key_id, "alias/model-signing");
+        assert_eq!(
+            ok("awskms:///1234abcd-12ab-34cd-56ef-1234567890ab").endpoint,
+            None
+        );
+        assert_eq!(
+            ok("awskms:///mrk-1234abcd12ab34cd56ef1234567890ab").key_id,
+            "mrk-1234abcd12ab34cd56ef1234567890ab"
+        );
+        assert_eq!(
+            ok("awskms:///alias/model-signing").key_id,
+            "alias/model-signing"
+        );
         let r = ok("awskms://localhost:4566/alias/x");
         assert_eq!(r.endpoint.as_deref(), Some("localhost:4566"));
-        let arn = ok("awskms:///arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+        let arn = ok(
+            "awskms:///arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        );
         assert_eq!(arn.arn_region(), Some("us-east-2"));
         ok("awskms:///arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/Example");
         for bad in [

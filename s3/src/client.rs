@@ -91,7 +91,8 @@ impl Engine {
     }
 
     pub fn from_sdk_config(sdk: &SdkConfig, options: &Options, tuning: Tuning) -> Engine {
-        let mut b = aws_sdk_s3::config::Builder::from(sdk).force_path_style(options.force_path_style);
+        let mut b =
+            aws_sdk_s3::config::Builder::from(sdk).force_path_style(options.force_path_style);
         if let Some(ep) = &options.endpoint_url {
             b = b.endpoint_url(ep);
         }
@@ -135,7 +136,14 @@ impl Engine {
 
     /// HEAD an object; `None` when it does not exist.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<Head>, S3Error> {
-        match self.client.head_object().bucket(bucket).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(h) => Ok(Some(Head {
                 object: Object {
                     key: key.to_string(),

@@ -56,7 +56,10 @@ impl Engine {
                 req = req.if_match(etag);
             }
             let outcome: Result<(), Retry> = async {
-                let out = req.send().await.map_err(|e| classify("GET", bucket, &obj.key, e))?;
+                let out = req
+                    .send()
+                    .await
+                    .map_err(|e| classify("GET", bucket, &obj.key, e))?;
                 let changed = || {
                     Retry::No(S3Error::ObjectChanged {
                         bucket: bucket.to_string(),
@@ -106,7 +109,12 @@ impl Engine {
 
     /// Streams `obj` into `sink` in order and returns the sink. Ranges are fetched in parallel;
     /// at most the engine's permits' worth of bytes are held in memory.
-    pub async fn download<S: Sink>(&self, bucket: &str, obj: &Object, sink: S) -> Result<S, S3Error> {
+    pub async fn download<S: Sink>(
+        &self,
+        bucket: &str,
+        obj: &Object,
+        sink: S,
+    ) -> Result<S, S3Error> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Bytes, OwnedSemaphorePermit)>(1);
         let consumer = tokio::task::spawn_blocking(move || {
             let mut sink = sink;
@@ -147,7 +155,11 @@ impl Engine {
     }
 
     /// Downloads several objects at once; the first failure cancels the rest.
-    pub async fn download_many<S: Sink>(&self, bucket: &str, jobs: Vec<(Object, S)>) -> Result<Vec<(Object, S)>, S3Error> {
+    pub async fn download_many<S: Sink>(
+        &self,
+        bucket: &str,
+        jobs: Vec<(Object, S)>,
+    ) -> Result<Vec<(Object, S)>, S3Error> {
         stream::iter(jobs)
             .map(|(o, s)| async move {
                 let s = self.download(bucket, &o, s).await?;
@@ -167,17 +179,26 @@ impl Engine {
                 Ok(())
             }
         }
-        let head = self.head(bucket, key).await?.ok_or_else(|| S3Error::NoSuchKey {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-        })?;
+        let head = self
+            .head(bucket, key)
+            .await?
+            .ok_or_else(|| S3Error::NoSuchKey {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+            })?;
         if head.object.size > limit {
             return Err(S3Error::Local {
                 what: format!("s3://{bucket}/{key}"),
-                error: std::io::Error::other(format!("{} bytes is too large for a signature", head.object.size)),
+                error: std::io::Error::other(format!(
+                    "{} bytes is too large for a signature",
+                    head.object.size
+                )),
             });
         }
-        Ok(self.download(bucket, &head.object, Collect(Vec::new())).await?.0)
+        Ok(self
+            .download(bucket, &head.object, Collect(Vec::new()))
+            .await?
+            .0)
     }
 }
 

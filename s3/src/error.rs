@@ -6,17 +6,44 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 #[derive(Debug)]
 pub enum S3Error {
-    NoSuchBucket { bucket: String },
-    NoSuchKey { bucket: String, key: String },
-    AccessDenied { bucket: String, key: String, message: String },
+    NoSuchBucket {
+        bucket: String,
+    },
+    NoSuchKey {
+        bucket: String,
+        key: String,
+    },
+    AccessDenied {
+        bucket: String,
+        key: String,
+        message: String,
+    },
     /// The object's ETag or size changed since it was listed (If-Match failed).
-    ObjectChanged { bucket: String, key: String },
+    ObjectChanged {
+        bucket: String,
+        key: String,
+    },
     /// S3 answered with an error we do not classify further.
-    Service { op: &'static str, bucket: String, key: String, status: Option<u16>, code: String, message: String },
+    Service {
+        op: &'static str,
+        bucket: String,
+        key: String,
+        status: Option<u16>,
+        code: String,
+        message: String,
+    },
     /// The connection failed, timed out or broke, after all retries.
-    Transport { op: &'static str, bucket: String, key: String, message: String },
+    Transport {
+        op: &'static str,
+        bucket: String,
+        key: String,
+        message: String,
+    },
     /// Reading a local file to upload, or the caller's sink, failed.
-    Local { what: String, error: std::io::Error },
+    Local {
+        what: String,
+        error: std::io::Error,
+    },
     Interrupted,
 }
 
@@ -25,7 +52,11 @@ impl fmt::Display for S3Error {
         match self {
             S3Error::NoSuchBucket { bucket } => write!(f, "bucket '{bucket}' does not exist"),
             S3Error::NoSuchKey { bucket, key } => write!(f, "s3://{bucket}/{key} does not exist"),
-            S3Error::AccessDenied { bucket, key, message } => {
+            S3Error::AccessDenied {
+                bucket,
+                key,
+                message,
+            } => {
                 write!(f, "access denied to s3://{bucket}/{key}")?;
                 if !message.is_empty() {
                     write!(f, ": {message}")?;
@@ -35,7 +66,14 @@ impl fmt::Display for S3Error {
             S3Error::ObjectChanged { bucket, key } => {
                 write!(f, "s3://{bucket}/{key} changed while it was being read")
             }
-            S3Error::Service { op, bucket, key, status, code, message } => {
+            S3Error::Service {
+                op,
+                bucket,
+                key,
+                status,
+                code,
+                message,
+            } => {
                 write!(f, "{op} s3://{bucket}/{key} failed: {code}")?;
                 if let Some(s) = status {
                     write!(f, " (HTTP {s})")?;
@@ -45,7 +83,12 @@ impl fmt::Display for S3Error {
                 }
                 Ok(())
             }
-            S3Error::Transport { op, bucket, key, message } => {
+            S3Error::Transport {
+                op,
+                bucket,
+                key,
+                message,
+            } => {
                 write!(f, "{op} s3://{bucket}/{key} failed: {message}")
             }
             S3Error::Local { what, error } => write!(f, "{what}: {error}"),
@@ -71,7 +114,12 @@ fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
     last.to_string()
 }
 
-pub(crate) fn classify<E>(op: &'static str, bucket: &str, key: &str, err: SdkError<E, aws_smithy_runtime_api::http::Response>) -> Retry
+pub(crate) fn classify<E>(
+    op: &'static str,
+    bucket: &str,
+    key: &str,
+    err: SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> Retry
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -84,19 +132,54 @@ where
             let message = e.message().unwrap_or("").to_string();
             match (code.as_str(), status) {
                 ("NoSuchBucket", _) => Retry::No(S3Error::NoSuchBucket { bucket }),
-                ("NoSuchKey", _) | ("NotFound", _) | (_, Some(404)) => Retry::No(S3Error::NoSuchKey { bucket, key }),
-                ("AccessDenied", _) | ("InvalidAccessKeyId", _) | ("SignatureDoesNotMatch", _) | (_, Some(403)) => {
-                    let message = if message.is_empty() { code } else { message };
-                    Retry::No(S3Error::AccessDenied { bucket, key, message })
+                ("NoSuchKey", _) | ("NotFound", _) | (_, Some(404)) => {
+                    Retry::No(S3Error::NoSuchKey { bucket, key })
                 }
-                ("PreconditionFailed", _) | (_, Some(412)) => Retry::No(S3Error::ObjectChanged { bucket, key }),
-                (_, Some(s)) if s >= 500 || s == 429 => Retry::Yes(S3Error::Service { op, bucket, key, status, code, message }),
-                _ => Retry::No(S3Error::Service { op, bucket, key, status, code, message }),
+                ("AccessDenied", _)
+                | ("InvalidAccessKeyId", _)
+                | ("SignatureDoesNotMatch", _)
+                | (_, Some(403)) => {
+                    let message = if message.is_empty() { code } else { message };
+                    Retry::No(S3Error::AccessDenied {
+                        bucket,
+                        key,
+                        message,
+                    })
+                }
+                ("PreconditionFailed", _) | (_, Some(412)) => {
+                    Retry::No(S3Error::ObjectChanged { bucket, key })
+                }
+                (_, Some(s)) if s >= 500 || s == 429 => Retry::Yes(S3Error::Service {
+                    op,
+                    bucket,
+                    key,
+                    status,
+                    code,
+                    message,
+                }),
+                _ => Retry::No(S3Error::Service {
+                    op,
+                    bucket,
+                    key,
+                    status,
+                    code,
+                    message,
+                }),
             }
         }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            Retry::Yes(S3Error::Transport { op, bucket, key, message: source_text(&err) })
+            Retry::Yes(S3Error::Transport {
+                op,
+                bucket,
+                key,
+                message: source_text(&err),
+            })
         }
-        _ => Retry::No(S3Error::Transport { op, bucket, key, message: source_text(&err) }),
+        _ => Retry::No(S3Error::Transport {
+            op,
+            bucket,
+            key,
+            message: source_text(&err),
+        }),
     }
 }

@@ -13,7 +13,7 @@ mod error;
 mod upload;
 mod uri;
 
-pub use client::{Engine, Options, Tuning};
+pub use client::{load_sdk_config, Engine, Options, Tuning};
 pub use download::Sink;
 pub use error::S3Error;
 pub use upload::{Sse, Uploaded};

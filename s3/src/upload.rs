@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
@@ -73,7 +75,13 @@ impl Engine {
     }
 
     /// PUTs `data` to `key` with SSE-KMS.
-    pub async fn put_bytes(&self, bucket: &str, key: &str, data: Bytes, sse: &Sse) -> Result<(), S3Error> {
+    pub async fn put_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        data: Bytes,
+        sse: &Sse,
+    ) -> Result<(), S3Error> {
         self.with_retries(|| {
             let req = self
                 .client
@@ -84,18 +92,33 @@ impl Engine {
                 .checksum_algorithm(ChecksumAlgorithm::Crc32)
                 .server_side_encryption(ServerSideEncryption::AwsKms)
                 .set_ssekms_key_id(sse.kms_key_id.clone());
-            async move { req.send().await.map(|_| ()).map_err(|e| classify("PUT", bucket, key, e)) }
+            async move {
+                req.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify("PUT", bucket, key, e))
+            }
         })
         .await
     }
 
     /// Uploads a local file: one PUT up to the multipart threshold, else a parallel multipart
     /// upload with bounded memory (parts in flight times part size).
-    pub async fn upload_file(&self, bucket: &str, key: &str, path: &Path, size: u64, sse: &Sse) -> Result<Uploaded, S3Error> {
+    pub async fn upload_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &Path,
+        size: u64,
+        sse: &Sse,
+    ) -> Result<Uploaded, S3Error> {
         if size <= self.tuning.multipart_threshold {
             let data = read_part(path, 0, size).await?;
             self.put_bytes(bucket, key, data, sse).await?;
-            return Ok(Uploaded { key: key.to_string(), size });
+            return Ok(Uploaded {
+                key: key.to_string(),
+                size,
+            });
         }
         let created = self
             .with_retries(|| {
@@ -107,7 +130,11 @@ impl Engine {
                     .checksum_algorithm(ChecksumAlgorithm::Crc32)
                     .server_side_encryption(ServerSideEncryption::AwsKms)
                     .set_ssekms_key_id(sse.kms_key_id.clone());
-                async move { req.send().await.map_err(|e| classify("CreateMultipartUpload", bucket, key, e)) }
+                async move {
+                    req.send()
+                        .await
+                        .map_err(|e| classify("CreateMultipartUpload", bucket, key, e))
+                }
             })
             .await?;
         let upload_id = created.upload_id().unwrap_or_default().to_string();
@@ -124,8 +151,17 @@ impl Engine {
                         .bucket(bucket)
                         .key(key)
                         .upload_id(&upload_id)
-                        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts.clone())).build());
-                    async move { req.send().await.map(|_| ()).map_err(|e| classify("CompleteMultipartUpload", bucket, key, e)) }
+                        .multipart_upload(
+                            CompletedMultipartUpload::builder()
+                                .set_parts(Some(parts.clone()))
+                                .build(),
+                        );
+                    async move {
+                        req.send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| classify("CompleteMultipartUpload", bucket, key, e))
+                    }
                 })
                 .await
             }
@@ -137,13 +173,29 @@ impl Engine {
         if let Ok(mut active) = self.active_uploads.lock() {
             active.retain(|(_, _, id)| *id != upload_id);
         }
-        result.map(|()| Uploaded { key: key.to_string(), size })
+        result.map(|()| Uploaded {
+            key: key.to_string(),
+            size,
+        })
     }
 
-    async fn upload_parts(&self, bucket: &str, key: &str, path: &Path, size: u64, upload_id: &str) -> Result<Vec<CompletedPart>, S3Error> {
+    async fn upload_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &Path,
+        size: u64,
+        upload_id: &str,
+    ) -> Result<Vec<CompletedPart>, S3Error> {
         let step = self.tuning.part_size.max(5 << 20);
         let parts: Vec<(i32, u64, u64)> = (0..size.div_ceil(step))
-            .map(|i| (i as i32 + 1, i * step, ((i + 1) * step).min(size) - i * step))
+            .map(|i| {
+                (
+                    i as i32 + 1,
+                    i * step,
+                    ((i + 1) * step).min(size) - i * step,
+                )
+            })
             .collect();
         let mut done: Vec<CompletedPart> = stream::iter(parts)
             .map(|(number, offset, len)| async move {
@@ -159,7 +211,11 @@ impl Engine {
                             .part_number(number)
                             .checksum_algorithm(ChecksumAlgorithm::Crc32)
                             .body(ByteStream::from(data.clone()));
-                        async move { req.send().await.map_err(|e| classify("UploadPart", bucket, key, e)) }
+                        async move {
+                            req.send()
+                                .await
+                                .map_err(|e| classify("UploadPart", bucket, key, e))
+                        }
                     })
                     .await?;
                 Ok::<CompletedPart, S3Error>(
@@ -190,7 +246,11 @@ impl Engine {
 
     /// Aborts every multipart upload this engine has in progress (after an interrupt).
     pub async fn abort_active(&self) {
-        let active: Vec<(String, String, String)> = self.active_uploads.lock().map(|a| a.clone()).unwrap_or_default();
+        let active: Vec<(String, String, String)> = self
+            .active_uploads
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
         for (bucket, key, id) in active {
             self.abort(&bucket, &key, &id).await;
         }

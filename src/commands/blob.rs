@@ -7,26 +7,39 @@ use modelseal_kernel::blob::{self, BlobBundle, BlobError};
 use modelseal_kernel::bundle;
 use modelseal_kernel::keys::SignError;
 use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::Signer as _;
+use modelseal_kernel::{PublicKey, Signer};
 
 use crate::failure::{self, Failure, Result};
 use crate::files::write_atomic;
 use crate::hashing;
-use crate::keyfile;
 
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Files up to this size are signed as whole messages (a KMS key in RAW mode needs them);
+/// larger ones are hashed while read and their digest is signed.
+const WHOLE_MESSAGE_LIMIT: u64 = 4096;
+
 pub fn sign_blob(
     file: &Path,
-    key: &str,
+    key: &dyn Signer,
     output_signature: Option<&Path>,
     bundle_out: Option<&Path>,
 ) -> Result<()> {
-    let key = keyfile::private_key(key)?;
-    let digest = hashing::hash_file(file, key.public_key().curve().hash(), threads())?;
-    let signature = key.sign_prehash(digest.as_bytes()).map_err(|e| {
+    let hash = key.public_key().curve().hash();
+    let size = std::fs::metadata(file)
+        .map_err(|e| failure::io("read", file, &e))?
+        .len();
+    let (digest, signature) = if size <= WHOLE_MESSAGE_LIMIT {
+        let data = std::fs::read(file).map_err(|e| failure::io("read", file, &e))?;
+        (hash.digest(&data), key.sign_message(&data))
+    } else {
+        let digest = hashing::hash_file(file, hash, threads())?;
+        let signature = key.sign_prehash(digest.as_bytes());
+        (digest, signature)
+    };
+    let signature = signature.map_err(|e| {
         Failure::cannot_check(
             format!("cannot sign {}: {e}", file.display()),
             "check the key",
@@ -81,12 +94,11 @@ fn blob_hint(e: &BlobError) -> &'static str {
 
 pub fn verify_blob(
     file: &Path,
-    key: &str,
+    key: &PublicKey,
     signature: Option<&str>,
     bundle_path: Option<&Path>,
     tlog: TlogPolicy,
 ) -> Result<()> {
-    let key = keyfile::public_key(key)?;
     // Read the evidence before hashing, so a missing signature fails fast.
     let (evidence, shown) = match (signature, bundle_path) {
         (Some(sig), _) => {
@@ -122,9 +134,9 @@ pub fn verify_blob(
     };
     let digest = hashing::hash_file(file, key.curve().hash(), threads())?;
     let outcome = match &evidence {
-        Evidence::Raw(der) => blob::verify_signature(&key, &digest, der).map(|()| false),
+        Evidence::Raw(der) => blob::verify_signature(key, &digest, der).map(|()| false),
         Evidence::Bundle(b) => {
-            blob::verify_bundle(b, &key, &digest, tlog).map(|v| v.ignored_transparency)
+            blob::verify_bundle(b, key, &digest, tlog).map(|v| v.ignored_transparency)
         }
     };
     match outcome {

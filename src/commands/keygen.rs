@@ -1,25 +1,39 @@
 //! `generate-key-pair`, as cosign writes it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use modelseal_kernel::cosign_key::{self, DEFAULT_LOG_N};
 use modelseal_kernel::{Curve, PrivateKey, Signer as _};
 use rand_core::OsRng;
 
+use crate::aws::Aws;
 use crate::failure::{Failure, Result};
 use crate::files::write_atomic;
 use crate::keyfile;
 
-pub fn generate_key_pair(prefix: &str, force: bool) -> Result<()> {
+pub fn generate_key_pair(
+    prefix: &str,
+    force: bool,
+    kms: Option<&str>,
+    aws: Option<&Aws>,
+) -> Result<()> {
     let key_path = PathBuf::from(format!("{prefix}.key"));
     let pub_path = PathBuf::from(format!("{prefix}.pub"));
+    if let (Some(reference), Some(aws)) = (kms, aws) {
+        // As cosign: the key is created in KMS; only the public key is written.
+        if !force && pub_path.exists() {
+            return Err(exists(&pub_path));
+        }
+        let public = keyfile::create_kms_key(reference, aws)?;
+        write_atomic(&pub_path, public.to_pem().as_bytes(), 0o644, force)?;
+        eprintln!("Created KMS key {reference}");
+        eprintln!("Public key written to {}", pub_path.display());
+        return Ok(());
+    }
     if !force {
         for p in [&key_path, &pub_path] {
             if p.exists() {
-                return Err(Failure::cannot_check(
-                    format!("{} already exists; not overwriting a key", p.display()),
-                    "pass --force to overwrite it, or --output-key-prefix to write elsewhere",
-                ));
+                return Err(exists(p));
             }
         }
     }
@@ -39,4 +53,23 @@ pub fn generate_key_pair(prefix: &str, force: bool) -> Result<()> {
     eprintln!("Private key written to {}", key_path.display());
     eprintln!("Public key written to {}", pub_path.display());
     Ok(())
+}
+
+fn exists(p: &Path) -> Failure {
+    Failure::cannot_check(
+        format!("{} already exists; not overwriting a key", p.display()),
+        "pass --force to overwrite it, or --output-key-prefix to write elsewhere",
+    )
+}
+
+/// `public-key`: the PEM of any key argument.
+pub fn public_key(key: &str, outfile: Option<&Path>, aws: Option<&Aws>) -> Result<()> {
+    let pem = keyfile::any_public_key(key, aws)?.to_pem();
+    match outfile {
+        Some(p) => write_atomic(p, pem.as_bytes(), 0o644, true),
+        None => {
+            print!("{pem}");
+            Ok(())
+        }
+    }
 }

@@ -3,58 +3,182 @@
 mod blob;
 mod keygen;
 mod model;
+mod policy;
+mod remote;
 
 use std::path::{Path, PathBuf};
 
 use modelseal_kernel::oms::TlogPolicy;
 
-use crate::cli::{Cli, Command};
+use crate::aws::Aws;
+use crate::cli::{AwsArgs, Cli, Command, PolicyCommand};
 use crate::failure::Result;
+use crate::keyfile;
+
+/// The AWS context, made only when a key or URI needs it.
+fn aws_if(needed: bool, args: &AwsArgs) -> Result<Option<Aws>> {
+    if needed {
+        Aws::new(args).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn is_s3(s: &str) -> bool {
+    s.starts_with("s3://")
+}
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::GenerateKeyPair {
             output_key_prefix,
             force,
-        } => keygen::generate_key_pair(&output_key_prefix, force),
+            kms,
+            aws,
+        } => {
+            let aws = aws_if(kms.is_some(), &aws)?;
+            keygen::generate_key_pair(&output_key_prefix, force, kms.as_deref(), aws.as_ref())
+        }
+        Command::PublicKey { key, outfile, aws } => {
+            let aws = aws_if(keyfile::is_kms(&key), &aws)?;
+            keygen::public_key(&key, outfile.as_deref(), aws.as_ref())
+        }
         Command::Sign {
             model,
             key,
             signature,
             hashing,
-        } => model::sign(&model, &key, signature.as_deref(), hashing.threads()),
+            aws,
+        } => {
+            let aws = aws_if(keyfile::is_kms(&key), &aws)?;
+            let signer = keyfile::signer(&key, aws.as_ref())?;
+            model::sign(
+                &model,
+                signer.as_ref(),
+                signature.as_deref(),
+                hashing.threads(),
+            )
+        }
         Command::Verify {
             model,
             key,
             signature,
             insecure_ignore_tlog,
+            json,
             hashing,
-        } => model::verify(
-            &model,
-            &key,
-            signature.as_deref(),
-            tlog_policy(insecure_ignore_tlog),
-            hashing.threads(),
-        ),
+            aws,
+        } => {
+            let remote = is_s3(&model) || signature.as_deref().is_some_and(is_s3);
+            let aws = aws_if(remote || keyfile::is_kms(&key), &aws)?;
+            let public = keyfile::verifier(&key, aws.as_ref())?;
+            let tlog = tlog_policy(insecure_ignore_tlog);
+            match (is_s3(&model), &aws) {
+                (true, Some(aws)) => {
+                    remote::verify(&model, &public, signature.as_deref(), tlog, json, aws)
+                }
+                _ => {
+                    if signature.as_deref().is_some_and(is_s3) {
+                        return Err(crate::failure::Failure::cannot_check(
+                            "a local model's signature must be a local file",
+                            "download the signature, or verify the model in S3 with an s3:// model URI",
+                        ));
+                    }
+                    let sig = signature.map(PathBuf::from);
+                    model::verify(
+                        Path::new(&model),
+                        &public,
+                        sig.as_deref(),
+                        tlog,
+                        hashing.threads(),
+                        json,
+                    )
+                }
+            }
+        }
+        Command::Pull {
+            uri,
+            dest,
+            key,
+            signature,
+            insecure_ignore_tlog,
+            json,
+            aws,
+        } => {
+            let aws = Aws::new(&aws)?;
+            let public = keyfile::verifier(&key, Some(&aws))?;
+            remote::pull(
+                &uri,
+                &dest,
+                &public,
+                signature.as_deref(),
+                tlog_policy(insecure_ignore_tlog),
+                json,
+                &aws,
+            )
+        }
+        Command::Push {
+            model,
+            uri,
+            key,
+            signature,
+            sse_kms_key_id,
+            sse: _,
+            json,
+            aws,
+            hashing,
+        } => {
+            let aws = Aws::new(&aws)?;
+            let sse = remote::PushSse {
+                kms_key_id: sse_kms_key_id,
+            };
+            remote::push(
+                &model,
+                &uri,
+                &key,
+                signature.as_deref(),
+                sse,
+                json,
+                &aws,
+                hashing.threads(),
+            )
+        }
+        Command::Policy {
+            which: PolicyCommand::Bucket { bucket, kms_key },
+        } => policy::bucket(&bucket, &kms_key),
         Command::SignBlob {
             file,
             key,
             output_signature,
             bundle,
-        } => blob::sign_blob(&file, &key, output_signature.as_deref(), bundle.as_deref()),
+            aws,
+        } => {
+            let aws = aws_if(keyfile::is_kms(&key), &aws)?;
+            let signer = keyfile::signer(&key, aws.as_ref())?;
+            blob::sign_blob(
+                &file,
+                signer.as_ref(),
+                output_signature.as_deref(),
+                bundle.as_deref(),
+            )
+        }
         Command::VerifyBlob {
             file,
             key,
             signature,
             bundle,
             insecure_ignore_tlog,
-        } => blob::verify_blob(
-            &file,
-            &key,
-            signature.as_deref(),
-            bundle.as_deref(),
-            tlog_policy(insecure_ignore_tlog),
-        ),
+            aws,
+        } => {
+            let aws = aws_if(keyfile::is_kms(&key), &aws)?;
+            let public = keyfile::verifier(&key, aws.as_ref())?;
+            blob::verify_blob(
+                &file,
+                &public,
+                signature.as_deref(),
+                bundle.as_deref(),
+                tlog_policy(insecure_ignore_tlog),
+            )
+        }
     }
 }
 
@@ -69,7 +193,7 @@ fn tlog_policy(insecure_ignore_tlog: bool) -> TlogPolicy {
 /// The default signature path: `model.sig` inside a model directory, `FILE.sig` beside a file.
 fn default_signature(model: &Path) -> PathBuf {
     if model.is_dir() {
-        model.join("model.sig")
+        model.join(remote::SIGNATURE_NAME)
     } else {
         let mut name = model.as_os_str().to_owned();
         name.push(".sig");

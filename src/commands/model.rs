@@ -1,17 +1,19 @@
-//! `sign` and `verify` for models (OMS v1.0 bundles).
+//! `sign` and `verify` for models on disk (OMS v1.0 bundles), and the pieces the S3 commands
+//! share: checking a bundle, signing a model, reporting a verdict.
 
 use std::path::Path;
 
 use modelseal_kernel::bundle::Bundle;
 use modelseal_kernel::keys::SignError;
-use modelseal_kernel::manifest::{HashJob, ItemKey, LocalModel, ResourcePath, DEFAULT_IGNORES};
+use modelseal_kernel::manifest::{
+    HashJob, ItemKey, LocalModel, Mismatch, ResourcePath, SignedManifest, Verified, DEFAULT_IGNORES,
+};
 use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
-use modelseal_kernel::HashAlgorithm;
+use modelseal_kernel::{HashAlgorithm, PublicKey, Signer};
 
 use crate::failure::{self, Failure, Result};
 use crate::files::{self, Model, WalkError};
 use crate::hashing::{self, Task};
-use crate::keyfile;
 
 /// Maps a walk failure; a symlink or special file is a verdict when verifying, a usage problem
 /// when signing.
@@ -42,12 +44,12 @@ fn walk_failure(e: WalkError, model: &Path, verifying: bool) -> Failure {
     }
 }
 
-fn open(model: &Path, verifying: bool) -> Result<Model> {
+pub(super) fn open(model: &Path, verifying: bool) -> Result<Model> {
     files::open_model(model).map_err(|e| walk_failure(e, model, verifying))
 }
 
 /// The signature's path inside the model directory, when it lies there.
-fn signature_inside(model: &Model, signature: &Path) -> Option<ResourcePath> {
+pub(super) fn signature_inside(model: &Model, signature: &Path) -> Option<ResourcePath> {
     if model.is_file() {
         None
     } else {
@@ -57,7 +59,20 @@ fn signature_inside(model: &Model, signature: &Path) -> Option<ResourcePath> {
 
 fn tasks(model: &Model, jobs: Vec<HashJob>) -> Vec<(Task, u64)> {
     let sizes: std::collections::HashMap<&ResourcePath, u64> = match &model.local {
-        LocalModel::File { size, .. } => return one(model, jobs, *size),
+        LocalModel::File { size, .. } => {
+            return jobs
+                .into_iter()
+                .map(|job| {
+                    (
+                        Task {
+                            file: model.path.clone(),
+                            job,
+                        },
+                        *size,
+                    )
+                })
+                .collect()
+        }
         LocalModel::Directory { files } => files.iter().map(|f| (&f.path, f.size)).collect(),
     };
     jobs.into_iter()
@@ -74,34 +89,21 @@ fn tasks(model: &Model, jobs: Vec<HashJob>) -> Vec<(Task, u64)> {
         .collect()
 }
 
-fn one(model: &Model, jobs: Vec<HashJob>, size: u64) -> Vec<(Task, u64)> {
-    jobs.into_iter()
-        .map(|job| {
-            (
-                Task {
-                    file: model.path.clone(),
-                    job,
-                },
-                size,
-            )
-        })
-        .collect()
-}
-
-pub fn sign(model_path: &Path, key: &str, signature: Option<&Path>, threads: usize) -> Result<()> {
-    let key = keyfile::private_key(key)?;
-    let model = open(model_path, false)?;
-    let signature =
-        signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
+/// Hashes a local model's files and returns the OMS bundle JSON, signed by `signer`, and the
+/// number of files. `inside` is the signature's path when it will be stored in the model.
+pub(super) fn sign_model(
+    model: &Model,
+    signer: &dyn Signer,
+    inside: Option<ResourcePath>,
+    threads: usize,
+) -> Result<(String, usize)> {
     let mut ignore_paths: Vec<String> = DEFAULT_IGNORES.iter().map(|s| s.to_string()).collect();
-    if let Some(inside) = signature_inside(&model, &signature) {
-        ignore_paths.push(inside.to_string());
-    }
+    ignore_paths.extend(inside.map(|p| p.to_string()));
     let ignores: Vec<ResourcePath> = ignore_paths
         .iter()
         .filter_map(|p| ResourcePath::parse(p).ok())
         .collect();
-    let jobs: Vec<HashJob> = match &model.local {
+    let paths: Vec<ResourcePath> = match &model.local {
         LocalModel::File { .. } => {
             vec![ResourcePath::parse(ResourcePath::SINGLE_FILE).map_err(|_| {
                 Failure::cannot_check("internal: '.' is not a resource path", "report this bug")
@@ -112,44 +114,55 @@ pub fn sign(model_path: &Path, key: &str, signature: Option<&Path>, threads: usi
             .map(|f| f.path.clone())
             .filter(|p| !ignores.iter().any(|i| p.is_within(i)))
             .collect(),
-    }
-    .into_iter()
-    .map(|path| HashJob {
-        keys: vec![ItemKey::File(path.clone())],
-        path,
-        algorithm: HashAlgorithm::Sha256,
-    })
-    .collect();
-    let digests = hashing::run(tasks(&model, jobs), threads)?;
+    };
+    let jobs = paths
+        .into_iter()
+        .map(|path| HashJob {
+            keys: vec![ItemKey::File(path.clone())],
+            path,
+            algorithm: HashAlgorithm::Sha256,
+        })
+        .collect();
+    let digests = hashing::run(tasks(model, jobs), threads)?;
     let files: Vec<(ResourcePath, _)> = digests
         .into_iter()
         .map(|(k, d)| (k.path().clone(), d))
         .collect();
-    let count = files.len();
     let payload = oms::statement_payload(&model.name(), &files, &ignore_paths);
-    let bundle = oms::sign_statement(&key, &payload).map_err(|e| {
+    let bundle = oms::sign_statement(signer, &payload).map_err(|e| {
         Failure::cannot_check(
-            format!("cannot sign model {}: {e}", model_path.display()),
+            format!("cannot sign model {}: {e}", model.path.display()),
             "check the key",
         )
     })?;
+    Ok((bundle, files.len()))
+}
+
+pub fn sign(
+    model_path: &Path,
+    signer: &dyn Signer,
+    signature: Option<&Path>,
+    threads: usize,
+) -> Result<()> {
+    let model = open(model_path, false)?;
+    let signature =
+        signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
+    let (bundle, count) = sign_model(
+        &model,
+        signer,
+        signature_inside(&model, &signature),
+        threads,
+    )?;
     files::write_atomic(&signature, bundle.as_bytes(), 0o644, true)?;
+    let key = signer.public_key();
     println!(
         "Signed model '{}' ({count} files) with {} key {}; signature written to {}",
         model.name(),
-        key_curve_name(&key),
-        short_hint(&modelseal_kernel::Signer::public_key(&key).oms_hint()),
+        key.curve().name(),
+        &key.oms_hint()[..16],
         signature.display()
     );
     Ok(())
-}
-
-fn key_curve_name(key: &modelseal_kernel::PrivateKey) -> &'static str {
-    modelseal_kernel::Signer::public_key(key).curve().name()
-}
-
-fn short_hint(hint: &str) -> &str {
-    &hint[..hint.len().min(16)]
 }
 
 fn envelope_hint(e: &EnvelopeError) -> &'static str {
@@ -177,44 +190,92 @@ fn envelope_hint(e: &EnvelopeError) -> &'static str {
     }
 }
 
-pub fn verify(
-    model_path: &Path,
-    key: &str,
-    signature: Option<&Path>,
+/// Steps 0-8: the bundle's bytes (`None` when it does not exist) to a manifest whose every byte
+/// a valid signature by `key` covers. `shown` names the bundle in messages.
+pub(super) fn check_signature(
+    bytes: Option<Vec<u8>>,
+    shown: &str,
+    key: &PublicKey,
     tlog: TlogPolicy,
-    threads: usize,
-) -> Result<()> {
-    let key = keyfile::public_key(key)?;
-    if let Err(e) = std::fs::symlink_metadata(model_path) {
-        return Err(failure::io("read model", model_path, &e));
-    }
-    let sig_path =
-        signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
-    let bytes = match std::fs::read(&sig_path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Failure::untrusted(
-                format!("signature {} not found", sig_path.display()),
-                "an unsigned model cannot be trusted; sign it with 'modelseal sign', or pass --signature",
-            ))
-        }
-        Err(e) => return Err(failure::io("read signature", &sig_path, &e)),
-    };
+) -> Result<SignedManifest> {
+    let bytes = bytes.ok_or_else(|| {
+        Failure::untrusted(
+            format!("signature {shown} not found"),
+            "an unsigned model cannot be trusted; sign it with 'modelseal sign' or 'modelseal push', or pass --signature",
+        )
+    })?;
     let bundle = Bundle::from_json(&bytes).map_err(|e| {
         Failure::untrusted(
-            format!("signature {} is malformed: {e}", sig_path.display()),
+            format!("signature {shown} is malformed: {e}"),
             "the signature file is corrupt or not a Sigstore bundle; re-sign the model",
         )
     })?;
-    let manifest = oms::verify_envelope(&bundle, &key, tlog).map_err(|e| {
+    let manifest = oms::verify_envelope(&bundle, key, tlog).map_err(|e| {
         Failure::untrusted(
-            format!("signature {} does not verify: {e}", sig_path.display()),
+            format!("signature {shown} does not verify: {e}"),
             envelope_hint(&e),
         )
     })?;
     if !bundle.transparency.is_empty() {
         eprintln!("{}", super::TLOG_WARNING);
     }
+    Ok(manifest)
+}
+
+/// The verdict on a model that does not match.
+pub(super) fn mismatch_failure(shown: &str, mismatch: &Mismatch) -> Failure {
+    Failure::untrusted(
+        format!("model '{shown}' does not match its signature"),
+        "the model changed after it was signed; do not serve it (re-sign only if the change is intended)",
+    )
+    .with_details(mismatch.lines())
+}
+
+/// Prints a success: one line, or a JSON object.
+pub(super) fn report(v: &Verified, shown: &str, json: bool, extra: &[(&str, serde_json::Value)]) {
+    if json {
+        let mut o = serde_json::json!({
+            "verified": true,
+            "model": shown,
+            "name": v.model_name,
+            "items": v.items,
+            "root_sha256": v.root.to_hex(),
+        });
+        if let Some(map) = o.as_object_mut() {
+            for (k, val) in extra {
+                map.insert((*k).to_string(), val.clone());
+            }
+        }
+        println!("{o}");
+    } else {
+        println!(
+            "Verified OK: model '{shown}' ({} {}, root sha256 {})",
+            v.items,
+            if v.items == 1 { "item" } else { "items" },
+            v.root
+        );
+    }
+}
+
+pub fn verify(
+    model_path: &Path,
+    key: &PublicKey,
+    signature: Option<&Path>,
+    tlog: TlogPolicy,
+    threads: usize,
+    json: bool,
+) -> Result<()> {
+    if let Err(e) = std::fs::symlink_metadata(model_path) {
+        return Err(failure::io("read model", model_path, &e));
+    }
+    let sig_path =
+        signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
+    let bytes = match std::fs::read(&sig_path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(failure::io("read signature", &sig_path, &e)),
+    };
+    let manifest = check_signature(bytes, &sig_path.display().to_string(), key, tlog)?;
     let model = open(model_path, true)?;
     let extra_ignores: Vec<ResourcePath> =
         signature_inside(&model, &sig_path).into_iter().collect();
@@ -222,19 +283,9 @@ pub fn verify(
     let digests = hashing::run(tasks(&model, plan.jobs.clone()), threads)?;
     match manifest.check(&plan, &digests) {
         Ok(v) => {
-            println!(
-                "Verified OK: model '{}' ({} {}, root sha256 {})",
-                model.name(),
-                v.items,
-                if v.items == 1 { "item" } else { "items" },
-                v.root
-            );
+            report(&v, &model.name(), json, &[]);
             Ok(())
         }
-        Err(mismatch) => Err(Failure::untrusted(
-            format!("model '{}' does not match its signature", model_path.display()),
-            "the model changed after it was signed; do not serve it (re-sign only if the change is intended)",
-        )
-        .with_details(mismatch.lines())),
+        Err(m) => Err(mismatch_failure(&model_path.display().to_string(), &m)),
     }
 }

@@ -1,0 +1,61 @@
+//! The AWS context, made only for commands that touch S3 or KMS: a tokio runtime and the loaded
+//! configuration chain.
+
+use aws_config::SdkConfig;
+use modelseal_s3::{Engine, Options, S3Error, Tuning};
+
+use crate::cli::AwsArgs;
+use crate::failure::Failure;
+
+pub struct Aws {
+    pub rt: tokio::runtime::Runtime,
+    pub sdk: SdkConfig,
+    pub options: Options,
+}
+
+impl Aws {
+    pub fn new(args: &AwsArgs) -> Result<Aws, Failure> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Failure::cannot_check(
+                    format!("cannot start the async runtime: {e}"),
+                    "check the system's thread limits",
+                )
+            })?;
+        let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+        let options = Options {
+            endpoint_url: args.endpoint_url.clone(),
+            force_path_style: args.path_style || args.endpoint_url.is_some() || env_endpoint,
+            region: None,
+            anonymous: false,
+        };
+        let sdk = rt.block_on(modelseal_s3::load_sdk_config(&options));
+        Ok(Aws { rt, sdk, options })
+    }
+
+    pub fn engine(&self) -> Engine {
+        Engine::from_sdk_config(&self.sdk, &self.options, Tuning::default())
+    }
+}
+
+/// Maps an S3 failure: a changed object is a verdict (1); everything else stops the check (2).
+pub fn s3_failure(e: S3Error) -> Failure {
+    let hint = match &e {
+        S3Error::NoSuchBucket { .. } => "check the bucket name, the region and the endpoint (AWS_ENDPOINT_URL, --endpoint-url)",
+        S3Error::NoSuchKey { .. } => "check the URI",
+        S3Error::AccessDenied { .. } => "check the AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, web identity) and the bucket policy",
+        S3Error::ObjectChanged { .. } => "the object was replaced while it was read; do not use this model until it verifies",
+        S3Error::Transport { .. } => "check the endpoint and the network, then try again",
+        S3Error::Service { .. } => "check the request against the S3 error above",
+        S3Error::Local { .. } => "check the local file or disk",
+        S3Error::Interrupted => "run the command again",
+    };
+    match e {
+        S3Error::ObjectChanged { .. } => Failure::untrusted(e.to_string(), hint),
+        _ => Failure::cannot_check(e.to_string(), hint),
+    }
+}
