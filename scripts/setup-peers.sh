@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the peer tools the tests and benchmarks run against, on a fresh machine:
-#   openssl (Debian), and model_signing 1.1.1 + pyopenssl (PyPI) in ./.venv.
+#   openssl and curl (Debian); model_signing 1.1.1 + pyopenssl and moto[server] 5.2.5 (PyPI) in
+#   ./.venv; s3rver 3.7.1 (npm) in ./.tools.
 # Idempotent: a second run does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ apt_install() {
 }
 
 command -v openssl >/dev/null || apt_install openssl
+command -v curl >/dev/null || apt_install curl
 command -v python3 >/dev/null || apt_install python3 python3-venv
 
 if ! .venv/bin/model_signing --help >/dev/null 2>&1; then
@@ -22,4 +24,15 @@ if ! .venv/bin/model_signing --help >/dev/null 2>&1; then
   python3 -m venv .venv || { apt_install python3-venv && python3 -m venv .venv; }
   # model_signing 1.1.1 imports pyOpenSSL without declaring it (see shared/reference).
   .venv/bin/pip install -q --disable-pip-version-check 'model-signing==1.1.1' pyopenssl
+fi
+
+if [ ! -x .venv/bin/moto_server ]; then
+  echo "setup-peers: installing moto[server]==5.2.5 into .venv" >&2
+  .venv/bin/pip install -q --disable-pip-version-check 'moto[server]==5.2.5'
+fi
+
+if [ ! -x .tools/node_modules/.bin/s3rver ]; then
+  command -v npm >/dev/null || apt_install nodejs npm
+  echo "setup-peers: installing s3rver@3.7.1 into .tools" >&2
+  mkdir -p .tools && (cd .tools && npm install --silent --no-audit --no-fund s3rver@3.7.1 >/dev/null)
 fi

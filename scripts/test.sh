@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test: kernel unit tests, vectors from other implementations, golden CLI failures,
-# and interop tests against the real peers (model_signing 1.1.1, openssl), installed first.
+# interop tests against the real peers (model_signing 1.1.1, openssl), and S3/KMS tests against
+# loopback servers (moto, s3rver) that this script installs, starts and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-peers.sh
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
+trap stop_servers EXIT
+start_moto
+start_s3rver
 export MODELSEAL_MODEL_SIGNING="$PWD/.venv/bin/model_signing"
-cargo test --workspace --locked "$@"
+export MODELSEAL_TEST_MOTO="$MOTO_URL"
+export MODELSEAL_TEST_S3RVER="$S3RVER_URL"
+export MODELSEAL_TEST_S3RVER_BUCKET="$S3RVER_BUCKET"
+cargo test --workspace --locked --no-fail-fast "$@"

@@ -134,7 +134,7 @@ fn missing_signature() {
         &verify(dir.path(), "signer.pub"),
         1,
         "error: signature model/model.sig not found\n\
-hint: an unsigned model cannot be trusted; sign it with 'modelseal sign', or pass --signature\n",
+hint: an unsigned model cannot be trusted; sign it with 'modelseal sign' or 'modelseal push', or pass --signature\n",
     );
 }
 

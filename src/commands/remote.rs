@@ -77,6 +77,12 @@ async fn locate(engine: &Engine, uri: &S3Uri) -> Result<Located> {
             _ => unsafe_keys.push(o.key),
         }
     }
+    if objects.is_empty() && unsafe_keys.is_empty() {
+        return Err(Failure::cannot_check(
+            format!("no object or prefix at s3://{bucket}/{}", uri.key),
+            "check the URI: s3://BUCKET/PREFIX for a model directory, s3://BUCKET/KEY for a single file",
+        ));
+    }
     if !unsafe_keys.is_empty() {
         return Err(Failure::untrusted(
             format!("s3://{bucket}/{prefix} holds objects whose keys are not safe relative paths"),

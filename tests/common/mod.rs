@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: run the binary, find test data, make models.
 #![allow(dead_code)]
 
+pub mod aws;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
