@@ -348,6 +348,7 @@ impl SignedManifest {
             .iter()
             .map(|(p, _)| p)
             .chain(mismatch.missing.iter())
+            .chain(plan.skipped.iter())
             .collect();
         let unaccounted: Vec<ResourcePath> = self
             .items
@@ -419,6 +420,20 @@ pub struct Plan {
     pub size_changed: Vec<(ResourcePath, u64)>,
     /// Unlisted files excused by an ignore path.
     pub ignored: Vec<ResourcePath>,
+    /// Signed files deliberately left out by [`Plan::select`]: not hashed, not placed, not missing.
+    pub skipped: Vec<ResourcePath>,
+}
+
+impl Plan {
+    /// Keeps only the jobs whose path `keep` accepts (KServe's allow/ignore patterns); the rest
+    /// are recorded as skipped. Selection never touches `extra` or `missing`: an unsigned file is
+    /// refused whether or not it would have been selected.
+    pub fn select(&mut self, keep: impl Fn(&ResourcePath) -> bool) {
+        let (kept, skipped): (Vec<HashJob>, Vec<HashJob>) =
+            self.jobs.drain(..).partition(|j| keep(&j.path));
+        self.jobs = kept;
+        self.skipped.extend(skipped.into_iter().map(|j| j.path));
+    }
 }
 
 /// A file whose contents changed.
@@ -545,6 +560,70 @@ mod tests {
         assert!(p(".git/config").is_within(&p(".git")));
         assert!(p(".git").is_within(&p(".git")));
         assert!(!p(".gitx").is_within(&p(".git")));
+    }
+
+    fn manifest(names: &[&str]) -> SignedManifest {
+        let payload = crate::oms::statement_payload(
+            "m",
+            &names
+                .iter()
+                .map(|n| (p(n), HashAlgorithm::Sha256.digest(n.as_bytes())))
+                .collect::<Vec<_>>(),
+            &[],
+        );
+        crate::oms::parse_statement(&payload).unwrap()
+    }
+
+    fn dir(names: &[&str]) -> LocalModel {
+        LocalModel::Directory {
+            files: names
+                .iter()
+                .map(|n| LocalFile {
+                    path: p(n),
+                    size: 1,
+                })
+                .collect(),
+        }
+    }
+
+    fn hash_all(plan: &Plan) -> Vec<(ItemKey, Digest)> {
+        plan.jobs
+            .iter()
+            .map(|j| {
+                (
+                    ItemKey::File(j.path.clone()),
+                    HashAlgorithm::Sha256.digest(j.path.as_str().as_bytes()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn listed_files_are_checked_even_under_an_ignore_path() {
+        let m = manifest(&["a", ".git/config"]);
+        let plan = m.plan(&dir(&["a", ".git/config", ".git/HEAD"]), &[]);
+        assert_eq!(plan.jobs.len(), 2);
+        assert_eq!(plan.ignored, [p(".git/HEAD")]);
+        assert!(m.check(&plan, &hash_all(&plan)).is_ok());
+        let mut wrong = hash_all(&plan);
+        wrong[1].1 = HashAlgorithm::Sha256.digest(b"other");
+        assert_eq!(m.check(&plan, &wrong).unwrap_err().changed.len(), 1);
+    }
+
+    #[test]
+    fn selection_skips_signed_files_but_never_excuses_unsigned_ones() {
+        let m = manifest(&["a.bin", "b.txt"]);
+        let mut plan = m.plan(&dir(&["a.bin", "b.txt", "evil.bin"]), &[]);
+        plan.select(|p| p.as_str().ends_with(".bin"));
+        assert_eq!(plan.skipped, [p("b.txt")]);
+        let err = m.check(&plan, &hash_all(&plan)).unwrap_err();
+        assert_eq!(err.extra, [p("evil.bin")]);
+        assert!(err.missing.is_empty(), "a skipped file is not missing");
+        let mut plan = m.plan(&dir(&["a.bin", "b.txt"]), &[]);
+        plan.select(|p| p.as_str().ends_with(".bin"));
+        assert!(m.check(&plan, &hash_all(&plan)).is_ok());
+        // Without a result for a selected job, the check fails closed.
+        assert!(m.check(&plan, &[]).is_err());
     }
 
     #[test]
