@@ -217,6 +217,36 @@ impl SignedManifest {
         })
     }
 
+    /// A one-file manifest from a SHA-256 pin given in configuration (KServe's proposed
+    /// `VERIFICATION_DIGEST`), not from a signature: the trust is the caller's configuration.
+    pub fn from_pin(model_name: &str, pin: Digest) -> Self {
+        let root = root_digest(std::iter::once(&pin));
+        let mut items = BTreeMap::new();
+        items.insert(
+            ItemKey::File(ResourcePath(ResourcePath::SINGLE_FILE.into())),
+            pin,
+        );
+        SignedManifest {
+            model_name: model_name.to_string(),
+            root,
+            serialization: Serialization {
+                method: Method::Files,
+                hash: HashAlgorithm::Sha256,
+                allow_symlinks: false,
+                ignore_paths: Vec::new(),
+            },
+            items,
+        }
+    }
+
+    /// The digest of a single-file model's one item, if this manifest signs exactly one file.
+    pub fn single_file_digest(&self) -> Option<&Digest> {
+        match (self.items.len(), self.items.iter().next()) {
+            (1, Some((ItemKey::File(_), d))) => Some(d),
+            _ => None,
+        }
+    }
+
     /// Signed items in canonical (component-wise) order.
     pub fn items(&self) -> impl Iterator<Item = (&ItemKey, &Digest)> {
         self.items.iter()

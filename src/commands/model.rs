@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use modelseal_kernel::bundle::Bundle;
 use modelseal_kernel::keys::SignError;
 use modelseal_kernel::manifest::{
     HashJob, ItemKey, LocalModel, Mismatch, ResourcePath, SignedManifest, Verified, DEFAULT_IGNORES,
@@ -165,7 +164,7 @@ pub fn sign(
     Ok(())
 }
 
-fn envelope_hint(e: &EnvelopeError) -> &'static str {
+pub(super) fn envelope_hint(e: &EnvelopeError) -> &'static str {
     match e {
         EnvelopeError::KeyMismatch { .. } => {
             "verify with the public key of the key that signed the model, or re-sign the model"
@@ -198,24 +197,8 @@ pub(super) fn check_signature(
     key: &PublicKey,
     tlog: TlogPolicy,
 ) -> Result<SignedManifest> {
-    let bytes = bytes.ok_or_else(|| {
-        Failure::untrusted(
-            format!("signature {shown} not found"),
-            "an unsigned model cannot be trusted; sign it with 'modelseal sign' or 'modelseal push', or pass --signature",
-        )
-    })?;
-    let bundle = Bundle::from_json(&bytes).map_err(|e| {
-        Failure::untrusted(
-            format!("signature {shown} is malformed: {e}"),
-            "the signature file is corrupt or not a Sigstore bundle; re-sign the model",
-        )
-    })?;
-    let manifest = oms::verify_envelope(&bundle, key, tlog).map_err(|e| {
-        Failure::untrusted(
-            format!("signature {shown} does not verify: {e}"),
-            envelope_hint(&e),
-        )
-    })?;
+    let (manifest, bundle) = modelseal_fetch::check_signature(bytes, shown, key, tlog)
+        .map_err(super::remote::fetch_failure)?;
     if !bundle.transparency.is_empty() {
         eprintln!("{}", super::TLOG_WARNING);
     }

@@ -1,352 +1,68 @@
 //! The S3 commands: `verify s3://...` (stream and hash, keep nothing), `pull` (stream, hash and
 //! stage, then place), and `push` (sign, upload with SSE-KMS, check, signature last).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use modelseal_kernel::manifest::{
-    ItemKey, LocalFile, LocalModel, Mismatch, Plan, ResourcePath, SignedManifest, Verified,
+use modelseal_fetch::{
+    fetch, locate, place, prepare_staging, FetchError, Located, SignatureSource, Trust,
 };
+use modelseal_kernel::manifest::{LocalModel, ResourcePath};
 use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::{Digest, Hasher, PublicKey, Signer};
-use modelseal_s3::{Engine, Head, Object, S3Error, S3Uri, Sink, Sse};
+use modelseal_kernel::{PublicKey, Signer};
+use modelseal_s3::{Engine, Head, S3Uri, Sse};
 
 use super::model;
 use crate::aws::{s3_failure, Aws};
 use crate::failure::{self, Failure, Result};
 use crate::files;
 
-/// Where a directory model's signature lives, under its prefix.
-pub const SIGNATURE_NAME: &str = "model.sig";
-/// Signatures larger than this are refused unread.
-const SIGNATURE_LIMIT: u64 = 16 << 20;
+pub use modelseal_fetch::SIGNATURE_NAME;
 
 pub fn parse_uri(uri: &str) -> Result<S3Uri> {
     S3Uri::parse(uri).map_err(|e| Failure::cannot_check(e.to_string(), "write s3://BUCKET/PREFIX"))
 }
 
-/// A model in a bucket, as listed.
-enum Remote {
-    File {
-        object: Object,
-        name: String,
-    },
-    Dir {
-        prefix: String,
-        objects: BTreeMap<ResourcePath, Object>,
-    },
-}
-
-struct Located {
-    bucket: String,
-    remote: Remote,
-    /// Where the signature is unless the user names another.
-    default_signature: String,
-}
-
-/// A single object when the key names one, else the directory under `key/` (never `key-v2/`).
-async fn locate(engine: &Engine, uri: &S3Uri) -> Result<Located> {
-    let bucket = uri.bucket.clone();
-    if !uri.key.is_empty() && !uri.key.ends_with('/') {
-        if let Some(head) = engine.head(&bucket, &uri.key).await.map_err(s3_failure)? {
-            let name = uri.key.rsplit('/').next().unwrap_or(&uri.key).to_string();
-            return Ok(Located {
-                default_signature: format!("{}.sig", uri.key),
-                bucket,
-                remote: Remote::File {
-                    object: head.object,
-                    name,
-                },
-            });
-        }
-    }
-    let prefix = uri.dir_prefix();
-    let listed = engine.list(&bucket, &prefix).await.map_err(s3_failure)?;
-    let mut objects = BTreeMap::new();
-    let mut unsafe_keys = Vec::new();
-    for o in listed {
-        let rel = &o.key[prefix.len()..];
-        if rel.is_empty() || (rel.ends_with('/') && o.size == 0) {
-            continue; // directory markers
-        }
-        match ResourcePath::parse(rel) {
-            Ok(p) if !p.is_single_file() => {
-                objects.insert(p, o);
-            }
-            _ => unsafe_keys.push(o.key),
-        }
-    }
-    if objects.is_empty() && unsafe_keys.is_empty() {
-        return Err(Failure::cannot_check(
-            format!("no object or prefix at s3://{bucket}/{}", uri.key),
+/// Maps a fetch failure to what the CLI prints.
+pub(super) fn fetch_failure(e: FetchError) -> Failure {
+    let message = e.to_string();
+    match e {
+        FetchError::S3(e) => s3_failure(e),
+        FetchError::NothingAt(_) => Failure::cannot_check(
+            message,
             "check the URI: s3://BUCKET/PREFIX for a model directory, s3://BUCKET/KEY for a single file",
-        ));
+        ),
+        FetchError::UnsafeKeys { .. } => Failure::untrusted(message, "remove them; a signed model never contains such names"),
+        FetchError::SignatureMissing(_) => Failure::untrusted(
+            message,
+            "an unsigned model cannot be trusted; sign it with 'modelseal sign' or 'modelseal push', or pass --signature",
+        ),
+        FetchError::SignatureMalformed { .. } => Failure::untrusted(
+            message,
+            "the signature file is corrupt or not a Sigstore bundle; re-sign the model",
+        ),
+        FetchError::Signature { error, .. } => Failure::untrusted(message, model::envelope_hint(&error)),
+        FetchError::Mismatch { shown, mismatch } => model::mismatch_failure(&shown, &mismatch),
+        FetchError::PinNeedsSingleFile(_) | FetchError::PinMismatch { .. } => {
+            Failure::untrusted(message, "check the pinned digest")
+        }
+        FetchError::Local { .. } => Failure::cannot_check(message, "check the local path and disk"),
     }
-    if !unsafe_keys.is_empty() {
-        return Err(Failure::untrusted(
-            format!("s3://{bucket}/{prefix} holds objects whose keys are not safe relative paths"),
-            "remove them; a signed model never contains such names",
-        )
-        .with_details(unsafe_keys));
-    }
-    Ok(Located {
-        default_signature: format!("{prefix}{SIGNATURE_NAME}"),
-        bucket,
-        remote: Remote::Dir { prefix, objects },
+}
+
+fn signature_source(given: Option<&str>, located: &Located) -> Result<SignatureSource> {
+    Ok(match given {
+        Some(s) if s.starts_with("s3://") => SignatureSource::S3(parse_uri(s)?),
+        Some(s) => SignatureSource::Local(PathBuf::from(s)),
+        None => SignatureSource::S3(located.default_signature()),
     })
 }
 
-impl Located {
-    fn local_model(&self) -> LocalModel {
-        match &self.remote {
-            Remote::File { object, name } => LocalModel::File {
-                name: name.clone(),
-                size: object.size,
-            },
-            Remote::Dir { objects, .. } => LocalModel::Directory {
-                files: objects
-                    .iter()
-                    .map(|(p, o)| LocalFile {
-                        path: p.clone(),
-                        size: o.size,
-                    })
-                    .collect(),
-            },
+fn warn_tlog(fetched_signature: &[u8]) {
+    if let Ok(b) = modelseal_kernel::bundle::Bundle::from_json(fetched_signature) {
+        if !b.transparency.is_empty() {
+            eprintln!("{}", super::TLOG_WARNING);
         }
-    }
-
-    fn object(&self, path: &ResourcePath) -> Option<&Object> {
-        match &self.remote {
-            Remote::File { object, .. } => Some(object),
-            Remote::Dir { objects, .. } => objects.get(path),
-        }
-    }
-
-    /// The signature's path relative to the model, when it lies inside the prefix.
-    fn signature_inside(&self, signature: &Signature) -> Option<ResourcePath> {
-        match (&self.remote, signature) {
-            (Remote::Dir { prefix, .. }, Signature::S3(uri)) if uri.bucket == self.bucket => uri
-                .key
-                .strip_prefix(prefix.as_str())
-                .and_then(|rel| ResourcePath::parse(rel).ok()),
-            _ => None,
-        }
-    }
-
-    /// The name a placed file gets (relative to DEST).
-    fn placed_name(&self, path: &ResourcePath) -> String {
-        match &self.remote {
-            Remote::File { name, .. } => name.clone(),
-            Remote::Dir { .. } => path.to_string(),
-        }
-    }
-}
-
-/// Where the bundle is read from.
-enum Signature {
-    S3(S3Uri),
-    Local(PathBuf),
-}
-
-impl Signature {
-    fn new(given: Option<&str>, located: &Located) -> Result<Signature> {
-        Ok(match given {
-            Some(s) if s.starts_with("s3://") => Signature::S3(parse_uri(s)?),
-            Some(s) => Signature::Local(PathBuf::from(s)),
-            None => Signature::S3(S3Uri {
-                bucket: located.bucket.clone(),
-                key: located.default_signature.clone(),
-            }),
-        })
-    }
-
-    fn shown(&self) -> String {
-        match self {
-            Signature::S3(u) => u.to_string(),
-            Signature::Local(p) => p.display().to_string(),
-        }
-    }
-
-    async fn read(&self, engine: &Engine) -> Result<Option<Vec<u8>>> {
-        match self {
-            Signature::S3(u) => match engine.get_small(&u.bucket, &u.key, SIGNATURE_LIMIT).await {
-                Ok(b) => Ok(Some(b)),
-                Err(S3Error::NoSuchKey { .. }) => Ok(None),
-                Err(e) => Err(s3_failure(e)),
-            },
-            Signature::Local(p) => match std::fs::read(p) {
-                Ok(b) => Ok(Some(b)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(failure::io("read signature", p, &e)),
-            },
-        }
-    }
-}
-
-/// Hashes an object's bytes as they stream in (one hasher per signed item, by byte range) and,
-/// when pulling, writes them to a staged file.
-struct HashSink {
-    items: Vec<(ItemKey, u64, u64)>,
-    hashers: Vec<Hasher>,
-    cursor: usize,
-    pos: u64,
-    out: Option<std::fs::File>,
-}
-
-impl Sink for HashSink {
-    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        if let Some(f) = &mut self.out {
-            f.write_all(chunk)?;
-        }
-        let mut off = 0;
-        while off < chunk.len() {
-            let Some(&(_, _, end)) = self.items.get(self.cursor) else {
-                return Err(std::io::Error::other(
-                    "the object is longer than its signed items",
-                ));
-            };
-            if self.pos >= end {
-                self.cursor += 1;
-                continue;
-            }
-            let take = usize::try_from(end - self.pos)
-                .unwrap_or(usize::MAX)
-                .min(chunk.len() - off);
-            self.hashers[self.cursor].update(&chunk[off..off + take]);
-            self.pos += take as u64;
-            off += take;
-        }
-        Ok(())
-    }
-}
-
-impl HashSink {
-    fn finish(self) -> std::io::Result<Vec<(ItemKey, Digest)>> {
-        if let Some(f) = self.out {
-            f.sync_all()?;
-        }
-        Ok(self
-            .items
-            .into_iter()
-            .zip(self.hashers)
-            .map(|((k, _, _), h)| (k, h.finalize()))
-            .collect())
-    }
-}
-
-/// Creates a staged file that did not exist, readable by any UID (the serving container's).
-fn create_staged(path: &Path) -> std::io::Result<std::fs::File> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
-    opts.open(path)
-}
-
-/// Downloads and hashes every job in `plan`; with `staging`, also writes each file there.
-async fn hash_remote(
-    engine: &Engine,
-    located: &Located,
-    plan: &Plan,
-    staging: Option<&Path>,
-) -> Result<Vec<(ItemKey, Digest)>> {
-    let mut jobs = Vec::with_capacity(plan.jobs.len());
-    for job in &plan.jobs {
-        let object = located
-            .object(&job.path)
-            .ok_or_else(|| {
-                Failure::cannot_check(
-                    format!("internal: no object for {}", job.path),
-                    "report this bug",
-                )
-            })?
-            .clone();
-        let items: Vec<(ItemKey, u64, u64)> = job
-            .keys
-            .iter()
-            .map(|k| match k {
-                ItemKey::File(_) => (k.clone(), 0, object.size),
-                ItemKey::Shard { start, end, .. } => (k.clone(), *start, *end),
-            })
-            .collect();
-        let out = match staging {
-            Some(dir) => {
-                let p = located
-                    .placed_name(&job.path)
-                    .split('/')
-                    .fold(dir.to_path_buf(), |p, c| p.join(c));
-                Some(create_staged(&p).map_err(|e| failure::io("write", &p, &e))?)
-            }
-            None => None,
-        };
-        let hashers = items.iter().map(|_| Hasher::new(job.algorithm)).collect();
-        jobs.push((
-            object,
-            HashSink {
-                items,
-                hashers,
-                cursor: 0,
-                pos: 0,
-                out,
-            },
-        ));
-    }
-    let done = engine
-        .download_many(&located.bucket, jobs)
-        .await
-        .map_err(s3_failure)?;
-    let mut results = Vec::new();
-    for (object, sink) in done {
-        results.extend(sink.finish().map_err(|e| {
-            Failure::cannot_check(
-                format!("cannot finish s3://{}/{}: {e}", located.bucket, object.key),
-                "check the local disk",
-            )
-        })?);
-    }
-    Ok(results)
-}
-
-/// Steps 0-10 against a bucket: signature first, then listing, then every signed object
-/// streamed through the hashers (and into `staging` when given).
-async fn verify_located(
-    engine: &Engine,
-    located: &Located,
-    signature: &Signature,
-    key: &PublicKey,
-    tlog: TlogPolicy,
-    staging: Option<&Path>,
-) -> Result<(SignedManifest, Plan, Verified, Vec<u8>)> {
-    let bytes = signature.read(engine).await?;
-    let sig_bytes = bytes.clone().unwrap_or_default();
-    let manifest = model::check_signature(bytes, &signature.shown(), key, tlog)?;
-    let extra: Vec<ResourcePath> = located.signature_inside(signature).into_iter().collect();
-    let plan = manifest.plan(&located.local_model(), &extra);
-    let shown = format!("s3://{}/{}", located.bucket, located_key(located));
-    // The listing alone can prove a mismatch: refuse before moving any bytes.
-    if !plan.missing.is_empty() || !plan.extra.is_empty() || !plan.size_changed.is_empty() {
-        let m = Mismatch {
-            changed: Vec::new(),
-            size_changed: plan.size_changed.clone(),
-            missing: plan.missing.clone(),
-            extra: plan.extra.clone(),
-        };
-        return Err(model::mismatch_failure(&shown, &m));
-    }
-    let digests = hash_remote(engine, located, &plan, staging).await?;
-    let verified = manifest
-        .check(&plan, &digests)
-        .map_err(|m| model::mismatch_failure(&shown, &m))?;
-    Ok((manifest, plan, verified, sig_bytes))
-}
-
-fn located_key(l: &Located) -> String {
-    match &l.remote {
-        Remote::File { object, .. } => object.key.clone(),
-        Remote::Dir { prefix, .. } => prefix.clone(),
     }
 }
 
@@ -361,22 +77,20 @@ pub fn verify(
     let uri = parse_uri(uri)?;
     let engine = aws.engine();
     aws.rt.block_on(async {
-        let located = locate(&engine, &uri).await?;
-        let signature = Signature::new(signature, &located)?;
-        let (_, _, v, _) = verify_located(&engine, &located, &signature, key, tlog, None).await?;
-        let shown = format!("s3://{}/{}", located.bucket, located_key(&located));
-        model::report(&v, &shown, json, &[]);
+        let located = locate(&engine, &uri).await.map_err(fetch_failure)?;
+        let signature = signature_source(signature, &located)?;
+        let trust = Trust::Key {
+            key,
+            signature,
+            pin: None,
+        };
+        let fetched = fetch(&engine, &located, trust, tlog, None, None)
+            .await
+            .map_err(fetch_failure)?;
+        warn_tlog(&fetched.signature);
+        model::report(&fetched.verified, &located.uri(), json, &[]);
         Ok(())
     })
-}
-
-/// Removes a staging directory; failures are reported, not fatal.
-fn remove_staging(staging: &Path) {
-    if let Err(e) = std::fs::remove_dir_all(staging) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            eprintln!("warning: could not remove {}: {e}", staging.display());
-        }
-    }
 }
 
 pub fn pull(
@@ -391,59 +105,53 @@ pub fn pull(
     let uri = parse_uri(uri)?;
     let engine = aws.engine();
     let created_dest = !dest.exists();
-    std::fs::create_dir_all(dest).map_err(|e| failure::io("create", dest, &e))?;
-    let staging = dest.join(format!(".modelseal-staging-{}", std::process::id()));
+    let mut staging = None;
     let result = aws.rt.block_on(async {
         let located = locate(&engine, &uri).await?;
-        let signature = Signature::new(signature, &located)?;
-        std::fs::create_dir(&staging).map_err(|e| failure::io("create", &staging, &e))?;
-        let (_, plan, v, sig_bytes) =
-            verify_located(&engine, &located, &signature, key, tlog, Some(&staging)).await?;
-        Ok::<_, Failure>((located, plan, v, sig_bytes))
+        let signature = signature_source(signature, &located)
+            .map_err(|f| FetchError::NothingAt(f.to_string()))?;
+        let dir = prepare_staging(dest)?;
+        staging = Some(dir.clone());
+        let fetched = fetch(
+            &engine,
+            &located,
+            Trust::Key {
+                key,
+                signature,
+                pin: None,
+            },
+            tlog,
+            Some(&dir),
+            None,
+        )
+        .await?;
+        let placed = place(&located, &fetched, &dir, dest)?;
+        Ok::<_, FetchError>((located, fetched, placed))
     });
-    let (located, plan, v, sig_bytes) = match result {
+    let (located, fetched, placed) = match result {
         Ok(r) => r,
-        Err(f) => {
-            remove_staging(&staging);
+        Err(e) => {
+            if let Some(dir) = &staging {
+                modelseal_fetch::remove_staging(dir);
+            }
             if created_dest {
                 let _ = std::fs::remove_dir(dest);
             }
-            return Err(f);
+            return Err(fetch_failure(e));
         }
     };
-    // Verified: move every staged file into place, then the signature beside them.
-    let mut placed = 0usize;
-    for job in &plan.jobs {
-        let name = located.placed_name(&job.path);
-        let from = name.split('/').fold(staging.clone(), |p, c| p.join(c));
-        let to = name.split('/').fold(dest.to_path_buf(), |p, c| p.join(c));
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| failure::io("create", parent, &e))?;
-        }
-        std::fs::rename(&from, &to).map_err(|e| failure::io("place", &to, &e))?;
-        placed += 1;
-    }
-    let sig_name = match &located.remote {
-        Remote::File { name, .. } => format!("{name}.sig"),
-        Remote::Dir { .. } => SIGNATURE_NAME.to_string(),
-    };
-    files::write_atomic(&dest.join(&sig_name), &sig_bytes, 0o644, true)?;
-    remove_staging(&staging);
-    if let Ok(d) = std::fs::File::open(dest) {
-        let _ = d.sync_all();
-    }
-    let shown = format!("s3://{}/{}", located.bucket, located_key(&located));
+    warn_tlog(&fetched.signature);
     model::report(
-        &v,
-        &shown,
+        &fetched.verified,
+        &located.uri(),
         json,
         &[
             ("dest", serde_json::json!(dest.display().to_string())),
-            ("files_placed", serde_json::json!(placed)),
+            ("placed", serde_json::json!(placed)),
         ],
     );
     if !json {
-        println!("Placed {placed} files and {sig_name} in {}", dest.display());
+        println!("Placed {} files in {}", placed.len(), dest.display());
     }
     Ok(())
 }

@@ -1,0 +1,627 @@
+//! Verified fetch of a model from S3, shared by `modelseal pull`/`verify s3://` and
+//! `modelseal-init`: locate the model, check its signature before any model byte moves, stream
+//! every signed object through the kernel's hashers (and into a staging directory), check the
+//! result, and only then place the files.
+//!
+//! This crate joins the kernel (what to trust) and the S3 engine (how bytes move); it decides
+//! nothing itself and prints nothing.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use modelseal_kernel::bundle::{Bundle, BundleError};
+use modelseal_kernel::manifest::{
+    ItemKey, LocalFile, LocalModel, Mismatch, Plan, ResourcePath, SignedManifest, Verified,
+};
+use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
+use modelseal_kernel::{Digest, Hasher, PublicKey};
+use modelseal_s3::{Engine, Object, S3Error, S3Uri, Sink};
+
+/// Where a directory model's signature lives, under its prefix.
+pub const SIGNATURE_NAME: &str = "model.sig";
+/// Signatures larger than this are refused unread.
+const SIGNATURE_LIMIT: u64 = 16 << 20;
+/// The hidden directory inside DEST where files wait until the model verified.
+pub const STAGING_NAME: &str = ".modelseal-staging";
+
+/// Why a fetch failed. [`FetchError::is_verdict`] tells a security verdict from a failure to check.
+#[derive(Debug)]
+pub enum FetchError {
+    S3(S3Error),
+    /// Nothing at the URI: no object, and no objects under the prefix.
+    NothingAt(String),
+    /// Objects under the prefix whose keys are not safe relative paths.
+    UnsafeKeys {
+        prefix: String,
+        keys: Vec<String>,
+    },
+    SignatureMissing(String),
+    SignatureMalformed {
+        shown: String,
+        error: BundleError,
+    },
+    Signature {
+        shown: String,
+        error: EnvelopeError,
+    },
+    /// The model differs from its signed manifest (or from its pinned digest).
+    Mismatch {
+        shown: String,
+        mismatch: Mismatch,
+    },
+    /// A pinned digest was given for a model that is not a single file.
+    PinNeedsSingleFile(String),
+    /// The signed digest differs from the pinned one.
+    PinMismatch {
+        uri: String,
+        pinned: String,
+        signed: String,
+    },
+    Local {
+        what: String,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+impl FetchError {
+    /// True when the model or its signature cannot be trusted (exit 1 in the CLI); false when
+    /// the check could not be run (exit 2).
+    pub fn is_verdict(&self) -> bool {
+        match self {
+            FetchError::S3(S3Error::ObjectChanged { .. }) => true,
+            FetchError::S3(_)
+            | FetchError::NothingAt(_)
+            | FetchError::Local { .. }
+            | FetchError::PinNeedsSingleFile(_) => false,
+            _ => true,
+        }
+    }
+
+    fn local(what: &str, path: &Path, error: std::io::Error) -> Self {
+        FetchError::Local {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+            error,
+        }
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::S3(e) => write!(f, "{e}"),
+            FetchError::NothingAt(uri) => write!(f, "no object or prefix at {uri}"),
+            FetchError::UnsafeKeys { prefix, keys } => write!(
+                f,
+                "{prefix} holds objects whose keys are not safe relative paths: {}",
+                keys.join(", ")
+            ),
+            FetchError::SignatureMissing(shown) => write!(f, "signature {shown} not found"),
+            FetchError::SignatureMalformed { shown, error } => {
+                write!(f, "signature {shown} is malformed: {error}")
+            }
+            FetchError::Signature { shown, error } => {
+                write!(f, "signature {shown} does not verify: {error}")
+            }
+            FetchError::Mismatch { shown, .. } => {
+                write!(f, "model '{shown}' does not match its signature")
+            }
+            FetchError::PinNeedsSingleFile(uri) => write!(
+                f,
+                "a pinned digest names one file, but {uri} is a directory of objects"
+            ),
+            FetchError::PinMismatch {
+                uri,
+                pinned,
+                signed,
+            } => write!(
+                f,
+                "{uri} is signed with sha256 {signed}, but VERIFICATION_DIGEST pins {pinned}"
+            ),
+            FetchError::Local { what, path, error } => {
+                write!(f, "cannot {what} {}: {error}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for FetchError {}
+
+/// Steps 0-8: a bundle's bytes (`None` when it does not exist) to a manifest whose every byte a
+/// valid signature by `key` covers. `shown` names the bundle in errors.
+pub fn check_signature(
+    bytes: Option<Vec<u8>>,
+    shown: &str,
+    key: &PublicKey,
+    tlog: TlogPolicy,
+) -> Result<(SignedManifest, Bundle), FetchError> {
+    let bytes = bytes.ok_or_else(|| FetchError::SignatureMissing(shown.to_string()))?;
+    let bundle = Bundle::from_json(&bytes).map_err(|error| FetchError::SignatureMalformed {
+        shown: shown.to_string(),
+        error,
+    })?;
+    let manifest =
+        oms::verify_envelope(&bundle, key, tlog).map_err(|error| FetchError::Signature {
+            shown: shown.to_string(),
+            error,
+        })?;
+    Ok((manifest, bundle))
+}
+
+/// A model in a bucket, as listed.
+enum Remote {
+    File {
+        object: Object,
+        name: String,
+    },
+    Dir {
+        prefix: String,
+        objects: BTreeMap<ResourcePath, Object>,
+    },
+}
+
+/// A located model: a single object when the URI names one, else the objects under `key/`.
+pub struct Located {
+    pub bucket: String,
+    remote: Remote,
+    default_signature: String,
+}
+
+impl Located {
+    /// The model as `s3://bucket/key` (the prefix ends in `/`).
+    pub fn uri(&self) -> String {
+        match &self.remote {
+            Remote::File { object, .. } => format!("s3://{}/{}", self.bucket, object.key),
+            Remote::Dir { prefix, .. } => format!("s3://{}/{prefix}", self.bucket),
+        }
+    }
+
+    pub fn is_single_file(&self) -> bool {
+        matches!(self.remote, Remote::File { .. })
+    }
+
+    /// The signature's default location: `PREFIX/model.sig`, or `KEY.sig`.
+    pub fn default_signature(&self) -> S3Uri {
+        S3Uri {
+            bucket: self.bucket.clone(),
+            key: self.default_signature.clone(),
+        }
+    }
+
+    /// The file name the signature gets when placed beside the model.
+    pub fn signature_file_name(&self) -> String {
+        match &self.remote {
+            Remote::File { name, .. } => format!("{name}.sig"),
+            Remote::Dir { .. } => SIGNATURE_NAME.to_string(),
+        }
+    }
+
+    fn local_model(&self) -> LocalModel {
+        match &self.remote {
+            Remote::File { object, name } => LocalModel::File {
+                name: name.clone(),
+                size: object.size,
+            },
+            Remote::Dir { objects, .. } => LocalModel::Directory {
+                files: objects
+                    .iter()
+                    .map(|(p, o)| LocalFile {
+                        path: p.clone(),
+                        size: o.size,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    fn object(&self, path: &ResourcePath) -> Option<&Object> {
+        match &self.remote {
+            Remote::File { object, .. } => Some(object),
+            Remote::Dir { objects, .. } => objects.get(path),
+        }
+    }
+
+    /// The signature's path relative to the model, when it lies under the prefix.
+    fn signature_inside(&self, signature: &SignatureSource) -> Option<ResourcePath> {
+        match (&self.remote, signature) {
+            (Remote::Dir { prefix, .. }, SignatureSource::S3(uri)) if uri.bucket == self.bucket => {
+                uri.key
+                    .strip_prefix(prefix.as_str())
+                    .and_then(|rel| ResourcePath::parse(rel).ok())
+            }
+            _ => None,
+        }
+    }
+
+    /// The path (relative to DEST) a signed file is placed at.
+    pub fn placed_name(&self, path: &ResourcePath) -> String {
+        match &self.remote {
+            Remote::File { name, .. } => name.clone(),
+            Remote::Dir { .. } => path.to_string(),
+        }
+    }
+}
+
+/// Finds the model at `uri`. The directory boundary is `key/`: `s3://b/model` never reaches
+/// `model-v2/`.
+pub async fn locate(engine: &Engine, uri: &S3Uri) -> Result<Located, FetchError> {
+    let bucket = uri.bucket.clone();
+    if !uri.key.is_empty() && !uri.key.ends_with('/') {
+        if let Some(head) = engine
+            .head(&bucket, &uri.key)
+            .await
+            .map_err(FetchError::S3)?
+        {
+            let name = uri.key.rsplit('/').next().unwrap_or(&uri.key).to_string();
+            return Ok(Located {
+                default_signature: format!("{}.sig", uri.key),
+                bucket,
+                remote: Remote::File {
+                    object: head.object,
+                    name,
+                },
+            });
+        }
+    }
+    let prefix = uri.dir_prefix();
+    let listed = engine
+        .list(&bucket, &prefix)
+        .await
+        .map_err(FetchError::S3)?;
+    let mut objects = BTreeMap::new();
+    let mut unsafe_keys = Vec::new();
+    for o in listed {
+        let rel = &o.key[prefix.len()..];
+        if rel.is_empty() || (rel.ends_with('/') && o.size == 0) {
+            continue; // directory markers
+        }
+        match ResourcePath::parse(rel) {
+            Ok(p) if !p.is_single_file() => {
+                objects.insert(p, o);
+            }
+            _ => unsafe_keys.push(o.key),
+        }
+    }
+    if objects.is_empty() && unsafe_keys.is_empty() {
+        return Err(FetchError::NothingAt(format!("s3://{bucket}/{}", uri.key)));
+    }
+    if !unsafe_keys.is_empty() {
+        return Err(FetchError::UnsafeKeys {
+            prefix: format!("s3://{bucket}/{prefix}"),
+            keys: unsafe_keys,
+        });
+    }
+    Ok(Located {
+        default_signature: format!("{prefix}{SIGNATURE_NAME}"),
+        bucket,
+        remote: Remote::Dir { prefix, objects },
+    })
+}
+
+/// Where the bundle is read from.
+pub enum SignatureSource {
+    S3(S3Uri),
+    Local(PathBuf),
+}
+
+impl SignatureSource {
+    pub fn shown(&self) -> String {
+        match self {
+            SignatureSource::S3(u) => u.to_string(),
+            SignatureSource::Local(p) => p.display().to_string(),
+        }
+    }
+
+    async fn read(&self, engine: &Engine) -> Result<Option<Vec<u8>>, FetchError> {
+        match self {
+            SignatureSource::S3(u) => {
+                match engine.get_small(&u.bucket, &u.key, SIGNATURE_LIMIT).await {
+                    Ok(b) => Ok(Some(b)),
+                    Err(S3Error::NoSuchKey { .. }) => Ok(None),
+                    Err(e) => Err(FetchError::S3(e)),
+                }
+            }
+            SignatureSource::Local(p) => match std::fs::read(p) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(FetchError::local("read signature", p, e)),
+            },
+        }
+    }
+}
+
+/// What establishes trust.
+pub enum Trust<'a> {
+    /// A signature checked with this key; optionally also a SHA-256 pin for a single file.
+    Key {
+        key: &'a PublicKey,
+        signature: SignatureSource,
+        pin: Option<Digest>,
+    },
+    /// Only a SHA-256 pin for a single-file model (KServe's `VERIFICATION_DIGEST`).
+    Pin(Digest),
+}
+
+/// Hashes an object's bytes as they stream in (one hasher per signed item, by byte range) and,
+/// when staging, writes them to a new file.
+struct HashSink {
+    items: Vec<(ItemKey, u64, u64)>,
+    hashers: Vec<Hasher>,
+    cursor: usize,
+    pos: u64,
+    out: Option<std::fs::File>,
+}
+
+impl Sink for HashSink {
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        if let Some(f) = &mut self.out {
+            f.write_all(chunk)?;
+        }
+        let mut off = 0;
+        while off < chunk.len() {
+            let Some(&(_, _, end)) = self.items.get(self.cursor) else {
+                return Err(std::io::Error::other(
+                    "the object is longer than its signed items",
+                ));
+            };
+            if self.pos >= end {
+                self.cursor += 1;
+                continue;
+            }
+            let take = usize::try_from(end - self.pos)
+                .unwrap_or(usize::MAX)
+                .min(chunk.len() - off);
+            self.hashers[self.cursor].update(&chunk[off..off + take]);
+            self.pos += take as u64;
+            off += take;
+        }
+        Ok(())
+    }
+}
+
+impl HashSink {
+    fn finish(self) -> std::io::Result<Vec<(ItemKey, Digest)>> {
+        if let Some(f) = self.out {
+            f.sync_all()?;
+        }
+        Ok(self
+            .items
+            .into_iter()
+            .zip(self.hashers)
+            .map(|((k, _, _), h)| (k, h.finalize()))
+            .collect())
+    }
+}
+
+/// Creates a file that did not exist, readable by any UID (the serving container's).
+fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(parent) = path.parent() {
+        create_dirs(parent)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
+    let f = opts.open(path)?;
+    // The mode above is subject to the umask; the serving container must be able to read.
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    Ok(f)
+}
+
+fn create_dirs(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+}
+
+fn join(base: &Path, rel: &str) -> PathBuf {
+    rel.split('/').fold(base.to_path_buf(), |p, c| p.join(c))
+}
+
+/// A model that verified (and, with staging, was written there).
+pub struct Fetched {
+    pub verified: Verified,
+    pub plan: Plan,
+    /// The bundle's bytes, to place beside the model; empty when trust was a pin.
+    pub signature: Vec<u8>,
+}
+
+/// Signature first, then every selected signed object streamed through the hashers (and into
+/// `staging`), then the check. `select` keeps only some signed files (KServe's patterns).
+pub async fn fetch(
+    engine: &Engine,
+    located: &Located,
+    trust: Trust<'_>,
+    tlog: TlogPolicy,
+    staging: Option<&Path>,
+    select: Option<&dyn Fn(&ResourcePath) -> bool>,
+) -> Result<Fetched, FetchError> {
+    let uri = located.uri();
+    let (manifest, signature, extra) = match trust {
+        Trust::Key {
+            key,
+            signature,
+            pin,
+        } => {
+            let bytes = signature.read(engine).await?;
+            let sig_bytes = bytes.clone().unwrap_or_default();
+            let (manifest, _) = check_signature(bytes, &signature.shown(), key, tlog)?;
+            if let Some(pin) = pin {
+                if !located.is_single_file() {
+                    return Err(FetchError::PinNeedsSingleFile(uri));
+                }
+                if manifest.single_file_digest() != Some(&pin) {
+                    return Err(FetchError::PinMismatch {
+                        uri,
+                        pinned: pin.to_hex(),
+                        signed: manifest
+                            .single_file_digest()
+                            .map(Digest::to_hex)
+                            .unwrap_or_default(),
+                    });
+                }
+            }
+            let extra: Vec<ResourcePath> =
+                located.signature_inside(&signature).into_iter().collect();
+            (manifest, sig_bytes, extra)
+        }
+        Trust::Pin(pin) => {
+            let Remote::File { name, .. } = &located.remote else {
+                return Err(FetchError::PinNeedsSingleFile(uri));
+            };
+            (SignedManifest::from_pin(name, pin), Vec::new(), Vec::new())
+        }
+    };
+    let mut plan = manifest.plan(&located.local_model(), &extra);
+    // The listing alone can prove a mismatch: refuse before moving any bytes.
+    if !plan.missing.is_empty() || !plan.extra.is_empty() || !plan.size_changed.is_empty() {
+        let mismatch = Mismatch {
+            changed: Vec::new(),
+            size_changed: plan.size_changed.clone(),
+            missing: plan.missing.clone(),
+            extra: plan.extra.clone(),
+        };
+        return Err(FetchError::Mismatch {
+            shown: uri,
+            mismatch,
+        });
+    }
+    if let Some(keep) = select {
+        plan.select(keep);
+    }
+    let digests = hash_objects(engine, located, &plan, staging).await?;
+    let verified = manifest
+        .check(&plan, &digests)
+        .map_err(|mismatch| FetchError::Mismatch {
+            shown: uri,
+            mismatch,
+        })?;
+    Ok(Fetched {
+        verified,
+        plan,
+        signature,
+    })
+}
+
+async fn hash_objects(
+    engine: &Engine,
+    located: &Located,
+    plan: &Plan,
+    staging: Option<&Path>,
+) -> Result<Vec<(ItemKey, Digest)>, FetchError> {
+    let mut jobs = Vec::with_capacity(plan.jobs.len());
+    for job in &plan.jobs {
+        let Some(object) = located.object(&job.path) else {
+            return Err(FetchError::Mismatch {
+                shown: located.uri(),
+                mismatch: Mismatch {
+                    changed: Vec::new(),
+                    size_changed: Vec::new(),
+                    missing: vec![job.path.clone()],
+                    extra: Vec::new(),
+                },
+            });
+        };
+        let items: Vec<(ItemKey, u64, u64)> = job
+            .keys
+            .iter()
+            .map(|k| match k {
+                ItemKey::File(_) => (k.clone(), 0, object.size),
+                ItemKey::Shard { start, end, .. } => (k.clone(), *start, *end),
+            })
+            .collect();
+        let out = match staging {
+            Some(dir) => {
+                let p = join(dir, &located.placed_name(&job.path));
+                Some(create_new(&p).map_err(|e| FetchError::local("write", &p, e))?)
+            }
+            None => None,
+        };
+        let hashers = items.iter().map(|_| Hasher::new(job.algorithm)).collect();
+        jobs.push((
+            object.clone(),
+            HashSink {
+                items,
+                hashers,
+                cursor: 0,
+                pos: 0,
+                out,
+            },
+        ));
+    }
+    let done = engine
+        .download_many(&located.bucket, jobs)
+        .await
+        .map_err(FetchError::S3)?;
+    let mut results = Vec::new();
+    for (object, sink) in done {
+        let what = format!("finish s3://{}/{}", located.bucket, object.key);
+        results.extend(
+            sink.finish()
+                .map_err(|e| FetchError::local(&what, Path::new(&object.key), e))?,
+        );
+    }
+    Ok(results)
+}
+
+/// Makes `DEST/.modelseal-staging` afresh, removing what an earlier, interrupted attempt left.
+pub fn prepare_staging(dest: &Path) -> Result<PathBuf, FetchError> {
+    create_dirs(dest).map_err(|e| FetchError::local("create", dest, e))?;
+    let staging = dest.join(STAGING_NAME);
+    match std::fs::remove_dir_all(&staging) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(FetchError::local("remove the leftover", &staging, e)),
+    }
+    std::fs::create_dir(&staging).map_err(|e| FetchError::local("create", &staging, e))?;
+    Ok(staging)
+}
+
+/// Removes the staging directory; returns whether it is gone.
+pub fn remove_staging(staging: &Path) -> bool {
+    match std::fs::remove_dir_all(staging) {
+        Ok(()) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// Moves every verified file from staging into DEST (creating directories readable by any UID),
+/// writes the signature beside them when there is one, and removes staging. Returns the paths
+/// placed, relative to DEST.
+pub fn place(
+    located: &Located,
+    fetched: &Fetched,
+    staging: &Path,
+    dest: &Path,
+) -> Result<Vec<String>, FetchError> {
+    let mut placed = Vec::with_capacity(fetched.plan.jobs.len());
+    for job in &fetched.plan.jobs {
+        let name = located.placed_name(&job.path);
+        let (from, to) = (join(staging, &name), join(dest, &name));
+        if let Some(parent) = to.parent() {
+            create_dirs(parent).map_err(|e| FetchError::local("create", parent, e))?;
+        }
+        std::fs::rename(&from, &to).map_err(|e| FetchError::local("place", &to, e))?;
+        placed.push(name);
+    }
+    if !fetched.signature.is_empty() {
+        let name = located.signature_file_name();
+        let tmp = join(staging, &name);
+        let mut f = create_new(&tmp).map_err(|e| FetchError::local("write", &tmp, e))?;
+        f.write_all(&fetched.signature)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| FetchError::local("write", &tmp, e))?;
+        let to = dest.join(&name);
+        std::fs::rename(&tmp, &to).map_err(|e| FetchError::local("place", &to, e))?;
+        placed.push(name);
+    }
+    remove_staging(staging);
+    if let Ok(d) = std::fs::File::open(dest) {
+        let _ = d.sync_all();
+    }
+    Ok(placed)
+}
