@@ -38,7 +38,7 @@ impl Aws {
     }
 
     pub fn engine(&self) -> Engine {
-        Engine::from_sdk_config(&self.sdk, &self.options, Tuning::default())
+        Engine::from_sdk_config(&self.sdk, &self.options, tuning_from_env())
     }
 }
 
@@ -58,4 +58,27 @@ pub fn s3_failure(e: S3Error) -> Failure {
         S3Error::ObjectChanged { .. } => Failure::untrusted(e.to_string(), hint),
         _ => Failure::cannot_check(e.to_string(), hint),
     }
+}
+
+/// The engine's tuning, adjustable for unusual stores: `MODELSEAL_S3_RANGE_MIB` (bytes per
+/// ranged GET), `MODELSEAL_S3_CONCURRENCY` (ranges in flight; memory is about their product),
+/// `MODELSEAL_S3_OBJECTS` (objects at once).
+pub fn tuning_from_env() -> Tuning {
+    let num = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|n| *n > 0)
+    };
+    let mut t = Tuning::default();
+    if let Some(mib) = num("MODELSEAL_S3_RANGE_MIB") {
+        t.range_size = mib << 20;
+    }
+    if let Some(n) = num("MODELSEAL_S3_CONCURRENCY") {
+        t.max_in_flight = n as usize;
+    }
+    if let Some(n) = num("MODELSEAL_S3_OBJECTS") {
+        t.parallel_objects = n as usize;
+    }
+    t
 }
