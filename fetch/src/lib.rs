@@ -590,13 +590,14 @@ pub fn remove_staging(staging: &Path) -> bool {
 }
 
 /// Moves every verified file from staging into DEST (creating directories readable by any UID),
-/// writes the signature beside them when there is one, and removes staging. Returns the paths
+/// with `with_signature` writes the signature beside them, and removes staging. Returns the paths
 /// placed, relative to DEST.
 pub fn place(
     located: &Located,
     fetched: &Fetched,
     staging: &Path,
     dest: &Path,
+    with_signature: bool,
 ) -> Result<Vec<String>, FetchError> {
     let mut placed = Vec::with_capacity(fetched.plan.jobs.len());
     for job in &fetched.plan.jobs {
@@ -608,7 +609,7 @@ pub fn place(
         std::fs::rename(&from, &to).map_err(|e| FetchError::local("place", &to, e))?;
         placed.push(name);
     }
-    if !fetched.signature.is_empty() {
+    if with_signature && !fetched.signature.is_empty() {
         let name = located.signature_file_name();
         let tmp = join(staging, &name);
         let mut f = create_new(&tmp).map_err(|e| FetchError::local("write", &tmp, e))?;

@@ -125,7 +125,7 @@ pub fn pull(
             None,
         )
         .await?;
-        let placed = place(&located, &fetched, &dir, dest)?;
+        let placed = place(&located, &fetched, &dir, dest, true)?;
         Ok::<_, FetchError>((located, fetched, placed))
     });
     let (located, fetched, placed) = match result {

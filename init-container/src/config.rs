@@ -1,0 +1,319 @@
+//! What modelseal-init reads from its environment: KServe's S3 variables (and the STORAGE_CONFIG
+//! JSON form), the allow/ignore patterns, and modelseal's trust settings. Pure: it takes the
+//! environment as a map, so every rule is testable.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use modelseal_kernel::{Digest, HashAlgorithm};
+
+pub type Env = BTreeMap<String, String>;
+
+/// How to reach S3.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub path_style: bool,
+    pub region: Option<String>,
+    pub anonymous: bool,
+    /// Keys from STORAGE_CONFIG; otherwise the AWS chain (env keys, session token, web identity).
+    pub static_keys: Option<(String, String)>,
+    pub ca_bundle: Option<PathBuf>,
+    /// S3_VERIFY_SSL=0: noted, but certificates are still verified (see README).
+    pub verify_ssl_off_requested: bool,
+}
+
+/// What establishes trust. Fail closed: at least one must be set.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TrustSettings {
+    /// MODELSEAL_PUBLIC_KEY: a PEM file mounted from a Secret or ConfigMap.
+    pub public_key: Option<PathBuf>,
+    /// MODELSEAL_KEY: an awskms:// key.
+    pub kms_key: Option<String>,
+    /// MODELSEAL_SIGNATURE: where the signature is, when not at the default place.
+    pub signature: Option<String>,
+    /// VERIFICATION_DIGEST: a SHA-256 pin for a single-file model.
+    pub pin: Option<Digest>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    pub s3: S3Settings,
+    pub trust: TrustSettings,
+    pub allow: Vec<String>,
+    pub ignore: Vec<String>,
+    pub termination_log: PathBuf,
+}
+
+fn truthy(v: Option<&String>) -> bool {
+    v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+}
+
+fn falsy(v: Option<&String>) -> bool {
+    v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0" | "no"))
+}
+
+fn non_empty(env: &Env, key: &str) -> Option<String> {
+    env.get(key)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// KServe's `_update_with_storage_spec`: STORAGE_CONFIG (then STORAGE_OVERRIDE_CONFIG) JSON of
+/// `type: s3` becomes the environment variables it stands for, overriding them.
+pub fn apply_storage_config(env: &mut Env) -> Result<(), String> {
+    let mut spec = serde_json::Map::new();
+    for var in ["STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"] {
+        let Some(text) = non_empty(env, var) else {
+            continue;
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{var} is not valid JSON: {e}"))?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(format!("{var} must be a JSON object"));
+        };
+        spec.extend(map);
+    }
+    if spec.is_empty() {
+        return Ok(());
+    }
+    let kind = spec.get("type").and_then(|t| t.as_str()).unwrap_or("");
+    if kind != "s3" {
+        return Err(format!(
+            "STORAGE_CONFIG type '{kind}' is not supported (modelseal-init handles s3)"
+        ));
+    }
+    for (key, var) in [
+        ("endpoint_url", "AWS_ENDPOINT_URL"),
+        ("access_key_id", "AWS_ACCESS_KEY_ID"),
+        ("secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+        ("region", "AWS_DEFAULT_REGION"),
+        ("ca_bundle", "AWS_CA_BUNDLE"),
+        ("verify_ssl", "S3_VERIFY_SSL"),
+        ("anonymous", "awsAnonymousCredential"),
+    ] {
+        let text = match spec.get(key) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Bool(b)) => b.to_string(),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => continue,
+        };
+        env.insert(var.to_string(), text);
+    }
+    // Keys from STORAGE_CONFIG are static credentials, whatever else the chain would find.
+    if spec.contains_key("access_key_id") {
+        env.insert("MODELSEAL_INIT_STATIC_KEYS".into(), "1".into());
+    }
+    Ok(())
+}
+
+/// Comma list or JSON list of patterns, as KServe reads them.
+fn patterns(env: &Env, var: &str) -> Result<Vec<String>, String> {
+    let Some(text) = non_empty(env, var) else {
+        return Ok(Vec::new());
+    };
+    if text.starts_with('[') {
+        return serde_json::from_str::<Vec<String>>(&text)
+            .map_err(|e| format!("{var} is not a JSON list of strings: {e}"));
+    }
+    Ok(text
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect())
+}
+
+pub fn from_env(mut env: Env) -> Result<Config, String> {
+    apply_storage_config(&mut env)?;
+    let endpoint = match (
+        non_empty(&env, "AWS_ENDPOINT_URL"),
+        non_empty(&env, "S3_ENDPOINT"),
+    ) {
+        (Some(url), _) => Some(url),
+        (None, Some(host)) if host.contains("://") => Some(host),
+        (None, Some(host)) => {
+            let scheme = if falsy(env.get("S3_USE_HTTPS")) {
+                "http"
+            } else {
+                "https"
+            };
+            Some(format!("{scheme}://{host}"))
+        }
+        (None, None) => None,
+    };
+    let ca_bundle = match (
+        non_empty(&env, "AWS_CA_BUNDLE"),
+        non_empty(&env, "CA_BUNDLE_CONFIGMAP_NAME"),
+    ) {
+        (Some(path), _) => Some(PathBuf::from(path)),
+        (None, Some(_)) => {
+            let mount = non_empty(&env, "CA_BUNDLE_VOLUME_MOUNT_POINT")
+                .unwrap_or_else(|| "/etc/ssl/custom-certs".into());
+            Some(PathBuf::from(mount).join("cabundle.crt"))
+        }
+        (None, None) => None,
+    };
+    let static_keys = match (
+        truthy(env.get("MODELSEAL_INIT_STATIC_KEYS")),
+        non_empty(&env, "AWS_ACCESS_KEY_ID"),
+        non_empty(&env, "AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (true, Some(id), Some(secret)) => Some((id, secret)),
+        _ => None,
+    };
+    let s3 = S3Settings {
+        path_style: endpoint.is_some() && !truthy(env.get("S3_USER_VIRTUAL_BUCKET")),
+        endpoint,
+        region: non_empty(&env, "AWS_REGION").or_else(|| non_empty(&env, "AWS_DEFAULT_REGION")),
+        anonymous: truthy(env.get("awsAnonymousCredential")),
+        static_keys,
+        ca_bundle,
+        verify_ssl_off_requested: falsy(env.get("S3_VERIFY_SSL")),
+    };
+    let pin = match non_empty(&env, "VERIFICATION_DIGEST") {
+        None => None,
+        Some(text) => {
+            let hex = text
+                .strip_prefix("sha256:")
+                .unwrap_or(&text)
+                .to_ascii_lowercase();
+            Some(
+                Digest::from_hex(HashAlgorithm::Sha256, &hex)
+                    .ok_or_else(|| "VERIFICATION_DIGEST must be a SHA-256 digest: 64 hex digits, optionally 'sha256:'-prefixed".to_string())?,
+            )
+        }
+    };
+    let trust = TrustSettings {
+        public_key: non_empty(&env, "MODELSEAL_PUBLIC_KEY").map(PathBuf::from),
+        kms_key: non_empty(&env, "MODELSEAL_KEY"),
+        signature: non_empty(&env, "MODELSEAL_SIGNATURE"),
+        pin,
+    };
+    if trust.public_key.is_some() && trust.kms_key.is_some() {
+        return Err("set one of MODELSEAL_PUBLIC_KEY and MODELSEAL_KEY, not both".into());
+    }
+    if trust.public_key.is_none() && trust.kms_key.is_none() && trust.pin.is_none() {
+        return Err(
+            "no trust configured: set MODELSEAL_PUBLIC_KEY (a PEM public key) or MODELSEAL_KEY (awskms://...), \
+             or VERIFICATION_DIGEST for a single-file model; modelseal-init never places an unverified model"
+                .into(),
+        );
+    }
+    Ok(Config {
+        s3,
+        trust,
+        allow: patterns(&env, "STORAGE_ALLOW_PATTERNS")?,
+        ignore: patterns(&env, "STORAGE_IGNORE_PATTERNS")?,
+        termination_log: PathBuf::from(
+            non_empty(&env, "MODELSEAL_TERMINATION_LOG")
+                .unwrap_or_else(|| "/dev/termination-log".into()),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const KEY: (&str, &str) = ("MODELSEAL_PUBLIC_KEY", "/keys/model.pub");
+
+    #[test]
+    fn no_trust_is_refused() {
+        let e = from_env(env(&[("AWS_ENDPOINT_URL", "http://x")])).unwrap_err();
+        assert!(e.starts_with("no trust configured"), "{e}");
+    }
+
+    #[test]
+    fn endpoint_fallbacks_and_addressing() {
+        let c = from_env(env(&[
+            KEY,
+            ("S3_ENDPOINT", "minio:9000"),
+            ("S3_USE_HTTPS", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(c.s3.endpoint.as_deref(), Some("http://minio:9000"));
+        assert!(c.s3.path_style);
+        let c = from_env(env(&[KEY, ("S3_ENDPOINT", "minio:9000")])).unwrap();
+        assert_eq!(c.s3.endpoint.as_deref(), Some("https://minio:9000"));
+        let c = from_env(env(&[
+            KEY,
+            ("AWS_ENDPOINT_URL", "http://a"),
+            ("S3_ENDPOINT", "b"),
+            ("S3_USER_VIRTUAL_BUCKET", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.s3.endpoint.as_deref(), Some("http://a"));
+        assert!(!c.s3.path_style);
+        let c = from_env(env(&[KEY])).unwrap();
+        assert_eq!(c.s3.endpoint, None);
+        assert!(!c.s3.path_style);
+    }
+
+    #[test]
+    fn storage_config_overrides_the_environment() {
+        let c = from_env(env(&[
+            KEY,
+            ("AWS_ENDPOINT_URL", "http://old"),
+            (
+                "STORAGE_CONFIG",
+                r#"{"type":"s3","endpoint_url":"http://new:9000","access_key_id":"AK","secret_access_key":"SK","region":"eu-west-1","anonymous":"false","bucket":"b"}"#,
+            ),
+            ("STORAGE_OVERRIDE_CONFIG", r#"{"region":"us-west-2"}"#),
+        ]))
+        .unwrap();
+        assert_eq!(c.s3.endpoint.as_deref(), Some("http://new:9000"));
+        assert_eq!(c.s3.static_keys, Some(("AK".into(), "SK".into())));
+        assert_eq!(c.s3.region.as_deref(), Some("us-west-2"));
+        assert!(!c.s3.anonymous);
+        assert!(from_env(env(&[KEY, ("STORAGE_CONFIG", r#"{"type":"gcs"}"#)])).is_err());
+        assert!(from_env(env(&[KEY, ("STORAGE_CONFIG", "{not json")])).is_err());
+    }
+
+    #[test]
+    fn ca_bundle_and_anonymous() {
+        let c = from_env(env(&[
+            KEY,
+            ("CA_BUNDLE_CONFIGMAP_NAME", "cm"),
+            ("awsAnonymousCredential", "True"),
+            ("S3_VERIFY_SSL", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.s3.ca_bundle,
+            Some(PathBuf::from("/etc/ssl/custom-certs/cabundle.crt"))
+        );
+        assert!(c.s3.anonymous);
+        assert!(c.s3.verify_ssl_off_requested);
+    }
+
+    #[test]
+    fn patterns_and_pins() {
+        let c = from_env(env(&[
+            (
+                "VERIFICATION_DIGEST",
+                &format!("sha256:{}", "AB".repeat(32)),
+            ),
+            (
+                "STORAGE_ALLOW_PATTERNS",
+                r#"["*.safetensors", "config.json"]"#,
+            ),
+            ("STORAGE_IGNORE_PATTERNS", "*.md, *.txt"),
+        ]))
+        .unwrap();
+        assert_eq!(c.trust.pin.unwrap().to_hex(), "ab".repeat(32));
+        assert_eq!(c.allow, ["*.safetensors", "config.json"]);
+        assert_eq!(c.ignore, ["*.md", "*.txt"]);
+        assert!(from_env(env(&[("VERIFICATION_DIGEST", "abc")])).is_err());
+        assert_eq!(
+            from_env(env(&[KEY])).unwrap().termination_log,
+            PathBuf::from("/dev/termination-log")
+        );
+    }
+}

@@ -1,0 +1,344 @@
+//! modelseal-init: a drop-in KServe storage initializer that verifies before it places.
+//!
+//! Invoked as KServe invokes its storage initializer: `modelseal-init SRC DEST [SRC DEST ...]`.
+//! For each pair it checks the model's signature first, streams every signed object from S3
+//! through the kernel's hashers into a hidden staging directory inside DEST, checks that nothing
+//! is missing, extra or changed, and only then renames the files into DEST. Any failure: exit 1,
+//! one line saying why (to stderr and to the termination log), and nothing placed.
+//!
+//! This is the only code that writes to the serving path.
+#![forbid(unsafe_code)]
+
+mod archive;
+mod config;
+mod glob;
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use modelseal_fetch::{
+    fetch, locate, place, prepare_staging, remove_staging, FetchError, Located, SignatureSource,
+    Trust,
+};
+use modelseal_kernel::manifest::ResourcePath;
+use modelseal_kernel::oms::TlogPolicy;
+use modelseal_kernel::PublicKey;
+use modelseal_s3::{Engine, Options, S3Uri, Tuning};
+
+use config::{Config, Env, S3Settings};
+
+/// Unpacked archives may not grow past this many bytes unless MODELSEAL_MAX_UNPACKED_BYTES says.
+const DEFAULT_MAX_UNPACKED: u64 = 256 << 30;
+/// Termination messages longer than this are cut (Kubernetes keeps 4096 bytes).
+const REASON_LIMIT: usize = 4000;
+
+fn log(msg: impl Display) {
+    eprintln!("modelseal-init: {msg}");
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let env: Env = std::env::vars().collect();
+    let termination_log = env
+        .get("MODELSEAL_TERMINATION_LOG")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| PathBuf::from("/dev/termination-log"), PathBuf::from);
+    match run(&args, env) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            let mut line = reason.replace('\n', "; ");
+            if line.len() > REASON_LIMIT {
+                let mut cut = REASON_LIMIT;
+                while !line.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                line.truncate(cut);
+                line.push_str(" ...");
+            }
+            log(&line);
+            // KServe reads the reason from here; a missing file (outside Kubernetes) is fine.
+            if termination_log.exists() || std::env::var_os("MODELSEAL_TERMINATION_LOG").is_some() {
+                let _ = std::fs::write(&termination_log, format!("modelseal-init: {line}\n"));
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &[String], env: Env) -> Result<(), String> {
+    if args.is_empty() || args.len() % 2 != 0 {
+        return Err("usage: modelseal-init SRC_URI DEST_PATH [SRC_URI DEST_PATH ...]".into());
+    }
+    let max_unpacked = match env.get("MODELSEAL_MAX_UNPACKED_BYTES") {
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| format!("MODELSEAL_MAX_UNPACKED_BYTES '{v}' is not a number"))?,
+        None => DEFAULT_MAX_UNPACKED,
+    };
+    let config = config::from_env(env)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    rt.block_on(async {
+        let sdk = sdk_config(&config.s3).await?;
+        let options = Options {
+            endpoint_url: config.s3.endpoint.clone(),
+            force_path_style: config.s3.path_style,
+            region: None,
+            anonymous: config.s3.anonymous,
+        };
+        let engine = Engine::from_sdk_config(&sdk, &options, init_tuning());
+        let key = trusted_key(&config, &sdk).await?;
+        for pair in args.chunks(2) {
+            fetch_pair(
+                &engine,
+                &config,
+                key.as_ref(),
+                &pair[0],
+                Path::new(&pair[1]),
+                max_unpacked,
+            )
+            .await?;
+        }
+        Ok(())
+    })
+}
+
+/// Memory is about `range_size * max_in_flight`: 16 MiB here, to stay far under a 64 MiB budget.
+fn init_tuning() -> Tuning {
+    Tuning {
+        range_size: 4 << 20,
+        max_in_flight: 4,
+        parallel_objects: 4,
+        ..Tuning::default()
+    }
+}
+
+async fn sdk_config(s3: &S3Settings) -> Result<SdkConfig, String> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    loader = match &s3.region {
+        Some(r) => loader.region(Region::new(r.clone())),
+        None => loader.region(
+            aws_config::meta::region::RegionProviderChain::default_provider()
+                .or_else(Region::new("us-east-1")),
+        ),
+    };
+    if s3.anonymous {
+        loader = loader.no_credentials();
+    } else if let Some((id, secret)) = &s3.static_keys {
+        loader = loader.credentials_provider(aws_sdk_credentials(id, secret));
+    }
+    if let Some(path) = &s3.ca_bundle {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read the CA bundle {}: {e}", path.display()))?;
+        use aws_smithy_http_client::tls;
+        let context = tls::TlsContext::builder()
+            .with_trust_store(tls::TrustStore::default().with_pem_certificate(pem))
+            .build()
+            .map_err(|e| format!("unusable CA bundle {}: {e}", path.display()))?;
+        let client = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(context)
+            .build_https();
+        loader = loader.http_client(client);
+    }
+    if s3.verify_ssl_off_requested {
+        log("S3_VERIFY_SSL=0 is noted, but TLS certificates are still verified; give a private CA with AWS_CA_BUNDLE");
+    }
+    Ok(loader
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(15))
+                .build(),
+        )
+        .load()
+        .await)
+}
+
+fn aws_sdk_credentials(id: &str, secret: &str) -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(id, secret, None, None, "STORAGE_CONFIG")
+}
+
+/// The key signatures must verify with: a mounted PEM, or a KMS key's public half.
+async fn trusted_key(config: &Config, sdk: &SdkConfig) -> Result<Option<PublicKey>, String> {
+    if let Some(path) = &config.trust.public_key {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read MODELSEAL_PUBLIC_KEY {}: {e}", path.display()))?;
+        let key = PublicKey::from_pem(&pem)
+            .map_err(|e| format!("MODELSEAL_PUBLIC_KEY {}: {e}", path.display()))?;
+        return Ok(Some(key));
+    }
+    if let Some(reference) = &config.trust.kms_key {
+        return kms_key(reference, sdk).await.map(Some);
+    }
+    Ok(None)
+}
+
+#[cfg(feature = "kms")]
+async fn kms_key(reference: &str, sdk: &SdkConfig) -> Result<PublicKey, String> {
+    let r = modelseal_kms::KeyRef::parse(reference).map_err(|e| format!("MODELSEAL_KEY: {e}"))?;
+    modelseal_kms::fetch_public_key(&r, sdk)
+        .await
+        .map_err(|e| format!("MODELSEAL_KEY: {e}"))
+}
+
+#[cfg(not(feature = "kms"))]
+async fn kms_key(reference: &str, _sdk: &SdkConfig) -> Result<PublicKey, String> {
+    Err(format!("MODELSEAL_KEY {reference}: this build has no KMS support; mount the public key and set MODELSEAL_PUBLIC_KEY"))
+}
+
+/// The reason for a failed fetch, in one line, naming the object and what was wrong with it.
+fn reason(e: &FetchError) -> String {
+    match e {
+        FetchError::Mismatch { mismatch, .. } => format!("{e}: {}", mismatch.lines().join("; ")),
+        _ => e.to_string(),
+    }
+}
+
+/// The STORAGE_ALLOW_PATTERNS / STORAGE_IGNORE_PATTERNS selection, if any.
+fn selector(config: &Config) -> Option<impl Fn(&ResourcePath) -> bool + '_> {
+    if config.allow.is_empty() && config.ignore.is_empty() {
+        return None;
+    }
+    Some(move |p: &ResourcePath| {
+        let name = p.as_str();
+        (config.allow.is_empty() || config.allow.iter().any(|pat| glob::fnmatch(pat, name)))
+            && !config.ignore.iter().any(|pat| glob::fnmatch(pat, name))
+    })
+}
+
+async fn fetch_pair(
+    engine: &Engine,
+    config: &Config,
+    key: Option<&PublicKey>,
+    src: &str,
+    dest: &Path,
+    max_unpacked: u64,
+) -> Result<(), String> {
+    if !src.starts_with("s3://") {
+        return Err(format!(
+            "{src}: only s3:// URIs are supported by modelseal-init"
+        ));
+    }
+    let uri = S3Uri::parse(src).map_err(|e| e.to_string())?;
+    let located = locate(engine, &uri).await.map_err(|e| reason(&e))?;
+    let trust = match key {
+        Some(key) => {
+            let signature = match &config.trust.signature {
+                Some(s) => SignatureSource::S3(
+                    S3Uri::parse(s).map_err(|e| format!("MODELSEAL_SIGNATURE: {e}"))?,
+                ),
+                None => SignatureSource::S3(located.default_signature()),
+            };
+            Trust::Key {
+                key,
+                signature,
+                pin: config.trust.pin.clone(),
+            }
+        }
+        None => match &config.trust.pin {
+            Some(pin) => Trust::Pin(pin.clone()),
+            None => return Err("no trust configured".into()),
+        },
+    };
+    let staging = prepare_staging(dest).map_err(|e| reason(&e))?;
+    let result = stage_and_place(
+        engine,
+        config,
+        &located,
+        trust,
+        &staging,
+        dest,
+        max_unpacked,
+    )
+    .await;
+    if result.is_err() && !remove_staging(&staging) {
+        log(format!("could not remove {}", staging.display()));
+    }
+    result
+}
+
+async fn stage_and_place(
+    engine: &Engine,
+    config: &Config,
+    located: &Located,
+    trust: Trust<'_>,
+    staging: &Path,
+    dest: &Path,
+    max_unpacked: u64,
+) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    // KServe applies the patterns to files under a prefix, not to an exact object.
+    let select = if located.is_single_file() {
+        None
+    } else {
+        selector(config)
+    };
+    let select_ref = select.as_ref().map(|f| f as &dyn Fn(&ResourcePath) -> bool);
+    let fetched = fetch(
+        engine,
+        located,
+        trust,
+        TlogPolicy::Refuse,
+        Some(staging),
+        select_ref,
+    )
+    .await
+    .map_err(|e| reason(&e))?;
+    if !fetched.plan.skipped.is_empty() {
+        log(format!(
+            "selected {} of {} signed files (STORAGE_ALLOW_PATTERNS {:?}, STORAGE_IGNORE_PATTERNS {:?}); not placed: {}",
+            fetched.plan.jobs.len(),
+            fetched.plan.jobs.len() + fetched.plan.skipped.len(),
+            config.allow,
+            config.ignore,
+            fetched.plan.skipped.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    log(format!(
+        "verified {} ({} items, root sha256 {}) in {:.1} s",
+        located.uri(),
+        fetched.verified.items,
+        fetched.verified.root,
+        started.elapsed().as_secs_f64()
+    ));
+    // A single downloaded archive is unpacked, after verification, as KServe does.
+    let single = match fetched.plan.jobs.as_slice() {
+        [job] => Some(located.placed_name(&job.path)),
+        _ => None,
+    };
+    if let Some((name, kind)) = single.and_then(|n| archive::kind(&n).map(|k| (n, k))) {
+        let kind = kind?;
+        let into = staging.join(".unpacked");
+        std::fs::create_dir(&into).map_err(|e| format!("cannot create {}: {e}", into.display()))?;
+        let files = archive::extract(&staging.join(&name), kind, &into, max_unpacked)
+            .map_err(|e| format!("cannot unpack {name}: {e}"))?;
+        for entry in
+            std::fs::read_dir(&into).map_err(|e| format!("cannot list {}: {e}", into.display()))?
+        {
+            let entry = entry.map_err(|e| format!("cannot list {}: {e}", into.display()))?;
+            let to = dest.join(entry.file_name());
+            std::fs::rename(entry.path(), &to)
+                .map_err(|e| format!("cannot place {}: {e}", to.display()))?;
+        }
+        remove_staging(staging);
+        log(format!(
+            "unpacked {name} ({files} files) into {}",
+            dest.display()
+        ));
+        return Ok(());
+    }
+    let placed = place(located, &fetched, staging, dest, false).map_err(|e| reason(&e))?;
+    log(format!(
+        "placed {} files in {}",
+        placed.len(),
+        dest.display()
+    ));
+    Ok(())
+}
