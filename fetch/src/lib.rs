@@ -57,7 +57,8 @@ pub enum FetchError {
     PinMismatch {
         uri: String,
         pinned: String,
-        signed: String,
+        found: String,
+        source: &'static str,
     },
     Local {
         what: String,
@@ -116,10 +117,11 @@ impl fmt::Display for FetchError {
             FetchError::PinMismatch {
                 uri,
                 pinned,
-                signed,
+                found,
+                source,
             } => write!(
                 f,
-                "{uri} is signed with sha256 {signed}, but VERIFICATION_DIGEST pins {pinned}"
+                "VERIFICATION_DIGEST pins sha256 {pinned}, but {source} {uri} is {found}"
             ),
             FetchError::Local { what, path, error } => {
                 write!(f, "cannot {what} {}: {error}", path.display())
@@ -441,6 +443,7 @@ pub async fn fetch(
     select: Option<&dyn Fn(&ResourcePath) -> bool>,
 ) -> Result<Fetched, FetchError> {
     let uri = located.uri();
+    let pinned_only = matches!(trust, Trust::Pin(_));
     let (manifest, signature, extra) = match trust {
         Trust::Key {
             key,
@@ -458,10 +461,11 @@ pub async fn fetch(
                     return Err(FetchError::PinMismatch {
                         uri,
                         pinned: pin.to_hex(),
-                        signed: manifest
+                        found: manifest
                             .single_file_digest()
                             .map(Digest::to_hex)
                             .unwrap_or_default(),
+                        source: "the signed digest of",
                     });
                 }
             }
@@ -494,12 +498,20 @@ pub async fn fetch(
         plan.select(keep);
     }
     let digests = hash_objects(engine, located, &plan, staging).await?;
-    let verified = manifest
-        .check(&plan, &digests)
-        .map_err(|mismatch| FetchError::Mismatch {
-            shown: uri,
-            mismatch,
-        })?;
+    let verified = manifest.check(&plan, &digests).map_err(|mismatch| {
+        match (pinned_only, mismatch.changed.first()) {
+            (true, Some(c)) => FetchError::PinMismatch {
+                uri: uri.clone(),
+                pinned: c.expected.to_hex(),
+                found: c.actual.to_hex(),
+                source: "the sha256 of",
+            },
+            _ => FetchError::Mismatch {
+                shown: uri.clone(),
+                mismatch,
+            },
+        }
+    })?;
     Ok(Fetched {
         verified,
         plan,
