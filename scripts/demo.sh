@@ -1,22 +1,42 @@
 #!/usr/bin/env bash
-# End-to-end demo on a fresh machine: make a key pair and a small model, sign it, verify it with
-# modelseal and with the reference (model_signing), then tamper with it and watch both refuse.
+# The main job end to end on a fresh machine, against a local S3 + KMS server (moto) this script
+# starts and stops: sign a model with a key in KMS, push it to S3 encrypted with SSE-KMS, verify
+# it in the bucket, pull it, place it as KServe's storage initializer would with modelseal-init,
+# check it with the reference model_signing, then tamper with one object and watch every step
+# refuse it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 scripts/setup-peers.sh
-cargo build --release --locked -q
+cargo build --release --locked -q -p modelseal -p modelseal-init
 MS=$PWD/target/release/modelseal
+INIT=$PWD/target/release/modelseal-init
 REF=$PWD/.venv/bin/model_signing
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'stop_servers; rm -rf "$work"' EXIT
+start_moto
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_ENDPOINT_URL=$MOTO_URL AWS_EC2_METADATA_DISABLED=true
+# moto signs sha256(digest) for MessageType=DIGEST; RAW is the documented switch for it.
+export MODELSEAL_KMS_MESSAGE_TYPE=RAW
 cd "$work"
-
 step() { printf '\n== %s\n' "$*"; }
-step "generate a cosign key pair (password from COSIGN_PASSWORD)"
-export COSIGN_PASSWORD=demo-password
-$MS generate-key-pair
 
-step "make a model: nested files, an empty file"
+step "a bucket and an SSE-KMS key in the local S3 + KMS server ($MOTO_URL)"
+sse_key=$("$ROOT/.venv/bin/python" - <<'PY'
+import boto3
+boto3.client("s3").create_bucket(Bucket="models")
+print(boto3.client("kms").create_key(Description="model bucket SSE")["KeyMetadata"]["KeyId"])
+PY
+)
+echo "bucket s3://models, SSE-KMS key $sse_key"
+
+step "a signing key that never leaves KMS (cosign's awskms:// grammar); cosign.pub for verifiers"
+$MS generate-key-pair --kms awskms:///alias/model-signing
+
+step "a model: nested files and an empty file"
 mkdir -p model/tokenizer
 head -c 8388608 /dev/urandom > model/model.safetensors
 echo '{"hidden_size": 64}' > model/config.json
@@ -24,20 +44,30 @@ printf 'hello\nworld\n' > model/tokenizer/vocab.txt
 : > model/empty.bin
 find model -type f | sort
 
-step "sign it (OMS v1.0 bundle at model/model.sig)"
-$MS sign model --key cosign.key
+step "push: sign in KMS, upload with SSE-KMS, check every object's encryption, signature last"
+$MS push model s3://models/llm/v1 --key awskms:///alias/model-signing --sse-kms-key-id "$sse_key"
 
-step "verify with modelseal, then with model_signing 1.1.1"
-$MS verify model --key cosign.pub
-$REF verify key model --signature model/model.sig --public_key cosign.pub
+step "verify in the bucket (streamed and hashed, nothing kept), then pull"
+$MS verify s3://models/llm/v1 --key cosign.pub
+$MS pull s3://models/llm/v1 pulled --key cosign.pub
 
-step "flip one byte and verify again: both refuse"
-printf 'X' | dd of=model/model.safetensors bs=1 seek=1000 conv=notrunc status=none
+step "the pulled model and its signature pass the reference verifier, model_signing 1.1.1"
+$REF verify key pulled --signature pulled/model.sig --public_key cosign.pub
+
+step "modelseal-init, invoked as KServe invokes its storage initializer"
+MODELSEAL_PUBLIC_KEY=cosign.pub $INIT s3://models/llm/v1 mnt/models
+find mnt/models | sort
+
+step "someone with write access to the bucket swaps a byte in the weights"
+"$ROOT/.venv/bin/python" - <<'PY'
+import boto3
+s3 = boto3.client("s3")
+body = bytearray(s3.get_object(Bucket="models", Key="llm/v1/model.safetensors")["Body"].read())
+body[1000] ^= 1
+s3.put_object(Bucket="models", Key="llm/v1/model.safetensors", Body=bytes(body))
+PY
 set +e
-$MS verify model --key cosign.pub; echo "modelseal exit code: $?"
-$REF verify key model --signature model/model.sig --public_key cosign.pub >/dev/null 2>&1; echo "model_signing exit code: $?"
+$MS verify s3://models/llm/v1 --key cosign.pub; echo "modelseal verify exit code: $?"
+MODELSEAL_PUBLIC_KEY=cosign.pub $INIT s3://models/llm/v1 mnt/fresh; echo "modelseal-init exit code: $?"
 set -e
-
-step "cosign-compatible blob signature, checked by openssl"
-$MS sign-blob cosign.pub --key cosign.key --output-signature blob.sig
-openssl dgst -sha256 -verify cosign.pub -signature <(openssl base64 -d -A -in blob.sig) cosign.pub
+echo "mnt/fresh after the refusal: $(ls -A mnt/fresh 2>/dev/null | wc -l) entries"

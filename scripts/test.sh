@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: kernel unit tests, vectors from other implementations, golden CLI failures,
 # interop tests against the real peers (model_signing 1.1.1, openssl), and S3/KMS tests against
-# loopback servers (moto, s3rver) that this script installs, starts and stops.
+# loopback servers (moto, s3rver) that this script installs, starts and stops, and the static
+# modelseal-init in an empty chroot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-peers.sh
+# The static init binary, run by the chroot test (a fat-LTO build: several minutes when cold).
+MODELSEAL_INIT_STATIC="$PWD/$(scripts/build-init.sh)"
+export MODELSEAL_INIT_STATIC
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh
 trap stop_servers EXIT

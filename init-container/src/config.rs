@@ -28,6 +28,9 @@ pub struct S3Settings {
 pub struct TrustSettings {
     /// MODELSEAL_PUBLIC_KEY: a PEM file mounted from a Secret or ConfigMap.
     pub public_key: Option<PathBuf>,
+    /// MODELSEAL_PUBLIC_KEY_PEM: the PEM text itself (e.g. `valueFrom.configMapKeyRef` in a
+    /// ClusterStorageContainer, which cannot add volumes to the pod).
+    pub public_key_pem: Option<String>,
     /// MODELSEAL_KEY: an awskms:// key.
     pub kms_key: Option<String>,
     /// MODELSEAL_SIGNATURE: where the signature is, when not at the default place.
@@ -185,16 +188,25 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
     };
     let trust = TrustSettings {
         public_key: non_empty(&env, "MODELSEAL_PUBLIC_KEY").map(PathBuf::from),
+        public_key_pem: non_empty(&env, "MODELSEAL_PUBLIC_KEY_PEM"),
         kms_key: non_empty(&env, "MODELSEAL_KEY"),
         signature: non_empty(&env, "MODELSEAL_SIGNATURE"),
         pin,
     };
-    if trust.public_key.is_some() && trust.kms_key.is_some() {
-        return Err("set one of MODELSEAL_PUBLIC_KEY and MODELSEAL_KEY, not both".into());
-    }
-    if trust.public_key.is_none() && trust.kms_key.is_none() && trust.pin.is_none() {
+    let keys = [
+        trust.public_key.is_some(),
+        trust.public_key_pem.is_some(),
+        trust.kms_key.is_some(),
+    ];
+    if keys.iter().filter(|k| **k).count() > 1 {
         return Err(
-            "no trust configured: set MODELSEAL_PUBLIC_KEY (a PEM public key) or MODELSEAL_KEY (awskms://...), \
+            "set only one of MODELSEAL_PUBLIC_KEY, MODELSEAL_PUBLIC_KEY_PEM and MODELSEAL_KEY"
+                .into(),
+        );
+    }
+    if !keys.contains(&true) && trust.pin.is_none() {
+        return Err(
+            "no trust configured: set MODELSEAL_PUBLIC_KEY (a PEM file), MODELSEAL_PUBLIC_KEY_PEM or MODELSEAL_KEY (awskms://...), \
              or VERIFICATION_DIGEST for a single-file model; modelseal-init never places an unverified model"
                 .into(),
         );

@@ -174,6 +174,11 @@ async fn trusted_key(config: &Config, sdk: &SdkConfig) -> Result<Option<PublicKe
             .map_err(|e| format!("MODELSEAL_PUBLIC_KEY {}: {e}", path.display()))?;
         return Ok(Some(key));
     }
+    if let Some(pem) = &config.trust.public_key_pem {
+        let key = PublicKey::from_pem(pem.as_bytes())
+            .map_err(|e| format!("MODELSEAL_PUBLIC_KEY_PEM: {e}"))?;
+        return Ok(Some(key));
+    }
     if let Some(reference) = &config.trust.kms_key {
         return kms_key(reference, sdk).await.map(Some);
     }

@@ -351,6 +351,13 @@ fn no_trust_and_unreachable_bucket_are_refused() {
     );
     let err = refused(&m.init(&[&m.uri("m")]));
     assert!(err.contains("usage"), "{err}");
+    // The key as PEM text in the environment works like the mounted file.
+    let mut c = m.command();
+    c.env_remove("MODELSEAL_PUBLIC_KEY").env(
+        "MODELSEAL_PUBLIC_KEY_PEM",
+        std::fs::read_to_string(m.d().join("model.pub")).unwrap(),
+    );
+    ok(&m.run(c, &[&m.uri("m"), dest.to_str().unwrap()]));
 }
 
 #[test]

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# KServe storage-initializer benchmark on loopback s3rver: modelseal-init (download + verify +
+# place, the static binary) beside KServe's own downloader, kserve-storage 0.21.0
+# (`Storage.download_files`, no verification), on the same data in one run, with peak RSS.
+# Data: a 1 GiB object, a 2 GiB object (to show memory stays flat) and 8 x 128 MiB objects.
+#
+#   bench/init.sh [RUNS]      (default 3; source files in bench/data, kept for reruns)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+DATA=${BENCH_DATA:-bench/data}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+scripts/setup-peers.sh
+[ -x .venv-bench/bin/aws ] || { python3 -m venv .venv-bench && .venv-bench/bin/pip install -q --disable-pip-version-check awscli; }
+.venv-bench/bin/python -c 'import kserve_storage' 2>/dev/null || .venv-bench/bin/pip install -q --disable-pip-version-check kserve-storage==0.21.0
+INIT=$PWD/$(scripts/build-init.sh)
+MS=$PWD/target/release/modelseal
+cargo build --release --locked -q -p modelseal
+AWS=$PWD/.venv-bench/bin/aws
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
+OUT=$(mktemp -d)
+trap 'stop_servers; rm -rf "$OUT"' EXIT
+start_s3rver
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL=$S3RVER_URL AWS_EC2_METADATA_DISABLED=true
+# What KServe's webhook injects for an http endpoint.
+export S3_ENDPOINT=${S3RVER_URL#http://} S3_USE_HTTPS=0 S3_VERIFY_SSL=0
+B=$S3RVER_BUCKET
+
+make_file "$DATA/s3-1g/model.bin" 1024
+make_file "$DATA/s3-2g/model.bin" 2048
+for i in 0 1 2 3 4 5 6 7; do make_file "$DATA/s3-8x128m/shard-0000$i.safetensors" 128; done
+[ -f "$DATA/key.pem" ] || { openssl ecparam -name prime256v1 -genkey -noout -out "$DATA/key.pem"; openssl pkey -in "$DATA/key.pem" -pubout -out "$DATA/key.pub"; }
+for m in s3-1g s3-2g s3-8x128m; do
+  $MS sign "$DATA/$m" --key "$DATA/key.pem" --signature "$DATA/$m.sig" >/dev/null
+  $AWS s3 cp --quiet --recursive "$DATA/$m" "s3://$B/$m"
+  $AWS s3 cp --quiet "$DATA/$m.sig" "s3://$B/$m/model.sig"
+done
+export MODELSEAL_PUBLIC_KEY=$PWD/$DATA/key.pub
+cat > "$OUT/kserve.py" <<'PY'
+import sys
+from kserve_storage import Storage
+Storage.download_files([sys.argv[1]], [sys.argv[2]])
+PY
+
+echo
+machine_line
+echo "server: s3rver 3.7.1 on 127.0.0.1 (object data in page cache); destination: $OUT"
+echo "modelseal-init: $(stat -c %s "$INIT") bytes, $(file -b "$INIT" | cut -d, -f1-2)"
+echo
+table_head
+declare -A BYTES=([s3-1g]=$((1 << 30)) [s3-2g]=$((2 << 30)) [s3-8x128m]=$((1 << 30)))
+for m in s3-1g s3-2g s3-8x128m; do
+  b=${BYTES[$m]}
+  MEASURE_BEFORE="rm -rf $OUT/init" measure "modelseal-init (verify + place)" "$m" "$b" "$INIT" "s3://$B/$m" "$OUT/init"
+  [ $m = s3-2g ] && continue   # the 2 GiB row shows modelseal-init's memory staying flat
+  MEASURE_BEFORE="rm -rf $OUT/kserve; mkdir -p $OUT/kserve" measure "kserve-storage 0.21.0 (no verify)" "$m" "$b" .venv-bench/bin/python "$OUT/kserve.py" "s3://$B/$m" "$OUT/kserve"
+done
