@@ -573,7 +573,11 @@ fn static_binary_runs_in_an_empty_chroot() {
     );
     // localhost, not 127.0.0.1: name resolution must work from /etc/hosts alone.
     let endpoint = m.url.replace("127.0.0.1", "localhost");
-    let out = Command::new("chroot")
+    let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("chroot(8) is required (coreutils)");
+    let out = Command::new(chroot)
         .arg(&root)
         .arg("/modelseal-init")
         .arg(m.uri("chroot"))
