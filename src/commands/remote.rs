@@ -151,7 +151,7 @@ pub fn pull(
         ],
     );
     if !json {
-        println!("Placed {} files in {}", placed.len(), dest.display());
+        println!("Placed {} files and the signature in {}", fetched.plan.jobs.len(), dest.display());
     }
     Ok(())
 }
