@@ -77,6 +77,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
             .map_err(|_| format!("MODELSEAL_MAX_UNPACKED_BYTES '{v}' is not a number"))?,
         None => DEFAULT_MAX_UNPACKED,
     };
+    let tuning = init_tuning(&env);
     let config = config::from_env(env)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -91,7 +92,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
             region: None,
             anonymous: config.s3.anonymous,
         };
-        let engine = Engine::from_sdk_config(&sdk, &options, init_tuning());
+        let engine = Engine::from_sdk_config(&sdk, &options, tuning);
         let key = trusted_key(&config, &sdk).await?;
         for pair in args.chunks(2) {
             fetch_pair(
@@ -108,12 +109,20 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
     })
 }
 
-/// Memory is about `range_size * max_in_flight`: 16 MiB here, to stay far under a 64 MiB budget.
-fn init_tuning() -> Tuning {
+/// Memory is about `range_size * max_in_flight` plus ~28 MiB of runtime: 32 MiB of buffers by
+/// default keeps peak RSS near 60 MiB, under a 64 MiB budget, and measured fastest on loopback
+/// among such settings (README, benchmarks). `MODELSEAL_S3_RANGE_MIB`, `MODELSEAL_S3_CONCURRENCY` and `MODELSEAL_S3_OBJECTS`
+/// adjust it, as for the CLI.
+fn init_tuning(env: &Env) -> Tuning {
+    let num = |var: &str| {
+        env.get(var)
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|n| *n > 0)
+    };
     Tuning {
-        range_size: 4 << 20,
-        max_in_flight: 4,
-        parallel_objects: 4,
+        range_size: num("MODELSEAL_S3_RANGE_MIB").map_or(8 << 20, |m| m << 20),
+        max_in_flight: num("MODELSEAL_S3_CONCURRENCY").map_or(4, |n| n as usize),
+        parallel_objects: num("MODELSEAL_S3_OBJECTS").map_or(4, |n| n as usize),
         ..Tuning::default()
     }
 }

@@ -151,7 +151,11 @@ pub fn pull(
         ],
     );
     if !json {
-        println!("Placed {} files and the signature in {}", fetched.plan.jobs.len(), dest.display());
+        println!(
+            "Placed {} files and the signature in {}",
+            fetched.plan.jobs.len(),
+            dest.display()
+        );
     }
     Ok(())
 }
