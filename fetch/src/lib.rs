@@ -17,7 +17,7 @@ use modelseal_kernel::manifest::{
 };
 use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
 use modelseal_kernel::{Digest, Hasher, PublicKey};
-use modelseal_s3::{Engine, Object, S3Error, S3Uri, Sink};
+use modelseal_s3::{Chunk, Engine, Object, S3Error, S3Uri, Sink};
 
 /// Where a directory model's signature lives, under its prefix.
 pub const SIGNATURE_NAME: &str = "model.sig";
@@ -349,6 +349,61 @@ pub enum Trust<'a> {
     Pin(Digest),
 }
 
+/// A staged file written on its own thread, so writing overlaps hashing. Chunks carry the
+/// engine's memory permits, so queueing them here does not raise memory past the engine's bound.
+struct StagedFile {
+    tx: Option<std::sync::mpsc::SyncSender<Chunk>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl StagedFile {
+    fn new(file: std::fs::File) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
+        let thread = std::thread::spawn(move || {
+            let mut file = file;
+            for chunk in rx {
+                // In pieces of at most 1 MiB: one multi-MiB write(2) from a page-aligned buffer
+                // cost ten times the system time of the same bytes in 1 MiB writes here (README).
+                for piece in chunk.chunks(WRITE_PIECE) {
+                    file.write_all(piece)?;
+                }
+            }
+            file.sync_all()
+        });
+        StagedFile {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits for the writer; its error, if it had one.
+    fn join(&mut self) -> std::io::Result<()> {
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(std::io::Error::other("the writing thread panicked")),
+            None => Ok(()),
+        }
+    }
+
+    fn send(&mut self, chunk: &Chunk) -> std::io::Result<()> {
+        let sent = self.tx.as_ref().map(|tx| tx.send(chunk.clone()));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            // The writer stopped: report why.
+            _ => self
+                .join()
+                .and(Err(std::io::Error::other("the writing thread stopped"))),
+        }
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
 /// Hashes an object's bytes as they stream in (one hasher per signed item, by byte range) and,
 /// when staging, writes them to a new file.
 struct HashSink {
@@ -356,17 +411,13 @@ struct HashSink {
     hashers: Vec<Hasher>,
     cursor: usize,
     pos: u64,
-    out: Option<std::fs::File>,
+    out: Option<StagedFile>,
 }
 
 impl Sink for HashSink {
-    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+    fn write(&mut self, chunk: &Chunk) -> std::io::Result<()> {
         if let Some(f) = &mut self.out {
-            // In pieces of at most 1 MiB: one multi-MiB write(2) from a page-aligned buffer cost
-            // ten times the system time of the same bytes in 1 MiB writes here (README).
-            for piece in chunk.chunks(WRITE_PIECE) {
-                f.write_all(piece)?;
-            }
+            f.send(chunk)?;
         }
         let mut off = 0;
         while off < chunk.len() {
@@ -391,9 +442,9 @@ impl Sink for HashSink {
 }
 
 impl HashSink {
-    fn finish(self) -> std::io::Result<Vec<(ItemKey, Digest)>> {
-        if let Some(f) = self.out {
-            f.sync_all()?;
+    fn finish(mut self) -> std::io::Result<Vec<(ItemKey, Digest)>> {
+        if let Some(mut f) = self.out.take() {
+            f.join()?;
         }
         Ok(self
             .items
@@ -555,7 +606,9 @@ async fn hash_objects(
         let out = match staging {
             Some(dir) => {
                 let p = join(dir, &located.placed_name(&job.path));
-                Some(create_new(&p).map_err(|e| FetchError::local("write", &p, e))?)
+                Some(StagedFile::new(
+                    create_new(&p).map_err(|e| FetchError::local("write", &p, e))?,
+                ))
             }
             None => None,
         };

@@ -109,9 +109,9 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
     })
 }
 
-/// Memory is about `range_size * max_in_flight` plus ~28 MiB of runtime: 32 MiB of buffers by
-/// default keeps peak RSS near 60 MiB, under a 64 MiB budget, and measured fastest on loopback
-/// among such settings (README, benchmarks). `MODELSEAL_S3_RANGE_MIB`, `MODELSEAL_S3_CONCURRENCY` and `MODELSEAL_S3_OBJECTS`
+/// Memory is about `range_size * max_in_flight` plus ~25 MiB of runtime: 36 MiB of buffers by
+/// default keeps peak RSS under a 64 MiB budget, and measured fastest on loopback among such
+/// settings (README, benchmarks). `MODELSEAL_S3_RANGE_MIB`, `MODELSEAL_S3_CONCURRENCY` and `MODELSEAL_S3_OBJECTS`
 /// adjust it, as for the CLI.
 fn init_tuning(env: &Env) -> Tuning {
     let num = |var: &str| {
@@ -120,8 +120,8 @@ fn init_tuning(env: &Env) -> Tuning {
             .filter(|n| *n > 0)
     };
     Tuning {
-        range_size: num("MODELSEAL_S3_RANGE_MIB").map_or(8 << 20, |m| m << 20),
-        max_in_flight: num("MODELSEAL_S3_CONCURRENCY").map_or(4, |n| n as usize),
+        range_size: num("MODELSEAL_S3_RANGE_MIB").map_or(6 << 20, |m| m << 20),
+        max_in_flight: num("MODELSEAL_S3_CONCURRENCY").map_or(6, |n| n as usize),
         parallel_objects: num("MODELSEAL_S3_OBJECTS").map_or(4, |n| n as usize),
         ..Tuning::default()
     }

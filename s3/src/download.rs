@@ -11,7 +11,24 @@ use crate::{Engine, Object, S3Error};
 
 /// Receives an object's bytes, in order, on a blocking thread (hash them, write them).
 pub trait Sink: Send + 'static {
-    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()>;
+    fn write(&mut self, chunk: &Chunk) -> std::io::Result<()>;
+}
+
+/// A downloaded range. It holds one of the engine's memory permits until the last clone is
+/// dropped, so a sink that hands chunks to another thread (a file writer) stays within the
+/// engine's memory bound.
+#[derive(Clone)]
+pub struct Chunk {
+    bytes: Bytes,
+    _permit: std::sync::Arc<OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for Chunk {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 fn ranges(size: u64, step: u64) -> Vec<(u64, u64)> {
@@ -133,8 +150,11 @@ impl Engine {
         let consumer = tokio::task::spawn_blocking(move || {
             let mut sink = sink;
             while let Some((bytes, permit)) = rx.blocking_recv() {
-                sink.write(&bytes)?;
-                drop(permit);
+                let chunk = Chunk {
+                    bytes,
+                    _permit: std::sync::Arc::new(permit),
+                };
+                sink.write(&chunk)?;
             }
             Ok::<S, std::io::Error>(sink)
         });
@@ -188,7 +208,7 @@ impl Engine {
     pub async fn get_small(&self, bucket: &str, key: &str, limit: u64) -> Result<Vec<u8>, S3Error> {
         struct Collect(Vec<u8>);
         impl Sink for Collect {
-            fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+            fn write(&mut self, chunk: &Chunk) -> std::io::Result<()> {
                 self.0.extend_from_slice(chunk);
                 Ok(())
             }

@@ -14,7 +14,7 @@ mod upload;
 mod uri;
 
 pub use client::{load_sdk_config, Engine, Options, Tuning};
-pub use download::Sink;
+pub use download::{Chunk, Sink};
 pub use error::S3Error;
 pub use upload::{Sse, Uploaded};
 pub use uri::{S3Uri, UriError};

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use modelseal_s3::{Engine, Options, S3Error, Sink, Tuning};
+use modelseal_s3::{Chunk, Engine, Options, S3Error, Sink, Tuning};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,8 +41,8 @@ fn engine(sdk: &aws_config::SdkConfig, url: &str, tuning: Tuning) -> Engine {
 
 struct Hash(Sha256);
 impl Sink for Hash {
-    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        self.0.update(chunk);
+    fn write(&mut self, chunk: &Chunk) -> std::io::Result<()> {
+        self.0.update(&chunk[..]);
         Ok(())
     }
 }
