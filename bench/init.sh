@@ -39,6 +39,10 @@ for m in s3-1g s3-2g s3-8x128m; do
   $AWS s3 cp --quiet "$DATA/$m.sig" "s3://$B/$m/model.sig"
 done
 export MODELSEAL_PUBLIC_KEY=$PWD/$DATA/key.pub
+# curl: the same bytes, one GET after another, to files: no hashing, no verification.
+for m in s3-1g s3-8x128m; do
+  for f in $(cd "$DATA/$m" && ls); do printf 'url = "%s"\noutput = "%s"\n' "$S3RVER_URL/$B/$m/$f" "$OUT/curl/$f"; done >"$OUT/curl-$m.cfg"
+done
 cat > "$OUT/kserve.py" <<'PY'
 import sys
 from kserve_storage import Storage
@@ -57,4 +61,5 @@ for m in s3-1g s3-2g s3-8x128m; do
   MEASURE_BEFORE="rm -rf $OUT/init" measure "modelseal-init (verify + place)" "$m" "$b" "$INIT" "s3://$B/$m" "$OUT/init"
   [ $m = s3-2g ] && continue   # the 2 GiB row shows modelseal-init's memory staying flat
   MEASURE_BEFORE="rm -rf $OUT/kserve; mkdir -p $OUT/kserve" measure "kserve-storage 0.21.0 (no verify)" "$m" "$b" .venv-bench/bin/python "$OUT/kserve.py" "s3://$B/$m" "$OUT/kserve"
+  MEASURE_BEFORE="rm -rf $OUT/curl; mkdir -p $OUT/curl" measure "curl to files (no verify)" "$m" "$b" curl -sf -K "$OUT/curl-$m.cfg"
 done
