@@ -10,6 +10,7 @@ mod failure;
 mod files;
 mod hashing;
 mod keyfile;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -1,5 +1,6 @@
 //! The engine: an S3 client from the standard AWS configuration chain, plus tuning.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,6 +64,8 @@ pub struct Engine {
     pub(crate) permits: Arc<Semaphore>,
     /// Multipart uploads in progress, so an interrupted push can abort them.
     pub(crate) active_uploads: Mutex<Vec<(String, String, String)>>,
+    /// Bytes moved so far (downloaded into sinks, or uploaded), for progress displays.
+    pub(crate) moved: Arc<AtomicU64>,
 }
 
 /// Loads the AWS configuration chain with our defaults (region fallback, anonymous mode).
@@ -101,7 +104,13 @@ impl Engine {
             permits: Arc::new(Semaphore::new(tuning.max_in_flight.max(1))),
             tuning,
             active_uploads: Mutex::new(Vec::new()),
+            moved: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// A counter of the bytes this engine has downloaded or uploaded, for progress displays.
+    pub fn bytes_moved(&self) -> Arc<AtomicU64> {
+        self.moved.clone()
     }
 
     pub fn tuning(&self) -> &Tuning {

@@ -147,6 +147,7 @@ impl Engine {
         sink: S,
     ) -> Result<S, S3Error> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Bytes, OwnedSemaphorePermit)>(1);
+        let moved = self.moved.clone();
         let consumer = tokio::task::spawn_blocking(move || {
             let mut sink = sink;
             while let Some((bytes, permit)) = rx.blocking_recv() {
@@ -155,6 +156,7 @@ impl Engine {
                     _permit: std::sync::Arc::new(permit),
                 };
                 sink.write(&chunk)?;
+                moved.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
             }
             Ok::<S, std::io::Error>(sink)
         });

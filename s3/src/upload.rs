@@ -115,6 +115,8 @@ impl Engine {
         if size <= self.tuning.multipart_threshold {
             let data = read_part(path, 0, size).await?;
             self.put_bytes(bucket, key, data, sse).await?;
+            self.moved
+                .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
             return Ok(Uploaded {
                 key: key.to_string(),
                 size,
@@ -218,6 +220,8 @@ impl Engine {
                         }
                     })
                     .await?;
+                self.moved
+                    .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
                 Ok::<CompletedPart, S3Error>(
                     CompletedPart::builder()
                         .part_number(number)

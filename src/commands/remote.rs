@@ -106,6 +106,7 @@ pub fn pull(
     let engine = aws.engine();
     let created_dest = !dest.exists();
     let mut staging = None;
+    let bar = crate::progress::Progress::start("pull", None, engine.bytes_moved(), json);
     let result = aws.rt.block_on(async {
         let located = locate(&engine, &uri).await?;
         let signature = signature_source(signature, &located)
@@ -128,6 +129,7 @@ pub fn pull(
         let placed = place(&located, &fetched, &dir, dest, true)?;
         Ok::<_, FetchError>((located, fetched, placed))
     });
+    drop(bar);
     let (located, fetched, placed) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -262,6 +264,8 @@ pub fn push(
         }
     };
     let engine = aws.engine();
+    let total: u64 = uploads.iter().map(|(_, _, size)| size).sum();
+    let bar = crate::progress::Progress::start("push", Some(total), engine.bytes_moved(), json);
     let sse_spec = Sse {
         kms_key_id: sse.kms_key_id.clone(),
     };
@@ -274,6 +278,7 @@ pub fn push(
             }
         }
     });
+    drop(bar);
     let count = uploads.len();
     result?;
     if json {
