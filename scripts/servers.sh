@@ -44,9 +44,13 @@ start_s3rver() {
   wait_for "$S3RVER_URL/" "s3rver"
 }
 
+# Safe in an EXIT trap under `set -e`: a killed server's status (143) must not become the
+# script's exit status.
 stop_servers() {
-  for pid in "${_server_pids[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${_server_pids[@]}"; do wait "$pid" 2>/dev/null; done
+  local pid dir
+  for pid in "${_server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${_server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   for dir in "${_server_dirs[@]}"; do rm -rf "$dir"; done
   _server_pids=(); _server_dirs=()
+  return 0
 }

@@ -218,31 +218,12 @@ fn openssl_accepts_our_blob_signatures_and_we_accept_its() {
     // cosign's file format: base64 of DER, no newline.
     let b64 = std::fs::read_to_string(d.join("blob.sig")).unwrap();
     assert!(!b64.ends_with('\n'));
-    assert!(Command::new("openssl")
-        .current_dir(d)
-        .args(["base64", "-d", "-A", "-in", "blob.sig", "-out", "blob.der"])
-        .status()
-        .unwrap()
-        .success());
-    let out = Command::new("openssl")
-        .current_dir(d)
-        .args([
-            "dgst",
-            "-sha256",
-            "-verify",
-            "cosign.pub",
-            "-signature",
-            "blob.der",
-            "blob.bin",
-        ])
-        .output()
-        .expect("openssl is required");
-    assert!(
-        out.status.success(),
-        "openssl refused our signature: {}",
-        String::from_utf8_lossy(&out.stdout)
+    let verdict = common::openssl_verify_blob(d, "cosign.pub", "blob.sig", "blob.bin");
+    assert_eq!(
+        verdict.as_deref(),
+        Ok("Verified OK\n"),
+        "openssl refused our signature"
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Verified OK\n");
     // And openssl's signature over the same bytes, with the cosign key exported as PKCS#8.
     let pkcs8 = {
         use modelseal_kernel::keys::PrivateKeyPem;

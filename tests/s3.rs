@@ -409,29 +409,11 @@ fn kms_keys_sign_models_and_blobs() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let d = m.d();
-    assert!(Command::new("openssl")
-        .current_dir(d)
-        .args(["base64", "-d", "-A", "-in", "blob.sig", "-out", "blob.der"])
-        .status()
-        .unwrap()
-        .success());
-    let out = Command::new("openssl")
-        .current_dir(d)
-        .args([
-            "dgst",
-            "-sha256",
-            "-verify",
-            "cosign.pub",
-            "-signature",
-            "blob.der",
-            "blob.txt",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    let verdict = common::openssl_verify_blob(d, "cosign.pub", "blob.sig", "blob.txt");
+    assert_eq!(
+        verdict.as_deref(),
+        Ok("Verified OK\n"),
+        "openssl refused the KMS signature"
     );
     // And a push signed in KMS.
     let bucket = m.bucket();

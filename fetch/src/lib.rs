@@ -260,6 +260,15 @@ pub async fn locate(engine: &Engine, uri: &S3Uri) -> Result<Located, FetchError>
             .map_err(FetchError::S3)?
         {
             let name = uri.key.rsplit('/').next().unwrap_or(&uri.key).to_string();
+            // The name becomes a file in DEST: one safe component, never "." or "..".
+            if ResourcePath::parse(&name)
+                .map_or(true, |p| p.is_single_file() || p.as_str().contains('/'))
+            {
+                return Err(FetchError::UnsafeKeys {
+                    prefix: format!("s3://{bucket}/"),
+                    keys: vec![uri.key.clone()],
+                });
+            }
             return Ok(Located {
                 default_signature: format!("{}.sig", uri.key),
                 bucket,

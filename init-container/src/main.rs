@@ -338,6 +338,12 @@ async fn stage_and_place(
         {
             let entry = entry.map_err(|e| format!("cannot list {}: {e}", into.display()))?;
             let to = dest.join(entry.file_name());
+            // A directory left by an earlier, interrupted placement of this same model is
+            // replaced (a rename cannot replace a non-empty directory).
+            if to.is_dir() && !to.is_symlink() {
+                std::fs::remove_dir_all(&to)
+                    .map_err(|e| format!("cannot replace {}: {e}", to.display()))?;
+            }
             std::fs::rename(entry.path(), &to)
                 .map_err(|e| format!("cannot place {}: {e}", to.display()))?;
         }

@@ -73,3 +73,42 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `openssl dgst -sha256 -verify PUB -signature <(base64 -d SIG) DATA` in `dir`: how a cosign
+/// raw signature is checked without cosign. Returns openssl's stdout when it verified.
+pub fn openssl_verify_blob(
+    dir: &Path,
+    public_key: &str,
+    signature_b64: &str,
+    data: &str,
+) -> Result<String, String> {
+    let der = format!("{signature_b64}.der");
+    let decoded = Command::new("openssl")
+        .current_dir(dir)
+        .args(["base64", "-d", "-A", "-in", signature_b64, "-out", &der])
+        .status()
+        .expect("openssl is required");
+    assert!(
+        decoded.success(),
+        "openssl could not decode {signature_b64}"
+    );
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args([
+            "dgst",
+            "-sha256",
+            "-verify",
+            public_key,
+            "-signature",
+            &der,
+            data,
+        ])
+        .output()
+        .expect("openssl is required");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(stdout)
+    }
+}
