@@ -1,0 +1,164 @@
+//! Every parser of untrusted input, fed mutated and truncated copies of real vectors: each must
+//! answer with a value or a typed error, never a panic. (A deterministic stand-in for fuzzing:
+//! cargo-fuzz needs a nightly toolchain these machines do not have.)
+
+use std::path::Path;
+
+use modelseal_kernel::blob::{decode_signature, BlobBundle};
+use modelseal_kernel::bundle::{Bundle, Content};
+use modelseal_kernel::cosign_key::EncryptedKey;
+use modelseal_kernel::manifest::ResourcePath;
+use modelseal_kernel::oms;
+use modelseal_kernel::{PrivateKey, PublicKey};
+
+fn testdata(rel: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata")
+            .join(rel),
+    )
+    .unwrap()
+}
+
+/// xorshift64*: reproducible mutations without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Bit flips, byte replacements with JSON-significant characters, deletions, duplications and
+/// truncations of `seed`.
+fn mutants(seed: &[u8], count: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
+    const SPECIAL: &[u8] = b"{}[]\":,\\0-e.nul/ \n\x00\xff";
+    (0..count)
+        .map(|_| {
+            let mut m = seed.to_vec();
+            for _ in 0..1 + rng.below(4) {
+                if m.is_empty() {
+                    break;
+                }
+                let at = rng.below(m.len());
+                match rng.below(5) {
+                    0 => m[at] ^= 1 << rng.below(8),
+                    1 => m[at] = SPECIAL[rng.below(SPECIAL.len())],
+                    2 => {
+                        m.remove(at);
+                    }
+                    3 => {
+                        let end = (at + rng.below(64)).min(m.len());
+                        let piece = m[at..end].to_vec();
+                        m.splice(at..at, piece);
+                    }
+                    _ => m.truncate(at),
+                }
+            }
+            m
+        })
+        .collect()
+}
+
+#[test]
+fn bundles_statements_and_blob_bundles() {
+    let mut rng = Rng(0x5eed_0001);
+    let seeds = [
+        testdata("model-signing/dir-basic/model.sig"),
+        testdata("model-signing-variants/shards-sha256-4096.sig"),
+        testdata("cosign-generated/model.bin.sigstore.json"),
+        testdata("cosign-generated/model.bin.legacy-bundle.json"),
+        testdata("sigstore-conformance/managed-key-happy-path/bundle.sigstore.json"),
+    ];
+    let key =
+        PublicKey::from_pem(&testdata("model-signing/dir-basic/keys/signer.pub.pem")).unwrap();
+    let mut parsed = 0;
+    for seed in &seeds {
+        for m in mutants(seed, 1500, &mut rng) {
+            let _ = BlobBundle::from_json(&m);
+            if let Ok(b) = Bundle::from_json(&m) {
+                parsed += 1;
+                let _ = oms::verify_envelope(&b, &key, oms::TlogPolicy::IgnoreUnverified);
+                if let Content::Dsse(env) = &b.content {
+                    let _ = oms::parse_statement(&env.payload);
+                }
+            }
+        }
+    }
+    assert!(
+        parsed > 100,
+        "mutations too destructive to reach the later steps: {parsed}"
+    );
+}
+
+#[test]
+fn statements_reach_the_manifest_checks() {
+    let mut rng = Rng(0x5eed_0002);
+    let payload = testdata("model-signing-worked-example/payload.json");
+    let mut manifests = 0;
+    for m in mutants(&payload, 5000, &mut rng) {
+        if oms::parse_statement(&m).is_ok() {
+            manifests += 1;
+        }
+    }
+    // Most mutants break the root digest or the JSON; a few (whitespace) still parse.
+    assert!(manifests > 0);
+}
+
+#[test]
+fn keys() {
+    let mut rng = Rng(0x5eed_0003);
+    for seed in [
+        testdata("cosign-keys/sigstore_labeled.key"),
+        testdata("cosign-generated/sigstore-rs.pub"),
+        testdata("model-signing/dir-p384/keys/signer.key.pem"),
+        testdata("sigstore-rs/keys/rsa_private.key"),
+    ] {
+        for m in mutants(&seed, 1000, &mut rng) {
+            let _ = PublicKey::from_pem(&m);
+            let _ = PrivateKey::from_pem(&m);
+            let _ = PublicKey::from_spki_der(&m);
+            let _ = PrivateKey::from_pkcs8_der(&m);
+            let _ = PrivateKey::from_sec1_der(&m);
+            let _ = decode_signature(&m);
+        }
+    }
+    // The encrypted key's JSON, parsed but not decrypted (scrypt is slow by design).
+    let json = br#"{"kdf":{"name":"scrypt","params":{"N":32768,"r":8,"p":1},"salt":"7OuFwelmfY5uHwchiDRsmtjspgfef1F2Ne8aCN5KaZY="},"cipher":{"name":"nacl/secretbox","nonce":"P4y88hBovSkOLmstlUAhbpt2t+lS5LPH"},"ciphertext":"2puC7rfWI9hw"}"#;
+    for m in mutants(json, 3000, &mut rng) {
+        let _ = EncryptedKey::from_json(&m);
+    }
+}
+
+#[test]
+fn resource_names() {
+    let mut rng = Rng(0x5eed_0004);
+    for seed in [
+        "tokenizer/vocab.txt",
+        "a/b",
+        "model-00001-of-00002.safetensors",
+        ".",
+    ] {
+        for m in mutants(seed.as_bytes(), 2000, &mut rng) {
+            let Ok(text) = String::from_utf8(m) else {
+                continue;
+            };
+            if let Ok(p) = ResourcePath::parse(&text) {
+                // Whatever parses can never leave the model directory.
+                assert!(!p.as_str().starts_with('/'), "{text:?}");
+                assert!(
+                    p.components()
+                        .all(|c| c != ".." && !c.is_empty() && !c.contains('\\')),
+                    "{text:?}"
+                );
+            }
+        }
+    }
+}
