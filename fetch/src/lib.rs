@@ -496,6 +496,9 @@ pub struct Fetched {
     pub plan: Plan,
     /// The bundle's bytes, to place beside the model; empty when trust was a pin.
     pub signature: Vec<u8>,
+    /// True when the bundle carried transparency-log entries or timestamps that were, by
+    /// request (`TlogPolicy::IgnoreUnverified`), not verified.
+    pub ignored_transparency: bool,
 }
 
 /// Signature first, then every selected signed object streamed through the hashers (and into
@@ -510,7 +513,7 @@ pub async fn fetch(
 ) -> Result<Fetched, FetchError> {
     let uri = located.uri();
     let pinned_only = matches!(trust, Trust::Pin(_));
-    let (manifest, signature, extra) = match trust {
+    let (manifest, signature, extra, ignored_transparency) = match trust {
         Trust::Key {
             key,
             signature,
@@ -518,7 +521,7 @@ pub async fn fetch(
         } => {
             let bytes = signature.read(engine).await?;
             let sig_bytes = bytes.clone().unwrap_or_default();
-            let (manifest, _) = check_signature(bytes, &signature.shown(), key, tlog)?;
+            let (manifest, bundle) = check_signature(bytes, &signature.shown(), key, tlog)?;
             if let Some(pin) = pin {
                 if !located.is_single_file() {
                     return Err(FetchError::PinNeedsSingleFile(uri));
@@ -537,13 +540,18 @@ pub async fn fetch(
             }
             let extra: Vec<ResourcePath> =
                 located.signature_inside(&signature).into_iter().collect();
-            (manifest, sig_bytes, extra)
+            (manifest, sig_bytes, extra, !bundle.transparency.is_empty())
         }
         Trust::Pin(pin) => {
             let Remote::File { name, .. } = &located.remote else {
                 return Err(FetchError::PinNeedsSingleFile(uri));
             };
-            (SignedManifest::from_pin(name, pin), Vec::new(), Vec::new())
+            (
+                SignedManifest::from_pin(name, pin),
+                Vec::new(),
+                Vec::new(),
+                false,
+            )
         }
     };
     let mut plan = manifest.plan(&located.local_model(), &extra);
@@ -582,6 +590,7 @@ pub async fn fetch(
         verified,
         plan,
         signature,
+        ignored_transparency,
     })
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use modelseal_fetch::{
-    fetch, locate, place, prepare_staging, FetchError, Located, SignatureSource, Trust,
+    fetch, locate, place, prepare_staging, FetchError, Fetched, SignatureSource, Trust,
 };
 use modelseal_kernel::manifest::{LocalModel, ResourcePath};
 use modelseal_kernel::oms::TlogPolicy;
@@ -50,19 +50,18 @@ pub(super) fn fetch_failure(e: FetchError) -> Failure {
     }
 }
 
-fn signature_source(given: Option<&str>, located: &Located) -> Result<SignatureSource> {
+/// `--signature` as given (an s3:// URI or a local path); `None` means the default place.
+fn given_signature(given: Option<&str>) -> Result<Option<SignatureSource>> {
     Ok(match given {
-        Some(s) if s.starts_with("s3://") => SignatureSource::S3(parse_uri(s)?),
-        Some(s) => SignatureSource::Local(PathBuf::from(s)),
-        None => SignatureSource::S3(located.default_signature()),
+        Some(s) if s.starts_with("s3://") => Some(SignatureSource::S3(parse_uri(s)?)),
+        Some(s) => Some(SignatureSource::Local(PathBuf::from(s))),
+        None => None,
     })
 }
 
-fn warn_tlog(fetched_signature: &[u8]) {
-    if let Ok(b) = modelseal_kernel::bundle::Bundle::from_json(fetched_signature) {
-        if !b.transparency.is_empty() {
-            eprintln!("{}", super::TLOG_WARNING);
-        }
+fn warn_tlog(fetched: &Fetched) {
+    if fetched.ignored_transparency {
+        eprintln!("{}", super::TLOG_WARNING);
     }
 }
 
@@ -75,10 +74,11 @@ pub fn verify(
     aws: &Aws,
 ) -> Result<()> {
     let uri = parse_uri(uri)?;
+    let given = given_signature(signature)?;
     let engine = aws.engine();
     aws.rt.block_on(async {
         let located = locate(&engine, &uri).await.map_err(fetch_failure)?;
-        let signature = signature_source(signature, &located)?;
+        let signature = given.unwrap_or_else(|| SignatureSource::S3(located.default_signature()));
         let trust = Trust::Key {
             key,
             signature,
@@ -87,7 +87,7 @@ pub fn verify(
         let fetched = fetch(&engine, &located, trust, tlog, None, None)
             .await
             .map_err(fetch_failure)?;
-        warn_tlog(&fetched.signature);
+        warn_tlog(&fetched);
         model::report(&fetched.verified, &located.uri(), json, &[]);
         Ok(())
     })
@@ -103,14 +103,14 @@ pub fn pull(
     aws: &Aws,
 ) -> Result<()> {
     let uri = parse_uri(uri)?;
+    let given = given_signature(signature)?;
     let engine = aws.engine();
     let created_dest = !dest.exists();
     let mut staging = None;
     let bar = crate::progress::Progress::start("pull", None, engine.bytes_moved(), json);
     let result = aws.rt.block_on(async {
         let located = locate(&engine, &uri).await?;
-        let signature = signature_source(signature, &located)
-            .map_err(|f| FetchError::NothingAt(f.to_string()))?;
+        let signature = given.unwrap_or_else(|| SignatureSource::S3(located.default_signature()));
         let dir = prepare_staging(dest)?;
         staging = Some(dir.clone());
         let fetched = fetch(
@@ -142,7 +142,7 @@ pub fn pull(
             return Err(fetch_failure(e));
         }
     };
-    warn_tlog(&fetched.signature);
+    warn_tlog(&fetched);
     model::report(
         &fetched.verified,
         &located.uri(),
