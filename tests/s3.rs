@@ -623,3 +623,81 @@ fn s3rver_round_trip() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("access denied"), "{}", r.stderr);
 }
+
+/// `push --signature` publishes an existing bundle only after checking it against the model.
+#[test]
+fn push_checks_a_given_signature_against_the_model_first() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    m.small_model();
+    let (id, _) = aws::sse_key(&m.kms, &m.rt);
+    assert_eq!(
+        m.ms(&[
+            "sign",
+            "model",
+            "--key",
+            "signer.key",
+            "--signature",
+            "good.sig"
+        ])
+        .code,
+        0
+    );
+    let r = m.ms(&[
+        "push",
+        "model",
+        &format!("s3://{bucket}/given"),
+        "--key",
+        "signer.pub",
+        "--signature",
+        "good.sig",
+        "--sse-kms-key-id",
+        &id,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        aws::get(&m.s3, &m.rt, &bucket, "given/model.sig"),
+        std::fs::read(m.d().join("good.sig")).unwrap()
+    );
+    assert_eq!(
+        m.ms(&[
+            "verify",
+            &format!("s3://{bucket}/given"),
+            "--key",
+            "signer.pub"
+        ])
+        .code,
+        0
+    );
+    // The model changed after that bundle was made: refused, nothing uploaded.
+    write_tree(m.d(), &[("model/config.json", b"{\"hidden_size\": 65}\n")]);
+    let r = m.ms(&[
+        "push",
+        "model",
+        &format!("s3://{bucket}/stale"),
+        "--key",
+        "signer.pub",
+        "--signature",
+        "good.sig",
+        "--sse-kms-key-id",
+        &id,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("config.json: content changed"),
+        "{}",
+        r.stderr
+    );
+    let listed =
+        m.rt.block_on(
+            m.s3.list_objects_v2()
+                .bucket(&bucket)
+                .prefix("stale/")
+                .send(),
+        )
+        .unwrap();
+    assert!(
+        listed.contents().is_empty(),
+        "objects uploaded for a bundle that does not match"
+    );
+}

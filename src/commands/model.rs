@@ -260,15 +260,23 @@ pub fn verify(
     };
     let manifest = check_signature(bytes, &sig_path.display().to_string(), key, tlog)?;
     let model = open(model_path, true)?;
-    let extra_ignores: Vec<ResourcePath> =
-        signature_inside(&model, &sig_path).into_iter().collect();
+    let verified = check_model(&model, &manifest, &sig_path, threads)?;
+    report(&verified, &model.name(), json, &[]);
+    Ok(())
+}
+
+/// Steps 9 and 10 on disk: plan against the files found, hash what the plan asks, check.
+/// `signature` is excused when it lies inside the model.
+pub(super) fn check_model(
+    model: &Model,
+    manifest: &SignedManifest,
+    signature: &Path,
+    threads: usize,
+) -> Result<Verified> {
+    let extra_ignores: Vec<ResourcePath> = signature_inside(model, signature).into_iter().collect();
     let plan = manifest.plan(&model.local, &extra_ignores);
-    let digests = hashing::run(tasks(&model, plan.jobs.clone()), threads)?;
-    match manifest.check(&plan, &digests) {
-        Ok(v) => {
-            report(&v, &model.name(), json, &[]);
-            Ok(())
-        }
-        Err(m) => Err(mismatch_failure(&model_path.display().to_string(), &m)),
-    }
+    let digests = hashing::run(tasks(model, plan.jobs.clone()), threads)?;
+    manifest
+        .check(&plan, &digests)
+        .map_err(|m| mismatch_failure(&model.path.display().to_string(), &m))
 }

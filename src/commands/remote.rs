@@ -317,26 +317,7 @@ fn check_local(
         key,
         TlogPolicy::Refuse,
     )?;
-    let extra: Vec<ResourcePath> = model::signature_inside(model, path).into_iter().collect();
-    let plan = manifest.plan(&model.local, &extra);
-    let tasks = plan
-        .jobs
-        .iter()
-        .map(|j| {
-            (
-                crate::hashing::Task {
-                    file: model.file_path(&j.path),
-                    job: j.clone(),
-                },
-                0,
-            )
-        })
-        .collect();
-    let digests = crate::hashing::run(tasks, threads)?;
-    manifest
-        .check(&plan, &digests)
-        .map(|_| ())
-        .map_err(|m| model::mismatch_failure(&model.path.display().to_string(), &m))
+    model::check_model(model, &manifest, path, threads).map(|_| ())
 }
 
 async fn upload_all(
