@@ -351,7 +351,8 @@ pub enum Trust<'a> {
     /// A signature checked with this key; optionally also a SHA-256 pin for a single file.
     Key {
         key: &'a PublicKey,
-        signature: SignatureSource,
+        /// Where the bundle is; `None` means the default place (`PREFIX/model.sig`, `KEY.sig`).
+        signature: Option<SignatureSource>,
         pin: Option<Digest>,
     },
     /// Only a SHA-256 pin for a single-file model (KServe's `VERIFICATION_DIGEST`).
@@ -519,6 +520,8 @@ pub async fn fetch(
             signature,
             pin,
         } => {
+            let signature =
+                signature.unwrap_or_else(|| SignatureSource::S3(located.default_signature()));
             let bytes = signature.read(engine).await?;
             let sig_bytes = bytes.clone().unwrap_or_default();
             let (manifest, bundle) = check_signature(bytes, &signature.shown(), key, tlog)?;

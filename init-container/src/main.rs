@@ -245,10 +245,10 @@ async fn fetch_pair(
     let trust = match key {
         Some(key) => {
             let signature = match &config.trust.signature {
-                Some(s) => SignatureSource::S3(
+                Some(s) => Some(SignatureSource::S3(
                     S3Uri::parse(s).map_err(|e| format!("MODELSEAL_SIGNATURE: {e}"))?,
-                ),
-                None => SignatureSource::S3(located.default_signature()),
+                )),
+                None => None,
             };
             Trust::Key {
                 key,

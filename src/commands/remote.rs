@@ -78,10 +78,9 @@ pub fn verify(
     let engine = aws.engine();
     aws.rt.block_on(async {
         let located = locate(&engine, &uri).await.map_err(fetch_failure)?;
-        let signature = given.unwrap_or_else(|| SignatureSource::S3(located.default_signature()));
         let trust = Trust::Key {
             key,
-            signature,
+            signature: given,
             pin: None,
         };
         let fetched = fetch(&engine, &located, trust, tlog, None, None)
@@ -110,7 +109,6 @@ pub fn pull(
     let bar = crate::progress::Progress::start("pull", None, engine.bytes_moved(), json);
     let result = aws.rt.block_on(async {
         let located = locate(&engine, &uri).await?;
-        let signature = given.unwrap_or_else(|| SignatureSource::S3(located.default_signature()));
         let dir = prepare_staging(dest)?;
         staging = Some(dir.clone());
         let fetched = fetch(
@@ -118,7 +116,7 @@ pub fn pull(
             &located,
             Trust::Key {
                 key,
-                signature,
+                signature: given,
                 pin: None,
             },
             tlog,
