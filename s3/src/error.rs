@@ -105,6 +105,16 @@ pub(crate) enum Retry {
     No(S3Error),
 }
 
+impl Retry {
+    fn when(retryable: bool, e: S3Error) -> Self {
+        if retryable {
+            Retry::Yes(e)
+        } else {
+            Retry::No(e)
+        }
+    }
+}
+
 /// The innermost error text, without the SDK's wrapping ("dispatch failure" and so on).
 fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut last = e;
@@ -149,37 +159,34 @@ where
                 ("PreconditionFailed", _) | (_, Some(412)) => {
                     Retry::No(S3Error::ObjectChanged { bucket, key })
                 }
-                (_, Some(s)) if s >= 500 || s == 429 => Retry::Yes(S3Error::Service {
-                    op,
-                    bucket,
-                    key,
-                    status,
-                    code,
-                    message,
-                }),
-                _ => Retry::No(S3Error::Service {
-                    op,
-                    bucket,
-                    key,
-                    status,
-                    code,
-                    message,
-                }),
+                _ => {
+                    let retryable = status.is_some_and(|s| s >= 500 || s == 429);
+                    let e = S3Error::Service {
+                        op,
+                        bucket,
+                        key,
+                        status,
+                        code,
+                        message,
+                    };
+                    Retry::when(retryable, e)
+                }
             }
         }
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            Retry::Yes(S3Error::Transport {
+        _ => {
+            let retryable = matches!(
+                err,
+                SdkError::DispatchFailure(_)
+                    | SdkError::TimeoutError(_)
+                    | SdkError::ResponseError(_)
+            );
+            let e = S3Error::Transport {
                 op,
                 bucket,
                 key,
                 message: source_text(&err),
-            })
+            };
+            Retry::when(retryable, e)
         }
-        _ => Retry::No(S3Error::Transport {
-            op,
-            bucket,
-            key,
-            message: source_text(&err),
-        }),
     }
 }
