@@ -12,37 +12,28 @@ DATA=${BENCH_DATA:-bench/data}
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 scripts/setup-peers.sh
-[ -x .venv-bench/bin/aws ] || { python3 -m venv .venv-bench && .venv-bench/bin/pip install -q --disable-pip-version-check awscli; }
-.venv-bench/bin/python -c 'import kserve_storage' 2>/dev/null || .venv-bench/bin/pip install -q --disable-pip-version-check kserve-storage==0.21.0
+bench_venv
+.venv-bench/bin/python -c 'import kserve_storage' 2>/dev/null || bench_venv kserve-storage==0.21.0
 INIT=$PWD/$(scripts/build-init.sh)
 MS=$PWD/target/release/modelseal
 cargo build --release --locked -q -p modelseal
-AWS=$PWD/.venv-bench/bin/aws
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh
 OUT=$(mktemp -d)
 trap 'stop_servers; rm -rf "$OUT"' EXIT
-start_s3rver
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
-export AWS_ENDPOINT_URL=$S3RVER_URL AWS_EC2_METADATA_DISABLED=true
+start_s3rver_env
 # What KServe's webhook injects for an http endpoint.
 export S3_ENDPOINT=${S3RVER_URL#http://} S3_USE_HTTPS=0 S3_VERIFY_SSL=0
-B=$S3RVER_BUCKET
 
+mkdir -p "$DATA"
 make_file "$DATA/s3-1g/model.bin" 1024
 make_file "$DATA/s3-2g/model.bin" 2048
 for i in 0 1 2 3 4 5 6 7; do make_file "$DATA/s3-8x128m/shard-0000$i.safetensors" 128; done
-[ -f "$DATA/key.pem" ] || { openssl ecparam -name prime256v1 -genkey -noout -out "$DATA/key.pem"; openssl pkey -in "$DATA/key.pem" -pubout -out "$DATA/key.pub"; }
-for m in s3-1g s3-2g s3-8x128m; do
-  $MS sign "$DATA/$m" --key "$DATA/key.pem" --signature "$DATA/$m.sig" >/dev/null
-  $AWS s3 cp --quiet --recursive "$DATA/$m" "s3://$B/$m"
-  $AWS s3 cp --quiet "$DATA/$m.sig" "s3://$B/$m/model.sig"
-done
-export MODELSEAL_PUBLIC_KEY=$PWD/$DATA/key.pub
-# curl: the same bytes, one GET after another, to files: no hashing, no verification.
-for m in s3-1g s3-8x128m; do
-  for f in $(cd "$DATA/$m" && ls); do printf 'url = "%s"\noutput = "%s"\n' "$S3RVER_URL/$B/$m/$f" "$OUT/curl/$f"; done >"$OUT/curl-$m.cfg"
-done
+bench_key
+publish s3-1g s3-2g s3-8x128m
+MODELSEAL_PUBLIC_KEY=$(realpath "$DATA/key.pub")
+export MODELSEAL_PUBLIC_KEY
+curl_configs "$OUT" s3-1g s3-8x128m
 cat > "$OUT/kserve.py" <<'PY'
 import sys
 from kserve_storage import Storage

@@ -45,3 +45,47 @@ sha256_limit() {
   limit=$(openssl speed -evp sha256 -bytes 1048576 -seconds 2 2>/dev/null | awk '/^sha256/ {sub("k","",$2); printf "%.0f", $2 / 1000}')
   echo "SHA-256 limit of one core here (openssl speed -evp sha256, 1 MiB blocks): ${limit} MB/s"
 }
+
+# bench_key: the P-256 signing key every benchmark uses, made once.
+bench_key() {
+  [ -f "$DATA/key.pem" ] && return
+  openssl ecparam -name prime256v1 -genkey -noout -out "$DATA/key.pem"
+  openssl pkey -in "$DATA/key.pem" -pubout -out "$DATA/key.pub"
+}
+
+# bench_venv [PACKAGE...]: ./.venv-bench with awscli and the given packages (kept apart from
+# ./.venv so the peers under test never change the test suite's dependencies).
+bench_venv() {
+  [ -x .venv-bench/bin/aws ] || { python3 -m venv .venv-bench && .venv-bench/bin/pip install -q --disable-pip-version-check awscli; }
+  [ $# -eq 0 ] || .venv-bench/bin/pip install -q --disable-pip-version-check "$@"
+  AWS=$PWD/.venv-bench/bin/aws
+}
+
+# start_s3rver_env: s3rver on loopback (scripts/servers.sh must be sourced) and the AWS
+# variables that reach it; sets B to its bucket.
+start_s3rver_env() {
+  start_s3rver
+  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+  export AWS_ENDPOINT_URL=$S3RVER_URL AWS_EC2_METADATA_DISABLED=true
+  B=$S3RVER_BUCKET
+}
+
+# publish MODEL...: sign each $DATA/MODEL with $MS (signature kept beside it) and upload model
+# and signature to s3://$B/MODEL with awscli.
+publish() {
+  local m
+  for m in "$@"; do
+    "$MS" sign "$DATA/$m" --key "$DATA/key.pem" --signature "$DATA/$m.sig" >/dev/null
+    "$AWS" s3 cp --quiet --recursive "$DATA/$m" "s3://$B/$m"
+    "$AWS" s3 cp --quiet "$DATA/$m.sig" "s3://$B/$m/model.sig"
+  done
+}
+
+# curl_configs OUT MODEL...: a curl config per model fetching every object to OUT/curl/, so one
+# curl process GETs them one after another (the no-work baseline).
+curl_configs() {
+  local out=$1 m f; shift
+  for m in "$@"; do
+    for f in $(cd "$DATA/$m" && ls); do printf 'url = "%s"\noutput = "%s"\n' "$S3RVER_URL/$B/$m/$f" "$out/curl/$f"; done >"$out/curl-$m.cfg"
+  done
+}

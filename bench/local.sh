@@ -18,7 +18,7 @@ mkdir -p "$DATA"
 make_file "$DATA/one-1g/model.bin" 1024
 make_file "$DATA/one-2g/model.bin" 2048
 for i in 0 1 2 3 4 5 6 7; do make_file "$DATA/dir-8x256m/shard-0000$i.safetensors" 256; done
-[ -f "$DATA/key.pem" ] || { openssl ecparam -name prime256v1 -genkey -noout -out "$DATA/key.pem"; openssl pkey -in "$DATA/key.pem" -pubout -out "$DATA/key.pub"; }
+bench_key
 declare -A BYTES=([one-1g]=$((1 << 30)) [one-2g]=$((2 << 30)) [dir-8x256m]=$((2 << 30)))
 
 # Signatures live outside the models so every tool sees the same files.

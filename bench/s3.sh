@@ -11,33 +11,22 @@ DATA=${BENCH_DATA:-bench/data}
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 scripts/setup-peers.sh
-[ -x .venv-bench/bin/aws ] || { python3 -m venv .venv-bench && .venv-bench/bin/pip install -q --disable-pip-version-check awscli; }
+bench_venv
 cargo build --release --locked -q
 MS=$PWD/target/release/modelseal
-AWS=$PWD/.venv-bench/bin/aws
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh
-trap 'stop_servers; rm -rf "$OUT"' EXIT
 OUT=$(mktemp -d)
-start_s3rver
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
-export AWS_ENDPOINT_URL=$S3RVER_URL AWS_EC2_METADATA_DISABLED=true
-B=$S3RVER_BUCKET
+trap 'stop_servers; rm -rf "$OUT"' EXIT
+start_s3rver_env
 
+mkdir -p "$DATA"
 make_file "$DATA/s3-1g/model.bin" 1024
 for i in 0 1 2 3 4 5 6 7; do make_file "$DATA/s3-8x128m/shard-0000$i.safetensors" 128; done
-[ -f "$DATA/key.pem" ] || { openssl ecparam -name prime256v1 -genkey -noout -out "$DATA/key.pem"; openssl pkey -in "$DATA/key.pem" -pubout -out "$DATA/key.pub"; }
-for m in s3-1g s3-8x128m; do
-  $MS sign "$DATA/$m" --key "$DATA/key.pem" --signature "$DATA/$m.sig" >/dev/null
-  $AWS s3 cp --quiet --recursive "$DATA/$m" "s3://$B/$m"
-  $AWS s3 cp --quiet "$DATA/$m.sig" "s3://$B/$m/model.sig"
-done
+bench_key
+publish s3-1g s3-8x128m
 cat "$S3RVER_DIR"/"$B"/* >/dev/null 2>&1 || true
-
-# curl fetches every object of a model in one process, one after another (a config file each).
-for m in s3-1g s3-8x128m; do
-  for f in $(cd "$DATA/$m" && ls); do printf 'url = "%s"\noutput = "%s"\n' "$S3RVER_URL/$B/$m/$f" "$OUT/curl/$f"; done >"$OUT/curl-$m.cfg"
-done
+curl_configs "$OUT" s3-1g s3-8x128m
 
 echo
 machine_line
