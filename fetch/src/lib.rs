@@ -6,6 +6,9 @@
 //! This crate joins the kernel (what to trust) and the S3 engine (how bytes move); it decides
 //! nothing itself and prints nothing.
 
+// The one exception is `staged::set_direct` (two fcntl calls).
+#![deny(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write as _;
@@ -19,12 +22,13 @@ use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
 use modelseal_kernel::{Digest, Hasher, PublicKey};
 use modelseal_s3::{Chunk, Engine, Object, S3Error, S3Uri, Sink};
 
+mod staged;
+use staged::StagedFile;
+
 /// Where a directory model's signature lives, under its prefix.
 pub const SIGNATURE_NAME: &str = "model.sig";
 /// Signatures larger than this are refused unread.
 const SIGNATURE_LIMIT: u64 = 16 << 20;
-/// The largest single write(2) to a staged file.
-const WRITE_PIECE: usize = 1 << 20;
 /// The hidden directory inside DEST where files wait until the model verified.
 pub const STAGING_NAME: &str = ".modelseal-staging";
 
@@ -357,61 +361,6 @@ pub enum Trust<'a> {
     },
     /// Only a SHA-256 pin for a single-file model (KServe's `VERIFICATION_DIGEST`).
     Pin(Digest),
-}
-
-/// A staged file written on its own thread, so writing overlaps hashing. Chunks carry the
-/// engine's memory permits, so queueing them here does not raise memory past the engine's bound.
-struct StagedFile {
-    tx: Option<std::sync::mpsc::SyncSender<Chunk>>,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-impl StagedFile {
-    fn new(file: std::fs::File) -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
-        let thread = std::thread::spawn(move || {
-            let mut file = file;
-            for chunk in rx {
-                // In pieces of at most 1 MiB: one multi-MiB write(2) from a page-aligned buffer
-                // cost ten times the system time of the same bytes in 1 MiB writes here (README).
-                for piece in chunk.chunks(WRITE_PIECE) {
-                    file.write_all(piece)?;
-                }
-            }
-            file.sync_all()
-        });
-        StagedFile {
-            tx: Some(tx),
-            thread: Some(thread),
-        }
-    }
-
-    /// Waits for the writer; its error, if it had one.
-    fn join(&mut self) -> std::io::Result<()> {
-        self.tx = None;
-        match self.thread.take().map(|t| t.join()) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(std::io::Error::other("the writing thread panicked")),
-            None => Ok(()),
-        }
-    }
-
-    fn send(&mut self, chunk: &Chunk) -> std::io::Result<()> {
-        let sent = self.tx.as_ref().map(|tx| tx.send(chunk.clone()));
-        match sent {
-            Some(Ok(())) => Ok(()),
-            // The writer stopped: report why.
-            _ => self
-                .join()
-                .and(Err(std::io::Error::other("the writing thread stopped"))),
-        }
-    }
-}
-
-impl Drop for StagedFile {
-    fn drop(&mut self) {
-        let _ = self.join();
-    }
 }
 
 /// Hashes an object's bytes as they stream in (one hasher per signed item, by byte range) and,
