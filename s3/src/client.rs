@@ -62,6 +62,8 @@ pub struct Engine {
     pub(crate) client: aws_sdk_s3::Client,
     pub(crate) tuning: Tuning,
     pub(crate) permits: Arc<Semaphore>,
+    /// Range buffers, one per permit at most.
+    pub(crate) pool: Arc<crate::download::BufferPool>,
     /// Multipart uploads in progress, so an interrupted push can abort them.
     pub(crate) active_uploads: Mutex<Vec<(String, String, String)>>,
     /// Bytes moved so far (downloaded into sinks, or uploaded), for progress displays.
@@ -102,6 +104,7 @@ impl Engine {
         Engine {
             client: aws_sdk_s3::Client::from_conf(b.build()),
             permits: Arc::new(Semaphore::new(tuning.max_in_flight.max(1))),
+            pool: Arc::default(),
             tuning,
             active_uploads: Mutex::new(Vec::new()),
             moved: Arc::new(AtomicU64::new(0)),

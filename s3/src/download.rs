@@ -1,7 +1,8 @@
 //! Downloads: parallel ranged GETs, delivered in order to the caller's sink on a blocking
 //! thread, with memory bounded by the engine's permits.
 
-use bytes::{Bytes, BytesMut};
+use std::sync::{Arc, Mutex};
+
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -14,20 +15,105 @@ pub trait Sink: Send + 'static {
     fn write(&mut self, chunk: &Chunk) -> std::io::Result<()>;
 }
 
-/// A downloaded range. It holds one of the engine's memory permits until the last clone is
-/// dropped, so a sink that hands chunks to another thread (a file writer) stays within the
-/// engine's memory bound.
+/// A downloaded range, in one of the engine's buffers. The buffer (and the memory permit that
+/// goes with it) returns to the engine when the last clone is dropped, so a sink that hands
+/// chunks to another thread (a file writer) stays within the engine's memory bound.
 #[derive(Clone)]
 pub struct Chunk {
-    bytes: Bytes,
-    _permit: std::sync::Arc<OwnedSemaphorePermit>,
+    slot: Arc<Slot>,
 }
 
 impl std::ops::Deref for Chunk {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        &self.bytes
+        self.slot.filled()
+    }
+}
+
+/// Page alignment for range buffers. The allocator puts a large buffer 16 bytes past a page
+/// boundary; reading into such a buffer costs the kernel several times more system time here
+/// than reading into an aligned one (README, "Reading note"), and a file opened with `O_DIRECT`
+/// can only be written from an aligned one.
+const ALIGN: usize = 4096;
+
+/// A page-aligned buffer of fixed capacity.
+struct AlignedBuf {
+    mem: Box<[u8]>,
+    start: usize,
+    cap: usize,
+}
+
+impl AlignedBuf {
+    fn new(cap: usize) -> Self {
+        let mem = vec![0u8; cap.saturating_add(ALIGN)].into_boxed_slice();
+        let start = mem.as_ptr().align_offset(ALIGN).min(ALIGN);
+        AlignedBuf { mem, start, cap }
+    }
+
+    fn get(&self, len: usize) -> &[u8] {
+        &self.mem[self.start..self.start + len]
+    }
+
+    fn get_mut(&mut self) -> &mut [u8] {
+        &mut self.mem[self.start..self.start + self.cap]
+    }
+}
+
+/// Range buffers, reused. There are never more than the engine's permits, so memory stays
+/// fixed however large the model, and a range does not fault in fresh pages.
+#[derive(Default)]
+pub(crate) struct BufferPool {
+    free: Mutex<Vec<AlignedBuf>>,
+}
+
+impl BufferPool {
+    fn take(&self, cap: usize) -> AlignedBuf {
+        let reused = self
+            .free
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .filter(|b| b.cap >= cap);
+        reused.unwrap_or_else(|| AlignedBuf::new(cap))
+    }
+
+    fn give(&self, buf: AlignedBuf) {
+        if let Ok(mut free) = self.free.lock() {
+            free.push(buf);
+        }
+    }
+}
+
+/// A buffer on loan from the pool, with its memory permit; both go back on drop.
+struct Slot {
+    buf: Option<AlignedBuf>,
+    len: usize,
+    pool: Arc<BufferPool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Slot {
+    fn filled(&self) -> &[u8] {
+        self.buf.as_ref().map_or(&[], |b| b.get(self.len))
+    }
+
+    /// Appends `data` after the filled part; `None`, with nothing copied, when that would pass
+    /// `want` bytes.
+    fn append(&mut self, data: &[u8], want: usize) -> Option<()> {
+        let end = self.len.checked_add(data.len()).filter(|&e| e <= want)?;
+        let buf = self.buf.as_mut()?;
+        buf.get_mut()[self.len..end].copy_from_slice(data);
+        self.len = end;
+        Some(())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(buf) = self.buf.take() {
+            self.pool.give(buf);
+        }
     }
 }
 
@@ -36,20 +122,6 @@ fn ranges(size: u64, step: u64) -> Vec<(u64, u64)> {
     (0..size.div_ceil(step))
         .map(|i| (i * step, ((i + 1) * step).min(size)))
         .collect()
-}
-
-/// Page alignment for range buffers. The allocator puts a large buffer 16 bytes past a page
-/// boundary; writing a file from such a buffer (and reading into one) costs the kernel several
-/// times more system time here than from an aligned one (README, "Reading note").
-const ALIGN: usize = 4096;
-
-/// An empty buffer with room for `len` bytes that starts on a page boundary.
-fn aligned_buffer(len: usize) -> BytesMut {
-    let mut buf = BytesMut::with_capacity(len.saturating_add(ALIGN));
-    let skip = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
-    buf.resize(skip, 0);
-    let _ = buf.split_to(skip);
-    buf
 }
 
 /// `bytes a-b/TOTAL` -> TOTAL.
@@ -65,7 +137,7 @@ impl Engine {
         obj: &Object,
         start: u64,
         end: u64,
-    ) -> Result<(Bytes, OwnedSemaphorePermit), S3Error> {
+    ) -> Result<Chunk, S3Error> {
         let permit = self
             .permits
             .clone()
@@ -73,10 +145,15 @@ impl Engine {
             .await
             .map_err(|_| S3Error::Interrupted)?;
         let want = usize::try_from(end - start).unwrap_or(usize::MAX);
-        let mut buf = aligned_buffer(want);
+        let mut slot = Slot {
+            buf: Some(self.pool.take(want)),
+            len: 0,
+            pool: self.pool.clone(),
+            _permit: permit,
+        };
         let mut attempt = 0;
         loop {
-            let from = start + buf.len() as u64;
+            let from = start + slot.len as u64;
             let mut req = self
                 .client
                 .get_object()
@@ -111,16 +188,19 @@ impl Engine {
                         message: e.to_string(),
                     })
                 })? {
-                    if buf.len() + chunk.len() > want {
+                    if slot.append(&chunk, want).is_none() {
                         return Err(changed());
                     }
-                    buf.extend_from_slice(&chunk);
                 }
                 Ok(())
             }
             .await;
             let err = match outcome {
-                Ok(()) if buf.len() == want => return Ok((buf.freeze(), permit)),
+                Ok(()) if slot.len == want => {
+                    return Ok(Chunk {
+                        slot: Arc::new(slot),
+                    })
+                }
                 Ok(()) => S3Error::Transport {
                     op: "GET",
                     bucket: bucket.to_string(),
@@ -146,15 +226,11 @@ impl Engine {
         obj: &Object,
         sink: S,
     ) -> Result<S, S3Error> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Bytes, OwnedSemaphorePermit)>(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(1);
         let moved = self.moved.clone();
         let consumer = tokio::task::spawn_blocking(move || {
             let mut sink = sink;
-            while let Some((bytes, permit)) = rx.blocking_recv() {
-                let chunk = Chunk {
-                    bytes,
-                    _permit: std::sync::Arc::new(permit),
-                };
+            while let Some(chunk) = rx.blocking_recv() {
                 sink.write(&chunk)?;
                 moved.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
             }
@@ -206,35 +282,67 @@ impl Engine {
             .await
     }
 
-    /// Reads a small object (a signature) whole; refuses one larger than `limit` bytes.
+    /// Reads a small object (a signature) whole, in one GET; refuses one larger than `limit`
+    /// bytes before reading its body.
     pub async fn get_small(&self, bucket: &str, key: &str, limit: u64) -> Result<Vec<u8>, S3Error> {
-        struct Collect(Vec<u8>);
-        impl Sink for Collect {
-            fn write(&mut self, chunk: &Chunk) -> std::io::Result<()> {
-                self.0.extend_from_slice(chunk);
-                Ok(())
-            }
-        }
-        let head = self
-            .head(bucket, key)
-            .await?
-            .ok_or_else(|| S3Error::NoSuchKey {
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-            })?;
-        if head.object.size > limit {
-            return Err(S3Error::Local {
+        let too_large = |size: u64| {
+            Retry::No(S3Error::Local {
                 what: format!("s3://{bucket}/{key}"),
-                error: std::io::Error::other(format!(
-                    "{} bytes is too large for a signature",
-                    head.object.size
-                )),
-            });
+                error: std::io::Error::other(format!("{size} bytes is too large for a signature")),
+            })
+        };
+        let mut attempt = 0;
+        loop {
+            let outcome: Result<Vec<u8>, Retry> = async {
+                let out = self
+                    .client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| classify("GET", bucket, key, e))?;
+                let size = out.content_length().and_then(|n| u64::try_from(n).ok());
+                if let Some(size) = size.filter(|&n| n > limit) {
+                    return Err(too_large(size));
+                }
+                let mut buf = Vec::with_capacity(size.unwrap_or(0) as usize);
+                let mut body = out.body;
+                while let Some(chunk) = body.try_next().await.map_err(|e| {
+                    Retry::Yes(S3Error::Transport {
+                        op: "GET",
+                        bucket: bucket.to_string(),
+                        key: key.to_string(),
+                        message: e.to_string(),
+                    })
+                })? {
+                    if (buf.len() + chunk.len()) as u64 > limit {
+                        return Err(too_large((buf.len() + chunk.len()) as u64));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                if size.is_some_and(|n| n != buf.len() as u64) {
+                    return Err(Retry::Yes(S3Error::Transport {
+                        op: "GET",
+                        bucket: bucket.to_string(),
+                        key: key.to_string(),
+                        message: "the connection closed before the object was complete".into(),
+                    }));
+                }
+                Ok(buf)
+            }
+            .await;
+            let err = match outcome {
+                Ok(buf) => return Ok(buf),
+                Err(Retry::No(e)) => return Err(e),
+                Err(Retry::Yes(e)) => e,
+            };
+            attempt += 1;
+            if attempt >= self.tuning.max_attempts {
+                return Err(err);
+            }
+            tokio::time::sleep(backoff(attempt)).await;
         }
-        Ok(self
-            .download(bucket, &head.object, Collect(Vec::new()))
-            .await?
-            .0)
     }
 }
 
@@ -243,10 +351,39 @@ mod tests {
     #[test]
     fn buffers_are_aligned_and_roomy() {
         for len in [1, 4096, 5 << 20] {
-            let b = super::aligned_buffer(len);
-            assert_eq!(b.as_ptr() as usize % super::ALIGN, 0);
-            assert!(b.capacity() >= len && b.is_empty());
+            let mut b = super::AlignedBuf::new(len);
+            assert_eq!(b.get_mut().as_ptr() as usize % super::ALIGN, 0);
+            assert_eq!(b.get_mut().len(), len);
         }
+    }
+
+    #[test]
+    fn the_pool_reuses_buffers_and_refuses_overflow() {
+        let pool = std::sync::Arc::new(super::BufferPool::default());
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+        let buf = pool.take(8192);
+        let first = buf.mem.as_ptr();
+        let mut slot = super::Slot {
+            buf: Some(buf),
+            len: 0,
+            pool: pool.clone(),
+            _permit: sem.clone().try_acquire_owned().unwrap(),
+        };
+        assert!(slot.append(&[1; 5000], 8192).is_some());
+        assert!(slot.append(&[2; 3192], 8192).is_some());
+        assert!(
+            slot.append(&[3; 1], 8192).is_none(),
+            "a byte past the range"
+        );
+        assert_eq!(slot.filled().len(), 8192);
+        assert_eq!(sem.available_permits(), 0);
+        drop(slot);
+        assert_eq!(sem.available_permits(), 1, "the permit comes back");
+        assert_eq!(
+            pool.take(4096).mem.as_ptr(),
+            first,
+            "and so does the buffer"
+        );
     }
 
     #[test]
