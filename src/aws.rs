@@ -37,8 +37,14 @@ impl Aws {
         Ok(Aws { rt, sdk, options })
     }
 
-    pub fn engine(&self) -> Engine {
-        Engine::from_sdk_config(&self.sdk, &self.options, tuning_from_env())
+    /// The engine; `objects` (a command's `--threads`) overrides how many objects are
+    /// downloaded and hashed at once.
+    pub fn engine(&self, objects: Option<usize>) -> Engine {
+        let mut tuning = tuning_from_env();
+        if let Some(n) = objects {
+            tuning.parallel_objects = n;
+        }
+        Engine::from_sdk_config(&self.sdk, &self.options, tuning)
     }
 }
 

@@ -189,7 +189,7 @@ pub struct AwsArgs {
 
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct Hashing {
-    /// Files hashed at once [default: the number of CPUs].
+    /// Files hashed at once [default: the number of CPUs; for a model in S3, 4 objects].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 }

@@ -74,7 +74,16 @@ pub fn run(cli: Cli) -> Result<()> {
             let tlog = tlog_policy(insecure_ignore_tlog);
             match (is_s3(&model), &aws) {
                 (true, Some(aws)) => {
-                    remote::verify(&model, &public, signature.as_deref(), tlog, json, aws)
+                    let objects = hashing.threads.map(usize::from);
+                    remote::verify(
+                        &model,
+                        &public,
+                        signature.as_deref(),
+                        tlog,
+                        json,
+                        aws,
+                        objects,
+                    )
                 }
                 _ => {
                     if signature.as_deref().is_some_and(is_s3) {

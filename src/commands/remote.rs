@@ -72,10 +72,11 @@ pub fn verify(
     tlog: TlogPolicy,
     json: bool,
     aws: &Aws,
+    threads: Option<usize>,
 ) -> Result<()> {
     let uri = parse_uri(uri)?;
     let given = given_signature(signature)?;
-    let engine = aws.engine();
+    let engine = aws.engine(threads);
     aws.rt.block_on(async {
         let located = locate(&engine, &uri).await.map_err(fetch_failure)?;
         let trust = Trust::Key {
@@ -103,7 +104,7 @@ pub fn pull(
 ) -> Result<()> {
     let uri = parse_uri(uri)?;
     let given = given_signature(signature)?;
-    let engine = aws.engine();
+    let engine = aws.engine(None);
     let created_dest = !dest.exists();
     let mut staging = None;
     let bar = crate::progress::Progress::start("pull", None, engine.bytes_moved(), json);
@@ -261,7 +262,7 @@ pub fn push(
             bytes
         }
     };
-    let engine = aws.engine();
+    let engine = aws.engine(None);
     let total: u64 = uploads.iter().map(|(_, _, size)| size).sum();
     let bar = crate::progress::Progress::start("push", Some(total), engine.bytes_moved(), json);
     let sse_spec = Sse {
