@@ -109,10 +109,11 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
     })
 }
 
-/// Memory is about `range_size * max_in_flight` plus ~25 MiB of runtime: 36 MiB of buffers by
-/// default keeps peak RSS under a 64 MiB budget, and measured fastest on loopback among such
-/// settings (README, benchmarks). `MODELSEAL_S3_RANGE_MIB`, `MODELSEAL_S3_CONCURRENCY` and `MODELSEAL_S3_OBJECTS`
-/// adjust it, as for the CLI.
+/// Memory is `range_size * max_in_flight` of pooled range buffers (the same buffers reused for
+/// the whole model, so it does not grow with the model) plus ~16 MiB of runtime: 6 x 6 MiB
+/// measured 52 MiB peak RSS, under the 64 MiB budget, and no larger setting measured faster on
+/// loopback (README, benchmarks). `MODELSEAL_S3_RANGE_MIB`, `MODELSEAL_S3_CONCURRENCY` and
+/// `MODELSEAL_S3_OBJECTS` adjust it, as for the CLI.
 fn init_tuning(env: &Env) -> Tuning {
     let num = |var: &str| {
         env.get(var)
