@@ -34,6 +34,7 @@ publish s3-1g s3-2g s3-8x128m
 MODELSEAL_PUBLIC_KEY=$(realpath "$DATA/key.pub")
 export MODELSEAL_PUBLIC_KEY
 curl_configs "$OUT" s3-1g s3-8x128m
+floor_configs "$OUT" s3-1g s3-8x128m
 cat > "$OUT/kserve.py" <<'PY'
 import sys
 from kserve_storage import Storage
@@ -53,4 +54,5 @@ for m in s3-1g s3-2g s3-8x128m; do
   [ $m = s3-2g ] && continue   # the 2 GiB row shows modelseal-init's memory staying flat
   MEASURE_BEFORE="rm -rf $OUT/kserve; mkdir -p $OUT/kserve" measure "kserve-storage 0.21.0 (no verify)" "$m" "$b" .venv-bench/bin/python "$OUT/kserve.py" "s3://$B/$m" "$OUT/kserve"
   MEASURE_BEFORE="rm -rf $OUT/curl; mkdir -p $OUT/curl" measure "curl to files (no verify)" "$m" "$b" curl -sf -K "$OUT/curl-$m.cfg"
+  MEASURE_BEFORE="" measure "floor: 6 ranges to /dev/null + sha256" "$m" "$b" bench/floor.sh "$OUT/floor-$m.cfg" "$DATA/$m"
 done

@@ -89,3 +89,20 @@ curl_configs() {
     for f in $(cd "$DATA/$m" && ls); do printf 'url = "%s"\noutput = "%s"\n' "$S3RVER_URL/$B/$m/$f" "$out/curl/$f"; done >"$out/curl-$m.cfg"
   done
 }
+
+# floor_configs OUT MODEL...: a curl config per model GETting every object in 6 MiB ranges to
+# /dev/null (as modelseal-init's defaults cut them), for `curl -Z --parallel-max 6`.
+floor_configs() {
+  local out=$1 m f size off; shift
+  for m in "$@"; do
+    for f in $(cd "$DATA/$m" && ls); do
+      size=$(stat -c %s "$DATA/$m/$f")
+      for ((off = 0; off < size; off += 6 << 20)); do
+        printf 'url = "%s"\nrange = "%d-%d"\noutput = "/dev/null"\nfail\n' \
+          "$S3RVER_URL/$B/$m/$f" "$off" "$(( (off + (6 << 20) < size ? off + (6 << 20) : size) - 1 ))"
+        [ $((off + (6 << 20))) -lt "$size" ] && echo next
+      done
+      [ "$f" != "$(cd "$DATA/$m" && ls | tail -1)" ] && echo next
+    done >"$out/floor-$m.cfg"
+  done
+}

@@ -27,6 +27,7 @@ bench_key
 publish s3-1g s3-8x128m
 cat "$S3RVER_DIR"/"$B"/* >/dev/null 2>&1 || true
 curl_configs "$OUT" s3-1g s3-8x128m
+floor_configs "$OUT" s3-1g s3-8x128m
 
 echo
 machine_line
@@ -40,4 +41,5 @@ for m in s3-1g s3-8x128m; do
   MEASURE_BEFORE="" measure "modelseal verify s3:// (keeps nothing)" "$m" "$b" $MS verify "s3://$B/$m" --key "$DATA/key.pub"
   MEASURE_BEFORE="rm -rf $OUT/aws" measure "aws s3 cp --recursive (no verify)" "$m" "$b" $AWS s3 cp --quiet --recursive "s3://$B/$m" "$OUT/aws"
   MEASURE_BEFORE="rm -rf $OUT/curl; mkdir -p $OUT/curl" measure "curl (no verify)" "$m" "$b" curl -sf -K "$OUT/curl-$m.cfg"
+  MEASURE_BEFORE="" measure "floor: 6 ranges to /dev/null + sha256" "$m" "$b" bench/floor.sh "$OUT/floor-$m.cfg" "$DATA/$m"
 done
