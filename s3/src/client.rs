@@ -172,6 +172,28 @@ impl Engine {
         }
     }
 
+    /// Runs `op` until it succeeds, fails for good, or runs out of attempts.
+    pub(crate) async fn with_retries<T, F, Fut>(&self, mut op: F) -> Result<T, S3Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Retry>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(Retry::No(e)) => return Err(e),
+                Err(Retry::Yes(e)) => {
+                    attempt += 1;
+                    if attempt >= self.tuning.max_attempts {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+    }
+
     /// Checks the bucket exists and we may list it.
     pub async fn check_bucket(&self, bucket: &str) -> Result<(), S3Error> {
         match self.client.head_bucket().bucket(bucket).send().await {

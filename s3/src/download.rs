@@ -181,12 +181,7 @@ impl Engine {
                 }
                 let mut body = out.body;
                 while let Some(chunk) = body.try_next().await.map_err(|e| {
-                    Retry::Yes(S3Error::Transport {
-                        op: "GET",
-                        bucket: bucket.to_string(),
-                        key: obj.key.clone(),
-                        message: e.to_string(),
-                    })
+                    Retry::Yes(S3Error::transport("GET", bucket, &obj.key, e.to_string()))
                 })? {
                     if slot.append(&chunk, want).is_none() {
                         return Err(changed());
@@ -201,12 +196,12 @@ impl Engine {
                         slot: Arc::new(slot),
                     })
                 }
-                Ok(()) => S3Error::Transport {
-                    op: "GET",
-                    bucket: bucket.to_string(),
-                    key: obj.key.clone(),
-                    message: "the connection closed before the range was complete".into(),
-                },
+                Ok(()) => S3Error::transport(
+                    "GET",
+                    bucket,
+                    &obj.key,
+                    "the connection closed before the range was complete".into(),
+                ),
                 Err(Retry::No(e)) => return Err(e),
                 Err(Retry::Yes(e)) => e,
             };
@@ -291,58 +286,42 @@ impl Engine {
                 error: std::io::Error::other(format!("{size} bytes is too large for a signature")),
             })
         };
-        let mut attempt = 0;
-        loop {
-            let outcome: Result<Vec<u8>, Retry> = async {
-                let out = self
-                    .client
-                    .get_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(|e| classify("GET", bucket, key, e))?;
-                let size = out.content_length().and_then(|n| u64::try_from(n).ok());
-                if let Some(size) = size.filter(|&n| n > limit) {
-                    return Err(too_large(size));
-                }
-                let mut buf = Vec::with_capacity(size.unwrap_or(0) as usize);
-                let mut body = out.body;
-                while let Some(chunk) = body.try_next().await.map_err(|e| {
-                    Retry::Yes(S3Error::Transport {
-                        op: "GET",
-                        bucket: bucket.to_string(),
-                        key: key.to_string(),
-                        message: e.to_string(),
-                    })
-                })? {
-                    if (buf.len() + chunk.len()) as u64 > limit {
-                        return Err(too_large((buf.len() + chunk.len()) as u64));
-                    }
-                    buf.extend_from_slice(&chunk);
-                }
-                if size.is_some_and(|n| n != buf.len() as u64) {
-                    return Err(Retry::Yes(S3Error::Transport {
-                        op: "GET",
-                        bucket: bucket.to_string(),
-                        key: key.to_string(),
-                        message: "the connection closed before the object was complete".into(),
-                    }));
-                }
-                Ok(buf)
+        self.with_retries(|| async {
+            let out = self
+                .client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| classify("GET", bucket, key, e))?;
+            let size = out.content_length().and_then(|n| u64::try_from(n).ok());
+            if let Some(size) = size.filter(|&n| n > limit) {
+                return Err(too_large(size));
             }
-            .await;
-            let err = match outcome {
-                Ok(buf) => return Ok(buf),
-                Err(Retry::No(e)) => return Err(e),
-                Err(Retry::Yes(e)) => e,
-            };
-            attempt += 1;
-            if attempt >= self.tuning.max_attempts {
-                return Err(err);
+            let mut buf = Vec::with_capacity(size.unwrap_or(0) as usize);
+            let mut body = out.body;
+            while let Some(chunk) = body
+                .try_next()
+                .await
+                .map_err(|e| Retry::Yes(S3Error::transport("GET", bucket, key, e.to_string())))?
+            {
+                if (buf.len() + chunk.len()) as u64 > limit {
+                    return Err(too_large((buf.len() + chunk.len()) as u64));
+                }
+                buf.extend_from_slice(&chunk);
             }
-            tokio::time::sleep(backoff(attempt)).await;
-        }
+            if size.is_some_and(|n| n != buf.len() as u64) {
+                return Err(Retry::Yes(S3Error::transport(
+                    "GET",
+                    bucket,
+                    key,
+                    "the connection closed before the object was complete".into(),
+                )));
+            }
+            Ok(buf)
+        })
+        .await
     }
 }
 

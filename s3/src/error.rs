@@ -99,6 +99,17 @@ impl fmt::Display for S3Error {
 
 impl std::error::Error for S3Error {}
 
+impl S3Error {
+    pub(crate) fn transport(op: &'static str, bucket: &str, key: &str, message: String) -> Self {
+        S3Error::Transport {
+            op,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            message,
+        }
+    }
+}
+
 /// What to do with a failed request.
 pub(crate) enum Retry {
     Yes(S3Error),

@@ -10,7 +10,6 @@ use aws_sdk_s3::types::{
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use crate::client::backoff;
 use crate::error::{classify, Retry};
 use crate::{Engine, S3Error};
 
@@ -52,28 +51,6 @@ async fn read_part(path: &Path, offset: u64, len: u64) -> Result<Bytes, S3Error>
 }
 
 impl Engine {
-    /// Runs `op` until it succeeds, fails for good, or runs out of attempts.
-    async fn with_retries<T, F, Fut>(&self, mut op: F) -> Result<T, S3Error>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, Retry>>,
-    {
-        let mut attempt = 0;
-        loop {
-            match op().await {
-                Ok(v) => return Ok(v),
-                Err(Retry::No(e)) => return Err(e),
-                Err(Retry::Yes(e)) => {
-                    attempt += 1;
-                    if attempt >= self.tuning.max_attempts {
-                        return Err(e);
-                    }
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-            }
-        }
-    }
-
     /// PUTs `data` to `key` with SSE-KMS.
     pub async fn put_bytes(
         &self,
