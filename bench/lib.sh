@@ -100,9 +100,9 @@ floor_configs() {
       for ((off = 0; off < size; off += 6 << 20)); do
         printf 'url = "%s"\nrange = "%d-%d"\noutput = "/dev/null"\nfail\n' \
           "$S3RVER_URL/$B/$m/$f" "$off" "$(( (off + (6 << 20) < size ? off + (6 << 20) : size) - 1 ))"
-        [ $((off + (6 << 20))) -lt "$size" ] && echo next
+        if [ $((off + (6 << 20))) -lt "$size" ]; then echo next; fi
       done
-      [ "$f" != "$(cd "$DATA/$m" && ls | tail -1)" ] && echo next
+      if [ "$f" != "$(cd "$DATA/$m" && ls | tail -1)" ]; then echo next; fi
     done >"$out/floor-$m.cfg"
   done
 }
