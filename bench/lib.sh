@@ -11,13 +11,15 @@ make_file() {
 }
 
 # measure LABEL DATA BYTES CMD...: runs CMD $RUNS times (running "$MEASURE_BEFORE" before each,
-# if set), prints a table row: median wall seconds, GB/s over BYTES, max peak RSS. A failing run
+# if set, then `sync`, so that no run pays for writing back what an earlier one left in the page
+# cache), prints a table row: median wall seconds, GB/s over BYTES, max peak RSS. A failing run
 # stops the benchmark: figures of a command that did not do its job mean nothing.
 measure() {
   local label=$1 data=$2 bytes=$3; shift 3
   local walls=() rss=0 out
   for _ in $(seq "$RUNS"); do
     [ -n "${MEASURE_BEFORE:-}" ] && eval "$MEASURE_BEFORE"
+    sync
     if ! /usr/bin/time -o "$DATA/.time" -f '%e %M' "$@" >/dev/null 2>"$DATA/.stderr"; then
       echo "bench: '$label' failed on $data:" >&2; cat "$DATA/.stderr" >&2; exit 1
     fi
