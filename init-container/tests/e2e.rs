@@ -327,6 +327,137 @@ fn extra_object_missing_signature_and_wrong_key_are_refused() {
     assert!(tree(&dest).is_empty());
 }
 
+/// A signer whose private key lives in moto's KMS. moto signs `MessageType=RAW` correctly (and
+/// `DIGEST` wrongly: shared/reference/test-servers.md), so this signs whole messages.
+struct MotoKms {
+    rt: tokio::runtime::Runtime,
+    kms: aws_sdk_kms::Client,
+    key_id: String,
+    public: modelseal_kernel::PublicKey,
+}
+
+impl MotoKms {
+    fn create(url: &str) -> MotoKms {
+        use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let kms = aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::new()
+                .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+                .region(aws_sdk_kms::config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+                .endpoint_url(url)
+                .build(),
+        );
+        let key_id = rt
+            .block_on(
+                kms.create_key()
+                    .key_spec(KeySpec::EccNistP256)
+                    .key_usage(KeyUsageType::SignVerify)
+                    .send(),
+            )
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .key_id()
+            .to_string();
+        let der = rt
+            .block_on(kms.get_public_key().key_id(&key_id).send())
+            .unwrap()
+            .public_key()
+            .unwrap()
+            .as_ref()
+            .to_vec();
+        let public = modelseal_kernel::PublicKey::from_spki_der(&der).unwrap();
+        MotoKms {
+            rt,
+            kms,
+            key_id,
+            public,
+        }
+    }
+}
+
+impl Signer for MotoKms {
+    fn public_key(&self) -> &modelseal_kernel::PublicKey {
+        &self.public
+    }
+
+    fn sign_prehash(&self, _: &[u8]) -> Result<Vec<u8>, modelseal_kernel::keys::SignError> {
+        unreachable!("this test signs whole messages")
+    }
+
+    fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, modelseal_kernel::keys::SignError> {
+        use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
+        let out = self
+            .rt
+            .block_on(
+                self.kms
+                    .sign()
+                    .key_id(&self.key_id)
+                    .message(message.to_vec().into())
+                    .message_type(MessageType::Raw)
+                    .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+                    .send(),
+            )
+            .unwrap();
+        Ok(out.signature().unwrap().as_ref().to_vec())
+    }
+}
+
+#[test]
+fn a_kms_key_is_trusted_through_modelseal_key() {
+    let Some(m) = moto() else { return };
+    let files = model();
+    let dest = m.d().join("models");
+    let d = dest.to_str().unwrap();
+    let kms = MotoKms::create(&m.url);
+    for (name, data) in &files {
+        m.put(&format!("kms/{name}"), data);
+    }
+    let items: Vec<(ResourcePath, _)> = files
+        .iter()
+        .map(|(n, d)| {
+            (
+                ResourcePath::parse(n).unwrap(),
+                HashAlgorithm::Sha256.digest(d),
+            )
+        })
+        .collect();
+    let payload = oms::statement_payload("model", &items, &["model.sig".to_string()]);
+    m.put(
+        "kms/model.sig",
+        oms::sign_statement(&kms, &payload).unwrap().as_bytes(),
+    );
+    let with_kms = |reference: &str| {
+        let mut c = m.command();
+        c.env_remove("MODELSEAL_PUBLIC_KEY")
+            .env("MODELSEAL_KEY", reference);
+        c
+    };
+    // The key's public half comes from KMS GetPublicKey; the model verifies against it.
+    let reference = format!("awskms:///{}", kms.key_id);
+    ok(&m.run(with_kms(&reference), &[&m.uri("kms"), d]));
+    assert_eq!(tree(&dest), expected(&files));
+    // A bundle by a local key is refused under the KMS key, and nothing is placed.
+    let other = m.d().join("other");
+    m.publish("kms-other", &files, &key(SIGNER));
+    let err = refused(&m.run(
+        with_kms(&reference),
+        &[&m.uri("kms-other"), other.to_str().unwrap()],
+    ));
+    assert!(err.contains("signed by another key"), "{err}");
+    assert!(tree(&other).is_empty());
+    // A KMS key that does not exist: a clear refusal naming the key.
+    let missing = "awskms:///alias/no-such-key";
+    let err = refused(&m.run(with_kms(missing), &[&m.uri("kms"), other.to_str().unwrap()]));
+    assert!(err.contains("alias/no-such-key"), "{err}");
+}
+
 #[test]
 fn no_trust_and_unreachable_bucket_are_refused() {
     let Some(m) = moto() else { return };
