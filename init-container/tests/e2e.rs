@@ -46,6 +46,18 @@ struct Moto {
     dir: tempfile::TempDir,
 }
 
+/// Explicit moto credentials and endpoint for the clients the tests use themselves.
+fn sdk(url: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"),
+        ))
+        .endpoint_url(url)
+        .build()
+}
+
 static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn moto() -> Option<Moto> {
@@ -55,13 +67,7 @@ fn moto() -> Option<Moto> {
         .build()
         .unwrap();
     let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .endpoint_url(&url)
+        aws_sdk_s3::config::Builder::from(&sdk(&url))
             .force_path_style(true)
             .build(),
     );
@@ -329,30 +335,18 @@ fn extra_object_missing_signature_and_wrong_key_are_refused() {
 
 /// A signer whose private key lives in moto's KMS. moto signs `MessageType=RAW` correctly (and
 /// `DIGEST` wrongly: shared/reference/test-servers.md), so this signs whole messages.
-struct MotoKms {
-    rt: tokio::runtime::Runtime,
+struct MotoKms<'a> {
+    rt: &'a tokio::runtime::Runtime,
     kms: aws_sdk_kms::Client,
     key_id: String,
     public: modelseal_kernel::PublicKey,
 }
 
-impl MotoKms {
-    fn create(url: &str) -> MotoKms {
+impl MotoKms<'_> {
+    fn create(m: &Moto) -> MotoKms<'_> {
         use aws_sdk_kms::types::{KeySpec, KeyUsageType};
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let kms = aws_sdk_kms::Client::from_conf(
-            aws_sdk_kms::config::Builder::new()
-                .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-                .region(aws_sdk_kms::config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_kms::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-                .endpoint_url(url)
-                .build(),
-        );
+        let rt = &m.rt;
+        let kms = aws_sdk_kms::Client::new(&sdk(&m.url));
         let key_id = rt
             .block_on(
                 kms.create_key()
@@ -382,7 +376,7 @@ impl MotoKms {
     }
 }
 
-impl Signer for MotoKms {
+impl Signer for MotoKms<'_> {
     fn public_key(&self) -> &modelseal_kernel::PublicKey {
         &self.public
     }
@@ -415,7 +409,7 @@ fn a_kms_key_is_trusted_through_modelseal_key() {
     let files = model();
     let dest = m.d().join("models");
     let d = dest.to_str().unwrap();
-    let kms = MotoKms::create(&m.url);
+    let kms = MotoKms::create(&m);
     for (name, data) in &files {
         m.put(&format!("kms/{name}"), data);
     }
