@@ -16,7 +16,7 @@ mod uri;
 pub use client::{load_sdk_config, Engine, Options, Tuning};
 pub use download::{Chunk, Sink};
 pub use error::S3Error;
-pub use upload::{Sse, Uploaded};
+pub use upload::{Observer, Sse, Uploaded};
 pub use uri::{S3Uri, UriError};
 
 /// An object as listed or headed.

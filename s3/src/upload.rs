@@ -34,8 +34,24 @@ fn local(path: &Path, error: std::io::Error) -> S3Error {
     }
 }
 
-/// Reads `[offset, offset+len)` of a file on a blocking thread.
-async fn read_part(path: &Path, offset: u64, len: u64) -> Result<Bytes, S3Error> {
+/// Sees a file's bytes once, in order, as they are read for upload (the caller hashes them, so
+/// what is signed is exactly what was uploaded, and each file is read once).
+pub trait Observer: Send + 'static {
+    fn update(&mut self, bytes: &[u8]);
+}
+
+/// Uploads that nobody observes.
+impl Observer for () {
+    fn update(&mut self, _: &[u8]) {}
+}
+
+/// Reads `[offset, offset+len)` of a file on a blocking thread and shows it to `observer`.
+async fn read_part<O: Observer>(
+    path: &Path,
+    offset: u64,
+    len: u64,
+    mut observer: O,
+) -> Result<(Bytes, O), S3Error> {
     let p = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
         use std::io::{Read, Seek, SeekFrom};
@@ -43,7 +59,8 @@ async fn read_part(path: &Path, offset: u64, len: u64) -> Result<Bytes, S3Error>
         f.seek(SeekFrom::Start(offset))?;
         let mut buf = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
         f.read_exact(&mut buf)?;
-        Ok::<Bytes, std::io::Error>(Bytes::from(buf))
+        observer.update(&buf);
+        Ok::<_, std::io::Error>((Bytes::from(buf), observer))
     })
     .await
     .map_err(|_| local(path, std::io::Error::other("the reading thread panicked")))?
@@ -80,24 +97,27 @@ impl Engine {
     }
 
     /// Uploads a local file: one PUT up to the multipart threshold, else a parallel multipart
-    /// upload with bounded memory (parts in flight times part size).
-    pub async fn upload_file(
+    /// upload with bounded memory (parts in flight times part size). The file is read once, in
+    /// order, and `observer` sees every byte that goes up; it is returned with the result.
+    pub async fn upload_file<O: Observer>(
         &self,
         bucket: &str,
         key: &str,
         path: &Path,
         size: u64,
         sse: &Sse,
-    ) -> Result<Uploaded, S3Error> {
+        observer: O,
+    ) -> Result<(Uploaded, O), S3Error> {
+        let uploaded = Uploaded {
+            key: key.to_string(),
+            size,
+        };
         if size <= self.tuning.multipart_threshold {
-            let data = read_part(path, 0, size).await?;
+            let (data, observer) = read_part(path, 0, size, observer).await?;
             self.put_bytes(bucket, key, data, sse).await?;
             self.moved
                 .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
-            return Ok(Uploaded {
-                key: key.to_string(),
-                size,
-            });
+            return Ok((uploaded, observer));
         }
         let created = self
             .with_retries(|| {
@@ -120,10 +140,12 @@ impl Engine {
         if let Ok(mut active) = self.active_uploads.lock() {
             active.push((bucket.to_string(), key.to_string(), upload_id.clone()));
         }
-        let result = self.upload_parts(bucket, key, path, size, &upload_id).await;
+        let result = self
+            .upload_parts(bucket, key, path, size, &upload_id, observer)
+            .await;
         let result = match result {
-            Ok(parts) => {
-                self.with_retries(|| {
+            Ok((parts, observer)) => self
+                .with_retries(|| {
                     let req = self
                         .client
                         .complete_multipart_upload()
@@ -143,7 +165,7 @@ impl Engine {
                     }
                 })
                 .await
-            }
+                .map(|()| observer),
             Err(e) => Err(e),
         };
         if result.is_err() {
@@ -152,20 +174,20 @@ impl Engine {
         if let Ok(mut active) = self.active_uploads.lock() {
             active.retain(|(_, _, id)| *id != upload_id);
         }
-        result.map(|()| Uploaded {
-            key: key.to_string(),
-            size,
-        })
+        result.map(|observer| (uploaded, observer))
     }
 
-    async fn upload_parts(
+    /// Reads the parts one after another (so `observer` sees the file in order, once) and
+    /// uploads them in parallel.
+    async fn upload_parts<O: Observer>(
         &self,
         bucket: &str,
         key: &str,
         path: &Path,
         size: u64,
         upload_id: &str,
-    ) -> Result<Vec<CompletedPart>, S3Error> {
+        observer: O,
+    ) -> Result<(Vec<CompletedPart>, O), S3Error> {
         let step = self.tuning.part_size.max(5 << 20);
         let parts: Vec<(i32, u64, u64)> = (0..size.div_ceil(step))
             .map(|i| {
@@ -176,9 +198,24 @@ impl Engine {
                 )
             })
             .collect();
+        // The observer travels from one read to the next; the slot holds it between reads.
+        let slot = std::sync::Mutex::new(Some(observer));
+        let slot = &slot;
         let mut done: Vec<CompletedPart> = stream::iter(parts)
-            .map(|(number, offset, len)| async move {
-                let data = read_part(path, offset, len).await?;
+            .then(|(number, offset, len)| async move {
+                let observer = slot.lock().ok().and_then(|mut o| o.take()).ok_or_else(|| {
+                    local(
+                        path,
+                        std::io::Error::other("an earlier read of this file failed"),
+                    )
+                })?;
+                let (data, observer) = read_part(path, offset, len, observer).await?;
+                if let Ok(mut o) = slot.lock() {
+                    *o = Some(observer);
+                }
+                Ok::<_, S3Error>((number, len, data))
+            })
+            .map_ok(|(number, len, data)| async move {
                 let out = self
                     .with_retries(|| {
                         let req = self
@@ -207,11 +244,17 @@ impl Engine {
                         .build(),
                 )
             })
-            .buffer_unordered(self.tuning.parallel_parts.max(1))
+            .try_buffer_unordered(self.tuning.parallel_parts.max(1))
             .try_collect()
             .await?;
         done.sort_by_key(|p| p.part_number());
-        Ok(done)
+        let observer = slot.lock().ok().and_then(|mut o| o.take()).ok_or_else(|| {
+            local(
+                path,
+                std::io::Error::other("the file's reads did not finish"),
+            )
+        })?;
+        Ok((done, observer))
     }
 
     async fn abort(&self, bucket: &str, key: &str, upload_id: &str) {
