@@ -8,7 +8,7 @@ use modelseal_kernel::manifest::{
     HashJob, ItemKey, LocalModel, Mismatch, ResourcePath, SignedManifest, Verified, DEFAULT_IGNORES,
 };
 use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
-use modelseal_kernel::{HashAlgorithm, PublicKey, Signer};
+use modelseal_kernel::{Digest, HashAlgorithm, PublicKey, Signer};
 
 use crate::failure::{self, Failure, Result};
 use crate::files::{self, Model, WalkError};
@@ -88,21 +88,22 @@ fn tasks(model: &Model, jobs: Vec<HashJob>) -> Vec<(Task, u64)> {
         .collect()
 }
 
-/// Hashes a local model's files and returns the OMS bundle JSON, signed by `signer`, and the
-/// number of files. `inside` is the signature's path when it will be stored in the model.
-pub(super) fn sign_model(
-    model: &Model,
-    signer: &dyn Signer,
-    inside: Option<ResourcePath>,
-    threads: usize,
-) -> Result<(String, usize)> {
-    let mut ignore_paths: Vec<String> = DEFAULT_IGNORES.iter().map(|s| s.to_string()).collect();
-    ignore_paths.extend(inside.map(|p| p.to_string()));
+/// The paths a signature records as ignored: git's defaults, plus the signature's own path when
+/// it will be stored inside the model (`inside`), as model_signing records it.
+pub(super) fn ignore_paths(inside: Option<&ResourcePath>) -> Vec<String> {
+    let mut paths: Vec<String> = DEFAULT_IGNORES.iter().map(|s| s.to_string()).collect();
+    paths.extend(inside.map(|p| p.to_string()));
+    paths
+}
+
+/// The model's files a signature covers: every file outside `ignore_paths`, or `"."` for a
+/// single-file model.
+pub(super) fn signed_paths(model: &Model, ignore_paths: &[String]) -> Result<Vec<ResourcePath>> {
     let ignores: Vec<ResourcePath> = ignore_paths
         .iter()
         .filter_map(|p| ResourcePath::parse(p).ok())
         .collect();
-    let paths: Vec<ResourcePath> = match &model.local {
+    Ok(match &model.local {
         LocalModel::File { .. } => {
             vec![ResourcePath::parse(ResourcePath::SINGLE_FILE).map_err(|_| {
                 Failure::cannot_check("internal: '.' is not a resource path", "report this bug")
@@ -113,8 +114,35 @@ pub(super) fn sign_model(
             .map(|f| f.path.clone())
             .filter(|p| !ignores.iter().any(|i| p.is_within(i)))
             .collect(),
-    };
-    let jobs = paths
+    })
+}
+
+/// The OMS bundle JSON for `files` (already hashed), signed by `signer`.
+pub(super) fn sign_digests(
+    model: &Model,
+    signer: &dyn Signer,
+    files: &[(ResourcePath, Digest)],
+    ignore_paths: &[String],
+) -> Result<String> {
+    let payload = oms::statement_payload(&model.name(), files, ignore_paths);
+    oms::sign_statement(signer, &payload).map_err(|e| {
+        Failure::cannot_check(
+            format!("cannot sign model {}: {e}", model.path.display()),
+            "check the key",
+        )
+    })
+}
+
+/// Hashes a local model's files and returns the OMS bundle JSON, signed by `signer`, and the
+/// number of files. `inside` is the signature's path when it will be stored in the model.
+pub(super) fn sign_model(
+    model: &Model,
+    signer: &dyn Signer,
+    inside: Option<ResourcePath>,
+    threads: usize,
+) -> Result<(String, usize)> {
+    let ignore_paths = ignore_paths(inside.as_ref());
+    let jobs = signed_paths(model, &ignore_paths)?
         .into_iter()
         .map(|path| HashJob {
             keys: vec![ItemKey::File(path.clone())],
@@ -127,13 +155,7 @@ pub(super) fn sign_model(
         .into_iter()
         .map(|(k, d)| (k.path().clone(), d))
         .collect();
-    let payload = oms::statement_payload(&model.name(), &files, &ignore_paths);
-    let bundle = oms::sign_statement(signer, &payload).map_err(|e| {
-        Failure::cannot_check(
-            format!("cannot sign model {}: {e}", model.path.display()),
-            "check the key",
-        )
-    })?;
+    let bundle = sign_digests(model, signer, &files, &ignore_paths)?;
     Ok((bundle, files.len()))
 }
 

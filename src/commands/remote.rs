@@ -1,5 +1,6 @@
 //! The S3 commands: `verify s3://...` (stream and hash, keep nothing), `pull` (stream, hash and
-//! stage, then place), and `push` (sign, upload with SSE-KMS, check, signature last).
+//! stage, then place), and `push` (upload with SSE-KMS, hashing each file as it goes up, check,
+//! sign what went up, signature last).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use modelseal_fetch::{
 };
 use modelseal_kernel::manifest::{LocalModel, ResourcePath};
 use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::{PublicKey, Signer};
+use modelseal_kernel::{Digest, HashAlgorithm, Hasher, PublicKey, Signer};
 use modelseal_s3::{Engine, Head, S3Uri, Sse};
 
 use super::model;
@@ -196,6 +197,25 @@ fn check_sse(head: &Head, expected: &[String], bucket: &str) -> Result<()> {
     Ok(())
 }
 
+/// One local file and where it goes.
+struct Upload {
+    path: PathBuf,
+    key: String,
+    size: u64,
+    /// Its name in the signature.
+    resource: ResourcePath,
+}
+
+/// Feeds the bytes `push` uploads to the kernel's SHA-256, so the signature covers exactly what
+/// went up and each file is read once.
+struct Sha256Observer(Hasher);
+
+impl modelseal_s3::Observer for Sha256Observer {
+    fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn push(
     model_path: &Path,
@@ -209,77 +229,105 @@ pub fn push(
 ) -> Result<()> {
     let uri = parse_uri(uri)?;
     let model = model::open(model_path, false)?;
-    // Where each file goes, and where the signature goes.
-    let (uploads, sig_key): (Vec<(PathBuf, String, u64)>, String) = match &model.local {
+    // The signature sits at MODEL/model.sig for a directory, which is where it will be.
+    let inside = (!model.is_file())
+        .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
+        .flatten();
+    let ignore_paths = model::ignore_paths(inside.as_ref());
+    // Where each signed file goes, and where the signature goes.
+    let (uploads, sig_key): (Vec<Upload>, String) = match &model.local {
         LocalModel::File { name, size } => {
             let object = if uri.key.is_empty() || uri.key.ends_with('/') {
                 format!("{}{name}", uri.dir_prefix())
             } else {
                 uri.key.clone()
             };
-            (
-                vec![(model.path.clone(), object.clone(), *size)],
-                format!("{object}.sig"),
-            )
+            let resource = model::signed_paths(&model, &ignore_paths)?.remove(0);
+            let up = Upload {
+                path: model.path.clone(),
+                key: object.clone(),
+                size: *size,
+                resource,
+            };
+            (vec![up], format!("{object}.sig"))
         }
         LocalModel::Directory { files } => {
             let prefix = uri.dir_prefix();
-            let ignores: Vec<ResourcePath> = modelseal_kernel::manifest::DEFAULT_IGNORES
-                .iter()
-                .chain(std::iter::once(&SIGNATURE_NAME))
-                .filter_map(|p| ResourcePath::parse(p).ok())
+            let signed: BTreeSet<ResourcePath> = model::signed_paths(&model, &ignore_paths)?
+                .into_iter()
                 .collect();
             let ups = files
                 .iter()
-                .filter(|f| !ignores.iter().any(|i| f.path.is_within(i)))
-                .map(|f| {
-                    (
-                        model.file_path(&f.path),
-                        format!("{prefix}{}", f.path),
-                        f.size,
-                    )
+                .filter(|f| signed.contains(&f.path))
+                .map(|f| Upload {
+                    path: model.file_path(&f.path),
+                    key: format!("{prefix}{}", f.path),
+                    size: f.size,
+                    resource: f.path.clone(),
                 })
                 .collect();
             (ups, format!("{prefix}{SIGNATURE_NAME}"))
         }
     };
-    // The bundle: signed now, or an existing one checked against the model before it goes up.
-    let bundle = match signature {
-        None => {
-            let signer: Box<dyn Signer> = crate::keyfile::signer(key, Some(aws))?;
-            // Sign as if the signature sat at MODEL/model.sig, which is where it will be.
-            let inside = (!model.is_file())
-                .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
-                .flatten();
-            model::sign_model(&model, signer.as_ref(), inside, threads)?
-                .0
-                .into_bytes()
-        }
+    // Signed from the bytes as they go up, or an existing bundle checked against the model
+    // before anything goes up. The key is opened (and its password asked) before any upload.
+    let given = match signature {
+        None => None,
         Some(path) => {
             let public = crate::keyfile::any_public_key(key, Some(aws))?;
             let bytes = std::fs::read(path).map_err(|e| failure::io("read signature", path, &e))?;
             check_local(&model, &bytes, path, &public, threads)?;
-            bytes
+            Some(bytes)
         }
     };
+    let signer: Option<Box<dyn Signer>> = match given {
+        None => Some(crate::keyfile::signer(key, Some(aws))?),
+        Some(_) => None,
+    };
     let engine = aws.engine(None);
-    let total: u64 = uploads.iter().map(|(_, _, size)| size).sum();
+    let total: u64 = uploads.iter().map(|u| u.size).sum();
     let bar = crate::progress::Progress::start("push", Some(total), engine.bytes_moved(), json);
     let sse_spec = Sse {
         kms_key_id: sse.kms_key_id.clone(),
     };
-    let result = aws.rt.block_on(async {
+    let interrupted = || {
+        Failure::cannot_check(
+            "push interrupted; multipart uploads aborted, no signature written",
+            "run the push again",
+        )
+    };
+    let uploaded = aws.rt.block_on(async {
         tokio::select! {
-            r = upload_all(&engine, aws, &uri.bucket, &uploads, &sig_key, bundle, &sse_spec) => r,
+            r = upload_model(&engine, aws, &uri.bucket, &uploads, &sig_key, &sse_spec) => r,
             _ = tokio::signal::ctrl_c() => {
                 engine.abort_active().await;
-                Err(Failure::cannot_check("push interrupted; multipart uploads aborted, no signature written", "run the push again"))
+                Err(interrupted())
             }
         }
     });
     drop(bar);
+    let (expected, digests) = uploaded?;
+    let bundle = match (given, &signer) {
+        (Some(bytes), _) => bytes,
+        (None, Some(signer)) => {
+            model::sign_digests(&model, signer.as_ref(), &digests, &ignore_paths)
+                .map_err(|f| {
+                    f.with_details(vec![format!(
+                        "the model's objects are in s3://{}/ without a signature",
+                        uri.bucket
+                    )])
+                })?
+                .into_bytes()
+        }
+        (None, None) => unreachable!("a signer is opened whenever no bundle is given"),
+    };
+    aws.rt.block_on(async {
+        tokio::select! {
+            r = upload_signature(&engine, &uri.bucket, &sig_key, bundle, &sse_spec, &expected) => r,
+            _ = tokio::signal::ctrl_c() => Err(interrupted()),
+        }
+    })?;
     let count = uploads.len();
-    result?;
     if json {
         println!(
             "{}",
@@ -319,15 +367,16 @@ fn check_local(
     model::check_model(model, &manifest, path, threads).map(|_| ())
 }
 
-async fn upload_all(
+/// Uploads the model's files (each read once, hashed as it goes up) and checks S3 recorded
+/// SSE-KMS on each. Returns the key ids S3 may report, and every file's SHA-256.
+async fn upload_model(
     engine: &Engine,
     aws: &Aws,
     bucket: &str,
-    uploads: &[(PathBuf, String, u64)],
+    uploads: &[Upload],
     sig_key: &str,
-    bundle: Vec<u8>,
     sse: &Sse,
-) -> Result<()> {
+) -> Result<(Vec<String>, Vec<(ResourcePath, Digest)>)> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
     engine.check_bucket(bucket).await.map_err(s3_failure)?;
     // Objects already under a directory prefix that this model does not contain would make
@@ -335,7 +384,7 @@ async fn upload_all(
     if let Some(prefix) = sig_key.strip_suffix(SIGNATURE_NAME) {
         let ours: BTreeSet<&str> = uploads
             .iter()
-            .map(|(_, k, _)| k.as_str())
+            .map(|u| u.key.as_str())
             .chain([sig_key])
             .collect();
         let stale: Vec<String> = engine
@@ -367,18 +416,19 @@ async fn upload_all(
         expected.push(arn);
     }
     let parallel = engine.tuning().parallel_objects.max(1);
-    let written: Vec<String> = stream::iter(uploads.iter())
-        .map(|(path, key, size)| async move {
-            engine
-                .upload_file(bucket, key, path, *size, sse)
-                .await
-                .map(|u| u.key)
+    let written: Vec<(String, ResourcePath, Digest)> = stream::iter(uploads.iter())
+        .map(|u| async move {
+            let hasher = Sha256Observer(Hasher::new(HashAlgorithm::Sha256));
+            let (up, hasher) = engine
+                .upload_file(bucket, &u.key, &u.path, u.size, sse, hasher)
+                .await?;
+            Ok::<_, modelseal_s3::S3Error>((up.key, u.resource.clone(), hasher.0.finalize()))
         })
         .buffer_unordered(parallel)
         .try_collect()
         .await
         .map_err(s3_failure)?;
-    for key in &written {
+    for (key, _, _) in &written {
         let head = engine
             .head(bucket, key)
             .await
@@ -391,7 +441,21 @@ async fn upload_all(
             })?;
         check_sse(&head, &expected, bucket)?;
     }
-    // Last: the signature. Until it exists, the prefix is not a signed model.
+    Ok((
+        expected,
+        written.into_iter().map(|(_, r, d)| (r, d)).collect(),
+    ))
+}
+
+/// Last: the signature. Until it exists, the prefix is not a signed model.
+async fn upload_signature(
+    engine: &Engine,
+    bucket: &str,
+    sig_key: &str,
+    bundle: Vec<u8>,
+    sse: &Sse,
+    expected: &[String],
+) -> Result<()> {
     engine
         .put_bytes(bucket, sig_key, bundle.into(), sse)
         .await
@@ -406,5 +470,5 @@ async fn upload_all(
                 "try again",
             )
         })?;
-    check_sse(&head, &expected, bucket)
+    check_sse(&head, expected, bucket)
 }
