@@ -701,3 +701,36 @@ fn push_checks_a_given_signature_against_the_model_first() {
         "objects uploaded for a bundle that does not match"
     );
 }
+
+/// `push` signs what it uploaded, after the upload; the key must still be usable before any byte
+/// goes up, or a bad key would leave an unsigned model behind.
+#[test]
+fn push_with_an_unusable_key_uploads_nothing() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    m.small_model();
+    let (id, _) = aws::sse_key(&m.kms, &m.rt);
+    std::fs::write(m.d().join("not-a-key.pem"), "not a key\n").unwrap();
+    for key in ["missing.key", "not-a-key.pem", "signer.pub"] {
+        let r = m.ms(&[
+            "push",
+            "model",
+            &format!("s3://{bucket}/badkey"),
+            "--key",
+            key,
+            "--sse-kms-key-id",
+            &id,
+        ]);
+        assert_eq!(r.code, 2, "{key}: {}", r.stderr);
+        assert!(r.stderr.contains("hint:"), "{key}: {}", r.stderr);
+        let listed =
+            m.rt.block_on(
+                m.s3.list_objects_v2()
+                    .bucket(&bucket)
+                    .prefix("badkey/")
+                    .send(),
+            )
+            .unwrap();
+        assert!(listed.contents().is_empty(), "{key}: objects uploaded");
+    }
+}
