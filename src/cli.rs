@@ -75,17 +75,8 @@ pub enum Command {
         uri: String,
         /// The directory to place the model in; left as it was if anything fails.
         dest: PathBuf,
-        /// Public key PEM or awskms://...
-        #[arg(long)]
-        key: String,
-        /// The bundle [default: PREFIX/model.sig, or KEY.sig]; a local path or s3:// URI.
-        #[arg(long)]
-        signature: Option<String>,
-        #[arg(long)]
-        insecure_ignore_tlog: bool,
-        /// Print a machine-readable JSON result on stdout.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        check: CheckArgs,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -113,18 +104,8 @@ pub enum Command {
     Verify {
         /// The model: a directory, a single file, or s3://BUCKET/PREFIX (streamed, nothing kept).
         model: String,
-        /// Public key PEM (SubjectPublicKeyInfo), or awskms://...
-        #[arg(long)]
-        key: String,
-        /// The bundle [default: MODEL/model.sig, or FILE.sig]; a local path or s3:// URI.
-        #[arg(long)]
-        signature: Option<String>,
-        /// Accept bundles carrying transparency-log entries without verifying them.
-        #[arg(long)]
-        insecure_ignore_tlog: bool,
-        /// Print a machine-readable JSON result on stdout.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        check: CheckArgs,
         #[command(flatten)]
         hashing: Hashing,
         #[command(flatten)]
@@ -173,6 +154,24 @@ pub enum PolicyCommand {
         #[arg(long)]
         kms_key: String,
     },
+}
+
+/// How `verify` and `pull` find and check a model's signature.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Public key PEM (SubjectPublicKeyInfo), or awskms://...
+    #[arg(long)]
+    pub key: String,
+    /// The bundle [default: MODEL/model.sig or PREFIX/model.sig; FILE.sig or KEY.sig for a single
+    /// file]; a local path or s3:// URI.
+    #[arg(long)]
+    pub signature: Option<String>,
+    /// Accept bundles carrying transparency-log entries without verifying them.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Print a machine-readable JSON result on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where AWS is. Credentials, region and endpoints also come from the standard AWS variables

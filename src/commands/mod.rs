@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use modelseal_kernel::oms::TlogPolicy;
 
 use crate::aws::Aws;
-use crate::cli::{AwsArgs, Cli, Command, PolicyCommand};
+use crate::cli::{AwsArgs, CheckArgs, Cli, Command, PolicyCommand};
 use crate::failure::Result;
 use crate::keyfile;
 
@@ -61,10 +61,13 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Verify {
             model,
-            key,
-            signature,
-            insecure_ignore_tlog,
-            json,
+            check:
+                CheckArgs {
+                    key,
+                    signature,
+                    insecure_ignore_tlog,
+                    json,
+                },
             hashing,
             aws,
         } => {
@@ -107,10 +110,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pull {
             uri,
             dest,
-            key,
-            signature,
-            insecure_ignore_tlog,
-            json,
+            check:
+                CheckArgs {
+                    key,
+                    signature,
+                    insecure_ignore_tlog,
+                    json,
+                },
             aws,
         } => {
             let aws = Aws::new(&aws)?;
