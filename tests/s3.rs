@@ -59,6 +59,13 @@ impl Moto {
         run(c, self.d(), args)
     }
 
+    /// `modelseal push MODEL URI --key KEY --sse-kms-key-id SSE EXTRA...`.
+    fn push(&self, model: &str, uri: &str, key: &str, sse: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["push", model, uri, "--key", key, "--sse-kms-key-id", sse];
+        args.extend_from_slice(extra);
+        self.ms(&args)
+    }
+
     fn bucket(&self) -> String {
         aws::bucket(&self.s3, &self.rt, "models")
     }
@@ -78,15 +85,13 @@ impl Moto {
     fn push_small(&self, bucket: &str, prefix: &str) {
         self.small_model();
         let (id, _) = aws::sse_key(&self.kms, &self.rt);
-        let r = self.ms(&[
-            "push",
+        let r = self.push(
             "model",
             &format!("s3://{bucket}/{prefix}"),
-            "--key",
             "signer.key",
-            "--sse-kms-key-id",
             &id,
-        ]);
+            &[],
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
 }
@@ -113,15 +118,13 @@ fn push_encrypts_every_object_then_verify_and_pull_round_trip() {
     );
     let bucket = m.bucket();
     let (id, arn) = aws::sse_key(&m.kms, &m.rt);
-    let r = m.ms(&[
-        "push",
+    let r = m.push(
         "model",
         &format!("s3://{bucket}/llm/v1"),
-        "--key",
         "signer.key",
-        "--sse-kms-key-id",
         &id,
-    ]);
+        &[],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         !m.d().join("model/model.sig").exists(),
@@ -320,15 +323,7 @@ fn push_refuses_a_prefix_holding_other_objects_and_single_files_work() {
     aws::put(&m.s3, &m.rt, &bucket, "m/stale.bin", b"old");
     m.small_model();
     let (id, _) = aws::sse_key(&m.kms, &m.rt);
-    let r = m.ms(&[
-        "push",
-        "model",
-        &format!("s3://{bucket}/m"),
-        "--key",
-        "signer.key",
-        "--sse-kms-key-id",
-        &id,
-    ]);
+    let r = m.push("model", &format!("s3://{bucket}/m"), "signer.key", &id, &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!("s3://{bucket}/m/stale.bin")),
@@ -643,17 +638,13 @@ fn push_checks_a_given_signature_against_the_model_first() {
         .code,
         0
     );
-    let r = m.ms(&[
-        "push",
+    let r = m.push(
         "model",
         &format!("s3://{bucket}/given"),
-        "--key",
         "signer.pub",
-        "--signature",
-        "good.sig",
-        "--sse-kms-key-id",
         &id,
-    ]);
+        &["--signature", "good.sig"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         aws::get(&m.s3, &m.rt, &bucket, "given/model.sig"),
@@ -671,17 +662,13 @@ fn push_checks_a_given_signature_against_the_model_first() {
     );
     // The model changed after that bundle was made: refused, nothing uploaded.
     write_tree(m.d(), &[("model/config.json", b"{\"hidden_size\": 65}\n")]);
-    let r = m.ms(&[
-        "push",
+    let r = m.push(
         "model",
         &format!("s3://{bucket}/stale"),
-        "--key",
         "signer.pub",
-        "--signature",
-        "good.sig",
-        "--sse-kms-key-id",
         &id,
-    ]);
+        &["--signature", "good.sig"],
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.stderr.contains("config.json: content changed"),
@@ -712,15 +699,7 @@ fn push_with_an_unusable_key_uploads_nothing() {
     let (id, _) = aws::sse_key(&m.kms, &m.rt);
     std::fs::write(m.d().join("not-a-key.pem"), "not a key\n").unwrap();
     for key in ["missing.key", "not-a-key.pem", "signer.pub"] {
-        let r = m.ms(&[
-            "push",
-            "model",
-            &format!("s3://{bucket}/badkey"),
-            "--key",
-            key,
-            "--sse-kms-key-id",
-            &id,
-        ]);
+        let r = m.push("model", &format!("s3://{bucket}/badkey"), key, &id, &[]);
         assert_eq!(r.code, 2, "{key}: {}", r.stderr);
         assert!(r.stderr.contains("hint:"), "{key}: {}", r.stderr);
         let listed =
