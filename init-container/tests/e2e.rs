@@ -108,7 +108,7 @@ fn model() -> Files {
 }
 
 /// The OMS bundle `signer` makes for `files` (as `modelseal sign` would, signature inside).
-fn bundle(files: &Files, signer: &PrivateKey) -> String {
+fn bundle(files: &Files, signer: &dyn Signer) -> String {
     let items: Vec<(ResourcePath, _)> = files
         .iter()
         .map(|(n, d)| {
@@ -143,7 +143,7 @@ impl Moto {
     }
 
     /// Uploads `files` under `prefix/` with a signature at `prefix/model.sig`.
-    fn publish(&self, prefix: &str, files: &Files, signer: &PrivateKey) {
+    fn publish(&self, prefix: &str, files: &Files, signer: &dyn Signer) {
         for (name, data) in files {
             self.put(&format!("{prefix}/{name}"), data);
         }
@@ -410,23 +410,7 @@ fn a_kms_key_is_trusted_through_modelseal_key() {
     let dest = m.d().join("models");
     let d = dest.to_str().unwrap();
     let kms = MotoKms::create(&m);
-    for (name, data) in &files {
-        m.put(&format!("kms/{name}"), data);
-    }
-    let items: Vec<(ResourcePath, _)> = files
-        .iter()
-        .map(|(n, d)| {
-            (
-                ResourcePath::parse(n).unwrap(),
-                HashAlgorithm::Sha256.digest(d),
-            )
-        })
-        .collect();
-    let payload = oms::statement_payload("model", &items, &["model.sig".to_string()]);
-    m.put(
-        "kms/model.sig",
-        oms::sign_statement(&kms, &payload).unwrap().as_bytes(),
-    );
+    m.publish("kms", &files, &kms);
     let with_kms = |reference: &str| {
         let mut c = m.command();
         c.env_remove("MODELSEAL_PUBLIC_KEY")
