@@ -206,6 +206,12 @@ struct Upload {
     resource: ResourcePath,
 }
 
+/// Where `push` gets the bundle: signed from the uploaded bytes, or given and already checked.
+enum BundleSource {
+    Sign(Box<dyn Signer>),
+    Given(Vec<u8>),
+}
+
 /// Feeds the bytes `push` uploads to the kernel's SHA-256, so the signature covers exactly what
 /// went up and each file is read once.
 struct Sha256Observer(Hasher);
@@ -242,6 +248,7 @@ pub fn push(
             } else {
                 uri.key.clone()
             };
+            // A single-file model has exactly one signed path, ".".
             let resource = model::signed_paths(&model, &ignore_paths)?.remove(0);
             let up = Upload {
                 path: model.path.clone(),
@@ -271,18 +278,14 @@ pub fn push(
     };
     // Signed from the bytes as they go up, or an existing bundle checked against the model
     // before anything goes up. The key is opened (and its password asked) before any upload.
-    let given = match signature {
-        None => None,
+    let source = match signature {
+        None => BundleSource::Sign(crate::keyfile::signer(key, Some(aws))?),
         Some(path) => {
             let public = crate::keyfile::any_public_key(key, Some(aws))?;
             let bytes = std::fs::read(path).map_err(|e| failure::io("read signature", path, &e))?;
             check_local(&model, &bytes, path, &public, threads)?;
-            Some(bytes)
+            BundleSource::Given(bytes)
         }
-    };
-    let signer: Option<Box<dyn Signer>> = match given {
-        None => Some(crate::keyfile::signer(key, Some(aws))?),
-        Some(_) => None,
     };
     let engine = aws.engine(None);
     let total: u64 = uploads.iter().map(|u| u.size).sum();
@@ -307,9 +310,9 @@ pub fn push(
     });
     drop(bar);
     let (expected, digests) = uploaded?;
-    let bundle = match (given, &signer) {
-        (Some(bytes), _) => bytes,
-        (None, Some(signer)) => {
+    let bundle = match source {
+        BundleSource::Given(bytes) => bytes,
+        BundleSource::Sign(signer) => {
             model::sign_digests(&model, signer.as_ref(), &digests, &ignore_paths)
                 .map_err(|f| {
                     f.with_details(vec![format!(
@@ -319,7 +322,6 @@ pub fn push(
                 })?
                 .into_bytes()
         }
-        (None, None) => unreachable!("a signer is opened whenever no bundle is given"),
     };
     aws.rt.block_on(async {
         tokio::select! {
