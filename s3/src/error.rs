@@ -191,13 +191,10 @@ where
                     | SdkError::TimeoutError(_)
                     | SdkError::ResponseError(_)
             );
-            let e = S3Error::Transport {
-                op,
-                bucket,
-                key,
-                message: source_text(&err),
-            };
-            Retry::when(retryable, e)
+            Retry::when(
+                retryable,
+                S3Error::transport(op, &bucket, &key, source_text(&err)),
+            )
         }
     }
 }
