@@ -58,6 +58,7 @@ pub fn s3_failure(e: S3Error) -> Failure {
         S3Error::Transport { .. } => "check the endpoint and the network, then try again",
         S3Error::Service { .. } => "check the request against the S3 error above",
         S3Error::Local { .. } => "check the local file or disk",
+        S3Error::TooLarge { .. } => "this object is larger than any signature; check the URI",
         S3Error::Interrupted => "run the command again",
     };
     match e {

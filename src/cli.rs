@@ -73,8 +73,12 @@ pub enum Command {
     Pull {
         /// s3://BUCKET/PREFIX (a model directory) or s3://BUCKET/KEY (a single-file model).
         uri: String,
-        /// The directory to place the model in; left as it was if anything fails.
+        /// The directory to place the model in: new or empty (see --force); left as it was if
+        /// anything fails.
         dest: PathBuf,
+        /// Empty DEST first when it holds anything (DEST ends with exactly the signed files).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         check: CheckArgs,
         #[command(flatten)]

@@ -3,6 +3,7 @@
 use std::io::IsTerminal as _;
 use std::path::Path;
 
+use modelseal_fetch::evidence;
 use modelseal_kernel::keys::PrivateKeyPem;
 use modelseal_kernel::{KeyError, PrivateKey, PublicKey, Signer};
 use modelseal_kms::{KeyRef, KmsError, KmsKey};
@@ -105,8 +106,24 @@ fn key_failure(path: &str, e: &KeyError, wanted: &str) -> Failure {
     Failure::cannot_check(format!("cannot use key {path}: {e}"), hint)
 }
 
+/// Reads a key file: a regular file (symlinks followed, as Kubernetes mounts Secrets) of at
+/// most 1 MiB.
 fn read(path: &str) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| failure::io("read key", Path::new(path), &e))
+    read_bounded(Path::new(path), "key", evidence::KEY_LIMIT)
+}
+
+/// Reads a key, certificate or trusted-root file the user names: a regular file within `limit`.
+/// Anything else is a usage problem (exit 2), as the file is the user's configuration.
+pub fn read_bounded(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, Failure> {
+    evidence::read(path, limit, evidence::Links::Follow).map_err(|e| match e {
+        evidence::EvidenceError::Io(e) | evidence::EvidenceError::NotFound(e) => {
+            failure::io(&format!("read {what}"), path, &e)
+        }
+        other => Failure::cannot_check(
+            format!("cannot read {what} {}: {other}", path.display()),
+            format!("pass a regular file of at most {limit} bytes"),
+        ),
+    })
 }
 
 /// Reads a `PUBLIC KEY` PEM.

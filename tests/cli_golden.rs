@@ -224,3 +224,67 @@ fn hex_decode(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// Runs `verify model --key signer.pub` in `d`, killing it after 20 s (a FIFO signature used to
+/// block it forever).
+fn verify_with_deadline(d: &Path) -> Run {
+    let mut child = common::modelseal()
+        .current_dir(d)
+        .args(["verify", "model", "--key", "signer.pub"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("verify did not finish within 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap().into()
+}
+
+const UNUSABLE_HINT: &str = "hint: a signature is a regular file (not a link, FIFO or device) of at most 16 MiB; re-sign the model\n";
+
+#[test]
+fn signature_that_is_a_fifo() {
+    let dir = signed_model();
+    let sig = dir.path().join("model/model.sig");
+    std::fs::remove_file(&sig).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&sig)
+        .status()
+        .unwrap()
+        .success());
+    assert_golden(
+        &verify_with_deadline(dir.path()),
+        1,
+        &format!("error: signature model/model.sig cannot be used: it is a FIFO, not a regular file\n{UNUSABLE_HINT}"),
+    );
+}
+
+#[test]
+fn signature_that_is_a_symlink() {
+    let dir = signed_model();
+    let sig = dir.path().join("model/model.sig");
+    std::fs::remove_file(&sig).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &sig).unwrap();
+    assert_golden(
+        &verify_with_deadline(dir.path()),
+        1,
+        &format!("error: signature model/model.sig cannot be used: it is a symlink, which is refused\n{UNUSABLE_HINT}"),
+    );
+}
+
+#[test]
+fn signature_too_large() {
+    let dir = signed_model();
+    std::fs::write(dir.path().join("model/model.sig"), vec![b' '; 17 << 20]).unwrap();
+    assert_golden(
+        &verify_with_deadline(dir.path()),
+        1,
+        &format!("error: signature model/model.sig is 17825792 bytes; the limit is 16777216\n{UNUSABLE_HINT}"),
+    );
+}

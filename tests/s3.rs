@@ -224,8 +224,8 @@ fn changed_object_fails_and_pull_leaves_dest_untouched() {
         "{}",
         r.stderr
     );
-    // An existing DEST keeps exactly what it had; a new DEST is not created.
-    write_tree(m.d(), &[("dest/keep.txt", b"mine\n")]);
+    // An existing empty DEST stays empty; a new DEST is not created.
+    std::fs::create_dir(m.d().join("dest")).unwrap();
     let r = m.ms(&[
         "pull",
         &format!("s3://{bucket}/m"),
@@ -234,11 +234,7 @@ fn changed_object_fails_and_pull_leaves_dest_untouched() {
         "signer.pub",
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let names: Vec<String> = std::fs::read_dir(m.d().join("dest"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, ["keep.txt"]);
+    assert_eq!(std::fs::read_dir(m.d().join("dest")).unwrap().count(), 0);
     let r = m.ms(&[
         "pull",
         &format!("s3://{bucket}/m"),
@@ -712,4 +708,127 @@ fn push_with_an_unusable_key_uploads_nothing() {
             .unwrap();
         assert!(listed.contents().is_empty(), "{key}: objects uploaded");
     }
+}
+
+// ---- Hostile DEST and hostile evidence (issue 9's findings; each failed on the code before) ----
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn pull_refuses_a_dest_that_is_not_empty_unless_forced() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    m.push_small(&bucket, "m");
+    let uri = format!("s3://{bucket}/m");
+    write_tree(m.d(), &[("dest/evil.py", b"import os\n")]);
+    let elsewhere = m.d().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, m.d().join("dest/tokenizer")).unwrap();
+    let r = m.ms(&["pull", &uri, "dest", "--key", "signer.pub"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "error: dest is not empty: it holds 'evil.py', 'tokenizer'\n\
+hint: pull into an empty or new directory, or pass --force to empty it first\n"
+    );
+    assert_eq!(names(&m.d().join("dest")), ["evil.py", "tokenizer"]);
+    let r = m.ms(&["pull", &uri, "dest", "--key", "signer.pub", "--force"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        names(&m.d().join("dest")),
+        ["config.json", "model.sig", "tokenizer", "weights.bin"]
+    );
+    assert!(!m.d().join("dest/tokenizer").is_symlink());
+    assert!(names(&elsewhere).is_empty(), "written through a symlink");
+}
+
+#[test]
+fn objects_below_the_signature_key_are_extra_objects() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    m.push_small(&bucket, "m");
+    aws::put(
+        &m.s3,
+        &m.rt,
+        &bucket,
+        "m/model.sig/payload.py",
+        b"import os\n",
+    );
+    let r = m.ms(&["verify", &format!("s3://{bucket}/m"), "--key", "signer.pub"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("model.sig/payload.py: not in the signed manifest"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn pull_never_writes_the_signature_over_a_signed_file() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    // A model whose signed data holds a file named model.sig; its signature lives elsewhere.
+    write_tree(
+        m.d(),
+        &[("model/model.sig", b"signed data\n"), ("model/w.bin", b"w")],
+    );
+    let r = m.ms(&[
+        "sign",
+        "model",
+        "--key",
+        "signer.key",
+        "--signature",
+        "elsewhere.sig",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for name in ["model.sig", "w.bin"] {
+        let data = std::fs::read(m.d().join("model").join(name)).unwrap();
+        aws::put(&m.s3, &m.rt, &bucket, &format!("m/{name}"), &data);
+    }
+    let r = m.ms(&[
+        "pull",
+        &format!("s3://{bucket}/m"),
+        "dest",
+        "--key",
+        "signer.pub",
+        "--signature",
+        "elsewhere.sig",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("the signature was not written"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        std::fs::read(m.d().join("dest/model.sig")).unwrap(),
+        b"signed data\n"
+    );
+}
+
+#[test]
+fn an_oversized_signature_object_is_untrusted() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    m.push_small(&bucket, "m");
+    aws::put(&m.s3, &m.rt, &bucket, "m/model.sig", &vec![b' '; 17 << 20]);
+    let uri = format!("s3://{bucket}/m");
+    let want = format!(
+        "error: signature s3://{bucket}/m/model.sig is 17825792 bytes; the limit is 16777216\n"
+    );
+    let r = m.ms(&["verify", &uri, "--key", "signer.pub"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.starts_with(&want), "{}", r.stderr);
+    let r = m.ms(&["pull", &uri, "dest", "--key", "signer.pub"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.starts_with(&want), "{}", r.stderr);
+    assert!(!m.d().join("dest").exists());
 }

@@ -22,14 +22,15 @@ use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
 use modelseal_kernel::{Digest, Hasher, PublicKey};
 use modelseal_s3::{Chunk, Engine, Object, S3Error, S3Uri, Sink};
 
+pub mod evidence;
 mod staged;
+use evidence::{EvidenceError, Links, SIGNATURE_LIMIT};
 use staged::StagedFile;
 
 /// Where a directory model's signature lives, under its prefix.
 pub const SIGNATURE_NAME: &str = "model.sig";
-/// Signatures larger than this are refused unread.
-const SIGNATURE_LIMIT: u64 = 16 << 20;
-/// The hidden directory inside DEST where files wait until the model verified.
+/// The hidden directory inside DEST where files wait until the model verified. A model may not
+/// hold a file or directory of this name at its top level.
 pub const STAGING_NAME: &str = ".modelseal-staging";
 
 /// Why a fetch failed. [`FetchError::is_verdict`] tells a security verdict from a failure to check.
@@ -43,7 +44,17 @@ pub enum FetchError {
         prefix: String,
         keys: Vec<String>,
     },
+    /// A model path whose first component is reserved ([`STAGING_NAME`]).
+    ReservedName {
+        model: String,
+        name: String,
+    },
     SignatureMissing(String),
+    /// The signature exists but cannot be evidence: a symlink, a FIFO, a device, too large.
+    SignatureUnusable {
+        shown: String,
+        why: EvidenceError,
+    },
     SignatureMalformed {
         shown: String,
         error: BundleError,
@@ -66,6 +77,12 @@ pub enum FetchError {
         found: String,
         source: &'static str,
     },
+    /// DEST holds entries that are not this run's (the CLI's `pull` refuses them; placement
+    /// stops when one appears during a run).
+    DestNotEmpty {
+        dest: PathBuf,
+        entries: Vec<String>,
+    },
     Local {
         what: String,
         path: PathBuf,
@@ -82,6 +99,7 @@ impl FetchError {
             FetchError::S3(_)
             | FetchError::NothingAt(_)
             | FetchError::Local { .. }
+            | FetchError::DestNotEmpty { .. }
             | FetchError::PinNeedsSingleFile(_) => false,
             _ => true,
         }
@@ -106,7 +124,18 @@ impl fmt::Display for FetchError {
                 "{prefix} holds objects whose keys are not safe relative paths: {}",
                 keys.join(", ")
             ),
+            FetchError::ReservedName { model, name } => write!(
+                f,
+                "{model} holds '{name}', a name modelseal reserves for its staging directory"
+            ),
             FetchError::SignatureMissing(shown) => write!(f, "signature {shown} not found"),
+            FetchError::SignatureUnusable {
+                shown,
+                why: EvidenceError::TooLarge { size, limit },
+            } => write!(f, "signature {shown} is {size} bytes; the limit is {limit}"),
+            FetchError::SignatureUnusable { shown, why } => {
+                write!(f, "signature {shown} cannot be used: {why}")
+            }
             FetchError::SignatureMalformed { shown, error } => {
                 write!(f, "signature {shown} is malformed: {error}")
             }
@@ -128,6 +157,16 @@ impl fmt::Display for FetchError {
             } => write!(
                 f,
                 "VERIFICATION_DIGEST pins sha256 {pinned}, but {source} {uri} is {found}"
+            ),
+            FetchError::DestNotEmpty { dest, entries } => write!(
+                f,
+                "{} is not empty: it holds {}",
+                dest.display(),
+                entries
+                    .iter()
+                    .map(|e| format!("'{e}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             FetchError::Local { what, path, error } => {
                 write!(f, "cannot {what} {}: {error}", path.display())
@@ -232,16 +271,27 @@ impl Located {
         }
     }
 
-    /// The signature's path relative to the model, when it lies under the prefix.
-    fn signature_inside(&self, signature: &SignatureSource) -> Option<ResourcePath> {
-        match (&self.remote, signature) {
-            (Remote::Dir { prefix, .. }, SignatureSource::S3(uri)) if uri.bucket == self.bucket => {
-                uri.key
+    /// Signature paths under the prefix, which the plan excuses by their exact keys only: the
+    /// signature used, when it lies there, and always the default `model.sig`, so that no
+    /// object under `PREFIX/model.sig/` is ever excused by a signed ignore path.
+    fn evidence(&self, signature: &SignatureSource) -> Vec<ResourcePath> {
+        let Remote::Dir { prefix, .. } = &self.remote else {
+            return Vec::new();
+        };
+        let mut paths: Vec<ResourcePath> = ResourcePath::parse(SIGNATURE_NAME)
+            .ok()
+            .into_iter()
+            .collect();
+        if let SignatureSource::S3(uri) = signature {
+            if uri.bucket == self.bucket {
+                let inside = uri
+                    .key
                     .strip_prefix(prefix.as_str())
-                    .and_then(|rel| ResourcePath::parse(rel).ok())
+                    .and_then(|rel| ResourcePath::parse(rel).ok());
+                paths.extend(inside.filter(|p| !paths.contains(p)));
             }
-            _ => None,
         }
+        paths
     }
 
     /// The path (relative to DEST) a signed file is placed at.
@@ -271,6 +321,12 @@ pub async fn locate(engine: &Engine, uri: &S3Uri) -> Result<Located, FetchError>
                 return Err(FetchError::UnsafeKeys {
                     prefix: format!("s3://{bucket}/"),
                     keys: vec![uri.key.clone()],
+                });
+            }
+            if name == STAGING_NAME {
+                return Err(FetchError::ReservedName {
+                    model: format!("s3://{bucket}/{}", uri.key),
+                    name,
                 });
             }
             return Ok(Located {
@@ -305,6 +361,15 @@ pub async fn locate(engine: &Engine, uri: &S3Uri) -> Result<Located, FetchError>
     if objects.is_empty() && unsafe_keys.is_empty() {
         return Err(FetchError::NothingAt(format!("s3://{bucket}/{}", uri.key)));
     }
+    if let Some(p) = objects
+        .keys()
+        .find(|p| p.components().next() == Some(STAGING_NAME))
+    {
+        return Err(FetchError::ReservedName {
+            model: format!("s3://{bucket}/{prefix}"),
+            name: p.to_string(),
+        });
+    }
     if !unsafe_keys.is_empty() {
         return Err(FetchError::UnsafeKeys {
             prefix: format!("s3://{bucket}/{prefix}"),
@@ -333,20 +398,37 @@ impl SignatureSource {
     }
 
     async fn read(&self, engine: &Engine) -> Result<Option<Vec<u8>>, FetchError> {
+        let unusable = |why| FetchError::SignatureUnusable {
+            shown: self.shown(),
+            why,
+        };
         match self {
             SignatureSource::S3(u) => {
                 match engine.get_small(&u.bucket, &u.key, SIGNATURE_LIMIT).await {
                     Ok(b) => Ok(Some(b)),
                     Err(S3Error::NoSuchKey { .. }) => Ok(None),
+                    Err(S3Error::TooLarge { size, limit, .. }) => {
+                        Err(unusable(EvidenceError::TooLarge { size, limit }))
+                    }
                     Err(e) => Err(FetchError::S3(e)),
                 }
             }
-            SignatureSource::Local(p) => match std::fs::read(p) {
-                Ok(b) => Ok(Some(b)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(FetchError::local("read signature", p, e)),
-            },
+            SignatureSource::Local(p) => read_local_signature(p),
         }
+    }
+}
+
+/// Reads a signature file: `None` when it does not exist; refused (a verdict) when it is a
+/// symlink, not a regular file, or larger than any bundle.
+pub fn read_local_signature(path: &Path) -> Result<Option<Vec<u8>>, FetchError> {
+    match evidence::read(path, SIGNATURE_LIMIT, Links::Refuse) {
+        Ok(b) => Ok(Some(b)),
+        Err(EvidenceError::NotFound(_)) => Ok(None),
+        Err(EvidenceError::Io(e)) => Err(FetchError::local("read signature", path, e)),
+        Err(why) => Err(FetchError::SignatureUnusable {
+            shown: path.display().to_string(),
+            why,
+        }),
     }
 }
 
@@ -463,7 +545,7 @@ pub async fn fetch(
 ) -> Result<Fetched, FetchError> {
     let uri = located.uri();
     let pinned_only = matches!(trust, Trust::Pin(_));
-    let (manifest, signature, extra, ignored_transparency) = match trust {
+    let (manifest, signature, evidence, ignored_transparency) = match trust {
         Trust::Key {
             key,
             signature,
@@ -490,9 +572,13 @@ pub async fn fetch(
                     });
                 }
             }
-            let extra: Vec<ResourcePath> =
-                located.signature_inside(&signature).into_iter().collect();
-            (manifest, sig_bytes, extra, !bundle.transparency.is_empty())
+            let evidence = located.evidence(&signature);
+            (
+                manifest,
+                sig_bytes,
+                evidence,
+                !bundle.transparency.is_empty(),
+            )
         }
         Trust::Pin(pin) => {
             let Remote::File { name, .. } = &located.remote else {
@@ -506,7 +592,7 @@ pub async fn fetch(
             )
         }
     };
-    let mut plan = manifest.plan(&located.local_model(), &extra);
+    let mut plan = manifest.plan(&located.local_model(), &evidence);
     // The listing alone can prove a mismatch: refuse before moving any bytes.
     if !plan.missing.is_empty() || !plan.extra.is_empty() || !plan.size_changed.is_empty() {
         let mismatch = Mismatch {
@@ -609,57 +695,143 @@ async fn hash_objects(
     Ok(results)
 }
 
-/// Makes `DEST/.modelseal-staging` afresh, removing what an earlier, interrupted attempt left.
+/// Makes `DEST/.modelseal-staging` afresh, removing what an earlier, interrupted attempt left
+/// (a SIGKILL cannot be handled, so up to a model's worth of partial files can wait there until
+/// the next run). A leftover symlink of that name is removed, not followed.
 pub fn prepare_staging(dest: &Path) -> Result<PathBuf, FetchError> {
     create_dirs(dest).map_err(|e| FetchError::local("create", dest, e))?;
     let staging = dest.join(STAGING_NAME);
-    match std::fs::remove_dir_all(&staging) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(FetchError::local("remove the leftover", &staging, e)),
-    }
+    remove_entry(&staging).map_err(|e| FetchError::local("remove the leftover", &staging, e))?;
     std::fs::create_dir(&staging).map_err(|e| FetchError::local("create", &staging, e))?;
     Ok(staging)
 }
 
 /// Removes the staging directory; returns whether it is gone.
 pub fn remove_staging(staging: &Path) -> bool {
-    match std::fs::remove_dir_all(staging) {
-        Ok(()) => true,
-        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    remove_entry(staging).is_ok()
+}
+
+/// Removes a file, a symlink (never what it points to) or a whole directory tree; absent is fine.
+fn remove_entry(path: &Path) -> std::io::Result<()> {
+    let result = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r,
     }
 }
 
-/// Moves every verified file from staging into DEST (creating directories readable by any UID),
-/// with `with_signature` writes the signature beside them, and removes staging. Returns the paths
-/// placed, relative to DEST.
+fn entry_names(dest: &Path) -> Result<Vec<std::ffi::OsString>, FetchError> {
+    let entries = match std::fs::read_dir(dest) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(FetchError::local("list", dest, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let name = entry
+            .map_err(|e| FetchError::local("list", dest, e))?
+            .file_name();
+        if name != STAGING_NAME {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// What DEST holds besides a staging directory, sorted; empty when DEST does not exist.
+pub fn dest_entries(dest: &Path) -> Result<Vec<String>, FetchError> {
+    Ok(entry_names(dest)?
+        .into_iter()
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect())
+}
+
+/// Empties DEST of everything but the staging directory, never following a symlink, so that
+/// DEST ends with exactly the signed files. Entries that are, or lead to, a path in `keep` (the
+/// DEST of another model of the same run) stay. Returns the names removed.
+pub fn clear_dest(dest: &Path, keep: &[PathBuf]) -> Result<Vec<String>, FetchError> {
+    let mut removed = Vec::new();
+    for name in entry_names(dest)? {
+        let path = dest.join(&name);
+        if keep.iter().any(|k| k.starts_with(&path)) {
+            continue;
+        }
+        remove_entry(&path).map_err(|e| FetchError::local("remove", &path, e))?;
+        removed.push(name.to_string_lossy().into_owned());
+    }
+    Ok(removed)
+}
+
+/// What [`place`] put in DEST.
+#[derive(Debug, Default)]
+pub struct Placed {
+    /// The signed files, relative to DEST.
+    pub files: Vec<String>,
+    /// The signature's file name, when it was written beside them.
+    pub signature: Option<String>,
+    /// The signature's file name, when a signed file already has it (it is never overwritten).
+    pub signature_not_placed: Option<String>,
+}
+
+/// Moves the verified files from staging into DEST, which must hold nothing else (see
+/// [`clear_dest`]), and with `with_signature` writes the signature beside them unless a signed
+/// file has its name. Placement renames staging's top-level entries, so it never walks through
+/// anything in DEST: a symlink there is neither followed nor kept, and an entry that appeared
+/// in DEST during the run stops the placement instead of being merged with.
 pub fn place(
     located: &Located,
     fetched: &Fetched,
     staging: &Path,
     dest: &Path,
     with_signature: bool,
-) -> Result<Vec<String>, FetchError> {
-    let mut placed = Vec::with_capacity(fetched.plan.jobs.len());
-    for job in &fetched.plan.jobs {
-        let name = located.placed_name(&job.path);
-        let (from, to) = (join(staging, &name), join(dest, &name));
-        if let Some(parent) = to.parent() {
-            create_dirs(parent).map_err(|e| FetchError::local("create", parent, e))?;
-        }
-        std::fs::rename(&from, &to).map_err(|e| FetchError::local("place", &to, e))?;
-        placed.push(name);
-    }
+) -> Result<Placed, FetchError> {
+    let mut placed = Placed {
+        files: fetched
+            .plan
+            .jobs
+            .iter()
+            .map(|job| located.placed_name(&job.path))
+            .collect(),
+        ..Placed::default()
+    };
     if with_signature && !fetched.signature.is_empty() {
         let name = located.signature_file_name();
-        let tmp = join(staging, &name);
-        let mut f = create_new(&tmp).map_err(|e| FetchError::local("write", &tmp, e))?;
-        f.write_all(&fetched.signature)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| FetchError::local("write", &tmp, e))?;
-        let to = dest.join(&name);
-        std::fs::rename(&tmp, &to).map_err(|e| FetchError::local("place", &to, e))?;
-        placed.push(name);
+        let below = format!("{name}/");
+        if placed
+            .files
+            .iter()
+            .any(|f| *f == name || f.starts_with(&below))
+        {
+            placed.signature_not_placed = Some(name);
+        } else {
+            let tmp = join(staging, &name);
+            let mut f = create_new(&tmp).map_err(|e| FetchError::local("write", &tmp, e))?;
+            f.write_all(&fetched.signature)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| FetchError::local("write", &tmp, e))?;
+            placed.signature = Some(name);
+        }
+    }
+    let tops: std::collections::BTreeSet<&str> = placed
+        .files
+        .iter()
+        .chain(&placed.signature)
+        .map(|n| n.split('/').next().unwrap_or(n))
+        .collect();
+    for top in tops {
+        let (from, to) = (staging.join(top), dest.join(top));
+        if std::fs::symlink_metadata(&to).is_ok() {
+            return Err(FetchError::DestNotEmpty {
+                dest: dest.to_path_buf(),
+                entries: vec![top.to_string()],
+            });
+        }
+        std::fs::rename(&from, &to).map_err(|e| FetchError::local("place", &to, e))?;
     }
     remove_staging(staging);
     if let Ok(d) = std::fs::File::open(dest) {

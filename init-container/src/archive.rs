@@ -49,6 +49,18 @@ fn safe(path: &Path) -> Option<PathBuf> {
     (!out.as_os_str().is_empty()).then_some(out)
 }
 
+/// Refuses an entry whose first component is a name modelseal reserves in DEST (its staging
+/// directory): unpacked and renamed into DEST, it would collide with the staging directory.
+fn check_reserved(rel: &Path, shown: &str) -> Result<(), String> {
+    match rel.components().next() {
+        Some(Component::Normal(first)) if first == modelseal_fetch::STAGING_NAME => Err(format!(
+            "archive entry '{shown}' uses '{}', a name modelseal reserves in DEST",
+            modelseal_fetch::STAGING_NAME
+        )),
+        _ => Ok(()),
+    }
+}
+
 struct Budget {
     left: u64,
     limit: u64,
@@ -118,6 +130,9 @@ pub fn extract(archive: &Path, kind: Kind, into: &Path, limit: u64) -> Result<us
                 let rel = safe(&raw).ok_or_else(|| {
                     format!("archive entry '{shown}' would land outside the destination")
                 })?;
+                // Checked as each entry is met, before any byte of it is written (a tar is a
+                // stream: a first pass would read, and decompress, the whole archive twice).
+                check_reserved(&rel, &shown)?;
                 match entry.header().entry_type() {
                     tar::EntryType::Directory => std::fs::create_dir_all(into.join(&rel)).map_err(|e| format!("{shown}: {e}"))?,
                     tar::EntryType::Regular | tar::EntryType::Continuous => {
@@ -132,6 +147,20 @@ pub fn extract(archive: &Path, kind: Kind, into: &Path, limit: u64) -> Result<us
         Kind::Zip => {
             let mut zip =
                 zip::ZipArchive::new(file).map_err(|e| format!("not a zip archive: {e}"))?;
+            // The central directory names every entry: refuse hostile names before unpacking.
+            for i in 0..zip.len() {
+                let entry = zip
+                    .by_index_raw(i)
+                    .map_err(|e| format!("corrupt zip archive: {e}"))?;
+                let shown = entry.name().to_string();
+                let rel = entry
+                    .enclosed_name()
+                    .and_then(|p| safe(&p))
+                    .ok_or_else(|| {
+                        format!("archive entry '{shown}' would land outside the destination")
+                    })?;
+                check_reserved(&rel, &shown)?;
+            }
             for i in 0..zip.len() {
                 let mut entry = zip
                     .by_index(i)
@@ -214,11 +243,33 @@ mod tests {
             .1
             .unwrap_err()
             .contains("only files and directories"));
+        let reserved = tar_with(&[(".modelseal-staging/x", b"x", tar::EntryType::Regular)]);
+        let (d, r) = unpack(&reserved, Kind::Tar, 1 << 20);
+        assert!(r.unwrap_err().contains("reserves"));
+        assert_eq!(std::fs::read_dir(d.path().join("x")).unwrap().count(), 0);
         let big = tar_with(&[("big", &[0u8; 5000], tar::EntryType::Regular)]);
         assert!(unpack(&big, Kind::Tar, 4096)
             .1
             .unwrap_err()
             .contains("limit"));
+    }
+
+    #[test]
+    fn a_zip_with_a_reserved_name_unpacks_nothing() {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        w.start_file("ok.txt", opts).unwrap();
+        w.write_all(b"fine").unwrap();
+        w.start_file(".modelseal-staging/x", opts).unwrap();
+        w.write_all(b"x").unwrap();
+        let bytes = w.finish().unwrap().into_inner();
+        let (d, r) = unpack(&bytes, Kind::Zip, 1 << 20);
+        assert!(r.unwrap_err().contains("reserves"));
+        assert_eq!(
+            std::fs::read_dir(d.path().join("x")).unwrap().count(),
+            0,
+            "refused before the first entry was unpacked"
+        );
     }
 
     #[test]

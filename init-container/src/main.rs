@@ -19,8 +19,8 @@ use std::process::ExitCode;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use modelseal_fetch::{
-    fetch, locate, place, prepare_staging, remove_staging, FetchError, Located, SignatureSource,
-    Trust,
+    clear_dest, evidence, fetch, locate, place, prepare_staging, remove_staging, FetchError,
+    Located, SignatureSource, Trust,
 };
 use modelseal_kernel::manifest::ResourcePath;
 use modelseal_kernel::oms::TlogPolicy;
@@ -96,13 +96,22 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
         };
         let engine = Engine::from_sdk_config(&sdk, &options, tuning);
         let key = trusted_key(&config, &sdk).await?;
-        for pair in args.chunks(2) {
+        let dests: Vec<PathBuf> = args.chunks(2).map(|p| PathBuf::from(&p[1])).collect();
+        for (i, pair) in args.chunks(2).enumerate() {
+            // Another pair's DEST inside this one is not this pair's to empty.
+            let others: Vec<PathBuf> = dests
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, d)| d.clone())
+                .collect();
             fetch_pair(
                 &engine,
                 &config,
                 key.as_ref(),
                 &pair[0],
                 Path::new(&pair[1]),
+                &others,
                 max_unpacked,
             )
             .await?;
@@ -145,8 +154,7 @@ async fn sdk_config(s3: &S3Settings) -> Result<SdkConfig, String> {
         loader = loader.credentials_provider(aws_sdk_credentials(id, secret));
     }
     if let Some(path) = &s3.ca_bundle {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read the CA bundle {}: {e}", path.display()))?;
+        let pem = read_config_file(path, "the CA bundle", evidence::TRUST_LIMIT)?;
         use aws_smithy_http_client::tls;
         let context = tls::TlsContext::builder()
             .with_trust_store(tls::TrustStore::default().with_pem_certificate(pem))
@@ -177,11 +185,17 @@ fn aws_sdk_credentials(id: &str, secret: &str) -> aws_credential_types::Credenti
     aws_credential_types::Credentials::new(id, secret, None, None, "STORAGE_CONFIG")
 }
 
+/// Reads a mounted file (key, CA bundle): a regular file, symlinks followed (Kubernetes mounts
+/// Secrets and ConfigMaps through them), within `limit` bytes.
+fn read_config_file(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, String> {
+    evidence::read(path, limit, evidence::Links::Follow)
+        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
+}
+
 /// The key signatures must verify with: a mounted PEM, or a KMS key's public half.
 async fn trusted_key(config: &Config, sdk: &SdkConfig) -> Result<Option<PublicKey>, String> {
     if let Some(path) = &config.trust.public_key {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read MODELSEAL_PUBLIC_KEY {}: {e}", path.display()))?;
+        let pem = read_config_file(path, "MODELSEAL_PUBLIC_KEY", evidence::KEY_LIMIT)?;
         let key = PublicKey::from_pem(&pem)
             .map_err(|e| format!("MODELSEAL_PUBLIC_KEY {}: {e}", path.display()))?;
         return Ok(Some(key));
@@ -236,6 +250,7 @@ async fn fetch_pair(
     key: Option<&PublicKey>,
     src: &str,
     dest: &Path,
+    other_dests: &[PathBuf],
     max_unpacked: u64,
 ) -> Result<(), String> {
     if !src.starts_with("s3://") {
@@ -265,6 +280,16 @@ async fn fetch_pair(
         },
     };
     let staging = prepare_staging(dest).map_err(|e| reason(&e))?;
+    // KServe's DEST is an emptyDir: what it holds (a crashed run's files, a restarted pod's
+    // earlier model, anything unsigned) is removed, so DEST ends with exactly the signed files.
+    let removed = clear_dest(dest, other_dests).map_err(|e| reason(&e))?;
+    if !removed.is_empty() {
+        log(format!(
+            "removed what {} held before this run: {}",
+            dest.display(),
+            removed.join(", ")
+        ));
+    }
     let result = stage_and_place(
         engine,
         config,
@@ -336,16 +361,18 @@ async fn stage_and_place(
         std::fs::create_dir(&into).map_err(|e| format!("cannot create {}: {e}", into.display()))?;
         let files = archive::extract(&staging.join(&name), kind, &into, max_unpacked)
             .map_err(|e| format!("cannot unpack {name}: {e}"))?;
+        // DEST was emptied before the download; its top-level entries are renamed in, so
+        // nothing in DEST is walked through or merged with.
         for entry in
             std::fs::read_dir(&into).map_err(|e| format!("cannot list {}: {e}", into.display()))?
         {
             let entry = entry.map_err(|e| format!("cannot list {}: {e}", into.display()))?;
             let to = dest.join(entry.file_name());
-            // A directory left by an earlier, interrupted placement of this same model is
-            // replaced (a rename cannot replace a non-empty directory).
-            if to.is_dir() && !to.is_symlink() {
-                std::fs::remove_dir_all(&to)
-                    .map_err(|e| format!("cannot replace {}: {e}", to.display()))?;
+            if std::fs::symlink_metadata(&to).is_ok() {
+                return Err(format!(
+                    "cannot place {}: it appeared in DEST during the run",
+                    to.display()
+                ));
             }
             std::fs::rename(entry.path(), &to)
                 .map_err(|e| format!("cannot place {}: {e}", to.display()))?;
@@ -360,7 +387,7 @@ async fn stage_and_place(
     let placed = place(located, &fetched, staging, dest, false).map_err(|e| reason(&e))?;
     log(format!(
         "placed {} files in {}",
-        placed.len(),
+        placed.files.len(),
         dest.display()
     ));
     Ok(())

@@ -197,7 +197,16 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();
             let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            if p.is_dir() {
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_symlink() {
+                out.insert(
+                    format!("{rel}@"),
+                    std::fs::read_link(&p)
+                        .unwrap()
+                        .into_os_string()
+                        .into_encoded_bytes(),
+                );
+            } else if meta.is_dir() {
                 out.insert(format!("{rel}/"), Vec::new());
                 walk(root, &p, out);
             } else {
@@ -702,4 +711,103 @@ fn static_binary_runs_in_an_empty_chroot() {
         .expect("chroot(8) is required");
     ok(&out);
     assert_eq!(tree(&root.join("mnt/models")), expected(&files));
+}
+
+// ---- Hostile DEST and hostile evidence (issue 9's findings; each failed on the code before) ----
+
+#[test]
+fn dest_holding_a_symlink_and_unsigned_files_ends_with_exactly_the_signed_files() {
+    let Some(m) = moto() else { return };
+    let files = model();
+    m.publish("m", &files, &key(SIGNER));
+    let dest = m.d().join("models");
+    let elsewhere = m.d().join("elsewhere");
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    // A link where the signed tokenizer/ goes, an unsigned file, and a crashed run's staging.
+    std::os::unix::fs::symlink(&elsewhere, dest.join("tokenizer")).unwrap();
+    std::fs::write(dest.join("evil.py"), b"import os\n").unwrap();
+    std::fs::create_dir_all(dest.join(".modelseal-staging/tokenizer")).unwrap();
+    std::fs::write(dest.join(".modelseal-staging/partial.bin"), b"half").unwrap();
+    let out = m.init(&[&m.uri("m"), dest.to_str().unwrap()]);
+    ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("evil.py, tokenizer"),
+        "what was removed is logged: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing may be written through a symlink in DEST"
+    );
+    assert_eq!(tree(&dest), expected(&files), "exactly the signed files");
+}
+
+#[test]
+fn an_oversized_signature_object_is_refused_as_untrusted() {
+    let Some(m) = moto() else { return };
+    let files = model();
+    m.publish("m", &files, &key(SIGNER));
+    m.put("m/model.sig", &vec![b' '; 17 << 20]);
+    let dest = m.d().join("models");
+    let err = refused(&m.init(&[&m.uri("m"), dest.to_str().unwrap()]));
+    assert!(
+        err.contains("model.sig is 17825792 bytes; the limit is 16777216"),
+        "{err}"
+    );
+    assert!(tree(&dest).is_empty());
+}
+
+#[test]
+fn objects_below_the_signature_key_are_extra_objects() {
+    let Some(m) = moto() else { return };
+    let files = model();
+    m.publish("m", &files, &key(SIGNER));
+    // S3 lets both keys exist; the signed ignore path `model.sig` must not excuse this one.
+    m.put("m/model.sig/payload.py", b"import os\n");
+    let dest = m.d().join("models");
+    let err = refused(&m.init(&[&m.uri("m"), dest.to_str().unwrap()]));
+    assert!(
+        err.contains("model.sig/payload.py: not in the signed manifest"),
+        "{err}"
+    );
+    assert!(tree(&dest).is_empty());
+}
+
+#[test]
+fn reserved_names_are_refused_in_listings_and_archives() {
+    let Some(m) = moto() else { return };
+    let mut files = model();
+    files.insert(".modelseal-staging/x", b"x".to_vec());
+    m.publish("m", &files, &key(SIGNER));
+    let dest = m.d().join("models");
+    let err = refused(&m.init(&[&m.uri("m"), dest.to_str().unwrap()]));
+    assert!(err.contains("'.modelseal-staging/x'"), "{err}");
+    assert!(tree(&dest).is_empty());
+
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        (".modelseal-staging/x", &b"abc"[..]),
+        ("config.json", b"{}"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(name).unwrap();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append(&h, data).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
+    let mut files = Files::new();
+    files.insert("model.tar.gz", gz.finish().unwrap());
+    m.publish("arch", &files, &key(SIGNER));
+    let dest = m.d().join("unpacked");
+    let err = refused(&m.init(&[&m.uri("arch"), dest.to_str().unwrap()]));
+    assert!(
+        err.contains("archive entry '.modelseal-staging/x' uses '.modelseal-staging'"),
+        "{err}"
+    );
+    assert!(tree(&dest).is_empty(), "{:?}", tree(&dest));
 }

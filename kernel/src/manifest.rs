@@ -260,10 +260,9 @@ impl SignedManifest {
         self.items.is_empty()
     }
 
-    /// Paths that excuse unlisted files: the signed ignore paths, model_signing's defaults, and
-    /// any the caller adds (the signature file inside the model, say). Unparseable signed entries
-    /// cannot match a checked path, so they are dropped.
-    fn ignores(&self, extra: &[ResourcePath]) -> Vec<ResourcePath> {
+    /// Paths that excuse unlisted files: the signed ignore paths and model_signing's defaults.
+    /// Unparseable signed entries cannot match a checked path, so they are dropped.
+    fn ignores(&self) -> Vec<ResourcePath> {
         let signed = self
             .serialization
             .ignore_paths
@@ -274,7 +273,6 @@ impl SignedManifest {
             .chain(signed)
             .filter_map(|p| ResourcePath::parse(p).ok())
             .filter(|p| !p.is_single_file())
-            .chain(extra.iter().cloned())
             .collect()
     }
 
@@ -295,9 +293,12 @@ impl SignedManifest {
         }
     }
 
-    /// Decides what to hash. `local` lists every regular file the shell found; `extra_ignores`
-    /// adds paths to excuse when unlisted. Listed files are always hashed, even under an ignore.
-    pub fn plan(&self, local: &LocalModel, extra_ignores: &[ResourcePath]) -> Plan {
+    /// Decides what to hash. `local` lists every regular file the shell found; `evidence` names
+    /// the signature file when it is stored among them. Listed files are always hashed, even
+    /// under an ignore. The signature is excused by its exact path only: a file below it (an S3
+    /// prefix can hold both `model.sig` and `model.sig/x`) is extra, whatever the ignore paths
+    /// say.
+    pub fn plan(&self, local: &LocalModel, evidence: &[ResourcePath]) -> Plan {
         let mut plan = Plan::default();
         let listed = self.listed_paths();
         let files: Vec<LocalFile> = match local {
@@ -314,7 +315,7 @@ impl SignedManifest {
         };
         let ignores = match local {
             LocalModel::File { .. } => Vec::new(),
-            LocalModel::Directory { .. } => self.ignores(extra_ignores),
+            LocalModel::Directory { .. } => self.ignores(),
         };
         let mut seen = BTreeSet::new();
         for file in files {
@@ -335,6 +336,10 @@ impl SignedManifest {
                     });
                 }
                 seen.insert(file.path);
+            } else if evidence.contains(&file.path) {
+                plan.ignored.push(file.path);
+            } else if evidence.iter().any(|e| file.path.is_within(e)) {
+                plan.extra.push(file.path);
             } else if ignores.iter().any(|i| file.path.is_within(i)) {
                 plan.ignored.push(file.path);
             } else if self.keys_for(&file.path, file.size).is_empty() {
@@ -654,6 +659,24 @@ mod tests {
         assert!(m.check(&plan, &hash_all(&plan)).is_ok());
         // Without a result for a selected job, the check fails closed.
         assert!(m.check(&plan, &[]).is_err());
+    }
+
+    #[test]
+    fn the_signature_is_excused_by_its_exact_path_only() {
+        // As `sign` writes it: the signature's own path among the signed ignore paths.
+        let payload = crate::oms::statement_payload(
+            "m",
+            &[(p("a"), HashAlgorithm::Sha256.digest(b"a"))],
+            &["model.sig".into()],
+        );
+        let m = crate::oms::parse_statement(&payload).unwrap();
+        let evidence = [p("model.sig")];
+        let plan = m.plan(&dir(&["a", "model.sig", "model.sig/x"]), &evidence);
+        assert_eq!(plan.ignored, [p("model.sig")]);
+        assert_eq!(plan.extra, [p("model.sig/x")], "below the signature: extra");
+        // Without the signature stored there, the signed ignore path still excuses a directory.
+        let plan = m.plan(&dir(&["a", "model.sig/x"]), &[]);
+        assert!(plan.extra.is_empty());
     }
 
     #[test]

@@ -281,9 +281,11 @@ impl Engine {
     /// bytes before reading its body.
     pub async fn get_small(&self, bucket: &str, key: &str, limit: u64) -> Result<Vec<u8>, S3Error> {
         let too_large = |size: u64| {
-            Retry::No(S3Error::Local {
-                what: format!("s3://{bucket}/{key}"),
-                error: std::io::Error::other(format!("{size} bytes is too large for a signature")),
+            Retry::No(S3Error::TooLarge {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                size,
+                limit,
             })
         };
         self.with_retries(|| async {

@@ -23,6 +23,13 @@ pub enum S3Error {
         bucket: String,
         key: String,
     },
+    /// A small object (a signature) is larger than the caller's limit; its body was not read.
+    TooLarge {
+        bucket: String,
+        key: String,
+        size: u64,
+        limit: u64,
+    },
     /// S3 answered with an error we do not classify further.
     Service {
         op: &'static str,
@@ -66,6 +73,15 @@ impl fmt::Display for S3Error {
             S3Error::ObjectChanged { bucket, key } => {
                 write!(f, "s3://{bucket}/{key} changed while it was being read")
             }
+            S3Error::TooLarge {
+                bucket,
+                key,
+                size,
+                limit,
+            } => write!(
+                f,
+                "s3://{bucket}/{key} is {size} bytes; the limit is {limit}"
+            ),
             S3Error::Service {
                 op,
                 bucket,

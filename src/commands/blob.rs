@@ -69,13 +69,14 @@ pub fn sign_blob(
 }
 
 fn read_evidence(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Failure::untrusted(
+    match modelseal_fetch::read_local_signature(path) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(Failure::untrusted(
             format!("{what} {} not found", path.display()),
             "an unsigned file cannot be trusted; sign it with 'modelseal sign-blob'",
-        ),
-        _ => failure::io(&format!("read {what}"), path, &e),
-    })
+        )),
+        Err(e) => Err(super::remote::fetch_failure(e)),
+    }
 }
 
 fn blob_hint(e: &BlobError) -> &'static str {

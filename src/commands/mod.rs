@@ -110,6 +110,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pull {
             uri,
             dest,
+            force,
             check:
                 CheckArgs {
                     key,
@@ -124,6 +125,7 @@ pub fn run(cli: Cli) -> Result<()> {
             remote::pull(
                 &uri,
                 &dest,
+                force,
                 &public,
                 signature.as_deref(),
                 tlog_policy(insecure_ignore_tlog),

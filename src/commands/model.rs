@@ -275,11 +275,8 @@ pub fn verify(
     }
     let sig_path =
         signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
-    let bytes = match std::fs::read(&sig_path) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(failure::io("read signature", &sig_path, &e)),
-    };
+    let bytes =
+        modelseal_fetch::read_local_signature(&sig_path).map_err(super::remote::fetch_failure)?;
     let manifest = check_signature(bytes, &sig_path.display().to_string(), key, tlog)?;
     let model = open(model_path, true)?;
     let verified = check_model(&model, &manifest, &sig_path, threads)?;
@@ -295,8 +292,8 @@ pub(super) fn check_model(
     signature: &Path,
     threads: usize,
 ) -> Result<Verified> {
-    let extra_ignores: Vec<ResourcePath> = signature_inside(model, signature).into_iter().collect();
-    let plan = manifest.plan(&model.local, &extra_ignores);
+    let evidence: Vec<ResourcePath> = signature_inside(model, signature).into_iter().collect();
+    let plan = manifest.plan(&model.local, &evidence);
     let digests = hashing::run(tasks(model, plan.jobs.clone()), threads)?;
     manifest
         .check(&plan, &digests)

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use modelseal_fetch::{
-    fetch, locate, place, prepare_staging, FetchError, Fetched, SignatureSource, Trust,
+    clear_dest, dest_entries, fetch, locate, place, prepare_staging, FetchError, Fetched,
+    SignatureSource, Trust,
 };
 use modelseal_kernel::manifest::{LocalModel, ResourcePath};
 use modelseal_kernel::oms::TlogPolicy;
@@ -15,7 +16,7 @@ use modelseal_s3::{Engine, Head, S3Uri, Sse};
 
 use super::model;
 use crate::aws::{s3_failure, Aws};
-use crate::failure::{self, Failure, Result};
+use crate::failure::{Failure, Result};
 use crate::files;
 
 pub use modelseal_fetch::SIGNATURE_NAME;
@@ -34,6 +35,18 @@ pub(super) fn fetch_failure(e: FetchError) -> Failure {
             "check the URI: s3://BUCKET/PREFIX for a model directory, s3://BUCKET/KEY for a single file",
         ),
         FetchError::UnsafeKeys { .. } => Failure::untrusted(message, "remove them; a signed model never contains such names"),
+        FetchError::ReservedName { .. } => Failure::untrusted(
+            message,
+            "a signed model never holds this name; rename it and re-sign the model",
+        ),
+        FetchError::SignatureUnusable { .. } => Failure::untrusted(
+            message,
+            "a signature is a regular file (not a link, FIFO or device) of at most 16 MiB; re-sign the model",
+        ),
+        FetchError::DestNotEmpty { .. } => Failure::cannot_check(
+            message,
+            "pull into an empty or new directory, or pass --force to empty it first",
+        ),
         FetchError::SignatureMissing(_) => Failure::untrusted(
             message,
             "an unsigned model cannot be trusted; sign it with 'modelseal sign' or 'modelseal push', or pass --signature",
@@ -94,9 +107,11 @@ pub fn verify(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn pull(
     uri: &str,
     dest: &Path,
+    force: bool,
     key: &PublicKey,
     signature: Option<&str>,
     tlog: TlogPolicy,
@@ -105,6 +120,18 @@ pub fn pull(
 ) -> Result<()> {
     let uri = parse_uri(uri)?;
     let given = given_signature(signature)?;
+    // DEST ends with exactly the signed files: what it holds already is refused, or with
+    // --force removed first (a staging directory left by a killed pull is ours to replace).
+    let existing = dest_entries(dest).map_err(fetch_failure)?;
+    if !existing.is_empty() {
+        if !force {
+            return Err(fetch_failure(FetchError::DestNotEmpty {
+                dest: dest.to_path_buf(),
+                entries: existing,
+            }));
+        }
+        clear_dest(dest, &[]).map_err(fetch_failure)?;
+    }
     let engine = aws.engine(None);
     let created_dest = !dest.exists();
     let mut staging = None;
@@ -143,21 +170,35 @@ pub fn pull(
         }
     };
     warn_tlog(&fetched);
+    let mut names = placed.files.clone();
+    names.extend(placed.signature.clone());
     model::report(
         &fetched.verified,
         &located.uri(),
         json,
         &[
             ("dest", serde_json::json!(dest.display().to_string())),
-            ("placed", serde_json::json!(placed)),
+            ("placed", serde_json::json!(names)),
+            (
+                "signature_placed",
+                serde_json::json!(placed.signature.is_some()),
+            ),
         ],
     );
     if !json {
-        println!(
-            "Placed {} files and the signature in {}",
-            fetched.plan.jobs.len(),
-            dest.display()
-        );
+        match (&placed.signature, &placed.signature_not_placed) {
+            (_, Some(name)) => println!(
+                "Placed {} files in {}; the signature was not written: the signed file '{name}' has its name",
+                placed.files.len(),
+                dest.display()
+            ),
+            (Some(_), None) => println!(
+                "Placed {} files and the signature in {}",
+                placed.files.len(),
+                dest.display()
+            ),
+            (None, None) => println!("Placed {} files in {}", placed.files.len(), dest.display()),
+        }
     }
     Ok(())
 }
@@ -282,7 +323,14 @@ pub fn push(
         None => BundleSource::Sign(crate::keyfile::signer(key, Some(aws))?),
         Some(path) => {
             let public = crate::keyfile::any_public_key(key, Some(aws))?;
-            let bytes = std::fs::read(path).map_err(|e| failure::io("read signature", path, &e))?;
+            let bytes = modelseal_fetch::read_local_signature(path)
+                .map_err(fetch_failure)?
+                .ok_or_else(|| {
+                    Failure::cannot_check(
+                        format!("signature {} not found", path.display()),
+                        "check the --signature path",
+                    )
+                })?;
             check_local(&model, &bytes, path, &public, threads)?;
             BundleSource::Given(bytes)
         }
