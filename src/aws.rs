@@ -11,6 +11,20 @@ pub struct Aws {
     pub rt: tokio::runtime::Runtime,
     pub sdk: SdkConfig,
     pub options: Options,
+    tuning: Tuning,
+}
+
+/// Seconds from a flag; a value that is not a positive finite number is refused.
+fn seconds(flag: &str, value: f64) -> Result<std::time::Duration, Failure> {
+    std::time::Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            Failure::cannot_check(
+                format!("{flag} {value} is not a positive number of seconds"),
+                format!("pass {flag} SECS, e.g. {flag} 30"),
+            )
+        })
 }
 
 impl Aws {
@@ -33,14 +47,23 @@ impl Aws {
             region: None,
             anonymous: false,
         };
-        let sdk = rt.block_on(modelseal_s3::load_sdk_config(&options));
-        Ok(Aws { rt, sdk, options })
+        let mut tuning = tuning_from_env();
+        tuning.connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;
+        tuning.read_timeout = seconds("--read-timeout", args.read_timeout)?;
+        tuning.max_attempts = args.max_attempts;
+        let sdk = rt.block_on(modelseal_s3::load_sdk_config(&options, &tuning));
+        Ok(Aws {
+            rt,
+            sdk,
+            options,
+            tuning,
+        })
     }
 
     /// The engine; `objects` (a command's `--threads`) overrides how many objects are
     /// downloaded and hashed at once.
     pub fn engine(&self, objects: Option<usize>) -> Engine {
-        let mut tuning = tuning_from_env();
+        let mut tuning = self.tuning.clone();
         if let Some(n) = objects {
             tuning.parallel_objects = n;
         }

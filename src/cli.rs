@@ -180,7 +180,7 @@ pub struct CheckArgs {
 
 /// Where AWS is. Credentials, region and endpoints also come from the standard AWS variables
 /// (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`, web identity for IRSA).
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct AwsArgs {
     /// An S3-compatible endpoint (path-style addressing is then used).
     #[arg(long)]
@@ -188,6 +188,27 @@ pub struct AwsArgs {
     /// Force path-style addressing (default when an endpoint is set).
     #[arg(long)]
     pub path_style: bool,
+    /// Seconds allowed to open a connection.
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "MODELSEAL_CONNECT_TIMEOUT",
+        default_value_t = 15.0
+    )]
+    pub connect_timeout: f64,
+    /// Seconds allowed for a response to start, and between two reads of a download; a server
+    /// that goes quiet longer fails the attempt, which is retried.
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "MODELSEAL_READ_TIMEOUT",
+        default_value_t = 30.0
+    )]
+    pub read_timeout: f64,
+    /// Attempts per request, S3 and KMS alike (backing off, honouring Retry-After).
+    #[arg(long, value_name = "N", env = "AWS_MAX_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
 }
 
 #[derive(clap::Args, Debug, Clone, Copy)]

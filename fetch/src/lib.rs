@@ -77,6 +77,8 @@ pub enum FetchError {
         found: String,
         source: &'static str,
     },
+    /// The process was asked to stop (the signal's name); nothing was placed.
+    Stopped(&'static str),
     /// DEST holds entries that are not this run's (the CLI's `pull` refuses them; placement
     /// stops when one appears during a run).
     DestNotEmpty {
@@ -100,6 +102,7 @@ impl FetchError {
             | FetchError::NothingAt(_)
             | FetchError::Local { .. }
             | FetchError::DestNotEmpty { .. }
+            | FetchError::Stopped(_)
             | FetchError::PinNeedsSingleFile(_) => false,
             _ => true,
         }
@@ -158,6 +161,7 @@ impl fmt::Display for FetchError {
                 f,
                 "VERIFICATION_DIGEST pins sha256 {pinned}, but {source} {uri} is {found}"
             ),
+            FetchError::Stopped(signal) => write!(f, "stopped by {signal}; nothing was placed"),
             FetchError::DestNotEmpty { dest, entries } => write!(
                 f,
                 "{} is not empty: it holds {}",
@@ -838,4 +842,22 @@ pub fn place(
         let _ = d.sync_all();
     }
     Ok(placed)
+}
+
+/// Resolves when the process is asked to stop (SIGTERM, as Kubernetes sends, or SIGINT), with
+/// the signal's name. Once this is being awaited, those signals no longer kill the process: the
+/// caller stops its work, removes its staging directory and exits.
+pub async fn stop_requested() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        // Without handlers the default action (exit) still applies; never resolve.
+        _ => std::future::pending().await,
+    }
 }

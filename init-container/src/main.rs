@@ -19,8 +19,8 @@ use std::process::ExitCode;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use modelseal_fetch::{
-    clear_dest, evidence, fetch, locate, place, prepare_staging, remove_staging, FetchError,
-    Located, SignatureSource, Trust,
+    clear_dest, evidence, fetch, locate, place, prepare_staging, remove_staging, stop_requested,
+    FetchError, Located, SignatureSource, Trust,
 };
 use modelseal_kernel::manifest::ResourcePath;
 use modelseal_kernel::oms::TlogPolicy;
@@ -77,7 +77,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
             .map_err(|_| format!("MODELSEAL_MAX_UNPACKED_BYTES '{v}' is not a number"))?,
         None => DEFAULT_MAX_UNPACKED,
     };
-    let tuning = init_tuning(&env);
+    let tuning = init_tuning(&env)?;
     let config = config::from_env(env)?;
     // One thread drives every connection; hashing and writing have threads of their own. Against
     // a two-worker runtime this saved ~0.3 CPU-seconds per GiB on two cores shared with the
@@ -86,8 +86,8 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    rt.block_on(async {
-        let sdk = sdk_config(&config.s3).await?;
+    let result = rt.block_on(async {
+        let sdk = sdk_config(&config.s3, &tuning).await?;
         let options = Options {
             endpoint_url: config.s3.endpoint.clone(),
             force_path_style: config.s3.path_style,
@@ -105,41 +105,76 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
                 .filter(|(j, _)| *j != i)
                 .map(|(_, d)| d.clone())
                 .collect();
-            fetch_pair(
+            let dest = Path::new(&pair[1]);
+            let work = fetch_pair(
                 &engine,
                 &config,
                 key.as_ref(),
                 &pair[0],
-                Path::new(&pair[1]),
+                dest,
                 &others,
                 max_unpacked,
-            )
-            .await?;
+            );
+            // Kubernetes sends SIGTERM to stop a pod: stop downloading, remove the staged
+            // files, exit. Placement has no await, so it is never cut in half.
+            tokio::select! {
+                r = work => r?,
+                signal = stop_requested() => {
+                    remove_staging(&dest.join(modelseal_fetch::STAGING_NAME));
+                    return Err(format!("stopped by {signal} while fetching {}; nothing was placed in {}", pair[0], dest.display()));
+                }
+            }
         }
         Ok(())
-    })
+    });
+    // Hashing and writing threads end as soon as their channels close; do not wait on a stuck
+    // one past this.
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
 }
 
 /// Memory is `range_size * max_in_flight` of pooled range buffers (the same buffers reused for
 /// the whole model, so it does not grow with the model) plus ~16 MiB of runtime: 6 x 6 MiB
 /// measured 52 MiB peak RSS, under the 64 MiB budget, and no larger setting measured faster on
 /// loopback (README, benchmarks). `MODELSEAL_S3_RANGE_MIB`, `MODELSEAL_S3_CONCURRENCY` and
-/// `MODELSEAL_S3_OBJECTS` adjust it, as for the CLI.
-fn init_tuning(env: &Env) -> Tuning {
+/// `MODELSEAL_S3_OBJECTS` adjust it, as for the CLI. KServe's `S3_CONNECT_TIMEOUT` (15 s),
+/// `S3_READ_TIMEOUT` (30 s) and `S3_MAX_ATTEMPTS` are honoured; attempts default to 5, not
+/// KServe's 3, because a retried range resumes where it broke.
+fn init_tuning(env: &Env) -> Result<Tuning, String> {
     let num = |var: &str| {
         env.get(var)
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|n| *n > 0)
     };
-    Tuning {
+    let seconds = |var: &str, default: std::time::Duration| match env.get(var).map(|v| v.trim()) {
+        None | Some("") => Ok(default),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("{var} '{v}' is not a positive number of seconds")),
+    };
+    let attempts = match env.get("S3_MAX_ATTEMPTS").map(|v| v.trim()) {
+        None | Some("") => Tuning::default().max_attempts,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("S3_MAX_ATTEMPTS '{v}' is not a positive whole number"))?,
+    };
+    Ok(Tuning {
         range_size: num("MODELSEAL_S3_RANGE_MIB").map_or(6 << 20, |m| m << 20),
         max_in_flight: num("MODELSEAL_S3_CONCURRENCY").map_or(6, |n| n as usize),
         parallel_objects: num("MODELSEAL_S3_OBJECTS").map_or(4, |n| n as usize),
+        connect_timeout: seconds("S3_CONNECT_TIMEOUT", modelseal_s3::DEFAULT_CONNECT_TIMEOUT)?,
+        read_timeout: seconds("S3_READ_TIMEOUT", modelseal_s3::DEFAULT_READ_TIMEOUT)?,
+        max_attempts: attempts,
         ..Tuning::default()
-    }
+    })
 }
 
-async fn sdk_config(s3: &S3Settings) -> Result<SdkConfig, String> {
+async fn sdk_config(s3: &S3Settings, tuning: &Tuning) -> Result<SdkConfig, String> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     loader = match &s3.region {
         Some(r) => loader.region(Region::new(r.clone())),
@@ -172,11 +207,11 @@ async fn sdk_config(s3: &S3Settings) -> Result<SdkConfig, String> {
         log("S3_VERIFY_SSL=0 is noted, but TLS certificates are still verified; give a private CA with AWS_CA_BUNDLE");
     }
     Ok(loader
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_secs(15))
-                .build(),
-        )
+        .timeout_config(modelseal_s3::sdk_timeouts(
+            tuning.connect_timeout,
+            tuning.read_timeout,
+        ))
+        .retry_config(modelseal_s3::sdk_retries(tuning.max_attempts))
         .load()
         .await)
 }

@@ -35,8 +35,15 @@ pub struct Tuning {
     pub max_in_flight: usize,
     /// Objects downloaded or uploaded at once.
     pub parallel_objects: usize,
-    /// Attempts per request (1 = no retry).
+    /// Attempts per request (1 = no retry). The engine is the only layer that retries: the SDK's
+    /// own retries are off, so every request (LIST, HEAD, GET, PUT, parts) gets the same count,
+    /// the same backoff and the server's `Retry-After`.
     pub max_attempts: u32,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for the response to start, and between two reads of a body: a server that
+    /// accepts a request and then goes quiet fails this attempt (and is retried) after this long.
+    pub read_timeout: Duration,
     /// Files larger than this go up as multipart uploads.
     pub multipart_threshold: u64,
     pub part_size: u64,
@@ -51,12 +58,22 @@ impl Default for Tuning {
             max_in_flight: 6,
             parallel_objects: 4,
             max_attempts: 5,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
             multipart_threshold: 16 << 20,
             part_size: 8 << 20,
             parallel_parts: 4,
         }
     }
 }
+
+/// KServe's defaults (`S3_CONNECT_TIMEOUT`, `S3_READ_TIMEOUT`).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// An upload's response starts only once its body is sent: a part gets at least this long.
+const UPLOAD_READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest `Retry-After` honoured; a longer one is waited this long.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
 
 pub struct Engine {
     pub(crate) client: aws_sdk_s3::Client,
@@ -70,8 +87,9 @@ pub struct Engine {
     pub(crate) moved: Arc<AtomicU64>,
 }
 
-/// Loads the AWS configuration chain with our defaults (region fallback, anonymous mode).
-pub async fn load_sdk_config(options: &Options) -> SdkConfig {
+/// Loads the AWS configuration chain with our defaults (region fallback, anonymous mode), and
+/// `tuning`'s timeouts and attempts for the clients the engine does not drive (KMS, STS).
+pub async fn load_sdk_config(options: &Options, tuning: &Tuning) -> SdkConfig {
     let region = match &options.region {
         Some(r) => RegionProviderChain::first_try(Region::new(r.clone())),
         None => RegionProviderChain::default_provider().or_else(Region::new("us-east-1")),
@@ -81,23 +99,43 @@ pub async fn load_sdk_config(options: &Options) -> SdkConfig {
         loader = loader.no_credentials();
     }
     loader
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(15))
-                .build(),
-        )
+        .timeout_config(sdk_timeouts(tuning.connect_timeout, tuning.read_timeout))
+        .retry_config(sdk_retries(tuning.max_attempts))
         .load()
         .await
 }
 
+/// Timeouts for the SDK clients the engine does not drive (KMS, STS).
+pub fn sdk_timeouts(connect: Duration, read: Duration) -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(connect)
+        .read_timeout(read)
+        .build()
+}
+
+/// Retries for the SDK clients the engine does not drive (KMS signing, credentials): the SDK's
+/// standard mode, which backs off on throttling (KMS `ThrottlingException`), with `attempts`.
+pub fn sdk_retries(attempts: u32) -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(attempts.max(1))
+        .with_initial_backoff(Duration::from_millis(200))
+}
+
 impl Engine {
     pub async fn new(options: &Options, tuning: Tuning) -> Engine {
-        Engine::from_sdk_config(&load_sdk_config(options).await, options, tuning)
+        Engine::from_sdk_config(&load_sdk_config(options, &tuning).await, options, tuning)
     }
 
     pub fn from_sdk_config(sdk: &SdkConfig, options: &Options, tuning: Tuning) -> Engine {
-        let mut b =
-            aws_sdk_s3::config::Builder::from(sdk).force_path_style(options.force_path_style);
+        let mut b = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(options.force_path_style)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(tuning.connect_timeout)
+                    .read_timeout(tuning.read_timeout)
+                    .build(),
+            );
         if let Some(ep) = &options.endpoint_url {
             b = b.endpoint_url(ep);
         }
@@ -120,20 +158,37 @@ impl Engine {
         &self.tuning
     }
 
-    /// Every object under `prefix`, in the order S3 lists them (keys ascending).
+    /// The configuration override uploads use: a longer read timeout, as the response to an
+    /// upload starts only after its body went up.
+    pub(crate) fn upload_config(&self) -> aws_sdk_s3::config::Builder {
+        aws_sdk_s3::config::Builder::new().timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .read_timeout(self.tuning.read_timeout.max(UPLOAD_READ_TIMEOUT))
+                .build(),
+        )
+    }
+
+    /// Every object under `prefix`, in the order S3 lists them (keys ascending). Each page is
+    /// retried on its own.
     pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Object>, S3Error> {
         let mut out = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| match classify("LIST", bucket, prefix, e) {
-                Retry::Yes(e) | Retry::No(e) => e,
-            })?;
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .with_retries(|| {
+                    let req = self
+                        .client
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .prefix(prefix)
+                        .set_continuation_token(token.clone());
+                    async move {
+                        req.send()
+                            .await
+                            .map_err(|e| classify("LIST", bucket, prefix, e))
+                    }
+                })
+                .await?;
             for o in page.contents() {
                 let Some(key) = o.key() else { continue };
                 out.push(Object {
@@ -142,34 +197,38 @@ impl Engine {
                     etag: o.e_tag().map(str::to_string),
                 });
             }
+            token = page.next_continuation_token().map(str::to_string);
+            if !page.is_truncated().unwrap_or(false) || token.is_none() {
+                return Ok(out);
+            }
         }
-        Ok(out)
     }
 
     /// HEAD an object; `None` when it does not exist.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<Head>, S3Error> {
-        match self
-            .client
-            .head_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(h) => Ok(Some(Head {
-                object: Object {
-                    key: key.to_string(),
-                    size: u64::try_from(h.content_length().unwrap_or(0)).unwrap_or(0),
-                    etag: h.e_tag().map(str::to_string),
-                },
-                sse: h.server_side_encryption().map(|s| s.as_str().to_string()),
-                kms_key_id: h.ssekms_key_id().map(str::to_string),
-            })),
-            Err(e) => match classify("HEAD", bucket, key, e) {
-                Retry::No(S3Error::NoSuchKey { .. }) => Ok(None),
-                Retry::Yes(e) | Retry::No(e) => Err(e),
+        let answer = self
+            .with_retries(|| {
+                let req = self.client.head_object().bucket(bucket).key(key);
+                async move {
+                    match req.send().await {
+                        Ok(h) => Ok(Some(h)),
+                        Err(e) => match classify("HEAD", bucket, key, e) {
+                            Retry::No(S3Error::NoSuchKey { .. }) => Ok(None),
+                            other => Err(other),
+                        },
+                    }
+                }
+            })
+            .await?;
+        Ok(answer.map(|h| Head {
+            object: Object {
+                key: key.to_string(),
+                size: u64::try_from(h.content_length().unwrap_or(0)).unwrap_or(0),
+                etag: h.e_tag().map(str::to_string),
             },
-        }
+            sse: h.server_side_encryption().map(|s| s.as_str().to_string()),
+            kms_key_id: h.ssekms_key_id().map(str::to_string),
+        }))
     }
 
     /// Runs `op` until it succeeds, fails for good, or runs out of attempts.
@@ -188,7 +247,7 @@ impl Engine {
                     if attempt >= self.tuning.max_attempts {
                         return Err(e);
                     }
-                    tokio::time::sleep(backoff(attempt)).await;
+                    tokio::time::sleep(pause(attempt, &e)).await;
                 }
             }
         }
@@ -196,17 +255,33 @@ impl Engine {
 
     /// Checks the bucket exists and we may list it.
     pub async fn check_bucket(&self, bucket: &str) -> Result<(), S3Error> {
-        match self.client.head_bucket().bucket(bucket).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(match classify("HEAD bucket", bucket, "", e) {
-                Retry::No(S3Error::NoSuchKey { bucket, .. }) => S3Error::NoSuchBucket { bucket },
-                Retry::Yes(e) | Retry::No(e) => e,
-            }),
-        }
+        self.with_retries(|| {
+            let req = self.client.head_bucket().bucket(bucket);
+            async move {
+                req.send().await.map(|_| ()).map_err(|e| {
+                    match classify("HEAD bucket", bucket, "", e) {
+                        Retry::No(S3Error::NoSuchKey { bucket, .. }) => {
+                            Retry::No(S3Error::NoSuchBucket { bucket })
+                        }
+                        other => other,
+                    }
+                })
+            }
+        })
+        .await
     }
 }
 
 /// Exponential backoff: 100 ms, 200 ms, 400 ms ... capped at 5 s.
 pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((100u64 << attempt.min(6)).min(5_000))
+}
+
+/// How long to wait before attempt `attempt + 1`: the backoff, or the server's `Retry-After`
+/// when it asks for longer (up to 20 s).
+pub(crate) fn pause(attempt: u32, error: &S3Error) -> Duration {
+    let after = error
+        .retry_after()
+        .map_or(Duration::ZERO, |d| d.min(MAX_RETRY_AFTER));
+    backoff(attempt).max(after)
 }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::client::backoff;
-use crate::error::{classify, Retry};
+use crate::client::pause;
+use crate::error::{classify, source_text, Retry};
 use crate::{Engine, Object, S3Error};
 
 /// Receives an object's bytes, in order, on a blocking thread (hash them, write them).
@@ -180,9 +180,7 @@ impl Engine {
                     }
                 }
                 let mut body = out.body;
-                while let Some(chunk) = body.try_next().await.map_err(|e| {
-                    Retry::Yes(S3Error::transport("GET", bucket, &obj.key, e.to_string()))
-                })? {
+                while let Some(chunk) = self.next_piece(&mut body, bucket, &obj.key).await? {
                     if slot.append(&chunk, want).is_none() {
                         return Err(changed());
                     }
@@ -209,7 +207,36 @@ impl Engine {
             if attempt >= self.tuning.max_attempts {
                 return Err(err);
             }
-            tokio::time::sleep(backoff(attempt)).await;
+            tokio::time::sleep(pause(attempt, &err)).await;
+        }
+    }
+
+    /// The next piece of a response body, or `None` at its end. A body that sends nothing for
+    /// the read timeout, breaks, or is cut short fails this attempt, to be retried (and resumed).
+    async fn next_piece(
+        &self,
+        body: &mut aws_sdk_s3::primitives::ByteStream,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<bytes::Bytes>, Retry> {
+        let limit = self.tuning.read_timeout;
+        match tokio::time::timeout(limit, body.try_next()).await {
+            Ok(Ok(piece)) => Ok(piece),
+            Ok(Err(e)) => Err(Retry::Yes(S3Error::transport(
+                "GET",
+                bucket,
+                key,
+                source_text(&e),
+            ))),
+            Err(_) => Err(Retry::Yes(S3Error::transport(
+                "GET",
+                bucket,
+                key,
+                format!(
+                    "no data for {} s (the read timeout); the server stalled",
+                    limit.as_secs_f64()
+                ),
+            ))),
         }
     }
 
@@ -303,11 +330,7 @@ impl Engine {
             }
             let mut buf = Vec::with_capacity(size.unwrap_or(0) as usize);
             let mut body = out.body;
-            while let Some(chunk) = body
-                .try_next()
-                .await
-                .map_err(|e| Retry::Yes(S3Error::transport("GET", bucket, key, e.to_string())))?
-            {
+            while let Some(chunk) = self.next_piece(&mut body, bucket, key).await? {
                 if (buf.len() + chunk.len()) as u64 > limit {
                     return Err(too_large((buf.len() + chunk.len()) as u64));
                 }

@@ -38,6 +38,8 @@ pub enum S3Error {
         status: Option<u16>,
         code: String,
         message: String,
+        /// The server's `Retry-After`, when it sent one (503 SlowDown, say).
+        retry_after: Option<std::time::Duration>,
     },
     /// The connection failed, timed out or broke, after all retries.
     Transport {
@@ -89,10 +91,15 @@ impl fmt::Display for S3Error {
                 status,
                 code,
                 message,
+                ..
             } => {
-                write!(f, "{op} s3://{bucket}/{key} failed: {code}")?;
-                if let Some(s) = status {
-                    write!(f, " (HTTP {s})")?;
+                write!(f, "{op} s3://{bucket}/{key} failed: ")?;
+                // A HEAD answer has no body, so no error code: the status says what happened.
+                match (code.is_empty(), status) {
+                    (false, Some(s)) => write!(f, "{code} (HTTP {s})")?,
+                    (false, None) => f.write_str(code)?,
+                    (true, Some(s)) => write!(f, "HTTP {s} {}", reason(*s))?,
+                    (true, None) => f.write_str("an error with no code")?,
                 }
                 if !message.is_empty() {
                     write!(f, ": {message}")?;
@@ -115,7 +122,33 @@ impl fmt::Display for S3Error {
 
 impl std::error::Error for S3Error {}
 
+/// The standard reason phrase of the statuses S3 answers with.
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        412 => "Precondition Failed",
+        416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
 impl S3Error {
+    /// How long the server asked us to wait before trying again.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            S3Error::Service { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     pub(crate) fn transport(op: &'static str, bucket: &str, key: &str, message: String) -> Self {
         S3Error::Transport {
             op,
@@ -142,13 +175,42 @@ impl Retry {
     }
 }
 
-/// The innermost error text, without the SDK's wrapping ("dispatch failure" and so on).
-fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut last = e;
-    while let Some(s) = last.source() {
-        last = s;
+/// What went wrong, from the error and its causes, without the SDK's generic wrappers
+/// ("dispatch failure", "streaming error", "io error"): the causes that say something, outermost
+/// first, each once.
+pub(crate) fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
+    const GENERIC: [&str; 6] = [
+        "dispatch failure",
+        "streaming error",
+        "io error",
+        "response error",
+        "other",
+        "timeout",
+    ];
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        let t = text.trim();
+        if !t.is_empty() && !GENERIC.contains(&t) && !parts.iter().any(|p| p.contains(t)) {
+            parts.push(t.to_string());
+        }
+        next = err.source();
     }
-    last.to_string()
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+/// `Retry-After` in seconds (S3 sends seconds; an HTTP date is not honoured, the backoff is).
+fn retry_after(resp: &aws_smithy_runtime_api::http::Response) -> Option<std::time::Duration> {
+    let v = resp.headers().get("retry-after")?;
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .map(std::time::Duration::from_secs)
 }
 
 pub(crate) fn classify<E>(
@@ -162,6 +224,7 @@ where
 {
     let (bucket, key) = (bucket.to_string(), key.to_string());
     let status = err.raw_response().map(|r| r.status().as_u16());
+    let after = err.raw_response().and_then(retry_after);
     match &err {
         SdkError::ServiceError(se) => {
             let e = se.err();
@@ -195,6 +258,7 @@ where
                         status,
                         code,
                         message,
+                        retry_after: after,
                     };
                     Retry::when(retryable, e)
                 }

@@ -13,7 +13,10 @@ mod error;
 mod upload;
 mod uri;
 
-pub use client::{load_sdk_config, Engine, Options, Tuning};
+pub use client::{
+    load_sdk_config, sdk_retries, sdk_timeouts, Engine, Options, Tuning, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+};
 pub use download::{Chunk, Sink};
 pub use error::S3Error;
 pub use upload::{Observer, Sse, Uploaded};

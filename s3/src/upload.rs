@@ -85,7 +85,9 @@ impl Engine {
                 .body(ByteStream::from(data.clone()))
                 .checksum_algorithm(ChecksumAlgorithm::Crc32)
                 .server_side_encryption(ServerSideEncryption::AwsKms)
-                .set_ssekms_key_id(sse.kms_key_id.clone());
+                .set_ssekms_key_id(sse.kms_key_id.clone())
+                .customize()
+                .config_override(self.upload_config());
             async move {
                 req.send()
                     .await
@@ -156,7 +158,10 @@ impl Engine {
                             CompletedMultipartUpload::builder()
                                 .set_parts(Some(parts.clone()))
                                 .build(),
-                        );
+                        )
+                        // S3 may take a while to assemble a large object before it answers.
+                        .customize()
+                        .config_override(self.upload_config());
                     async move {
                         req.send()
                             .await
@@ -226,7 +231,9 @@ impl Engine {
                             .upload_id(upload_id)
                             .part_number(number)
                             .checksum_algorithm(ChecksumAlgorithm::Crc32)
-                            .body(ByteStream::from(data.clone()));
+                            .body(ByteStream::from(data.clone()))
+                            .customize()
+                            .config_override(self.upload_config());
                         async move {
                             req.send()
                                 .await
@@ -257,14 +264,24 @@ impl Engine {
         Ok((done, observer))
     }
 
+    /// Aborts a multipart upload, retried like every request, so no invisible parts stay behind
+    /// (best effort: the upload is already failing).
     async fn abort(&self, bucket: &str, key: &str, upload_id: &str) {
         let _ = self
-            .client
-            .abort_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .send()
+            .with_retries(|| {
+                let req = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(upload_id);
+                async move {
+                    req.send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| classify("AbortMultipartUpload", bucket, key, e))
+                }
+            })
             .await;
     }
 

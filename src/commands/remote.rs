@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use modelseal_fetch::{
-    clear_dest, dest_entries, fetch, locate, place, prepare_staging, FetchError, Fetched,
-    SignatureSource, Trust,
+    clear_dest, dest_entries, fetch, locate, place, prepare_staging, stop_requested, FetchError,
+    Fetched, SignatureSource, Trust,
 };
 use modelseal_kernel::manifest::{LocalModel, ResourcePath};
 use modelseal_kernel::oms::TlogPolicy;
@@ -43,6 +43,7 @@ pub(super) fn fetch_failure(e: FetchError) -> Failure {
             message,
             "a signature is a regular file (not a link, FIFO or device) of at most 16 MiB; re-sign the model",
         ),
+        FetchError::Stopped(_) => Failure::cannot_check(message, "run the command again"),
         FetchError::DestNotEmpty { .. } => Failure::cannot_check(
             message,
             "pull into an empty or new directory, or pass --force to empty it first",
@@ -91,20 +92,28 @@ pub fn verify(
     let uri = parse_uri(uri)?;
     let given = given_signature(signature)?;
     let engine = aws.engine(threads);
-    aws.rt.block_on(async {
-        let located = locate(&engine, &uri).await.map_err(fetch_failure)?;
-        let trust = Trust::Key {
-            key,
-            signature: given,
-            pin: None,
-        };
-        let fetched = fetch(&engine, &located, trust, tlog, None, None)
-            .await
-            .map_err(fetch_failure)?;
-        warn_tlog(&fetched);
-        model::report(&fetched.verified, &located.uri(), json, &[]);
-        Ok(())
-    })
+    let (located, fetched) = aws
+        .rt
+        .block_on(async {
+            let work = async {
+                let located = locate(&engine, &uri).await?;
+                let trust = Trust::Key {
+                    key,
+                    signature: given,
+                    pin: None,
+                };
+                let fetched = fetch(&engine, &located, trust, tlog, None, None).await?;
+                Ok((located, fetched))
+            };
+            tokio::select! {
+                r = work => r,
+                signal = stop_requested() => Err(FetchError::Stopped(signal)),
+            }
+        })
+        .map_err(fetch_failure)?;
+    warn_tlog(&fetched);
+    model::report(&fetched.verified, &located.uri(), json, &[]);
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -137,24 +146,31 @@ pub fn pull(
     let mut staging = None;
     let bar = crate::progress::Progress::start("pull", None, engine.bytes_moved(), json);
     let result = aws.rt.block_on(async {
-        let located = locate(&engine, &uri).await?;
-        let dir = prepare_staging(dest)?;
-        staging = Some(dir.clone());
-        let fetched = fetch(
-            &engine,
-            &located,
-            Trust::Key {
-                key,
-                signature: given,
-                pin: None,
-            },
-            tlog,
-            Some(&dir),
-            None,
-        )
-        .await?;
-        let placed = place(&located, &fetched, &dir, dest, true)?;
-        Ok::<_, FetchError>((located, fetched, placed))
+        let work = async {
+            let located = locate(&engine, &uri).await?;
+            let dir = prepare_staging(dest)?;
+            staging = Some(dir.clone());
+            let fetched = fetch(
+                &engine,
+                &located,
+                Trust::Key {
+                    key,
+                    signature: given,
+                    pin: None,
+                },
+                tlog,
+                Some(&dir),
+                None,
+            )
+            .await?;
+            // Placement has no await: once it starts, a signal waits until it is done.
+            let placed = place(&located, &fetched, &dir, dest, true)?;
+            Ok::<_, FetchError>((located, fetched, placed))
+        };
+        tokio::select! {
+            r = work => r,
+            signal = stop_requested() => Err(FetchError::Stopped(signal)),
+        }
     });
     drop(bar);
     let (located, fetched, placed) = match result {
@@ -341,18 +357,18 @@ pub fn push(
     let sse_spec = Sse {
         kms_key_id: sse.kms_key_id.clone(),
     };
-    let interrupted = || {
+    let interrupted = |signal: &str| {
         Failure::cannot_check(
-            "push interrupted; multipart uploads aborted, no signature written",
+            format!("push stopped by {signal}; multipart uploads aborted, no signature written"),
             "run the push again",
         )
     };
     let uploaded = aws.rt.block_on(async {
         tokio::select! {
             r = upload_model(&engine, aws, &uri.bucket, &uploads, &sig_key, &sse_spec) => r,
-            _ = tokio::signal::ctrl_c() => {
+            signal = stop_requested() => {
                 engine.abort_active().await;
-                Err(interrupted())
+                Err(interrupted(signal))
             }
         }
     });
@@ -374,7 +390,7 @@ pub fn push(
     aws.rt.block_on(async {
         tokio::select! {
             r = upload_signature(&engine, &uri.bucket, &sig_key, bundle, &sse_spec, &expected) => r,
-            _ = tokio::signal::ctrl_c() => Err(interrupted()),
+            signal = stop_requested() => Err(interrupted(signal)),
         }
     })?;
     let count = uploads.len();
