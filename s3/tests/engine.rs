@@ -1,12 +1,9 @@
 //! The engine against real S3 servers on loopback: If-Match on a replaced object, and a broken
 //! connection resumed where it stopped (through a proxy that cuts the first response short).
 
-use std::sync::{Arc, Mutex};
-
 use modelseal_s3::{Chunk, Engine, Options, S3Error, Sink, Tuning};
+use modelseal_testkit::{Fault, Match, Proxy, Rule};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 fn server(var: &str) -> Option<String> {
     if let Ok(url) = std::env::var(var) {
@@ -118,68 +115,6 @@ async fn object_replaced_after_listing_is_detected() {
     );
 }
 
-/// Forwards to `upstream`; the first response carrying a body is cut after `cut` bytes.
-/// Records every `Range:` the client asked for.
-async fn cutting_proxy(upstream: String, cut: usize) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let ranges = Arc::new(Mutex::new(Vec::new()));
-    let cut_done = Arc::new(Mutex::new(false));
-    let seen = ranges.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((client, _)) = listener.accept().await else {
-                return;
-            };
-            let upstream = upstream.clone();
-            let seen = seen.clone();
-            let cut_done = cut_done.clone();
-            tokio::spawn(async move {
-                let server = TcpStream::connect(&upstream).await.unwrap();
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let seen2 = seen.clone();
-                let up = tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 << 10];
-                    loop {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        let text = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
-                        for line in text.lines().filter(|l| l.starts_with("range:")) {
-                            seen2.lock().unwrap().push(line.trim().to_string());
-                        }
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-                let mut buf = vec![0u8; 64 << 10];
-                let mut sent = 0usize;
-                loop {
-                    let n = match sr.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    let cutting =
-                        sent + n > cut && !std::mem::replace(&mut *cut_done.lock().unwrap(), true);
-                    if cutting {
-                        let _ = cw.write_all(&buf[..cut - sent]).await;
-                        break; // drop both halves: the connection breaks mid-body
-                    }
-                    if cw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                    sent += n;
-                }
-                up.abort();
-            });
-        }
-    });
-    (format!("http://{addr}"), ranges)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_connection_resumes_the_range() {
     let Some(url) = server("MODELSEAL_TEST_S3RVER") else {
@@ -198,12 +133,18 @@ async fn broken_connection_resumes_the_range() {
         .send()
         .await
         .unwrap();
-    let upstream = url.trim_start_matches("http://").to_string();
-    let (proxy, ranges) = cutting_proxy(upstream, 2 << 20).await;
+    // The first ranged GET is reset after 2 MiB of its body.
+    let proxy = Proxy::start(
+        &url,
+        vec![Rule::new(
+            Match::ranged_get(&key),
+            Fault::ResetAfter(2 << 20),
+        )],
+    );
     // One range for the whole object, so the resume is visible as a second, later Range.
     let e = engine(
         &sdk,
-        &proxy,
+        proxy.url(),
         Tuning {
             range_size: 8 << 20,
             max_attempts: 3,
@@ -216,11 +157,11 @@ async fn broken_connection_resumes_the_range() {
         .await
         .unwrap();
     assert_eq!(h.0.finalize().to_vec(), Sha256::digest(&body).to_vec());
-    let ranges = ranges.lock().unwrap().clone();
+    let ranges: Vec<String> = proxy.seen().into_iter().filter_map(|s| s.range).collect();
     assert_eq!(ranges.len(), 2, "{ranges:?}");
-    assert_eq!(ranges[0], format!("range: bytes=0-{}", body.len() - 1));
+    assert_eq!(ranges[0], format!("bytes=0-{}", body.len() - 1));
     let resumed_from: usize = ranges[1]
-        .trim_start_matches("range: bytes=")
+        .trim_start_matches("bytes=")
         .split('-')
         .next()
         .unwrap()
