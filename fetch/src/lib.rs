@@ -36,7 +36,8 @@ pub const STAGING_NAME: &str = ".modelseal-staging";
 /// Why a fetch failed. [`FetchError::is_verdict`] tells a security verdict from a failure to check.
 #[derive(Debug)]
 pub enum FetchError {
-    S3(S3Error),
+    /// Boxed: S3 errors carry several strings, and results travel far.
+    S3(Box<S3Error>),
     /// Nothing at the URI: no object, and no objects under the prefix.
     NothingAt(String),
     /// Objects under the prefix whose keys are not safe relative paths.
@@ -97,7 +98,7 @@ impl FetchError {
     /// the check could not be run (exit 2).
     pub fn is_verdict(&self) -> bool {
         match self {
-            FetchError::S3(S3Error::ObjectChanged { .. }) => true,
+            FetchError::S3(e) if matches!(**e, S3Error::ObjectChanged { .. }) => true,
             FetchError::S3(_)
             | FetchError::NothingAt(_)
             | FetchError::Local { .. }
@@ -106,6 +107,10 @@ impl FetchError {
             | FetchError::PinNeedsSingleFile(_) => false,
             _ => true,
         }
+    }
+
+    fn s3(e: S3Error) -> Self {
+        FetchError::S3(Box::new(e))
     }
 
     fn local(what: &str, path: &Path, error: std::io::Error) -> Self {
@@ -315,7 +320,7 @@ pub async fn locate(engine: &Engine, uri: &S3Uri) -> Result<Located, FetchError>
         if let Some(head) = engine
             .head(&bucket, &uri.key)
             .await
-            .map_err(FetchError::S3)?
+            .map_err(FetchError::s3)?
         {
             let name = uri.key.rsplit('/').next().unwrap_or(&uri.key).to_string();
             // The name becomes a file in DEST: one safe component, never "." or "..".
@@ -347,7 +352,7 @@ pub async fn locate(engine: &Engine, uri: &S3Uri) -> Result<Located, FetchError>
     let listed = engine
         .list(&bucket, &prefix)
         .await
-        .map_err(FetchError::S3)?;
+        .map_err(FetchError::s3)?;
     let mut objects = BTreeMap::new();
     let mut unsafe_keys = Vec::new();
     for o in listed {
@@ -414,7 +419,7 @@ impl SignatureSource {
                     Err(S3Error::TooLarge { size, limit, .. }) => {
                         Err(unusable(EvidenceError::TooLarge { size, limit }))
                     }
-                    Err(e) => Err(FetchError::S3(e)),
+                    Err(e) => Err(FetchError::s3(e)),
                 }
             }
             SignatureSource::Local(p) => read_local_signature(p),
@@ -687,7 +692,7 @@ async fn hash_objects(
     let done = engine
         .download_many(&located.bucket, jobs)
         .await
-        .map_err(FetchError::S3)?;
+        .map_err(FetchError::s3)?;
     let mut results = Vec::new();
     for (object, sink) in done {
         let what = format!("finish s3://{}/{}", located.bucket, object.key);

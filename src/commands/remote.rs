@@ -29,7 +29,7 @@ pub fn parse_uri(uri: &str) -> Result<S3Uri> {
 pub(super) fn fetch_failure(e: FetchError) -> Failure {
     let message = e.to_string();
     match e {
-        FetchError::S3(e) => s3_failure(e),
+        FetchError::S3(e) => s3_failure(*e),
         FetchError::NothingAt(_) => Failure::cannot_check(
             message,
             "check the URI: s3://BUCKET/PREFIX for a model directory, s3://BUCKET/KEY for a single file",
