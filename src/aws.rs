@@ -73,12 +73,17 @@ impl Aws {
 
 /// Maps an S3 failure: a changed object is a verdict (1); everything else stops the check (2).
 pub fn s3_failure(e: S3Error) -> Failure {
-    let hint = match &e {
+    let hint = match e.cause() {
         S3Error::NoSuchBucket { .. } => "check the bucket name, the region and the endpoint (AWS_ENDPOINT_URL, --endpoint-url)",
         S3Error::NoSuchKey { .. } => "check the URI",
         S3Error::AccessDenied { .. } => "check the AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, web identity) and the bucket policy",
         S3Error::ObjectChanged { .. } => "the object was replaced while it was read; do not use this model until it verifies",
-        S3Error::Transport { .. } => "check the endpoint and the network, then try again",
+        S3Error::Transport { .. } => "check the endpoint and the network, then try again (--read-timeout and --max-attempts allow a slow server more)",
+        S3Error::GaveUp { .. } => "try again later",
+        S3Error::Service {
+            status: Some(500..=599 | 429),
+            ..
+        } => "the server kept failing; try again later (--max-attempts allows more attempts)",
         S3Error::Service { .. } => "check the request against the S3 error above",
         S3Error::Local { .. } => "check the local file or disk",
         S3Error::TooLarge { .. } => "this object is larger than any signature; check the URI",

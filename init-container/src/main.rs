@@ -9,10 +9,6 @@
 //! This is the only code that writes to the serving path.
 #![forbid(unsafe_code)]
 
-mod archive;
-mod config;
-mod glob;
-
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,7 +23,8 @@ use modelseal_kernel::oms::TlogPolicy;
 use modelseal_kernel::PublicKey;
 use modelseal_s3::{Engine, Options, S3Uri, Tuning};
 
-use config::{Config, Env, S3Settings};
+use modelseal_init::config::{self, Config, Env, S3Settings};
+use modelseal_init::{archive, glob};
 
 /// Unpacked archives may not grow past this many bytes unless MODELSEAL_MAX_UNPACKED_BYTES says.
 const DEFAULT_MAX_UNPACKED: u64 = 256 << 30;

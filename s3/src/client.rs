@@ -70,8 +70,9 @@ impl Default for Tuning {
 /// KServe's defaults (`S3_CONNECT_TIMEOUT`, `S3_READ_TIMEOUT`).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// An upload's response starts only once its body is sent: a part gets at least this long.
-const UPLOAD_READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// An upload's response starts only once its body is sent: on top of the read timeout, a
+/// request gets one second for every this many bytes of body (a floor of 1 MiB/s per request).
+const UPLOAD_FLOOR_BYTES_PER_SECOND: u64 = 1 << 20;
 /// The longest `Retry-After` honoured; a longer one is waited this long.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
 
@@ -158,12 +159,15 @@ impl Engine {
         &self.tuning
     }
 
-    /// The configuration override uploads use: a longer read timeout, as the response to an
-    /// upload starts only after its body went up.
-    pub(crate) fn upload_config(&self) -> aws_sdk_s3::config::Builder {
+    /// The configuration override an upload of `body` bytes uses: the SDK's read timeout runs
+    /// from the start of the request, and the response starts only once the body went up, so
+    /// the body's time at the floor rate is added to the read timeout. A stalled upload still
+    /// fails in bounded time (an 8 MiB part: the read timeout plus 8 s).
+    pub(crate) fn upload_config(&self, body: u64) -> aws_sdk_s3::config::Builder {
+        let sending = Duration::from_secs(body.div_ceil(UPLOAD_FLOOR_BYTES_PER_SECOND));
         aws_sdk_s3::config::Builder::new().timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
-                .read_timeout(self.tuning.read_timeout.max(UPLOAD_READ_TIMEOUT))
+                .read_timeout(self.tuning.read_timeout + sending)
                 .build(),
         )
     }
@@ -245,7 +249,7 @@ impl Engine {
                 Err(Retry::Yes(e)) => {
                     attempt += 1;
                     if attempt >= self.tuning.max_attempts {
-                        return Err(e);
+                        return Err(e.gave_up(attempt));
                     }
                     tokio::time::sleep(pause(attempt, &e)).await;
                 }

@@ -124,11 +124,6 @@ fn ranges(size: u64, step: u64) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// `bytes a-b/TOTAL` -> TOTAL.
-fn content_range_total(cr: &str) -> Option<u64> {
-    cr.rsplit_once('/')?.1.parse().ok()
-}
-
 impl Engine {
     /// Fetches `[start, end)` of `obj`, retrying and resuming where a broken attempt stopped.
     async fn fetch_range(
@@ -174,7 +169,10 @@ impl Engine {
                         key: obj.key.clone(),
                     })
                 };
-                if let Some(total) = out.content_range().and_then(content_range_total) {
+                if let Some(total) = out
+                    .content_range()
+                    .and_then(crate::parse::content_range_total)
+                {
                     if total != obj.size {
                         return Err(changed());
                     }
@@ -205,7 +203,7 @@ impl Engine {
             };
             attempt += 1;
             if attempt >= self.tuning.max_attempts {
-                return Err(err);
+                return Err(err.gave_up(attempt));
             }
             tokio::time::sleep(pause(attempt, &err)).await;
         }
@@ -394,6 +392,9 @@ mod tests {
     fn ranges_cover() {
         assert_eq!(super::ranges(0, 4), vec![]);
         assert_eq!(super::ranges(9, 4), vec![(0, 4), (4, 8), (8, 9)]);
-        assert_eq!(super::content_range_total("bytes 0-99/1000"), Some(1000));
+        assert_eq!(
+            crate::parse::content_range_total("bytes 0-99/1000"),
+            Some(1000)
+        );
     }
 }

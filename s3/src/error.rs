@@ -48,6 +48,11 @@ pub enum S3Error {
         key: String,
         message: String,
     },
+    /// A retryable failure that lasted through every attempt.
+    GaveUp {
+        attempts: u32,
+        last: Box<S3Error>,
+    },
     /// Reading a local file to upload, or the caller's sink, failed.
     Local {
         what: String,
@@ -114,6 +119,9 @@ impl fmt::Display for S3Error {
             } => {
                 write!(f, "{op} s3://{bucket}/{key} failed: {message}")
             }
+            S3Error::GaveUp { attempts, last } => {
+                write!(f, "{last} (gave up after {attempts} attempts)")
+            }
             S3Error::Local { what, error } => write!(f, "{what}: {error}"),
             S3Error::Interrupted => f.write_str("interrupted"),
         }
@@ -141,6 +149,26 @@ fn reason(status: u16) -> &'static str {
 }
 
 impl S3Error {
+    /// The last error of a request that ran out of attempts.
+    pub(crate) fn gave_up(self, attempts: u32) -> Self {
+        if attempts > 1 {
+            S3Error::GaveUp {
+                attempts,
+                last: Box::new(self),
+            }
+        } else {
+            self
+        }
+    }
+
+    /// The error itself, or the last one of a request that ran out of attempts.
+    pub fn cause(&self) -> &S3Error {
+        match self {
+            S3Error::GaveUp { last, .. } => last,
+            other => other,
+        }
+    }
+
     /// How long the server asked us to wait before trying again.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
@@ -204,13 +232,8 @@ pub(crate) fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
-/// `Retry-After` in seconds (S3 sends seconds; an HTTP date is not honoured, the backoff is).
 fn retry_after(resp: &aws_smithy_runtime_api::http::Response) -> Option<std::time::Duration> {
-    let v = resp.headers().get("retry-after")?;
-    v.trim()
-        .parse::<u64>()
-        .ok()
-        .map(std::time::Duration::from_secs)
+    crate::parse::retry_after(resp.headers().get("retry-after")?)
 }
 
 pub(crate) fn classify<E>(

@@ -10,6 +10,7 @@
 mod client;
 mod download;
 mod error;
+pub mod parse;
 mod upload;
 mod uri;
 

@@ -87,7 +87,7 @@ impl Engine {
                 .server_side_encryption(ServerSideEncryption::AwsKms)
                 .set_ssekms_key_id(sse.kms_key_id.clone())
                 .customize()
-                .config_override(self.upload_config());
+                .config_override(self.upload_config(data.len() as u64));
             async move {
                 req.send()
                     .await
@@ -159,9 +159,10 @@ impl Engine {
                                 .set_parts(Some(parts.clone()))
                                 .build(),
                         )
-                        // S3 may take a while to assemble a large object before it answers.
+                        // S3 may take minutes to assemble a large object, but it starts its
+                        // answer at once and keeps the connection alive with whitespace.
                         .customize()
-                        .config_override(self.upload_config());
+                        .config_override(self.upload_config(0));
                     async move {
                         req.send()
                             .await
@@ -233,7 +234,7 @@ impl Engine {
                             .checksum_algorithm(ChecksumAlgorithm::Crc32)
                             .body(ByteStream::from(data.clone()))
                             .customize()
-                            .config_override(self.upload_config());
+                            .config_override(self.upload_config(len));
                         async move {
                             req.send()
                                 .await
