@@ -24,6 +24,8 @@ pub enum Fault {
     /// Forward the head and `after` body bytes, then close cleanly: a body cut short of its
     /// Content-Length.
     TruncateAfter(usize),
+    /// Accept the request, then reset the connection without an answer (a cut upload).
+    Reset,
     /// Accept the request and never answer.
     Stall,
     /// Forward the head and `after` body bytes, then go quiet.
@@ -429,6 +431,12 @@ async fn serve(
     }
     let fault = fault.unwrap_or(Fault::Pass);
     match fault {
+        Fault::Reset => {
+            #[allow(deprecated)]
+            client.set_linger(Some(Duration::ZERO))?;
+            drop(client);
+            return Ok(());
+        }
         Fault::Stall => {
             // Hold the connection until the client gives up.
             let mut sink = [0u8; 1024];
@@ -557,6 +565,114 @@ async fn serve(
         sent += data.len();
     }
     client.shutdown().await
+}
+
+/// A run of a binary under test, with how long it took.
+pub struct Watched {
+    pub out: std::process::Output,
+    pub took: Duration,
+}
+
+impl Watched {
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.out.status.code()
+    }
+}
+
+/// What a destination directory shows outside its staging directory: relative names (a
+/// directory ends in `/`, at size 0) and sizes, without following links.
+pub fn visible(dest: &std::path::Path) -> std::collections::BTreeMap<String, u64> {
+    fn walk(
+        root: &std::path::Path,
+        d: &std::path::Path,
+        out: &mut std::collections::BTreeMap<String, u64>,
+    ) {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(rel) = p.strip_prefix(root) else {
+                continue;
+            };
+            let rel = rel.to_string_lossy().into_owned();
+            if rel.starts_with(".modelseal-staging") {
+                continue;
+            }
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => {
+                    out.insert(format!("{rel}/"), 0);
+                    walk(root, &p, out);
+                }
+                Ok(m) => {
+                    out.insert(rel, m.len());
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dest, dest, &mut out);
+    out
+}
+
+/// Runs `c` with `args` to the end, sampling `dest` every few milliseconds: anything visible
+/// outside staging must be in `allowed` at its size (a directory at 0). Placed files are whole
+/// and verified, so a file of another name or size means unverified bytes were shown. A run
+/// longer than `limit` is killed and fails the test.
+pub fn run_watching(
+    mut c: std::process::Command,
+    args: &[&str],
+    dest: &std::path::Path,
+    allowed: &std::collections::BTreeMap<String, u64>,
+    limit: Duration,
+) -> Watched {
+    let started = std::time::Instant::now();
+    let mut child = c
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the binary under test");
+    loop {
+        for (name, size) in visible(dest) {
+            let ok = allowed
+                .get(&name)
+                .is_some_and(|s| name.ends_with('/') || *s == size);
+            if !ok {
+                let _ = child.kill();
+                panic!("DEST showed '{name}' ({size} bytes) before verification");
+            }
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the run did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    let out = child.wait_with_output().expect("collect the output");
+    Watched {
+        out,
+        took: started.elapsed(),
+    }
+}
+
+/// Bytes that differ everywhere, reproducibly.
+pub fn noise(len: usize, seed: u32) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 13) as u8)
+        .collect()
 }
 
 #[cfg(test)]

@@ -273,3 +273,53 @@ pub fn refused(o: &Output) -> String {
     );
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+impl Store {
+    /// The command, reaching S3 through `endpoint` (a fault proxy) instead of the server.
+    pub fn command_via(&self, endpoint: &str) -> Command {
+        let mut c = self.command();
+        c.env("AWS_ENDPOINT_URL", endpoint);
+        c
+    }
+
+    /// A test's own client for staging changes from a proxy hook (which runs on another thread).
+    pub fn client(&self) -> (aws_sdk_s3::Client, String) {
+        (self.s3.clone(), self.bucket.clone())
+    }
+}
+
+/// Puts an object from any thread (a proxy hook), with a runtime of its own.
+pub fn put_now(client: &aws_sdk_s3::Client, bucket: &str, key: &str, data: &[u8]) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(
+            client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(data.to_vec().into())
+                .send(),
+        )
+        .unwrap();
+}
+
+/// Runs `c` to the end, sampling DEST all along (`modelseal_testkit::run_watching`): only
+/// signed files, at their signed sizes, may ever be visible there.
+pub fn run_watching(
+    c: Command,
+    args: &[&str],
+    dest: &Path,
+    signed: &Files,
+    limit: std::time::Duration,
+) -> Watched {
+    let allowed: BTreeMap<String, u64> = expected(signed)
+        .into_iter()
+        .map(|(k, v)| (k, v.len() as u64))
+        .collect();
+    modelseal_testkit::run_watching(c, args, dest, &allowed, limit)
+}
+
+#[allow(unused_imports)]
+pub use modelseal_testkit::{noise, Watched};
