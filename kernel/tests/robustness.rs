@@ -1,6 +1,7 @@
 //! Every parser of untrusted input, fed mutated and truncated copies of real vectors: each must
-//! answer with a value or a typed error, never a panic. (A deterministic stand-in for fuzzing:
-//! cargo-fuzz needs a nightly toolchain these machines do not have.)
+//! answer with a value or a typed error, never a panic. The deterministic part of fuzzing, run by
+//! CI; the coverage-guided part is `fuzz/` (`scripts/fuzz.sh`), and every input it found that
+//! crashed is replayed here.
 
 use std::path::Path;
 
