@@ -99,12 +99,13 @@ impl Match {
 type Hook = Arc<dyn Fn() + Send + Sync>;
 
 /// A fault for the matching requests: the first `skip` pass untouched, the next `times` get the
-/// fault (`usize::MAX`: all of them).
+/// fault (`usize::MAX`: all of them). With a `period`, one in every `period` after `skip` gets it.
 #[derive(Clone)]
 pub struct Rule {
     pub when: Match,
     pub skip: usize,
     pub times: usize,
+    pub period: Option<usize>,
     pub fault: Fault,
     /// Runs (on a blocking thread) before the request goes upstream.
     pub hook: Option<Hook>,
@@ -118,6 +119,7 @@ impl Rule {
             when,
             skip: 0,
             times: 1,
+            period: None,
             fault,
             hook: None,
             append_query: None,
@@ -131,6 +133,12 @@ impl Rule {
 
     pub fn times(mut self, n: usize) -> Self {
         self.times = n;
+        self
+    }
+
+    /// The fault on match `skip`, `skip + n`, `skip + 2n`, ... (a fault every n requests).
+    pub fn every(mut self, n: usize) -> Self {
+        self.period = Some(n.max(1));
         self
     }
 
@@ -383,7 +391,12 @@ fn pick(
         }
         let n = *count;
         *count += 1;
-        if n >= rule.skip && n - rule.skip < rule.times {
+        let hit = n >= rule.skip
+            && match rule.period {
+                Some(p) => (n - rule.skip) % p == 0,
+                None => n - rule.skip < rule.times,
+            };
+        if hit {
             chosen = (
                 Some(rule.fault.clone()),
                 rule.hook.clone(),
