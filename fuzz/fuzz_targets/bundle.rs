@@ -1,0 +1,21 @@
+//! Sigstore bundle JSON (v0.1-v0.3), its DSSE envelope, the in-toto statement inside, and the
+//! envelope check against a fixed key: every step must return a value or a typed error.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use modelseal_kernel::bundle::{Bundle, Content};
+use modelseal_kernel::oms::{self, TlogPolicy};
+use modelseal_kernel::PublicKey;
+
+const KEY: &[u8] = include_bytes!("../../testdata/model-signing/dir-basic/keys/signer.pub.pem");
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(bundle) = Bundle::from_json(data) else {
+        return;
+    };
+    let key = PublicKey::from_pem(KEY).expect("the seed key parses");
+    let _ = oms::verify_envelope(&bundle, &key, TlogPolicy::IgnoreUnverified);
+    if let Content::Dsse(env) = &bundle.content {
+        let _ = oms::parse_statement(&env.payload);
+    }
+});
