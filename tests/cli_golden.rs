@@ -288,3 +288,75 @@ fn signature_too_large() {
         &format!("error: signature model/model.sig is 17825792 bytes; the limit is 16777216\n{UNUSABLE_HINT}"),
     );
 }
+
+#[test]
+fn malformed_s3_uris_are_caught_on_every_command() {
+    let dir = signed_model();
+    let d = dir.path();
+    for (uri, args) in [
+        (
+            "S3://bucket/m",
+            vec!["verify", "S3://bucket/m", "--key", "signer.pub"],
+        ),
+        (
+            "s3:/bucket/m",
+            vec!["pull", "s3:/bucket/m", "out", "--key", "signer.pub"],
+        ),
+        (
+            "s3//bucket/m",
+            vec![
+                "push",
+                "model",
+                "s3//bucket/m",
+                "--key",
+                "signer.key",
+                "--sse",
+                "aws:kms",
+            ],
+        ),
+        (
+            "s3:bucket/m",
+            vec!["sign", "s3:bucket/m", "--key", "signer.key"],
+        ),
+        (
+            "S3://b/m.sig",
+            vec![
+                "verify",
+                "model",
+                "--key",
+                "signer.pub",
+                "--signature",
+                "S3://b/m.sig",
+            ],
+        ),
+        (
+            "s3//b/f",
+            vec!["sign-blob", "s3//b/f", "--key", "signer.key"],
+        ),
+        (
+            "s3:/b/f",
+            vec![
+                "verify-blob",
+                "s3:/b/f",
+                "--key",
+                "signer.pub",
+                "--signature",
+                "x",
+            ],
+        ),
+    ] {
+        let r = run_in(d, &args, &[]);
+        assert_golden(
+            &r,
+            2,
+            &format!(
+                "error: '{uri}' is a malformed S3 URI\n\
+hint: write s3://BUCKET/KEY (lowercase s3, a colon and two slashes)\n"
+            ),
+        );
+    }
+    // A local file that happens to have such a name is still a local file.
+    write_tree(d, &[("s3:odd/model.bin", b"x")]);
+    let r = run_in(d, &["sign", "s3:odd", "--key", "signer.key"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -21,7 +21,7 @@ pub use client::{
 pub use download::{Chunk, Sink};
 pub use error::S3Error;
 pub use upload::{Observer, Sse, Uploaded};
-pub use uri::{S3Uri, UriError};
+pub use uri::{is_malformed_s3, S3Uri, UriError};
 
 /// An object as listed or headed.
 #[derive(Clone, Debug, PartialEq, Eq)]

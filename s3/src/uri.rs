@@ -26,6 +26,14 @@ impl fmt::Display for UriError {
 
 impl std::error::Error for UriError {}
 
+/// Whether `s` was meant as an S3 URI but is not one: `S3://b/k`, `s3:/b/k`, `s3:b/k`,
+/// `s3//b/k`. Such a string must not be taken for a local path.
+pub fn is_malformed_s3(s: &str) -> bool {
+    let b = s.as_bytes();
+    let starts = |p: &[u8]| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p);
+    !s.starts_with("s3://") && (starts(b"s3:") || starts(b"s3//"))
+}
+
 impl S3Uri {
     pub fn parse(uri: &str) -> Result<Self, UriError> {
         let rest = uri
@@ -79,5 +87,24 @@ mod tests {
         assert_eq!(S3Uri::parse("s3://b").unwrap().dir_prefix(), "");
         assert!(S3Uri::parse("gs://b/x").is_err());
         assert!(S3Uri::parse("s3:///x").is_err());
+    }
+
+    #[test]
+    fn malformed_s3_uris() {
+        for s in ["S3://b/k", "s3:/b/k", "s3:b", "s3//b/k", "S3//b", "s3:"] {
+            assert!(is_malformed_s3(s), "{s}");
+        }
+        for s in [
+            "s3://b/k",
+            "s3",
+            "s3/b",
+            "s3x",
+            "model",
+            "./s3//x",
+            "",
+            "s\u{e9}3:",
+        ] {
+            assert!(!is_malformed_s3(s), "{s}");
+        }
     }
 }

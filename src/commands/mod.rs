@@ -28,7 +28,79 @@ fn is_s3(s: &str) -> bool {
     s.starts_with("s3://")
 }
 
+/// Refuses `S3://b/k`, `s3:/b/k`, `s3//b/k` and the like before they are taken for local
+/// paths, unless a local file of that name exists.
+fn check_locations(command: &Command) -> Result<()> {
+    let paths = |ps: &[Option<&Path>]| -> Vec<String> {
+        ps.iter()
+            .flatten()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect()
+    };
+    let given: Vec<String> = match command {
+        Command::Push {
+            model,
+            uri,
+            signature,
+            ..
+        } => {
+            let mut v = paths(&[Some(model), signature.as_deref()]);
+            v.push(uri.clone());
+            v
+        }
+        Command::Pull {
+            uri, dest, check, ..
+        } => {
+            let mut v = paths(&[Some(dest)]);
+            v.extend(
+                [Some(uri), check.signature.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+            v
+        }
+        Command::Sign {
+            model, signature, ..
+        } => paths(&[Some(model), signature.as_deref()]),
+        Command::Verify { model, check, .. } => [Some(model), check.signature.as_ref()]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+        Command::SignBlob {
+            file,
+            output_signature,
+            bundle,
+            ..
+        } => paths(&[Some(file), output_signature.as_deref(), bundle.as_deref()]),
+        Command::VerifyBlob {
+            file,
+            signature,
+            bundle,
+            ..
+        } => {
+            let mut v = paths(&[Some(file), bundle.as_deref()]);
+            v.extend(signature.iter().cloned());
+            v
+        }
+        Command::PublicKey { outfile, .. } => paths(&[outfile.as_deref()]),
+        Command::GenerateKeyPair { .. } | Command::Policy { .. } => Vec::new(),
+    };
+    match given
+        .iter()
+        .find(|s| modelseal_s3::is_malformed_s3(s) && !Path::new(s).exists())
+    {
+        Some(s) => Err(crate::failure::Failure::cannot_check(
+            format!("'{s}' is a malformed S3 URI"),
+            "write s3://BUCKET/KEY (lowercase s3, a colon and two slashes)",
+        )),
+        None => Ok(()),
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
+    check_locations(&cli.command)?;
     match cli.command {
         Command::GenerateKeyPair {
             output_key_prefix,
