@@ -46,6 +46,7 @@ impl Aws {
             force_path_style: args.path_style || args.endpoint_url.is_some() || env_endpoint,
             region: None,
             anonymous: false,
+            accelerate: false,
         };
         let mut tuning = tuning_from_env();
         tuning.connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;

@@ -16,6 +16,8 @@ pub struct S3Settings {
     pub path_style: bool,
     pub region: Option<String>,
     pub anonymous: bool,
+    /// S3_USE_ACCELERATE=true: S3 Transfer Acceleration, as kserve-storage.
+    pub accelerate: bool,
     /// Keys from STORAGE_CONFIG; otherwise the AWS chain (env keys, session token, web identity).
     pub static_keys: Option<(String, String)>,
     pub ca_bundle: Option<PathBuf>,
@@ -144,6 +146,12 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
         }
         (None, None) => None,
     };
+    let accelerate = truthy(env.get("S3_USE_ACCELERATE"));
+    if accelerate && (endpoint.is_some() || non_empty(&env, "AWS_ENDPOINT_URL_S3").is_some()) {
+        // S3 Transfer Acceleration is its own endpoint (BUCKET.s3-accelerate.amazonaws.com);
+        // botocore and the Rust SDK both refuse it beside a custom one. Say so before any request.
+        return Err("S3_USE_ACCELERATE=true cannot be combined with an S3 endpoint (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3 or S3_ENDPOINT): acceleration has an endpoint of its own; unset one of them".into());
+    }
     let ca_bundle = match (
         non_empty(&env, "AWS_CA_BUNDLE"),
         non_empty(&env, "CA_BUNDLE_CONFIGMAP_NAME"),
@@ -169,6 +177,7 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
         endpoint,
         region: non_empty(&env, "AWS_REGION").or_else(|| non_empty(&env, "AWS_DEFAULT_REGION")),
         anonymous: truthy(env.get("awsAnonymousCredential")),
+        accelerate,
         static_keys,
         ca_bundle,
         verify_ssl_off_requested: falsy(env.get("S3_VERIFY_SSL")),
@@ -327,5 +336,25 @@ mod tests {
             from_env(env(&[KEY])).unwrap().termination_log,
             PathBuf::from("/dev/termination-log")
         );
+    }
+
+    #[test]
+    fn s3_use_accelerate() {
+        assert!(
+            from_env(env(&[KEY, ("S3_USE_ACCELERATE", "true")]))
+                .unwrap()
+                .s3
+                .accelerate
+        );
+        assert!(!from_env(env(&[KEY])).unwrap().s3.accelerate);
+        for endpoint in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "S3_ENDPOINT"] {
+            let err = from_env(env(&[
+                KEY,
+                ("S3_USE_ACCELERATE", "True"),
+                (endpoint, "http://127.0.0.1:9000"),
+            ]))
+            .unwrap_err();
+            assert!(err.contains("S3_USE_ACCELERATE"), "{err}");
+        }
     }
 }

@@ -35,8 +35,45 @@ fn log(msg: impl Display) {
     eprintln!("modelseal-init: {msg}");
 }
 
+const HELP: &str = "\
+modelseal-init: KServe's storage initializer, verifying before it places.
+
+Usage: modelseal-init SRC_URI DEST_PATH [SRC_URI DEST_PATH ...]
+
+Downloads each s3:// SRC_URI, checks it against its signature (SRC/model.sig, or KEY.sig for a
+single object) and only then places it in DEST_PATH. Any failure: exit 1, one line on stderr and
+in /dev/termination-log, nothing placed.
+
+Trust (at least one):
+  MODELSEAL_PUBLIC_KEY        a PEM public key file
+  MODELSEAL_PUBLIC_KEY_PEM    the PEM text itself
+  MODELSEAL_KEY               awskms://[ENDPOINT]/KEYID|alias/NAME|ARN
+  VERIFICATION_DIGEST         a SHA-256 pin (trust on its own for a single-file model)
+  MODELSEAL_SIGNATURE         the signature's s3:// URI, when it is not beside the model
+
+S3 (as kserve-storage reads them):
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ROLE_ARN +
+  AWS_WEB_IDENTITY_TOKEN_FILE (IRSA), AWS_REGION / AWS_DEFAULT_REGION,
+  AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 (else S3_ENDPOINT + S3_USE_HTTPS), AWS_CA_BUNDLE (or
+  CA_BUNDLE_CONFIGMAP_NAME + CA_BUNDLE_VOLUME_MOUNT_POINT), S3_VERIFY_SSL (logged; certificates
+  are still verified), awsAnonymousCredential, S3_USER_VIRTUAL_BUCKET, S3_USE_ACCELERATE,
+  STORAGE_CONFIG / STORAGE_OVERRIDE_CONFIG (JSON, type s3),
+  STORAGE_ALLOW_PATTERNS / STORAGE_IGNORE_PATTERNS
+  S3_CONNECT_TIMEOUT          seconds to open a connection (default 15)
+  S3_READ_TIMEOUT             seconds for a response to start or a body to move (default 30)
+  S3_MAX_ATTEMPTS             attempts per request (default 5)
+
+Tuning and output:
+  MODELSEAL_S3_RANGE_MIB (6), MODELSEAL_S3_CONCURRENCY (6), MODELSEAL_S3_OBJECTS (4),
+  MODELSEAL_MAX_UNPACKED_BYTES (256 GiB), MODELSEAL_TERMINATION_LOG (/dev/termination-log)
+";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(args.as_slice(), [a] if a == "--help" || a == "-h") {
+        print!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
     let env: Env = std::env::vars().collect();
     let termination_log = env
         .get("MODELSEAL_TERMINATION_LOG")
@@ -90,6 +127,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
             force_path_style: config.s3.path_style,
             region: None,
             anonymous: config.s3.anonymous,
+            accelerate: config.s3.accelerate,
         };
         let engine = Engine::from_sdk_config(&sdk, &options, tuning);
         let key = trusted_key(&config, &sdk).await?;

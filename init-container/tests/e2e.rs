@@ -569,3 +569,51 @@ fn reserved_names_are_refused_in_listings_and_archives() {
     );
     assert!(tree(&dest).is_empty(), "{:?}", tree(&dest));
 }
+
+#[test]
+fn s3_use_accelerate_beside_an_endpoint_is_refused_before_any_request() {
+    let Some(m) = moto() else { return };
+    m.publish("acc", &model(), &key(SIGNER));
+    let dest = m.d().join("models");
+    let mut c = m.command();
+    c.env("S3_USE_ACCELERATE", "true");
+    let started = std::time::Instant::now();
+    let err = refused(&m.run(c, &[&m.uri("acc"), dest.to_str().unwrap()]));
+    assert!(
+        err.contains("S3_USE_ACCELERATE=true cannot be combined with an S3 endpoint"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(!dest.exists());
+}
+
+/// `--help` names every variable the code reads (found by scanning the sources for lookups).
+#[test]
+fn help_lists_every_environment_variable() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_modelseal-init"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut names = std::collections::BTreeSet::new();
+    for file in ["config.rs", "main.rs"] {
+        let text = std::fs::read_to_string(format!("{src}/{file}")).unwrap();
+        for lookup in ["env.get(\"", "non_empty(&env, \"", "seconds(\"", "num(\""] {
+            for piece in text.split(lookup).skip(1) {
+                names.insert(piece.split('"').next().unwrap().to_string());
+            }
+        }
+    }
+    names.insert("STORAGE_CONFIG".into());
+    names.insert("STORAGE_OVERRIDE_CONFIG".into());
+    // Set by STORAGE_CONFIG handling itself, not by users.
+    names.remove("MODELSEAL_INIT_STATIC_KEYS");
+    assert!(names.len() > 25, "the scan found too little: {names:?}");
+    let missing: Vec<_> = names
+        .iter()
+        .filter(|n| !help.contains(n.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "--help does not mention {missing:?}");
+}

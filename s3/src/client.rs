@@ -23,6 +23,8 @@ pub struct Options {
     pub region: Option<String>,
     /// Sign no requests (public buckets).
     pub anonymous: bool,
+    /// S3 Transfer Acceleration (`BUCKET.s3-accelerate.amazonaws.com`); AWS S3 only.
+    pub accelerate: bool,
 }
 
 /// Sizes and counts that bound speed and memory.
@@ -130,6 +132,7 @@ impl Engine {
     pub fn from_sdk_config(sdk: &SdkConfig, options: &Options, tuning: Tuning) -> Engine {
         let mut b = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(options.force_path_style)
+            .accelerate(options.accelerate)
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()

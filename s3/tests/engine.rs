@@ -32,6 +32,7 @@ fn engine(sdk: &aws_config::SdkConfig, url: &str, tuning: Tuning) -> Engine {
         force_path_style: true,
         region: Some("us-east-1".into()),
         anonymous: false,
+        accelerate: false,
     };
     Engine::from_sdk_config(sdk, &options, tuning)
 }
