@@ -2,7 +2,7 @@
 //! configuration chain.
 
 use aws_config::SdkConfig;
-use modelseal_s3::{Engine, Options, S3Error, Tuning};
+use modelseal_s3::{CredentialsKind, Engine, Options, S3Error, Tuning};
 
 use crate::cli::AwsArgs;
 use crate::failure::Failure;
@@ -44,14 +44,16 @@ impl Aws {
         let options = Options {
             endpoint_url: args.endpoint_url.clone(),
             force_path_style: args.path_style || args.endpoint_url.is_some() || env_endpoint,
-            region: None,
+            region: args.region.clone(),
             anonymous: false,
             accelerate: false,
+            profile: args.profile.clone(),
         };
         let mut tuning = tuning_from_env();
         tuning.connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;
         tuning.read_timeout = seconds("--read-timeout", args.read_timeout)?;
         tuning.max_attempts = args.max_attempts;
+        rt.block_on(check_profile(args.profile.as_deref()))?;
         let sdk = rt.block_on(modelseal_s3::load_sdk_config(&options, &tuning));
         Ok(Aws {
             rt,
@@ -72,6 +74,39 @@ impl Aws {
     }
 }
 
+/// A named profile (`--profile`, else `AWS_PROFILE`) must exist in the shared config files, as
+/// the aws CLI insists; the SDK would otherwise skip it and fail later with an unrelated error.
+async fn check_profile(flag: Option<&str>) -> Result<(), Failure> {
+    let from_env = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
+    let Some(name) = flag.map(str::to_string).or(from_env) else {
+        return Ok(());
+    };
+    let set = aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        &aws_runtime::env_config::file::EnvConfigFiles::default(),
+        None,
+    )
+    .await;
+    let found = match &set {
+        Ok(set) => set.get_profile(&name).is_some(),
+        // Unreadable or malformed files: let the SDK report it.
+        Err(_) => return Ok(()),
+    };
+    if found || (name == "default" && flag.is_none()) {
+        return Ok(());
+    }
+    let source = if flag.is_some() {
+        "--profile"
+    } else {
+        "AWS_PROFILE"
+    };
+    Err(Failure::cannot_check(
+        format!("the config profile '{name}' ({source}) could not be found in ~/.aws/config or ~/.aws/credentials"),
+        "check the name (`aws configure list-profiles`), or create it with `aws configure --profile NAME`",
+    ))
+}
+
 /// Maps an S3 failure: a changed object is a verdict (1); everything else stops the check (2).
 pub fn s3_failure(e: S3Error) -> Failure {
     let hint = match e.cause() {
@@ -87,6 +122,9 @@ pub fn s3_failure(e: S3Error) -> Failure {
         } => "the server kept failing; try again later (--max-attempts allows more attempts)",
         S3Error::Service { .. } => "check the request against the S3 error above",
         S3Error::Local { .. } => "check the local file or disk",
+        S3Error::Credentials { kind: CredentialsKind::NotFound, .. } => "set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on a laptop, run `aws configure` or `aws sso login`",
+        S3Error::Credentials { kind: CredentialsKind::Imds, .. } => "outside AWS, set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_EC2_METADATA_DISABLED=true skips IMDS); on EC2, check the instance profile",
+        S3Error::Credentials { .. } => "check the credential settings of the profile (`aws configure list`)",
         S3Error::TooLarge { .. } => "this object is larger than any signature; check the URI",
         S3Error::Interrupted => "run the command again",
     };

@@ -182,6 +182,12 @@ pub struct CheckArgs {
 /// (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`, web identity for IRSA).
 #[derive(clap::Args, Debug, Clone)]
 pub struct AwsArgs {
+    /// A profile of ~/.aws/config and ~/.aws/credentials [default: AWS_PROFILE, else default].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The AWS region [default: AWS_REGION, the profile's, else us-east-1].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
     /// An S3-compatible endpoint (path-style addressing is then used).
     #[arg(long)]
     pub endpoint_url: Option<String>,

@@ -360,3 +360,88 @@ hint: write s3://BUCKET/KEY (lowercase s3, a colon and two slashes)\n"
     let r = run_in(d, &["sign", "s3:odd", "--key", "signer.key"], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// modelseal in `d` with nothing of the caller's AWS setup: HOME is `d`, no AWS variables.
+fn run_without_aws(d: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = common::modelseal();
+    c.current_dir(d).args(args).env_clear();
+    c.env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", d)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run modelseal").into()
+}
+
+#[test]
+fn credentials_problems_are_two_lines_and_never_retried() {
+    let dir = signed_model();
+    let d = dir.path();
+    let verify = ["verify", "s3://bucket/m", "--key", "signer.pub"];
+    let started = std::time::Instant::now();
+    assert_golden(
+        &run_without_aws(d, &verify, &[("AWS_REGION", "us-east-1")]),
+        2,
+        "error: no AWS credentials found (looked in the environment, the shared config and credentials files, web identity, ECS and instance metadata)\n\
+hint: set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on a laptop, run `aws configure` or `aws sso login`\n",
+    );
+    // Five attempts with backoff would take over a second.
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+    assert_golden(
+        &run_without_aws(d, &verify, &[("AWS_PROFILE", "nope")]),
+        2,
+        "error: the config profile 'nope' (AWS_PROFILE) could not be found in ~/.aws/config or ~/.aws/credentials\n\
+hint: check the name (`aws configure list-profiles`), or create it with `aws configure --profile NAME`\n",
+    );
+    let mut with_flag = verify.to_vec();
+    with_flag.extend(["--profile", "other"]);
+    assert_golden(
+        &run_without_aws(d, &with_flag, &[]),
+        2,
+        "error: the config profile 'other' (--profile) could not be found in ~/.aws/config or ~/.aws/credentials\n\
+hint: check the name (`aws configure list-profiles`), or create it with `aws configure --profile NAME`\n",
+    );
+}
+
+#[test]
+fn a_profile_in_the_shared_files_is_used() {
+    let Ok(moto) = std::env::var("MODELSEAL_TEST_MOTO") else {
+        eprintln!("skipped: MODELSEAL_TEST_MOTO is not set (scripts/test.sh sets it)");
+        return;
+    };
+    let dir = signed_model();
+    let d = dir.path();
+    write_tree(
+        d,
+        &[
+            (
+                ".aws/credentials",
+                b"[ci]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+            ),
+            (".aws/config", b"[profile ci]\nregion = eu-west-1\n"),
+        ],
+    );
+    let r = run_without_aws(
+        d,
+        &[
+            "verify",
+            "s3://no-such-bucket-for-profiles/m",
+            "--key",
+            "signer.pub",
+            "--profile",
+            "ci",
+            "--endpoint-url",
+            &moto,
+        ],
+        &[],
+    );
+    // The profile's keys were found and the request reached the server, which answered.
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no-such-bucket-for-profiles"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("credentials"), "{}", r.stderr);
+}

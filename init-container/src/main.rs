@@ -128,6 +128,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
             region: None,
             anonymous: config.s3.anonymous,
             accelerate: config.s3.accelerate,
+            profile: None,
         };
         let engine = Engine::from_sdk_config(&sdk, &options, tuning);
         let key = trusted_key(&config, &sdk).await?;

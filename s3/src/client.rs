@@ -23,6 +23,8 @@ pub struct Options {
     pub region: Option<String>,
     /// Sign no requests (public buckets).
     pub anonymous: bool,
+    /// A named profile of the shared config files, instead of `AWS_PROFILE` or `default`.
+    pub profile: Option<String>,
     /// S3 Transfer Acceleration (`BUCKET.s3-accelerate.amazonaws.com`); AWS S3 only.
     pub accelerate: bool,
 }
@@ -93,11 +95,20 @@ pub struct Engine {
 /// Loads the AWS configuration chain with our defaults (region fallback, anonymous mode), and
 /// `tuning`'s timeouts and attempts for the clients the engine does not drive (KMS, STS).
 pub async fn load_sdk_config(options: &Options, tuning: &Tuning) -> SdkConfig {
-    let region = match &options.region {
-        Some(r) => RegionProviderChain::first_try(Region::new(r.clone())),
-        None => RegionProviderChain::default_provider().or_else(Region::new("us-east-1")),
+    let region = match (&options.region, &options.profile) {
+        (Some(r), _) => RegionProviderChain::first_try(Region::new(r.clone())),
+        (None, Some(p)) => RegionProviderChain::first_try(
+            aws_config::default_provider::region::Builder::default()
+                .profile_name(p)
+                .build(),
+        )
+        .or_else(Region::new("us-east-1")),
+        (None, None) => RegionProviderChain::default_provider().or_else(Region::new("us-east-1")),
     };
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+    if let Some(p) = &options.profile {
+        loader = loader.profile_name(p);
+    }
     if options.anonymous {
         loader = loader.no_credentials();
     }

@@ -19,7 +19,7 @@ pub use client::{
     DEFAULT_READ_TIMEOUT,
 };
 pub use download::{Chunk, Sink};
-pub use error::S3Error;
+pub use error::{CredentialsKind, S3Error};
 pub use upload::{Observer, Sse, Uploaded};
 pub use uri::{is_malformed_s3, S3Uri, UriError};
 

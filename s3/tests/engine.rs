@@ -33,6 +33,7 @@ fn engine(sdk: &aws_config::SdkConfig, url: &str, tuning: Tuning) -> Engine {
         region: Some("us-east-1".into()),
         anonymous: false,
         accelerate: false,
+        profile: None,
     };
     Engine::from_sdk_config(sdk, &options, tuning)
 }
