@@ -11,6 +11,8 @@ pub struct Aws {
     pub rt: tokio::runtime::Runtime,
     pub sdk: SdkConfig,
     pub options: Options,
+    /// `--kms-endpoint-url`.
+    pub kms_endpoint: Option<String>,
     tuning: Tuning,
 }
 
@@ -59,6 +61,7 @@ impl Aws {
             rt,
             sdk,
             options,
+            kms_endpoint: args.kms_endpoint_url.clone(),
             tuning,
         })
     }

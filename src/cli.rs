@@ -185,6 +185,10 @@ pub struct AwsArgs {
     /// A profile of ~/.aws/config and ~/.aws/credentials [default: AWS_PROFILE, else default].
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// The KMS endpoint, when it is not the chain's (`AWS_ENDPOINT_URL_KMS`, a profile's
+    /// `endpoint_url`); --endpoint-url names only the S3 one.
+    #[arg(long, value_name = "URL")]
+    pub kms_endpoint_url: Option<String>,
     /// The AWS region [default: AWS_REGION, the profile's, else us-east-1].
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,

@@ -27,14 +27,20 @@ fn kms_failure(arg: &str, e: &KmsError) -> Failure {
         KmsError::AccessDenied { .. } => {
             "check the AWS credentials and the key policy (kms:Sign, kms:GetPublicKey, kms:DescribeKey)".to_string()
         }
+        KmsError::Unreachable { .. } => "check the network and the KMS endpoint (--kms-endpoint-url, AWS_ENDPOINT_URL_KMS, or the host in the awskms:// URI)".to_string(),
+        KmsError::Credentials { found_none: true, .. } => "set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on a laptop, run `aws configure` or `aws sso login`".to_string(),
+        KmsError::Credentials { .. } => "check the credential settings of the profile (`aws configure list`)".to_string(),
         KmsError::RawTooLarge { .. } => format!("unset {} (RAW is only for test servers)", modelseal_kms::MESSAGE_TYPE_ENV),
         _ => "use an ECC_NIST_P256/P384/P521 key with key usage SIGN_VERIFY".to_string(),
     };
     Failure::cannot_check(format!("cannot use key {arg}: {e}"), hint)
 }
 
-fn kms_ref(arg: &str) -> Result<KeyRef, Failure> {
-    KeyRef::parse(arg).map_err(|e| kms_failure(arg, &e))
+/// The reference, reaching KMS where `--kms-endpoint-url` says when the URI names no host.
+fn kms_ref(arg: &str, aws: &Aws) -> Result<KeyRef, Failure> {
+    let mut r = KeyRef::parse(arg).map_err(|e| kms_failure(arg, &e))?;
+    r.endpoint_url = aws.kms_endpoint.clone();
+    Ok(r)
 }
 
 fn need_aws(aws: Option<&Aws>) -> Result<&Aws, Failure> {
@@ -50,7 +56,7 @@ fn need_aws(aws: Option<&Aws>) -> Result<&Aws, Failure> {
 pub fn signer(arg: &str, aws: Option<&Aws>) -> Result<Box<dyn Signer>, Failure> {
     if is_kms(arg) {
         let aws = need_aws(aws)?;
-        let r = kms_ref(arg)?;
+        let r = kms_ref(arg, aws)?;
         let key = aws
             .rt
             .block_on(KmsKey::connect(&r, &aws.sdk, aws.rt.handle().clone()))
@@ -64,7 +70,7 @@ pub fn signer(arg: &str, aws: Option<&Aws>) -> Result<Box<dyn Signer>, Failure> 
 pub fn verifier(arg: &str, aws: Option<&Aws>) -> Result<PublicKey, Failure> {
     if is_kms(arg) {
         let aws = need_aws(aws)?;
-        let r = kms_ref(arg)?;
+        let r = kms_ref(arg, aws)?;
         return aws
             .rt
             .block_on(modelseal_kms::fetch_public_key(&r, &aws.sdk))
@@ -75,7 +81,7 @@ pub fn verifier(arg: &str, aws: Option<&Aws>) -> Result<PublicKey, Failure> {
 
 /// Creates a KMS key as `generate-key-pair --kms` does.
 pub fn create_kms_key(arg: &str, aws: &Aws) -> Result<PublicKey, Failure> {
-    let r = kms_ref(arg)?;
+    let r = kms_ref(arg, aws)?;
     aws.rt
         .block_on(modelseal_kms::create_key(&r, &aws.sdk))
         .map_err(|e| kms_failure(arg, &e))

@@ -445,3 +445,100 @@ fn a_profile_in_the_shared_files_is_used() {
     );
     assert!(!r.stderr.contains("credentials"), "{}", r.stderr);
 }
+
+#[test]
+fn kms_failures_say_what_failed_not_key_usage() {
+    let dir = signed_model();
+    let d = dir.path();
+    let verify = ["verify", "model", "--key", "awskms:///alias/somekey"];
+    assert_golden(
+        &run_without_aws(d, &verify, &[("AWS_REGION", "us-east-1")]),
+        2,
+        "error: cannot use key awskms:///alias/somekey: no AWS credentials found (looked in the environment, the shared config and credentials files, web identity, ECS and instance metadata)\n\
+hint: set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on a laptop, run `aws configure` or `aws sso login`\n",
+    );
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let mut unreachable = verify.to_vec();
+    unreachable.extend(["--kms-endpoint-url", &endpoint, "--max-attempts", "1"]);
+    let creds = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    assert_golden(
+        &run_without_aws(d, &unreachable, &creds),
+        2,
+        "error: cannot use key awskms:///alias/somekey: cannot reach KMS for GetPublicKey on alias/somekey: Connection refused (os error 111)\n\
+hint: check the network and the KMS endpoint (--kms-endpoint-url, AWS_ENDPOINT_URL_KMS, or the host in the awskms:// URI)\n",
+    );
+}
+
+#[test]
+fn kms_endpoint_url_and_a_profile_endpoint_reach_kms_apart_from_s3() {
+    let Ok(moto) = std::env::var("MODELSEAL_TEST_MOTO") else {
+        eprintln!("skipped: MODELSEAL_TEST_MOTO is not set (scripts/test.sh sets it)");
+        return;
+    };
+    let dir = signed_model();
+    let d = dir.path();
+    let reference = format!("awskms:///alias/modelseal-endpoints-{}", std::process::id());
+    let creds = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    // S3 is somewhere else entirely; --kms-endpoint-url alone reaches KMS.
+    let r = run_without_aws(
+        d,
+        &[
+            "generate-key-pair",
+            "--kms",
+            &reference,
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+            "--kms-endpoint-url",
+            &moto,
+        ],
+        &creds,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let public = std::fs::read_to_string(d.join("cosign.pub")).unwrap();
+    let r = run_without_aws(
+        d,
+        &[
+            "public-key",
+            "--key",
+            &reference,
+            "--kms-endpoint-url",
+            &moto,
+        ],
+        &creds,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, public);
+    // A profile's endpoint_url, as the aws CLI reads it.
+    let config = format!("[profile lab]\nregion = us-east-1\nendpoint_url = {moto}\n");
+    write_tree(
+        d,
+        &[
+            (".aws/config", config.as_bytes()),
+            (
+                ".aws/credentials",
+                b"[lab]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+            ),
+        ],
+    );
+    let r = run_without_aws(
+        d,
+        &["public-key", "--key", &reference, "--profile", "lab"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, public);
+}

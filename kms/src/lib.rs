@@ -27,6 +27,8 @@ pub struct KeyRef {
     /// A host written into the URI; cosign reaches it over https.
     pub endpoint: Option<String>,
     pub key_id: String,
+    /// A KMS endpoint given outside the URI (`--kms-endpoint-url`); the URI's host wins.
+    pub endpoint_url: Option<String>,
 }
 
 #[derive(Debug)]
@@ -55,6 +57,17 @@ pub enum KmsError {
     RawTooLarge {
         len: usize,
     },
+    /// KMS could not be reached (connection refused, DNS, timeout), after the SDK's retries.
+    Unreachable {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
+    /// No usable AWS credentials; `found_none` when the chain came up empty.
+    Credentials {
+        found_none: bool,
+        message: String,
+    },
 }
 
 impl fmt::Display for KmsError {
@@ -69,6 +82,10 @@ impl fmt::Display for KmsError {
             KmsError::NotSigningKey { key, detail } => write!(f, "KMS key {key} cannot sign: {detail}"),
             KmsError::Key { key, error } => write!(f, "KMS key {key} has an unusable public key: {error}"),
             KmsError::Service { op, key, message } => write!(f, "KMS {op} on {key} failed: {message}"),
+            KmsError::Unreachable { op, key, message } => {
+                write!(f, "cannot reach KMS for {op} on {key}: {message}")
+            }
+            KmsError::Credentials { message, .. } => f.write_str(message),
             KmsError::RawTooLarge { len } => write!(
                 f,
                 "{MESSAGE_TYPE_ENV}=RAW can sign at most {RAW_LIMIT} bytes, and this message has {len}"
@@ -87,6 +104,20 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     last.to_string()
 }
 
+/// The credentials error somewhere in `e`'s causes.
+fn credentials_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a aws_credential_types::provider::error::CredentialsError> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(c) = err.downcast_ref() {
+            return Some(c);
+        }
+        next = err.source();
+    }
+    None
+}
+
 fn classify<E>(
     op: &'static str,
     key: &str,
@@ -96,6 +127,32 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let key = key.to_string();
+    if let Some(c) = credentials_error(&err) {
+        use aws_credential_types::provider::error::CredentialsError as C;
+        return match c {
+            C::CredentialsNotLoaded(_) => KmsError::Credentials {
+                found_none: true,
+                message: "no AWS credentials found (looked in the environment, the shared config and credentials files, web identity, ECS and instance metadata)".into(),
+            },
+            other => KmsError::Credentials {
+                found_none: false,
+                message: format!(
+                    "AWS credentials could not be loaded: {}",
+                    innermost(other).lines().next().unwrap_or("").trim()
+                ),
+            },
+        };
+    }
+    if matches!(
+        err,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+    ) {
+        return KmsError::Unreachable {
+            op,
+            key,
+            message: innermost(&err),
+        };
+    }
     if let SdkError::ServiceError(se) = &err {
         let e = se.err();
         let message = e.message().unwrap_or("").to_string();
@@ -157,6 +214,7 @@ impl KeyRef {
         Ok(KeyRef {
             endpoint: (!host.is_empty()).then(|| host.to_string()),
             key_id: key.to_string(),
+            endpoint_url: None,
         })
     }
 
@@ -167,12 +225,15 @@ impl KeyRef {
             .and_then(|r| r.split(':').nth(2))
     }
 
-    /// A KMS client for this reference: the endpoint in the URI (https, as cosign), else the
-    /// standard chain (`AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL`).
+    /// A KMS client for this reference: the endpoint in the URI (https, as cosign), else
+    /// `endpoint_url`, else the standard chain (`AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL`, a
+    /// profile's `endpoint_url`).
     pub fn client(&self, sdk: &SdkConfig) -> aws_sdk_kms::Client {
         let mut b = aws_sdk_kms::config::Builder::from(sdk);
         if let Some(host) = &self.endpoint {
             b = b.endpoint_url(format!("https://{host}"));
+        } else if let Some(url) = &self.endpoint_url {
+            b = b.endpoint_url(url);
         }
         if let Some(region) = self.arn_region() {
             b = b.region(aws_config::Region::new(region.to_string()));
@@ -249,8 +310,16 @@ async fn public_key(client: &aws_sdk_kms::Client, key_id: &str) -> Result<Public
 
 /// A key's ARN, as S3 reports it for SSE-KMS objects (`DescribeKey` on an id, alias or ARN,
 /// reached through the standard chain).
-pub async fn key_arn(sdk: &SdkConfig, key_id: &str) -> Result<String, KmsError> {
-    let out = aws_sdk_kms::Client::new(sdk)
+pub async fn key_arn(
+    sdk: &SdkConfig,
+    key_id: &str,
+    endpoint_url: Option<&str>,
+) -> Result<String, KmsError> {
+    let mut b = aws_sdk_kms::config::Builder::from(sdk);
+    if let Some(url) = endpoint_url {
+        b = b.endpoint_url(url);
+    }
+    let out = aws_sdk_kms::Client::from_conf(b.build())
         .describe_key()
         .key_id(key_id)
         .send()

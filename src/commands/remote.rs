@@ -473,12 +473,14 @@ async fn upload_model(
     let mut expected = Vec::new();
     if let Some(id) = &sse.kms_key_id {
         expected.push(id.clone());
-        let arn = modelseal_kms::key_arn(&aws.sdk, id).await.map_err(|e| {
-            Failure::cannot_check(
-                format!("cannot resolve the SSE-KMS key {id}: {e}"),
-                "check --sse-kms-key-id, the region and AWS_ENDPOINT_URL_KMS",
-            )
-        })?;
+        let arn = modelseal_kms::key_arn(&aws.sdk, id, aws.kms_endpoint.as_deref())
+            .await
+            .map_err(|e| {
+                Failure::cannot_check(
+                    format!("cannot resolve the SSE-KMS key {id}: {e}"),
+                    "check --sse-kms-key-id, the region and AWS_ENDPOINT_URL_KMS",
+                )
+            })?;
         expected.push(arn);
     }
     let parallel = engine.tuning().parallel_objects.max(1);
