@@ -159,7 +159,25 @@ fn resource_names() {
                         .all(|c| c != ".." && !c.is_empty() && !c.contains('\\')),
                     "{text:?}"
                 );
+                // `.` is a component only as the whole name: a single-file model's resource.
+                assert!(
+                    p.as_str() == ResourcePath::SINGLE_FILE || p.components().all(|c| c != "."),
+                    "{text:?}"
+                );
             }
         }
+    }
+}
+
+/// Inputs the fuzzers found (`fuzz/artifacts/`), replayed. Each names its target; the assertion
+/// is the target's.
+#[test]
+fn fuzz_findings() {
+    // manifest_path, "." then a newline: the single-file name `.` parses and is the only parsed
+    // name with a `.` component (the target's assertion had forgotten it; the parser was right).
+    let p = ResourcePath::parse(".").expect("the single-file name");
+    assert!(p.is_single_file());
+    for dotted in ["./x", "x/.", "a/./b", "./", "./."] {
+        assert!(ResourcePath::parse(dotted).is_err(), "{dotted}");
     }
 }
