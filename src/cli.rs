@@ -19,6 +19,9 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Write an encrypted cosign.key and cosign.pub, as `cosign generate-key-pair` does.
+    #[command(after_help = "Example:
+  COSIGN_PASSWORD=... modelseal generate-key-pair            # cosign.key + cosign.pub
+  modelseal generate-key-pair --kms awskms:///alias/model-signer")]
     GenerateKeyPair {
         /// Prefix of the two files written.
         #[arg(long, default_value = "cosign")]
@@ -33,7 +36,11 @@ pub enum Command {
         aws: AwsArgs,
     },
     /// Print a key's public half as PEM (file keys, or awskms:// keys via GetPublicKey).
+    #[command(after_help = "Example:
+  modelseal public-key --key cosign.key --outfile cosign.pub
+  modelseal public-key --key awskms:///alias/model-signer")]
     PublicKey {
+        /// The key: cosign.key, a PEM private or public key, env://VAR, or awskms://...
         #[arg(long)]
         key: String,
         /// Write the PEM here instead of stdout.
@@ -44,6 +51,8 @@ pub enum Command {
     },
     /// Sign (unless --signature names an existing bundle) and upload a model and its signature to
     /// S3, every object encrypted with SSE-KMS; the signature goes up last.
+    #[command(after_help = "Example:
+  modelseal push ./model s3://models/resnet --key cosign.key --sse-kms-key-id alias/models")]
     Push {
         /// The model: a directory, or a single file.
         model: PathBuf,
@@ -70,6 +79,8 @@ pub enum Command {
         hashing: Hashing,
     },
     /// Download a model from S3, verify it while it streams, then place it under DEST.
+    #[command(after_help = "Example:
+  modelseal pull s3://models/resnet ./resnet --key cosign.pub")]
     Pull {
         /// s3://BUCKET/PREFIX (a model directory) or s3://BUCKET/KEY (a single-file model).
         uri: String,
@@ -90,6 +101,9 @@ pub enum Command {
         which: PolicyCommand,
     },
     /// Sign a model directory or file, writing an OMS v1.0 bundle (model_signing compatible).
+    #[command(after_help = "Example:
+  modelseal sign ./model --key cosign.key                     # writes ./model/model.sig
+  modelseal sign ./model --key awskms:///alias/model-signer --ignore-paths ./model/README.md")]
     Sign {
         /// The model: a directory, or a single file.
         model: PathBuf,
@@ -99,12 +113,22 @@ pub enum Command {
         /// Where to write the bundle [default: MODEL/model.sig, or FILE.sig for a file].
         #[arg(long)]
         signature: Option<PathBuf>,
+        /// Files or directories of the model to leave out of the signature, recorded in its
+        /// ignore_paths (absolute or relative to the working directory, as model_signing reads
+        /// them); repeatable.
+        #[arg(long, value_name = "PATH")]
+        ignore_paths: Vec<PathBuf>,
+        #[command(flatten)]
+        cosign: CosignFlags,
         #[command(flatten)]
         hashing: Hashing,
         #[command(flatten)]
         aws: AwsArgs,
     },
     /// Verify a model directory or file against an OMS v1.0 bundle.
+    #[command(after_help = "Example:
+  modelseal verify ./model --key cosign.pub
+  modelseal verify s3://models/resnet --key cosign.pub --json")]
     Verify {
         /// The model: a directory, a single file, or s3://BUCKET/PREFIX (streamed, nothing kept).
         model: String,
@@ -116,8 +140,13 @@ pub enum Command {
         aws: AwsArgs,
     },
     /// Sign a file as `cosign sign-blob --key` does.
+    #[command(after_help = "Example:
+  modelseal sign-blob model.onnx --key cosign.key --bundle model.onnx.sigstore.json
+  modelseal sign-blob model.onnx --key cosign.key > model.onnx.sig")]
     SignBlob {
+        /// The file to sign.
         file: PathBuf,
+        /// Private key: cosign.key, PKCS#8 / SEC1 EC PEM, env://VAR, or awskms://...
         #[arg(long)]
         key: String,
         /// Write the base64 signature here.
@@ -126,12 +155,24 @@ pub enum Command {
         /// Write a Sigstore bundle (v0.3, key-based, no log entry) here.
         #[arg(long)]
         bundle: Option<PathBuf>,
+        /// cosign's switch for the Sigstore bundle format, which --bundle always writes; only
+        /// `true` is accepted.
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+              default_missing_value = "true")]
+        new_bundle_format: Option<bool>,
+        #[command(flatten)]
+        cosign: CosignFlags,
         #[command(flatten)]
         aws: AwsArgs,
     },
     /// Verify a file as `cosign verify-blob --key` does.
+    #[command(after_help = "Example:
+  modelseal verify-blob model.onnx --key cosign.pub --bundle model.onnx.sigstore.json
+  modelseal verify-blob model.onnx --key cosign.pub --signature model.onnx.sig")]
     VerifyBlob {
+        /// The file to verify.
         file: PathBuf,
+        /// Public key PEM, env://VAR, or awskms://...
         #[arg(long)]
         key: String,
         /// A signature file (base64 or DER), or the base64 signature itself.
@@ -151,7 +192,10 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
     /// A bucket policy denying PutObject without SSE-KMS under KMS_KEY, and any non-TLS access.
+    #[command(after_help = "Example:
+  modelseal policy bucket --bucket models --kms-key arn:aws:kms:eu-west-1:111122223333:key/...")]
     Bucket {
+        /// The bucket the policy is for.
         #[arg(long)]
         bucket: String,
         /// The KMS key ARN every object must be encrypted with.
@@ -221,6 +265,19 @@ pub struct AwsArgs {
     pub max_attempts: u32,
 }
 
+/// cosign's flags whose meaning modelseal shares, accepted so that cosign command lines work.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct CosignFlags {
+    /// cosign uploads key signatures to Rekor unless this is false; modelseal never uploads, so
+    /// only `--tlog-upload=false` is accepted.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    pub tlog_upload: Option<bool>,
+    /// Skip confirmation prompts (modelseal asks none; accepted as cosign's -y).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct Hashing {
     /// Files hashed at once [default: the number of CPUs; for a model in S3, 4 objects].
@@ -234,5 +291,46 @@ impl Hashing {
             Some(n) => usize::from(n),
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand's help has an example and describes every argument.
+    #[test]
+    fn help_has_examples_and_no_blank_descriptions() {
+        let cli = super::Cli::command();
+        let mut problems = Vec::new();
+        let mut visit = |c: &clap::Command, path: String| {
+            if c.has_subcommands() {
+                return;
+            }
+            let after = c
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            if !after.contains("Example:") || !after.contains("modelseal ") {
+                problems.push(format!("{path}: no Example: section"));
+            }
+            for a in c.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    problems.push(format!("{path}: {id} has no description"));
+                }
+            }
+        };
+        for sub in cli.get_subcommands() {
+            let name = sub.get_name().to_string();
+            visit(sub, name.clone());
+            for subsub in sub.get_subcommands() {
+                visit(subsub, format!("{name} {}", subsub.get_name()));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -114,7 +114,17 @@ fn key_failure(path: &str, e: &KeyError, wanted: &str) -> Failure {
 
 /// Reads a key file: a regular file (symlinks followed, as Kubernetes mounts Secrets) of at
 /// most 1 MiB.
+/// A key file, or `env://VAR` (cosign's reference): the key's PEM text in a variable.
 fn read(path: &str) -> Result<Vec<u8>, Failure> {
+    if let Some(var) = path.strip_prefix("env://") {
+        return match std::env::var_os(var) {
+            Some(v) if !v.is_empty() => Ok(v.into_encoded_bytes()),
+            _ => Err(Failure::cannot_check(
+                format!("environment variable {var} (from --key env://{var}) is not set or empty"),
+                format!("export the key's PEM text in {var}, or pass a key file"),
+            )),
+        };
+    }
     read_bounded(Path::new(path), "key", evidence::KEY_LIMIT)
 }
 

@@ -542,3 +542,90 @@ fn kms_endpoint_url_and_a_profile_endpoint_reach_kms_apart_from_s3() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, public);
 }
+
+#[test]
+fn cosign_habits_env_keys_and_flags() {
+    let dir = signed_model();
+    let d = dir.path();
+    let private = std::fs::read_to_string(d.join("signer.key")).unwrap();
+    let public = std::fs::read_to_string(d.join("signer.pub")).unwrap();
+    let env = [("MS_KEY", private.as_str()), ("MS_PUB", public.as_str())];
+    // env://VAR keys, and cosign's flags with the meaning we share.
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--key",
+            "env://MS_KEY",
+            "--tlog-upload=false",
+            "-y",
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_in(d, &["verify", "model", "--key", "env://MS_PUB"], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_in(
+        d,
+        &[
+            "sign-blob",
+            "model/config.json",
+            "--key",
+            "env://MS_KEY",
+            "--bundle",
+            "b.json",
+            "--new-bundle-format",
+            "--tlog-upload=false",
+            "--yes",
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_in(
+        d,
+        &[
+            "verify-blob",
+            "model/config.json",
+            "--key",
+            "env://MS_PUB",
+            "--bundle",
+            "b.json",
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Meanings we do not share are refused, not ignored.
+    assert_golden(
+        &run_in(d, &["sign", "model", "--key", "env://MS_NOT_SET"], &[]),
+        2,
+        "error: environment variable MS_NOT_SET (from --key env://MS_NOT_SET) is not set or empty\n\
+hint: export the key's PEM text in MS_NOT_SET, or pass a key file\n",
+    );
+    assert_golden(
+        &run_in(
+            d,
+            &["sign", "model", "--key", "signer.key", "--tlog-upload"],
+            &[],
+        ),
+        2,
+        "error: --tlog-upload=true: modelseal does not upload signatures to a transparency log\n\
+hint: pass --tlog-upload=false, or drop the flag (key signatures stay offline)\n",
+    );
+    assert_golden(
+        &run_in(
+            d,
+            &[
+                "sign-blob",
+                "model/config.json",
+                "--key",
+                "signer.key",
+                "--new-bundle-format=false",
+            ],
+            &[],
+        ),
+        2,
+        "error: --new-bundle-format=false: modelseal writes only the Sigstore bundle format\n\
+hint: drop the flag; verify-blob still reads cosign's legacy bundles\n",
+    );
+}

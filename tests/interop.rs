@@ -256,3 +256,97 @@ fn openssl_accepts_our_blob_signatures_and_we_accept_its() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// `sign --ignore-paths` as model_signing reads the flag: model_signing, given the same flag,
+/// accepts the bundle, and without it refuses (the ignored files are not in the manifest).
+#[test]
+fn ignore_paths_mean_what_they_mean_to_model_signing() {
+    let Some(ms) = model_signing() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    awkward_model(d);
+    generate_cosign_key(d);
+    let pw = [("COSIGN_PASSWORD", "pw")];
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--key",
+            "cosign.key",
+            "--signature",
+            "outside.sig",
+            "--ignore-paths",
+            "model/nested",
+            "--ignore-paths",
+            "model/a.txt",
+        ],
+        &pw,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = Command::new(&ms)
+        .current_dir(d)
+        .args([
+            "verify",
+            "key",
+            "model",
+            "--signature",
+            "outside.sig",
+            "--public_key",
+            "cosign.pub",
+            "--ignore-paths",
+            "model/nested",
+            "--ignore-paths",
+            "model/a.txt",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "model_signing refused: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Both verifiers read the ignore paths from the signed manifest, so neither needs the flag,
+    // and the ignored files may change.
+    std::fs::write(d.join("model/a.txt"), b"changed\n").unwrap();
+    let (code, out) = reference_verify(&ms, d, "model", "outside.sig", "cosign.pub");
+    assert_eq!(code, 0, "model_signing refused: {out}");
+    let verify = [
+        "verify",
+        "model",
+        "--key",
+        "cosign.pub",
+        "--signature",
+        "outside.sig",
+    ];
+    let r = run_in(d, &verify, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // A signed file still counts, for both.
+    std::fs::write(d.join("model/a-b"), b"Dash\n").unwrap();
+    let (code, out) = reference_verify(&ms, d, "model", "outside.sig", "cosign.pub");
+    assert_ne!(
+        code, 0,
+        "model_signing accepted a changed signed file: {out}"
+    );
+    assert_eq!(run_in(d, &verify, &[]).code, 1);
+    // A path outside the model is refused, not dropped.
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--key",
+            "cosign.key",
+            "--ignore-paths",
+            "cosign.pub",
+        ],
+        &pw,
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("--ignore-paths cosign.pub: not inside the model"),
+        "{}",
+        r.stderr
+    );
+}

@@ -119,15 +119,19 @@ pub fn run(cli: Cli) -> Result<()> {
             model,
             key,
             signature,
+            ignore_paths,
+            cosign,
             hashing,
             aws,
         } => {
+            check_cosign_flags(cosign)?;
             let aws = aws_if(keyfile::is_kms(&key), &aws)?;
             let signer = keyfile::signer(&key, aws.as_ref())?;
             model::sign(
                 &model,
                 signer.as_ref(),
                 signature.as_deref(),
+                &ignore_paths,
                 hashing.threads(),
             )
         }
@@ -239,8 +243,17 @@ pub fn run(cli: Cli) -> Result<()> {
             key,
             output_signature,
             bundle,
+            new_bundle_format,
+            cosign,
             aws,
         } => {
+            check_cosign_flags(cosign)?;
+            if new_bundle_format == Some(false) {
+                return Err(crate::failure::Failure::cannot_check(
+                    "--new-bundle-format=false: modelseal writes only the Sigstore bundle format",
+                    "drop the flag; verify-blob still reads cosign's legacy bundles",
+                ));
+            }
             let aws = aws_if(keyfile::is_kms(&key), &aws)?;
             let signer = keyfile::signer(&key, aws.as_ref())?;
             blob::sign_blob(
@@ -269,6 +282,17 @@ pub fn run(cli: Cli) -> Result<()> {
             )
         }
     }
+}
+
+/// cosign's flags: accepted where modelseal does the same, refused where it would not.
+fn check_cosign_flags(flags: crate::cli::CosignFlags) -> Result<()> {
+    if flags.tlog_upload == Some(true) {
+        return Err(crate::failure::Failure::cannot_check(
+            "--tlog-upload=true: modelseal does not upload signatures to a transparency log",
+            "pass --tlog-upload=false, or drop the flag (key signatures stay offline)",
+        ));
+    }
+    Ok(())
 }
 
 fn tlog_policy(insecure_ignore_tlog: bool) -> TlogPolicy {

@@ -1,7 +1,7 @@
 //! `sign` and `verify` for models on disk (OMS v1.0 bundles), and the pieces the S3 commands
 //! share: checking a bundle, signing a model, reporting a verdict.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use modelseal_kernel::keys::SignError;
 use modelseal_kernel::manifest::{
@@ -90,10 +90,72 @@ fn tasks(model: &Model, jobs: Vec<HashJob>) -> Vec<(Task, u64)> {
 
 /// The paths a signature records as ignored: git's defaults, plus the signature's own path when
 /// it will be stored inside the model (`inside`), as model_signing records it.
-pub(super) fn ignore_paths(inside: Option<&ResourcePath>) -> Vec<String> {
+pub(super) fn ignore_paths(inside: Option<&ResourcePath>, extra: &[ResourcePath]) -> Vec<String> {
     let mut paths: Vec<String> = DEFAULT_IGNORES.iter().map(|s| s.to_string()).collect();
     paths.extend(inside.map(|p| p.to_string()));
+    for p in extra {
+        let p = p.to_string();
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+    }
     paths
+}
+
+/// `--ignore-paths` as model_signing reads them: absolute, or relative to the working directory,
+/// and then named relative to the model. A path outside the model (which model_signing drops
+/// without a word) or given for a single-file model is refused.
+pub(super) fn resolve_ignore_paths(model: &Model, given: &[PathBuf]) -> Result<Vec<ResourcePath>> {
+    if given.is_empty() {
+        return Ok(Vec::new());
+    }
+    let outside = |p: &Path, why: &str| {
+        Failure::cannot_check(
+            format!("--ignore-paths {}: {why}", p.display()),
+            format!(
+                "name files or directories inside {} (relative to the working directory, as model_signing does)",
+                model.path.display()
+            ),
+        )
+    };
+    if matches!(model.local, LocalModel::File { .. }) {
+        return Err(outside(
+            &given[0],
+            "a single-file model has nothing to ignore",
+        ));
+    }
+    let cwd = std::env::current_dir().map_err(|e| failure::io("read", Path::new("."), &e))?;
+    let root = normalize(&cwd.join(&model.path));
+    given
+        .iter()
+        .map(|p| {
+            let full = normalize(&cwd.join(p));
+            let rel = full
+                .strip_prefix(&root)
+                .ok()
+                .and_then(|r| r.to_str())
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| outside(p, "not inside the model"))?;
+            ResourcePath::parse(rel).map_err(|e| outside(p, &e.to_string()))
+        })
+        .collect()
+}
+
+/// `.` and `..` resolved by the text alone (model_signing's `Path.resolve` also follows links;
+/// a model holds none).
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The model's files a signature covers: every file outside `ignore_paths`, or `"."` for a
@@ -139,9 +201,10 @@ pub(super) fn sign_model(
     model: &Model,
     signer: &dyn Signer,
     inside: Option<ResourcePath>,
+    extra_ignores: &[ResourcePath],
     threads: usize,
 ) -> Result<(String, usize)> {
-    let ignore_paths = ignore_paths(inside.as_ref());
+    let ignore_paths = ignore_paths(inside.as_ref(), extra_ignores);
     let jobs = signed_paths(model, &ignore_paths)?
         .into_iter()
         .map(|path| HashJob {
@@ -163,15 +226,18 @@ pub fn sign(
     model_path: &Path,
     signer: &dyn Signer,
     signature: Option<&Path>,
+    ignore: &[PathBuf],
     threads: usize,
 ) -> Result<()> {
     let model = open(model_path, false)?;
+    let extra_ignores = resolve_ignore_paths(&model, ignore)?;
     let signature =
         signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
     let (bundle, count) = sign_model(
         &model,
         signer,
         signature_inside(&model, &signature),
+        &extra_ignores,
         threads,
     )?;
     files::write_atomic(&signature, bundle.as_bytes(), 0o644, true)?;

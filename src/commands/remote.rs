@@ -296,7 +296,7 @@ pub fn push(
     let inside = (!model.is_file())
         .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
         .flatten();
-    let ignore_paths = model::ignore_paths(inside.as_ref());
+    let ignore_paths = model::ignore_paths(inside.as_ref(), &[]);
     // Where each signed file goes, and where the signature goes.
     let (uploads, sig_key): (Vec<Upload>, String) = match &model.local {
         LocalModel::File { name, size } => {
