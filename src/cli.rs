@@ -103,9 +103,11 @@ pub enum Command {
     /// Sign a model directory or file, writing an OMS v1.0 bundle (model_signing compatible).
     #[command(after_help = "Example:
   modelseal sign ./model --key cosign.key                     # writes ./model/model.sig
-  modelseal sign ./model --key awskms:///alias/model-signer --ignore-paths ./model/README.md")]
+  modelseal sign ./model --key awskms:///alias/model-signer --ignore-paths ./model/README.md
+  modelseal sign s3://models/resnet --key awskms:///alias/model-signer --sse-kms-key-id alias/models")]
     Sign {
-        /// The model: a directory, or a single file.
+        /// The model: a directory, a single file, or s3://BUCKET/PREFIX (signed where it is:
+        /// streamed and hashed, nothing kept; the signature goes to PREFIX/model.sig or KEY.sig).
         model: PathBuf,
         /// Private key: cosign encrypted key, or PKCS#8 / SEC1 EC PEM.
         #[arg(long)]
@@ -118,6 +120,18 @@ pub enum Command {
         /// them); repeatable.
         #[arg(long, value_name = "PATH")]
         ignore_paths: Vec<PathBuf>,
+        /// s3:// models: the KMS key (id, alias or ARN) to encrypt the signature object with.
+        #[arg(long)]
+        sse_kms_key_id: Option<String>,
+        /// s3:// models: `aws:kms` without --sse-kms-key-id, the bucket's default KMS key.
+        #[arg(long, value_parser = ["aws:kms"])]
+        sse: Option<String>,
+        /// s3:// models: replace a signature that is already there.
+        #[arg(long)]
+        force: bool,
+        /// Print a machine-readable JSON result on stdout (s3:// models).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         cosign: CosignFlags,
         #[command(flatten)]

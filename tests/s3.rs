@@ -832,3 +832,64 @@ fn an_oversized_signature_object_is_untrusted() {
     assert!(r.stderr.starts_with(&want), "{}", r.stderr);
     assert!(!m.d().join("dest").exists());
 }
+
+#[test]
+fn sign_in_place_in_s3_then_verify() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    m.push_small(&bucket, "inplace");
+    // Remove push's signature: the model is now unsigned objects, as a training job leaves them.
+    m.rt.block_on(
+        m.s3.delete_object()
+            .bucket(&bucket)
+            .key("inplace/model.sig")
+            .send(),
+    )
+    .unwrap();
+    let uri = format!("s3://{bucket}/inplace");
+    let verify = ["verify", uri.as_str(), "--key", "signer.pub"];
+    assert_eq!(m.ms(&verify).code, 1, "an unsigned prefix verified");
+    let (id, _) = aws::sse_key(&m.kms, &m.rt);
+    let sign = [
+        "sign",
+        uri.as_str(),
+        "--key",
+        "signer.key",
+        "--sse-kms-key-id",
+        id.as_str(),
+    ];
+    let r = m.ms(&sign);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("(3 files)"), "{}", r.stdout);
+    let h = head(&m, &bucket, "inplace/model.sig");
+    assert_eq!(
+        h.server_side_encryption().map(|s| s.as_str()),
+        Some("aws:kms")
+    );
+    let r = m.ms(&verify);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // An existing signature is kept unless --force.
+    let r = m.ms(&sign);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("already holds a signature"),
+        "{}",
+        r.stderr
+    );
+    let mut forced = sign.to_vec();
+    forced.push("--force");
+    assert_eq!(m.ms(&forced).code, 0);
+    // A changed object after signing fails verification.
+    m.rt.block_on(
+        m.s3.put_object()
+            .bucket(&bucket)
+            .key("inplace/config.json")
+            .body(b"{\"hidden_size\": 65}\n".to_vec().into())
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(m.ms(&verify).code, 1);
+    // Encryption is required for the signature object.
+    let r = m.ms(&["sign", uri.as_str(), "--key", "signer.key", "--force"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

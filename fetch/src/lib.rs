@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use modelseal_kernel::bundle::{Bundle, BundleError};
 use modelseal_kernel::manifest::{
-    ItemKey, LocalFile, LocalModel, Mismatch, Plan, ResourcePath, SignedManifest, Verified,
+    HashJob, ItemKey, LocalFile, LocalModel, Mismatch, Plan, ResourcePath, SignedManifest, Verified,
 };
 use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
 use modelseal_kernel::{Digest, Hasher, PublicKey};
@@ -301,6 +301,21 @@ impl Located {
             }
         }
         paths
+    }
+
+    /// The model's name in a signed statement, as model_signing names it: the directory's (the
+    /// prefix's last component) or the file's.
+    pub fn model_name(&self) -> String {
+        match &self.remote {
+            Remote::File { name, .. } => name.clone(),
+            Remote::Dir { prefix, .. } => prefix
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .filter(|n| !n.is_empty())
+                .unwrap_or(&self.bucket)
+                .to_string(),
+        }
     }
 
     /// The path (relative to DEST) a signed file is placed at.
@@ -639,6 +654,39 @@ pub async fn fetch(
         signature,
         ignored_transparency,
     })
+}
+
+/// What `sign s3://` signs: every object of the model except the default signature (by its exact
+/// key) and those under an `ignore` path, streamed through SHA-256 with `If-Match` on each
+/// listed ETag, so an object replaced while it is read fails the run instead of being signed.
+pub async fn hash_for_signing(
+    engine: &Engine,
+    located: &Located,
+    ignore: &[ResourcePath],
+) -> Result<Vec<(ResourcePath, Digest)>, FetchError> {
+    let job = |path: ResourcePath| HashJob {
+        keys: vec![ItemKey::File(path.clone())],
+        path,
+        algorithm: modelseal_kernel::HashAlgorithm::Sha256,
+    };
+    let jobs = match &located.remote {
+        Remote::File { .. } => vec![job(ResourcePath::single_file())],
+        Remote::Dir { objects, .. } => objects
+            .keys()
+            .filter(|p| p.as_str() != SIGNATURE_NAME && !ignore.iter().any(|i| p.is_within(i)))
+            .cloned()
+            .map(job)
+            .collect(),
+    };
+    let plan = Plan {
+        jobs,
+        ..Plan::default()
+    };
+    let digests = hash_objects(engine, located, &plan, None).await?;
+    Ok(digests
+        .into_iter()
+        .map(|(k, d)| (k.path().clone(), d))
+        .collect())
 }
 
 async fn hash_objects(

@@ -51,6 +51,11 @@ impl ResourcePath {
     /// The name model_signing gives a single-file model.
     pub const SINGLE_FILE: &'static str = ".";
 
+    /// The single-file model's resource, `.`.
+    pub fn single_file() -> Self {
+        ResourcePath(Self::SINGLE_FILE.to_string())
+    }
+
     pub fn parse(name: &str) -> Result<Self, PathError> {
         if name.is_empty() {
             return Err(PathError::Empty);

@@ -120,13 +120,52 @@ pub fn run(cli: Cli) -> Result<()> {
             key,
             signature,
             ignore_paths,
+            sse_kms_key_id,
+            sse,
+            force,
+            json,
             cosign,
             hashing,
             aws,
         } => {
             check_cosign_flags(cosign)?;
-            let aws = aws_if(keyfile::is_kms(&key), &aws)?;
+            let remote = model.to_str().is_some_and(is_s3);
+            let s3_only = sse_kms_key_id.is_some() || sse.is_some() || force || json;
+            if !remote && s3_only {
+                return Err(crate::failure::Failure::cannot_check(
+                    "--sse-kms-key-id, --sse, --force and --json apply to s3:// models only",
+                    "drop them for a local model",
+                ));
+            }
+            if remote && (signature.is_some() || !ignore_paths.is_empty()) {
+                return Err(crate::failure::Failure::cannot_check(
+                    "--signature and --ignore-paths apply to local models only",
+                    "sign s3:// writes PREFIX/model.sig (or KEY.sig); drop them",
+                ));
+            }
+            if remote && sse_kms_key_id.is_none() && sse.is_none() {
+                return Err(crate::failure::Failure::cannot_check(
+                    "sign s3:// needs the signature's encryption: --sse-kms-key-id KEY or --sse aws:kms",
+                    "pass the KMS key the model's objects are encrypted with",
+                ));
+            }
+            let aws = aws_if(remote || keyfile::is_kms(&key), &aws)?;
             let signer = keyfile::signer(&key, aws.as_ref())?;
+            if let (true, Some(aws)) = (remote, &aws) {
+                let sse = remote::PushSse {
+                    kms_key_id: sse_kms_key_id,
+                };
+                let threads = hashing.threads.map(usize::from);
+                return remote::sign(
+                    &model.to_string_lossy(),
+                    signer.as_ref(),
+                    sse,
+                    force,
+                    json,
+                    aws,
+                    threads,
+                );
+            }
             model::sign(
                 &model,
                 signer.as_ref(),

@@ -180,18 +180,17 @@ pub(super) fn signed_paths(model: &Model, ignore_paths: &[String]) -> Result<Vec
 }
 
 /// The OMS bundle JSON for `files` (already hashed), signed by `signer`.
+/// `name` is the model's name in the statement; `shown` names the model in errors.
 pub(super) fn sign_digests(
-    model: &Model,
+    name: &str,
+    shown: &str,
     signer: &dyn Signer,
     files: &[(ResourcePath, Digest)],
     ignore_paths: &[String],
 ) -> Result<String> {
-    let payload = oms::statement_payload(&model.name(), files, ignore_paths);
+    let payload = oms::statement_payload(name, files, ignore_paths);
     oms::sign_statement(signer, &payload).map_err(|e| {
-        Failure::cannot_check(
-            format!("cannot sign model {}: {e}", model.path.display()),
-            "check the key",
-        )
+        Failure::cannot_check(format!("cannot sign model {shown}: {e}"), "check the key")
     })
 }
 
@@ -218,7 +217,8 @@ pub(super) fn sign_model(
         .into_iter()
         .map(|(k, d)| (k.path().clone(), d))
         .collect();
-    let bundle = sign_digests(model, signer, &files, &ignore_paths)?;
+    let shown = model.path.display().to_string();
+    let bundle = sign_digests(&model.name(), &shown, signer, &files, &ignore_paths)?;
     Ok((bundle, files.len()))
 }
 

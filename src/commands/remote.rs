@@ -377,14 +377,21 @@ pub fn push(
     let bundle = match source {
         BundleSource::Given(bytes) => bytes,
         BundleSource::Sign(signer) => {
-            model::sign_digests(&model, signer.as_ref(), &digests, &ignore_paths)
-                .map_err(|f| {
-                    f.with_details(vec![format!(
-                        "the model's objects are in s3://{}/ without a signature",
-                        uri.bucket
-                    )])
-                })?
-                .into_bytes()
+            let shown = model.path.display().to_string();
+            model::sign_digests(
+                &model.name(),
+                &shown,
+                signer.as_ref(),
+                &digests,
+                &ignore_paths,
+            )
+            .map_err(|f| {
+                f.with_details(vec![format!(
+                    "the model's objects are in s3://{}/ without a signature",
+                    uri.bucket
+                )])
+            })?
+            .into_bytes()
         }
     };
     aws.rt.block_on(async {
@@ -469,20 +476,7 @@ async fn upload_model(
             .with_details(stale));
         }
     }
-    // The key S3 will report: the ARN, on AWS; moto echoes what was sent. Accept both.
-    let mut expected = Vec::new();
-    if let Some(id) = &sse.kms_key_id {
-        expected.push(id.clone());
-        let arn = modelseal_kms::key_arn(&aws.sdk, id, aws.kms_endpoint.as_deref())
-            .await
-            .map_err(|e| {
-                Failure::cannot_check(
-                    format!("cannot resolve the SSE-KMS key {id}: {e}"),
-                    "check --sse-kms-key-id, the region and AWS_ENDPOINT_URL_KMS",
-                )
-            })?;
-        expected.push(arn);
-    }
+    let expected = expected_kms_ids(aws, sse).await?;
     let parallel = engine.tuning().parallel_objects.max(1);
     let written: Vec<(String, ResourcePath, Digest)> = stream::iter(uploads.iter())
         .map(|u| async move {
@@ -513,6 +507,124 @@ async fn upload_model(
         expected,
         written.into_iter().map(|(_, r, d)| (r, d)).collect(),
     ))
+}
+
+/// The key ids S3 may report for `sse`: the ARN, on AWS; moto echoes what was sent. Both count.
+async fn expected_kms_ids(aws: &Aws, sse: &Sse) -> Result<Vec<String>> {
+    let mut expected = Vec::new();
+    if let Some(id) = &sse.kms_key_id {
+        expected.push(id.clone());
+        let arn = modelseal_kms::key_arn(&aws.sdk, id, aws.kms_endpoint.as_deref())
+            .await
+            .map_err(|e| {
+                Failure::cannot_check(
+                    format!("cannot resolve the SSE-KMS key {id}: {e}"),
+                    "check --sse-kms-key-id, the region and --kms-endpoint-url",
+                )
+            })?;
+        expected.push(arn);
+    }
+    Ok(expected)
+}
+
+/// `sign s3://`: signs a model where it already is. Every object streams through SHA-256 (with
+/// `If-Match` on its listed ETag), nothing is kept, and the signature goes up last with SSE-KMS,
+/// HEAD-checked like `push`'s. A model that already has a signature is refused unless `force`.
+pub fn sign(
+    uri: &str,
+    signer: &dyn Signer,
+    sse: PushSse,
+    force: bool,
+    json: bool,
+    aws: &Aws,
+    threads: Option<usize>,
+) -> Result<()> {
+    let uri = parse_uri(uri)?;
+    let engine = aws.engine(threads);
+    let sse = Sse {
+        kms_key_id: sse.kms_key_id,
+    };
+    let work = async {
+        let located = locate(&engine, &uri).await.map_err(fetch_failure)?;
+        let sig = located.default_signature();
+        if !force
+            && engine
+                .head(&sig.bucket, &sig.key)
+                .await
+                .map_err(s3_failure)?
+                .is_some()
+        {
+            return Err(Failure::cannot_check(
+                format!("{} already holds a signature: {sig}", located.uri()),
+                "pass --force to replace it (verify first: it may be the signature you need)",
+            ));
+        }
+        let expected = expected_kms_ids(aws, &sse).await?;
+        let ignore_paths = model::ignore_paths(
+            (!located.is_single_file())
+                .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
+                .flatten()
+                .as_ref(),
+            &[],
+        );
+        let ignores: Vec<ResourcePath> = ignore_paths
+            .iter()
+            .filter_map(|p| ResourcePath::parse(p).ok())
+            .collect();
+        let bar = crate::progress::Progress::start("sign", None, engine.bytes_moved(), json);
+        let digests = modelseal_fetch::hash_for_signing(&engine, &located, &ignores)
+            .await
+            .map_err(fetch_failure)?;
+        drop(bar);
+        let bundle = model::sign_digests(
+            &located.model_name(),
+            &located.uri(),
+            signer,
+            &digests,
+            &ignore_paths,
+        )?;
+        upload_signature(
+            &engine,
+            &sig.bucket,
+            &sig.key,
+            bundle.into_bytes(),
+            &sse,
+            &expected,
+        )
+        .await?;
+        Ok((located.uri(), sig, digests.len()))
+    };
+    let (model_uri, sig, count) = aws.rt.block_on(async {
+        tokio::select! {
+            r = work => r,
+            signal = stop_requested() => Err(Failure::cannot_check(
+                format!("sign stopped by {signal}; no signature written"),
+                "run the command again",
+            )),
+        }
+    })?;
+    let key = signer.public_key();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "signed": true,
+                "uri": model_uri,
+                "files": count,
+                "signature": sig.to_string(),
+                "sse": "aws:kms",
+                "sse_kms_key_id": sse.kms_key_id,
+            })
+        );
+    } else {
+        println!(
+            "Signed model '{model_uri}' ({count} files) with {} key {}; signature written to {sig}, encrypted with SSE-KMS ({})",
+            key.curve().name(),
+            &key.oms_hint()[..16],
+            sse.kms_key_id.as_deref().unwrap_or("the bucket's default key")
+        );
+    }
+    Ok(())
 }
 
 /// Last: the signature. Until it exists, the prefix is not a signed model.
