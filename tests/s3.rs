@@ -464,7 +464,7 @@ fn kms_endpoint_in_the_uri_means_https() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr.starts_with(&format!(
-            "error: cannot use key awskms://{host}/alias/whatever: KMS GetPublicKey"
+            "error: cannot use key awskms://{host}/alias/whatever: cannot reach KMS for GetPublicKey"
         )),
         "{}",
         r.stderr
