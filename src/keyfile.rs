@@ -118,10 +118,6 @@ fn key_failure(path: &str, e: &KeyError, wanted: &str) -> Failure {
 fn read(path: &str) -> Result<Vec<u8>, Failure> {
     if let Some(var) = path.strip_prefix("env://") {
         return match std::env::var_os(var) {
-            Some(v) if v.len() as u64 > evidence::KEY_LIMIT => Err(Failure::cannot_check(
-                format!("environment variable {var} (from --key env://{var}) holds {} bytes; a key is at most {}", v.len(), evidence::KEY_LIMIT),
-                format!("put only the key's PEM text in {var}"),
-            )),
             Some(v) if !v.is_empty() => Ok(v.into_encoded_bytes()),
             _ => Err(Failure::cannot_check(
                 format!("environment variable {var} (from --key env://{var}) is not set or empty"),
