@@ -153,6 +153,20 @@ pub enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
+    /// Print the digest a pin is compared with (`verify --digest`, `VERIFICATION_DIGEST`): the
+    /// root digest a directory gets when signed as `sign` signs it, or a single file's SHA-256.
+    #[command(after_help = "Example:
+  modelseal digest ./model                    # sha256:... (a directory: the signed root digest)
+  modelseal verify s3://models/resnet --key cosign.pub --digest sha256:...")]
+    Digest {
+        /// The model: a directory or a single file.
+        model: PathBuf,
+        /// As for `sign`: files or directories the signature leaves out; repeatable.
+        #[arg(long, value_name = "PATH")]
+        ignore_paths: Vec<PathBuf>,
+        #[command(flatten)]
+        hashing: Hashing,
+    },
     /// Sign a file as `cosign sign-blob --key` does.
     #[command(after_help = "Example:
   modelseal sign-blob model.onnx --key cosign.key --bundle model.onnx.sigstore.json
@@ -231,9 +245,19 @@ pub struct CheckArgs {
     /// Accept bundles carrying transparency-log entries without verifying them.
     #[arg(long)]
     pub insecure_ignore_tlog: bool,
+    /// Refuse a model that verifies but is not this one (sha256:HEX, as `modelseal digest`
+    /// prints it): a directory's signed root digest, a single file's SHA-256. Guards against a
+    /// validly signed older model copied over the current one.
+    #[arg(long, value_name = "sha256:HEX", value_parser = parse_pin)]
+    pub digest: Option<modelseal_kernel::Digest>,
     /// Print a machine-readable JSON result on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_pin(text: &str) -> Result<modelseal_kernel::Digest, String> {
+    modelseal_kernel::Digest::parse_pin(text)
+        .ok_or_else(|| "expected sha256: and 64 hex digits, as 'modelseal digest' prints".into())
 }
 
 /// Where AWS is. Credentials, region and endpoints also come from the standard AWS variables

@@ -629,3 +629,87 @@ hint: pass --tlog-upload=false, or drop the flag (key signatures stay offline)\n
 hint: drop the flag; verify-blob still reads cosign's legacy bundles\n",
     );
 }
+
+/// `digest` prints what `--digest` compares: for a directory the signed root digest (the one
+/// `verify --json` reports), for a file its SHA-256; a different model is refused (exit 1).
+#[test]
+fn digest_pin_refuses_a_different_signed_model() {
+    let dir = signed_model();
+    let d = dir.path();
+    let digest = run_in(d, &["digest", "model"], &[]);
+    assert_eq!(digest.code, 0, "{}", digest.stderr);
+    let pin = digest.stdout.trim().to_string();
+    let json = run_in(
+        d,
+        &["verify", "model", "--key", "signer.pub", "--json"],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        pin,
+        format!("sha256:{}", v["root_sha256"].as_str().unwrap())
+    );
+    let pinned = |pin: &str| {
+        run_in(
+            d,
+            &["verify", "model", "--key", "signer.pub", "--digest", pin],
+            &[],
+        )
+    };
+    assert_eq!(pinned(&pin).code, 0);
+    assert_eq!(
+        pinned(&pin.to_uppercase().replace("SHA256:", "sha256:")).code,
+        0
+    );
+
+    // An older signed release put in its place verifies, but not with the pin.
+    std::fs::write(d.join("model/config.json"), b"{\"hidden_size\": 32}\n").unwrap();
+    let r = run_in(d, &["sign", "model", "--key", "signer.key"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(verify(d, "signer.pub").code, 0);
+    let other = run_in(d, &["digest", "model"], &[])
+        .stdout
+        .trim()
+        .to_string();
+    assert_golden(
+        &pinned(&pin),
+        1,
+        &format!(
+            "error: the pinned digest {pin} is not the signed root digest of 'model' ({other})\n\
+             hint: a validly signed but different model is there (an older one copied over it?); \
+             do not serve it, or pin what 'modelseal digest' prints for the model you mean\n"
+        ),
+    );
+
+    // A single file: its own SHA-256, as KServe's VERIFICATION_DIGEST defines it.
+    let weights = d.join("model/weights.bin");
+    let r = run_in(
+        d,
+        &["sign", "model/weights.bin", "--key", "signer.key"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file_pin = format!(
+        "sha256:{}",
+        modelseal_kernel::HashAlgorithm::Sha256
+            .digest(&std::fs::read(weights).unwrap())
+            .to_hex()
+    );
+    let r = run_in(d, &["digest", "model/weights.bin"], &[]);
+    assert_eq!(r.stdout.trim(), file_pin);
+    let r = run_in(
+        d,
+        &[
+            "verify",
+            "model/weights.bin",
+            "--key",
+            "signer.pub",
+            "--digest",
+            &file_pin,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = pinned("sha256:abc");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

@@ -893,3 +893,59 @@ fn sign_in_place_in_s3_then_verify() {
     let r = m.ms(&["sign", uri.as_str(), "--key", "signer.key", "--force"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+/// A validly signed older model copied over the prefix verifies; `verify --digest` and `pull
+/// --digest` with the current pin refuse it and pull places nothing.
+#[test]
+fn digest_pin_refuses_an_older_signed_model_copied_over_the_prefix() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    m.push_small(&bucket, "old");
+    std::fs::write(m.d().join("model/config.json"), b"{\"hidden_size\": 128}\n").unwrap();
+    let (id, _) = aws::sse_key(&m.kms, &m.rt);
+    let uri = format!("s3://{bucket}/cur");
+    let r = m.push("model", &uri, "signer.key", &id, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pin = m.ms(&["digest", "model"]).stdout.trim().to_string();
+    let verify = |pin: &str| m.ms(&["verify", &uri, "--key", "signer.pub", "--digest", pin]);
+    let r = verify(&pin);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Copy the old release's objects over the current prefix (same names, older content).
+    for name in [
+        "config.json",
+        "weights.bin",
+        "tokenizer/vocab.txt",
+        "model.sig",
+    ] {
+        let data = aws::get(&m.s3, &m.rt, &bucket, &format!("old/{name}"));
+        aws::put(&m.s3, &m.rt, &bucket, &format!("cur/{name}"), &data);
+    }
+    let r = m.ms(&["verify", &uri, "--key", "signer.pub"]);
+    assert_eq!(
+        r.code, 0,
+        "without a pin the rollback verifies: {}",
+        r.stderr
+    );
+    let r = verify(&pin);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "the pinned digest {pin} is not the signed root digest"
+        )),
+        "{}",
+        r.stderr
+    );
+    let dest = m.d().join("pulled");
+    let r = m.ms(&[
+        "pull",
+        &uri,
+        dest.to_str().unwrap(),
+        "--key",
+        "signer.pub",
+        "--digest",
+        &pin,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!dest.exists() || names(&dest).is_empty());
+}

@@ -69,9 +69,9 @@ pub enum FetchError {
         shown: String,
         mismatch: Mismatch,
     },
-    /// A pinned digest was given for a model that is not a single file.
+    /// Only a pinned digest (no key) was given for a model that is not a single file.
     PinNeedsSingleFile(String),
-    /// The signed digest differs from the pinned one.
+    /// The pinned digest is not the model's (see `SignedManifest::pinned_digest`).
     PinMismatch {
         uri: String,
         pinned: String,
@@ -155,7 +155,7 @@ impl fmt::Display for FetchError {
             }
             FetchError::PinNeedsSingleFile(uri) => write!(
                 f,
-                "a pinned digest names one file, but {uri} is a directory of objects"
+                "a digest alone can only pin a single file, but {uri} is a directory of objects"
             ),
             FetchError::PinMismatch {
                 uri,
@@ -164,7 +164,7 @@ impl fmt::Display for FetchError {
                 source,
             } => write!(
                 f,
-                "VERIFICATION_DIGEST pins sha256 {pinned}, but {source} {uri} is {found}"
+                "the pinned digest sha256:{pinned} is not {source} of {uri} (sha256:{found})"
             ),
             FetchError::Stopped(signal) => write!(f, "stopped by {signal}; nothing was placed"),
             FetchError::DestNotEmpty { dest, entries } => write!(
@@ -458,7 +458,8 @@ pub fn read_local_signature(path: &Path) -> Result<Option<Vec<u8>>, FetchError> 
 
 /// What establishes trust.
 pub enum Trust<'a> {
-    /// A signature checked with this key; optionally also a SHA-256 pin for a single file.
+    /// A signature checked with this key; optionally also a SHA-256 pin, compared with the
+    /// file digest of a single-file model or the signed root digest of a directory.
     Key {
         key: &'a PublicKey,
         /// Where the bundle is; `None` means the default place (`PREFIX/model.sig`, `KEY.sig`).
@@ -581,18 +582,13 @@ pub async fn fetch(
             let sig_bytes = bytes.clone().unwrap_or_default();
             let (manifest, bundle) = check_signature(bytes, &signature.shown(), key, tlog)?;
             if let Some(pin) = pin {
-                if !located.is_single_file() {
-                    return Err(FetchError::PinNeedsSingleFile(uri));
-                }
-                if manifest.single_file_digest() != Some(&pin) {
+                let (signed, kind) = manifest.pinned_digest();
+                if *signed != pin {
                     return Err(FetchError::PinMismatch {
                         uri,
                         pinned: pin.to_hex(),
-                        found: manifest
-                            .single_file_digest()
-                            .map(Digest::to_hex)
-                            .unwrap_or_default(),
-                        source: "the signed digest of",
+                        found: signed.to_hex(),
+                        source: kind.describe(),
                     });
                 }
             }
@@ -640,7 +636,7 @@ pub async fn fetch(
                 uri: uri.clone(),
                 pinned: c.expected.to_hex(),
                 found: c.actual.to_hex(),
-                source: "the sha256 of",
+                source: "the sha256",
             },
             _ => FetchError::Mismatch {
                 shown: uri.clone(),

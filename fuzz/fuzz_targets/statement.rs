@@ -8,7 +8,7 @@ use modelseal_kernel::oms;
 fuzz_target!(|data: &[u8]| {
     if let Ok(manifest) = oms::parse_statement(data) {
         // A parsed manifest answers its queries without panicking.
-        let _ = manifest.single_file_digest();
+        let _ = manifest.pinned_digest();
         for (key, _) in manifest.items() {
             let _ = key.path().components().count();
         }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use modelseal_kernel::{Digest, HashAlgorithm};
+use modelseal_kernel::Digest;
 
 pub type Env = BTreeMap<String, String>;
 
@@ -184,16 +184,10 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
     };
     let pin = match non_empty(&env, "VERIFICATION_DIGEST") {
         None => None,
-        Some(text) => {
-            let hex = text
-                .strip_prefix("sha256:")
-                .unwrap_or(&text)
-                .to_ascii_lowercase();
-            Some(
-                Digest::from_hex(HashAlgorithm::Sha256, &hex)
-                    .ok_or_else(|| "VERIFICATION_DIGEST must be a SHA-256 digest: 64 hex digits, optionally 'sha256:'-prefixed".to_string())?,
-            )
-        }
+        Some(text) => Some(Digest::parse_pin(&text).ok_or_else(|| {
+            "VERIFICATION_DIGEST must be a SHA-256 digest: 64 hex digits, optionally 'sha256:'-prefixed"
+                .to_string()
+        })?),
     };
     let trust = TrustSettings {
         public_key: non_empty(&env, "MODELSEAL_PUBLIC_KEY").map(PathBuf::from),

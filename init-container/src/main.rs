@@ -48,7 +48,8 @@ Trust (at least one):
   MODELSEAL_PUBLIC_KEY        a PEM public key file
   MODELSEAL_PUBLIC_KEY_PEM    the PEM text itself
   MODELSEAL_KEY               awskms://[ENDPOINT]/KEYID|alias/NAME|ARN
-  VERIFICATION_DIGEST         a SHA-256 pin (trust on its own for a single-file model)
+  VERIFICATION_DIGEST         sha256:HEX pin: a single file's SHA-256 (trust on its own), or
+                              with a key a directory's signed root digest (`modelseal digest`)
   MODELSEAL_SIGNATURE         the signature's s3:// URI, when it is not beside the model
 
 S3 (as kserve-storage reads them):

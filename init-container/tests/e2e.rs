@@ -301,10 +301,57 @@ fn verification_digest_pins_a_single_file() {
     let err = refused(&m.run(c, &[&m.uri("p/model.bin"), dest.to_str().unwrap()]));
     assert!(
         err.contains(&format!(
-            "VERIFICATION_DIGEST pins sha256 {}, but the sha256 of s3://{}/p/model.bin is {pin}",
+            "the pinned digest sha256:{} is not the sha256 of s3://{}/p/model.bin (sha256:{pin})",
             "0".repeat(64),
             m.bucket
         )),
+        "{err}"
+    );
+    assert!(tree(&dest).is_empty());
+}
+
+/// A validly signed older model copied over the current prefix verifies, so only a pin stops
+/// it: on a directory VERIFICATION_DIGEST is the signed root digest.
+#[test]
+fn verification_digest_pins_a_directory_and_refuses_a_signed_rollback() {
+    let Some(m) = moto() else { return };
+    let old = model();
+    let mut new = model();
+    new.insert("config.json", b"{\"hidden_size\": 128}\n".to_vec());
+    let pin = |files: &Files| {
+        let items: Vec<_> = files
+            .iter()
+            .map(|(n, d)| {
+                (
+                    ResourcePath::parse(n).unwrap(),
+                    HashAlgorithm::Sha256.digest(d),
+                )
+            })
+            .collect();
+        format!("sha256:{}", oms::pinned_digest_of(&items).to_hex())
+    };
+    let (pin_new, pin_old) = (pin(&new), pin(&old));
+    assert_ne!(pin_new, pin_old);
+    m.publish("cur", &new, &key(SIGNER));
+    let dest = m.d().join("current");
+    let mut c = m.command();
+    c.env("VERIFICATION_DIGEST", &pin_new);
+    ok(&m.run(c, &[&m.uri("cur"), dest.to_str().unwrap()]));
+    assert_eq!(tree(&dest), expected(&new));
+
+    // Someone with write access copies the older signed release over the prefix.
+    m.publish("cur", &old, &key(SIGNER));
+    let unpinned = m.d().join("unpinned");
+    ok(&m.init(&[&m.uri("cur"), unpinned.to_str().unwrap()]));
+    let dest = m.d().join("rolled-back");
+    let mut c = m.command();
+    c.env("VERIFICATION_DIGEST", &pin_new);
+    let err = refused(&m.run(c, &[&m.uri("cur"), dest.to_str().unwrap()]));
+    assert!(
+        err.contains(&format!(
+            "the pinned digest {pin_new} is not the signed root digest of s3://{}/cur",
+            m.bucket
+        )) && err.contains(&pin_old),
         "{err}"
     );
     assert!(tree(&dest).is_empty());

@@ -152,6 +152,13 @@ impl Digest {
         (bytes.len() == algorithm.output_len()).then_some(Digest { algorithm, bytes })
     }
 
+    /// A SHA-256 pin as KServe's `VERIFICATION_DIGEST` and `verify --digest` take it: 64 hex
+    /// digits, optionally `sha256:`-prefixed, either case.
+    pub fn parse_pin(text: &str) -> Option<Self> {
+        let hex = text.strip_prefix("sha256:").unwrap_or(text);
+        Self::from_hex(HashAlgorithm::Sha256, hex)
+    }
+
     /// Parses lowercase or uppercase hex of the right length.
     pub fn from_hex(algorithm: HashAlgorithm, text: &str) -> Option<Self> {
         Digest::new(algorithm, hex::decode(text).ok()?)

@@ -244,11 +244,14 @@ impl SignedManifest {
         }
     }
 
-    /// The digest of a single-file model's one item, if this manifest signs exactly one file.
-    pub fn single_file_digest(&self) -> Option<&Digest> {
+    /// What a pin (KServe's `VERIFICATION_DIGEST`, `verify --digest`) is compared with: for a
+    /// single-file model signed file by file, that file's digest (KServe's definition); for
+    /// anything else, the signed root digest (the in-toto subject's). A validly signed older
+    /// model copied over the current one has another of these, so a pin guards rollback.
+    pub fn pinned_digest(&self) -> (&Digest, PinnedKind) {
         match (self.items.len(), self.items.iter().next()) {
-            (1, Some((ItemKey::File(_), d))) => Some(d),
-            _ => None,
+            (1, Some((ItemKey::File(p), d))) if p.is_single_file() => (d, PinnedKind::File),
+            _ => (&self.root, PinnedKind::Root),
         }
     }
 
@@ -531,6 +534,25 @@ impl Mismatch {
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.lines().join("; "))
+    }
+}
+
+/// Which digest [`SignedManifest::pinned_digest`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinnedKind {
+    /// The one file's digest.
+    File,
+    /// The signed root digest over every item.
+    Root,
+}
+
+impl PinnedKind {
+    /// How messages name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PinnedKind::File => "the file digest",
+            PinnedKind::Root => "the signed root digest",
+        }
     }
 }
 

@@ -276,6 +276,23 @@ struct OutSerialization<'a> {
     ignore_paths: &'a [String],
 }
 
+/// Files in component-wise order, and the root digest over that order (the in-toto subject's).
+fn sorted_root(files: &[(ResourcePath, Digest)]) -> (Vec<&(ResourcePath, Digest)>, Digest) {
+    let mut sorted: Vec<&(ResourcePath, Digest)> = files.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let root = root_digest(sorted.iter().map(|(_, d)| d));
+    (sorted, root)
+}
+
+/// What a pin is compared with ([`SignedManifest::pinned_digest`]) once these files are signed
+/// file by file: the digest of a single-file model (`"."`), else the root digest.
+pub fn pinned_digest_of(files: &[(ResourcePath, Digest)]) -> Digest {
+    match files {
+        [(path, digest)] if path.is_single_file() => digest.clone(),
+        _ => sorted_root(files).1,
+    }
+}
+
 /// The statement payload for a files/sha256 signature: resources in component-wise order (the
 /// caller's order is ignored), root over that order, ignore paths recorded as given.
 pub fn statement_payload(
@@ -283,9 +300,7 @@ pub fn statement_payload(
     files: &[(ResourcePath, Digest)],
     ignore_paths: &[String],
 ) -> Vec<u8> {
-    let mut sorted: Vec<&(ResourcePath, Digest)> = files.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let root = root_digest(sorted.iter().map(|(_, d)| d));
+    let (sorted, root) = sorted_root(files);
     let statement = OutStatement {
         statement_type: STATEMENT_TYPE,
         subject: [OutSubject {
@@ -429,6 +444,7 @@ pub fn verify_envelope(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::PinnedKind;
 
     fn h(s: &str) -> Digest {
         HashAlgorithm::Sha256.digest(s.as_bytes())
@@ -446,6 +462,32 @@ mod tests {
         assert_eq!(names, ["a/b", "a.txt"]);
         assert_eq!(m.serialization.ignore_paths, [".git"]);
         assert_eq!(m.model_name, "m");
+    }
+
+    /// The digest `modelseal digest` computes before signing is the one a pin is compared with
+    /// after verification: the file's own digest for a single file, the root otherwise (also
+    /// for a directory of one file).
+    #[test]
+    fn pinned_digest_before_and_after_signing() {
+        let single = vec![(ResourcePath::single_file(), h("1"))];
+        let one = vec![(ResourcePath::parse("w.bin").unwrap(), h("1"))];
+        let two = vec![
+            (ResourcePath::parse("b").unwrap(), h("2")),
+            (ResourcePath::parse("a").unwrap(), h("1")),
+        ];
+        for (files, kind) in [
+            (&single, PinnedKind::File),
+            (&one, PinnedKind::Root),
+            (&two, PinnedKind::Root),
+        ] {
+            let m = parse_statement(&statement_payload("m", files, &[])).unwrap();
+            let (signed, signed_kind) = m.pinned_digest();
+            assert_eq!(signed_kind, kind);
+            assert_eq!(*signed, pinned_digest_of(files));
+            assert_eq!(kind == PinnedKind::Root, *signed == m.root);
+        }
+        assert_eq!(pinned_digest_of(&single), h("1"));
+        assert_ne!(pinned_digest_of(&one), h("1"));
     }
 
     #[test]

@@ -85,6 +85,7 @@ fn check_locations(command: &Command) -> Result<()> {
             v
         }
         Command::PublicKey { outfile, .. } => paths(&[outfile.as_deref()]),
+        Command::Digest { model, .. } => paths(&[Some(model)]),
         Command::GenerateKeyPair { .. } | Command::Policy { .. } => Vec::new(),
     };
     match given
@@ -181,6 +182,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     key,
                     signature,
                     insecure_ignore_tlog,
+                    digest,
                     json,
                 },
             hashing,
@@ -198,6 +200,7 @@ pub fn run(cli: Cli) -> Result<()> {
                         &public,
                         signature.as_deref(),
                         tlog,
+                        digest,
                         json,
                         aws,
                         objects,
@@ -216,12 +219,18 @@ pub fn run(cli: Cli) -> Result<()> {
                         &public,
                         sig.as_deref(),
                         tlog,
+                        digest.as_ref(),
                         hashing.threads(),
                         json,
                     )
                 }
             }
         }
+        Command::Digest {
+            model,
+            ignore_paths,
+            hashing,
+        } => model::digest(&model, &ignore_paths, hashing.threads()),
         Command::Pull {
             uri,
             dest,
@@ -231,6 +240,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     key,
                     signature,
                     insecure_ignore_tlog,
+                    digest,
                     json,
                 },
             aws,
@@ -244,6 +254,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 &public,
                 signature.as_deref(),
                 tlog_policy(insecure_ignore_tlog),
+                digest,
                 json,
                 &aws,
             )

@@ -194,15 +194,14 @@ pub(super) fn sign_digests(
     })
 }
 
-/// Hashes a local model's files and returns the OMS bundle JSON, signed by `signer`, and the
-/// number of files. `inside` is the signature's path when it will be stored in the model.
-pub(super) fn sign_model(
+/// Hashes the files a signature of `model` covers (file by file, SHA-256) and returns them with
+/// the ignore paths it records. `inside` is the signature's path when it is stored in the model.
+fn hash_for_signing(
     model: &Model,
-    signer: &dyn Signer,
     inside: Option<ResourcePath>,
     extra_ignores: &[ResourcePath],
     threads: usize,
-) -> Result<(String, usize)> {
+) -> Result<(Vec<(ResourcePath, Digest)>, Vec<String>)> {
     let ignore_paths = ignore_paths(inside.as_ref(), extra_ignores);
     let jobs = signed_paths(model, &ignore_paths)?
         .into_iter()
@@ -213,13 +212,64 @@ pub(super) fn sign_model(
         })
         .collect();
     let digests = hashing::run(tasks(model, jobs), threads)?;
-    let files: Vec<(ResourcePath, _)> = digests
+    let files = digests
         .into_iter()
         .map(|(k, d)| (k.path().clone(), d))
         .collect();
+    Ok((files, ignore_paths))
+}
+
+/// Hashes a local model's files and returns the OMS bundle JSON, signed by `signer`, and the
+/// number of files. `inside` is the signature's path when it will be stored in the model.
+pub(super) fn sign_model(
+    model: &Model,
+    signer: &dyn Signer,
+    inside: Option<ResourcePath>,
+    extra_ignores: &[ResourcePath],
+    threads: usize,
+) -> Result<(String, usize)> {
+    let (files, ignore_paths) = hash_for_signing(model, inside, extra_ignores, threads)?;
     let shown = model.path.display().to_string();
     let bundle = sign_digests(&model.name(), &shown, signer, &files, &ignore_paths)?;
     Ok((bundle, files.len()))
+}
+
+/// `modelseal digest`: what a pin is compared with once the model is signed as `sign` signs it
+/// (the default signature inside a directory is left out, as `sign` leaves it out).
+pub fn digest(model_path: &Path, ignore: &[PathBuf], threads: usize) -> Result<()> {
+    let model = open(model_path, false)?;
+    let extra_ignores = resolve_ignore_paths(&model, ignore)?;
+    let inside = signature_inside(&model, &super::default_signature(model_path));
+    let (files, _) = hash_for_signing(&model, inside, &extra_ignores, threads)?;
+    println!("sha256:{}", oms::pinned_digest_of(&files).to_hex());
+    Ok(())
+}
+
+/// What to do when a model verifies but is not the pinned one.
+pub(super) const PIN_HINT: &str =
+    "a validly signed but different model is there (an older one copied over it?); do not serve it, or pin what 'modelseal digest' prints for the model you mean";
+
+/// A model that verified but is not the pinned one (`--digest`): refused before any byte of the
+/// model is hashed, since the signed manifest already names its digest.
+pub(super) fn check_pin(
+    manifest: &SignedManifest,
+    pin: Option<&Digest>,
+    shown: &str,
+) -> Result<()> {
+    let Some(pin) = pin else { return Ok(()) };
+    let (signed, kind) = manifest.pinned_digest();
+    if signed == pin {
+        return Ok(());
+    }
+    Err(Failure::untrusted(
+        format!(
+            "the pinned digest sha256:{} is not {} of '{shown}' (sha256:{})",
+            pin.to_hex(),
+            kind.describe(),
+            signed.to_hex()
+        ),
+        PIN_HINT,
+    ))
 }
 
 pub fn sign(
@@ -333,6 +383,7 @@ pub fn verify(
     key: &PublicKey,
     signature: Option<&Path>,
     tlog: TlogPolicy,
+    pin: Option<&Digest>,
     threads: usize,
     json: bool,
 ) -> Result<()> {
@@ -344,6 +395,7 @@ pub fn verify(
     let bytes =
         modelseal_fetch::read_local_signature(&sig_path).map_err(super::remote::fetch_failure)?;
     let manifest = check_signature(bytes, &sig_path.display().to_string(), key, tlog)?;
+    check_pin(&manifest, pin, &model_path.display().to_string())?;
     let model = open(model_path, true)?;
     let verified = check_model(&model, &manifest, &sig_path, threads)?;
     report(&verified, &model.name(), json, &[]);

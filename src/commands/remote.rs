@@ -58,9 +58,13 @@ pub(super) fn fetch_failure(e: FetchError) -> Failure {
         ),
         FetchError::Signature { error, .. } => Failure::untrusted(message, model::envelope_hint(&error)),
         FetchError::Mismatch { shown, mismatch } => model::mismatch_failure(&shown, &mismatch),
-        FetchError::PinNeedsSingleFile(_) | FetchError::PinMismatch { .. } => {
-            Failure::untrusted(message, "check the pinned digest")
+        FetchError::PinNeedsSingleFile(_) => {
+            Failure::cannot_check(message, "give the key as well: the pin is then compared with the signed root digest")
         }
+        FetchError::PinMismatch { .. } => Failure::untrusted(
+            message,
+            model::PIN_HINT,
+        ),
         FetchError::Local { .. } => Failure::cannot_check(message, "check the local path and disk"),
     }
 }
@@ -85,6 +89,7 @@ pub fn verify(
     key: &PublicKey,
     signature: Option<&str>,
     tlog: TlogPolicy,
+    pin: Option<Digest>,
     json: bool,
     aws: &Aws,
     threads: Option<usize>,
@@ -100,7 +105,7 @@ pub fn verify(
                 let trust = Trust::Key {
                     key,
                     signature: given,
-                    pin: None,
+                    pin: pin.clone(),
                 };
                 let fetched = fetch(&engine, &located, trust, tlog, None, None).await?;
                 Ok((located, fetched))
@@ -124,6 +129,7 @@ pub fn pull(
     key: &PublicKey,
     signature: Option<&str>,
     tlog: TlogPolicy,
+    pin: Option<Digest>,
     json: bool,
     aws: &Aws,
 ) -> Result<()> {
@@ -156,7 +162,7 @@ pub fn pull(
                 Trust::Key {
                     key,
                     signature: given,
-                    pin: None,
+                    pin,
                 },
                 tlog,
                 Some(&dir),
