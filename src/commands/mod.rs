@@ -195,16 +195,14 @@ pub fn run(cli: Cli) -> Result<()> {
             match (is_s3(&model), &aws) {
                 (true, Some(aws)) => {
                     let objects = hashing.threads.map(usize::from);
-                    remote::verify(
-                        &model,
-                        &public,
-                        signature.as_deref(),
+                    let check = remote::Check {
+                        key: &public,
+                        signature: signature.as_deref(),
                         tlog,
-                        digest,
+                        pin: digest,
                         json,
-                        aws,
-                        objects,
-                    )
+                    };
+                    remote::verify(&model, check, aws, objects)
                 }
                 _ => {
                     if signature.as_deref().is_some_and(is_s3) {
@@ -247,17 +245,14 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let aws = Aws::new(&aws)?;
             let public = keyfile::verifier(&key, Some(&aws))?;
-            remote::pull(
-                &uri,
-                &dest,
-                force,
-                &public,
-                signature.as_deref(),
-                tlog_policy(insecure_ignore_tlog),
-                digest,
+            let check = remote::Check {
+                key: &public,
+                signature: signature.as_deref(),
+                tlog: tlog_policy(insecure_ignore_tlog),
+                pin: digest,
                 json,
-                &aws,
-            )
+            };
+            remote::pull(&uri, &dest, force, check, &aws)
         }
         Command::Push {
             model,

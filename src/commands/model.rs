@@ -194,6 +194,9 @@ pub(super) fn sign_digests(
     })
 }
 
+/// Files and their digests.
+type Hashed = Vec<(ResourcePath, Digest)>;
+
 /// Hashes the files a signature of `model` covers (file by file, SHA-256) and returns them with
 /// the ignore paths it records. `inside` is the signature's path when it is stored in the model.
 fn hash_for_signing(
@@ -201,7 +204,7 @@ fn hash_for_signing(
     inside: Option<ResourcePath>,
     extra_ignores: &[ResourcePath],
     threads: usize,
-) -> Result<(Vec<(ResourcePath, Digest)>, Vec<String>)> {
+) -> Result<(Hashed, Vec<String>)> {
     let ignore_paths = ignore_paths(inside.as_ref(), extra_ignores);
     let jobs = signed_paths(model, &ignore_paths)?
         .into_iter()

@@ -84,16 +84,25 @@ fn warn_tlog(fetched: &Fetched) {
     }
 }
 
-pub fn verify(
-    uri: &str,
-    key: &PublicKey,
-    signature: Option<&str>,
-    tlog: TlogPolicy,
-    pin: Option<Digest>,
-    json: bool,
-    aws: &Aws,
-    threads: Option<usize>,
-) -> Result<()> {
+/// How `verify s3://` and `pull` check a model: the command line's `CheckArgs`, resolved.
+pub struct Check<'a> {
+    pub key: &'a PublicKey,
+    /// Where the bundle is, when not in the default place.
+    pub signature: Option<&'a str>,
+    pub tlog: TlogPolicy,
+    /// `--digest`: the model must also be this one.
+    pub pin: Option<Digest>,
+    pub json: bool,
+}
+
+pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) -> Result<()> {
+    let Check {
+        key,
+        signature,
+        tlog,
+        pin,
+        json,
+    } = check;
     let uri = parse_uri(uri)?;
     let given = given_signature(signature)?;
     let engine = aws.engine(threads);
@@ -105,7 +114,7 @@ pub fn verify(
                 let trust = Trust::Key {
                     key,
                     signature: given,
-                    pin: pin.clone(),
+                    pin,
                 };
                 let fetched = fetch(&engine, &located, trust, tlog, None, None).await?;
                 Ok((located, fetched))
@@ -121,18 +130,14 @@ pub fn verify(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn pull(
-    uri: &str,
-    dest: &Path,
-    force: bool,
-    key: &PublicKey,
-    signature: Option<&str>,
-    tlog: TlogPolicy,
-    pin: Option<Digest>,
-    json: bool,
-    aws: &Aws,
-) -> Result<()> {
+pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) -> Result<()> {
+    let Check {
+        key,
+        signature,
+        tlog,
+        pin,
+        json,
+    } = check;
     let uri = parse_uri(uri)?;
     let given = given_signature(signature)?;
     // DEST ends with exactly the signed files: what it holds already is refused, or with
