@@ -249,6 +249,31 @@ impl Engine {
         }))
     }
 
+    /// The bucket's default SSE-KMS key as configured (`GetBucketEncryption`): `None` when the
+    /// default is not SSE-KMS with a named key (no configuration, SSE-S3, or the AWS-managed key).
+    pub async fn default_kms_key(&self, bucket: &str) -> Result<Option<String>, S3Error> {
+        self.with_retries(|| {
+            let req = self.client.get_bucket_encryption().bucket(bucket);
+            async move {
+                match req.send().await {
+                    Ok(out) => Ok(out
+                        .server_side_encryption_configuration()
+                        .into_iter()
+                        .flat_map(|c| c.rules())
+                        .filter_map(|r| r.apply_server_side_encryption_by_default())
+                        .filter(|d| d.sse_algorithm().as_str() == "aws:kms")
+                        .find_map(|d| d.kms_master_key_id().map(str::to_string))),
+                    // ServerSideEncryptionConfigurationNotFoundError is a 404.
+                    Err(e) => match classify("GetBucketEncryption", bucket, "", e) {
+                        Retry::No(S3Error::NoSuchKey { .. }) => Ok(None),
+                        other => Err(other),
+                    },
+                }
+            }
+        })
+        .await
+    }
+
     /// Runs `op` until it succeeds, fails for good, or runs out of attempts.
     pub(crate) async fn with_retries<T, F, Fut>(&self, mut op: F) -> Result<T, S3Error>
     where

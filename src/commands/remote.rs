@@ -365,9 +365,6 @@ pub fn push(
     let engine = aws.engine(None);
     let total: u64 = uploads.iter().map(|u| u.size).sum();
     let bar = crate::progress::Progress::start("push", Some(total), engine.bytes_moved(), json);
-    let sse_spec = Sse {
-        kms_key_id: sse.kms_key_id.clone(),
-    };
     let interrupted = |signal: &str| {
         Failure::cannot_check(
             format!("push stopped by {signal}; multipart uploads aborted, no signature written"),
@@ -376,7 +373,7 @@ pub fn push(
     };
     let uploaded = aws.rt.block_on(async {
         tokio::select! {
-            r = upload_model(&engine, aws, &uri.bucket, &uploads, &sig_key, &sse_spec) => r,
+            r = upload_model(&engine, aws, &uri.bucket, &uploads, &sig_key, sse.kms_key_id.as_deref()) => r,
             signal = stop_requested() => {
                 engine.abort_active().await;
                 Err(interrupted(signal))
@@ -384,7 +381,7 @@ pub fn push(
         }
     });
     drop(bar);
-    let (expected, digests) = uploaded?;
+    let (sse, expected, digests) = uploaded?;
     let bundle = match source {
         BundleSource::Given(bytes) => bytes,
         BundleSource::Sign(signer) => {
@@ -407,7 +404,7 @@ pub fn push(
     };
     aws.rt.block_on(async {
         tokio::select! {
-            r = upload_signature(&engine, &uri.bucket, &sig_key, bundle, &sse_spec, &expected) => r,
+            r = upload_signature(&engine, &uri.bucket, &sig_key, bundle, &sse, &expected) => r,
             signal = stop_requested() => Err(interrupted(signal)),
         }
     })?;
@@ -459,8 +456,8 @@ async fn upload_model(
     bucket: &str,
     uploads: &[Upload],
     sig_key: &str,
-    sse: &Sse,
-) -> Result<(Vec<String>, Vec<(ResourcePath, Digest)>)> {
+    kms_key_id: Option<&str>,
+) -> Result<(Sse, Vec<String>, Vec<(ResourcePath, Digest)>)> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
     engine.check_bucket(bucket).await.map_err(s3_failure)?;
     // Objects already under a directory prefix that this model does not contain would make
@@ -487,7 +484,8 @@ async fn upload_model(
             .with_details(stale));
         }
     }
-    let expected = expected_kms_ids(aws, sse).await?;
+    let (sse, expected) = resolve_sse(aws, engine, bucket, kms_key_id).await?;
+    let sse = &sse;
     let parallel = engine.tuning().parallel_objects.max(1);
     let written: Vec<(String, ResourcePath, Digest)> = stream::iter(uploads.iter())
         .map(|u| async move {
@@ -515,27 +513,47 @@ async fn upload_model(
         check_sse(&head, &expected, bucket)?;
     }
     Ok((
+        sse.clone(),
         expected,
         written.into_iter().map(|(_, r, d)| (r, d)).collect(),
     ))
 }
 
-/// The key ids S3 may report for `sse`: the ARN, on AWS; moto echoes what was sent. Both count.
-async fn expected_kms_ids(aws: &Aws, sse: &Sse) -> Result<Vec<String>> {
-    let mut expected = Vec::new();
-    if let Some(id) = &sse.kms_key_id {
-        expected.push(id.clone());
-        let arn = modelseal_kms::key_arn(&aws.sdk, id, aws.kms_endpoint.as_deref())
-            .await
-            .map_err(|e| {
-                Failure::cannot_check(
-                    format!("cannot resolve the SSE-KMS key {id}: {e}"),
-                    "check --sse-kms-key-id, the region and --kms-endpoint-url",
-                )
-            })?;
-        expected.push(arn);
-    }
-    Ok(expected)
+/// The encryption every object is written with, and the key ids S3 may report for it. The key
+/// is sent as its ARN, resolved with `DescribeKey` from the id or alias given (or from the
+/// bucket's default KMS key for `--sse aws:kms`), because that is what a bucket policy from
+/// `modelseal policy bucket` compares `x-amz-server-side-encryption-aws-kms-key-id` with, and an
+/// alias can later be pointed at another key. Only a bucket whose default is the AWS-managed
+/// key gets no key id (S3 then picks `aws/s3`).
+async fn resolve_sse(
+    aws: &Aws,
+    engine: &Engine,
+    bucket: &str,
+    given: Option<&str>,
+) -> Result<(Sse, Vec<String>)> {
+    let id = match given {
+        Some(id) => Some(id.to_string()),
+        None => engine.default_kms_key(bucket).await.map_err(s3_failure)?,
+    };
+    let Some(id) = id else {
+        return Ok((Sse { kms_key_id: None }, Vec::new()));
+    };
+    let arn = modelseal_kms::key_arn(&aws.sdk, &id, aws.kms_endpoint.as_deref())
+        .await
+        .map_err(|e| {
+            Failure::cannot_check(
+                format!("cannot resolve the SSE-KMS key {id}: {e}"),
+                "check --sse-kms-key-id (or the bucket's default key), the region and --kms-endpoint-url",
+            )
+        })?;
+    // moto echoes what was sent; AWS reports the ARN. Both are the key.
+    let expected = vec![id, arn.clone()];
+    Ok((
+        Sse {
+            kms_key_id: Some(arn),
+        },
+        expected,
+    ))
 }
 
 /// `sign s3://`: signs a model where it already is. Every object streams through SHA-256 (with
@@ -552,9 +570,6 @@ pub fn sign(
 ) -> Result<()> {
     let uri = parse_uri(uri)?;
     let engine = aws.engine(threads);
-    let sse = Sse {
-        kms_key_id: sse.kms_key_id,
-    };
     let work = async {
         let located = locate(&engine, &uri).await.map_err(fetch_failure)?;
         let sig = located.default_signature();
@@ -570,7 +585,8 @@ pub fn sign(
                 "pass --force to replace it (verify first: it may be the signature you need)",
             ));
         }
-        let expected = expected_kms_ids(aws, &sse).await?;
+        let (sse, expected) =
+            resolve_sse(aws, &engine, &sig.bucket, sse.kms_key_id.as_deref()).await?;
         let ignore_paths = model::ignore_paths(
             (!located.is_single_file())
                 .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
@@ -603,9 +619,9 @@ pub fn sign(
             &expected,
         )
         .await?;
-        Ok((located.uri(), sig, digests.len()))
+        Ok((located.uri(), sig, digests.len(), sse))
     };
-    let (model_uri, sig, count) = aws.rt.block_on(async {
+    let (model_uri, sig, count, sse) = aws.rt.block_on(async {
         tokio::select! {
             r = work => r,
             signal = stop_requested() => Err(Failure::cannot_check(

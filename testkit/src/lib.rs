@@ -163,6 +163,8 @@ pub struct Seen {
     pub method: String,
     pub target: String,
     pub range: Option<String>,
+    /// Every request header, names lowercased, in the order sent.
+    pub headers: Vec<(String, String)>,
     /// The fault applied, if any (its Debug text).
     pub fault: Option<String>,
 }
@@ -409,6 +411,11 @@ fn pick(
         method: req.method.clone(),
         target: req.target.clone(),
         range: req.header("range").map(str::to_string),
+        headers: req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect(),
         fault: chosen
             .0
             .as_ref()
