@@ -2,7 +2,7 @@
 # Runs every test: kernel unit tests, vectors from other implementations, golden CLI failures,
 # interop tests against the real peers (model_signing 1.1.1, openssl), and S3/KMS tests against
 # loopback servers (moto, s3rver) that this script installs, starts and stops, and the static
-# modelseal-init in an empty chroot.
+# modelseal-init in an empty chroot; then the deploy/ package (scripts/test-deploy.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-peers.sh
@@ -18,4 +18,8 @@ export MODELSEAL_MODEL_SIGNING="$PWD/.venv/bin/model_signing"
 export MODELSEAL_TEST_MOTO="$MOTO_URL"
 export MODELSEAL_TEST_S3RVER="$S3RVER_URL"
 export MODELSEAL_TEST_S3RVER_BUCKET="$S3RVER_BUCKET"
-cargo test --workspace --locked --no-fail-fast "$@"
+status=0
+cargo test --workspace --locked --no-fail-fast "$@" || status=$?
+# deploy/ manifests, admission CEL, checkov (Python; after cargo so target/debug/modelseal exists).
+scripts/test-deploy.sh || status=$?
+exit "$status"

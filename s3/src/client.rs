@@ -263,6 +263,16 @@ impl Engine {
                         .filter_map(|r| r.apply_server_side_encryption_by_default())
                         .filter(|d| d.sse_algorithm().as_str() == "aws:kms")
                         .find_map(|d| d.kms_master_key_id().map(str::to_string))),
+                    // A store without the call (s3rver: 501) or a caller without
+                    // s3:GetEncryptionConfiguration learns nothing: no key is sent, and the
+                    // bucket's policy, if any, decides.
+                    Err(e)
+                        if e.raw_response().map(|r| r.status().as_u16()) == Some(501)
+                            || e.as_service_error().and_then(|s| s.meta().code())
+                                == Some("AccessDenied") =>
+                    {
+                        Ok(None)
+                    }
                     // ServerSideEncryptionConfigurationNotFoundError is a 404.
                     Err(e) => match classify("GetBucketEncryption", bucket, "", e) {
                         Retry::No(S3Error::NoSuchKey { .. }) => Ok(None),
