@@ -95,6 +95,34 @@ pub enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
+    /// Audit a model bucket: every model verified, every object's encryption, unsigned objects,
+    /// objects outside their model's manifest, and the bucket's policy, versioning and public
+    /// access block. Exit 1 when there is any finding, 0 when clean, 2 when it could not run.
+    #[command(after_help = "Example:
+  modelseal audit s3://models --key cosign.pub --kms-key alias/models
+  modelseal audit s3://models/llm --key cosign.pub --shallow --json")]
+    Audit {
+        /// s3://BUCKET or s3://BUCKET/PREFIX
+        uri: String,
+        /// The public key models must verify with (PEM, env://VAR, or awskms://...).
+        #[arg(long)]
+        key: String,
+        /// The KMS key (id, alias or ARN) every object must be encrypted with [default: any
+        /// SSE-KMS key].
+        #[arg(long, value_name = "KEY")]
+        kms_key: Option<String>,
+        /// Check signatures and listings against the manifests only; do not download and hash.
+        #[arg(long)]
+        shallow: bool,
+        /// Accept bundles carrying transparency-log entries without verifying them.
+        #[arg(long)]
+        insecure_ignore_tlog: bool,
+        /// Print one JSON object on stdout (findings name the full object key and their kind).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
     /// Print S3 bucket policies.
     Policy {
         #[command(subcommand)]

@@ -949,3 +949,198 @@ fn digest_pin_refuses_an_older_signed_model_copied_over_the_prefix() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(!dest.exists() || names(&dest).is_empty());
 }
+
+/// `audit`: a clean bucket passes (exit 0); an object without SSE-KMS, an unsigned model, a
+/// tampered model and a bucket without policy are each reported by full key and kind (exit 1).
+#[test]
+fn audit_reports_each_finding_by_key_and_kind() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    let (id, arn) = aws::sse_key(&m.kms, &m.rt);
+    let r = m.push(
+        "model",
+        &format!("s3://{bucket}/clean"),
+        "signer.key",
+        &id,
+        &[],
+    );
+    assert_eq!(r.code, 2, "no model yet: {}", r.stderr);
+    m.small_model();
+    for prefix in ["clean", "unsig", "tamp"] {
+        let r = m.push(
+            "model",
+            &format!("s3://{bucket}/{prefix}"),
+            "signer.key",
+            &id,
+            &[],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    // moto enforces bucket policies and loopback is plain http: the TLS statement would deny
+    // every request, so it is left out, and its absence is the one finding of a clean bucket.
+    let mut policy: serde_json::Value = serde_json::from_str(
+        &m.ms(&["policy", "bucket", "--bucket", &bucket, "--kms-key", &arn])
+            .stdout,
+    )
+    .unwrap();
+    policy["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["Sid"] != "DenyInsecureTransport");
+    let policy = policy.to_string();
+    m.rt.block_on(async {
+        use aws_sdk_s3::types::{
+            BucketVersioningStatus, PublicAccessBlockConfiguration, VersioningConfiguration,
+        };
+        m.s3.put_bucket_policy()
+            .bucket(&bucket)
+            .policy(&policy)
+            .send()
+            .await
+            .unwrap();
+        m.s3.put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let all = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        m.s3.put_public_access_block()
+            .bucket(&bucket)
+            .public_access_block_configuration(all)
+            .send()
+            .await
+            .unwrap();
+    });
+    let audit = |prefix: &str, extra: &[&str]| {
+        let uri = format!("s3://{bucket}/{prefix}");
+        let mut args = vec![
+            "audit",
+            uri.as_str(),
+            "--key",
+            "signer.pub",
+            "--kms-key",
+            &id,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let r = m.ms(&args);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {} / {}", r.stdout, r.stderr));
+        (r.code, v)
+    };
+    let (code, v) = audit("clean", &[]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["findings"][0]["kind"], "policy_allows_http");
+    assert_eq!(v["findings"][0]["key"], "");
+    assert_eq!(v["models"][0]["verified"], true);
+    assert_eq!(v["models"][0]["uri"], format!("s3://{bucket}/clean/"));
+    assert_eq!(v["objects"], 4);
+
+    // An object without SSE-KMS, an unsigned model, a tampered model (same size, other bytes).
+    // The policy denies the unencrypted put (moto enforces it), as it should; moto also denies
+    // this SDK put with SSE-KMS by ARN, though it admits the CLI's (not investigated): so the
+    // policy is lifted meanwhile.
+    m.rt.block_on(m.s3.delete_bucket_policy().bucket(&bucket).send())
+        .unwrap();
+    aws::put(&m.s3, &m.rt, &bucket, "loose/notes.txt", b"plain");
+    aws::delete(&m.s3, &m.rt, &bucket, "unsig/model.sig");
+    m.rt.block_on(
+        m.s3.put_object()
+            .bucket(&bucket)
+            .key("tamp/config.json")
+            .body(b"{\"hidden_size\": 65}\n".to_vec().into())
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&arn)
+            .send(),
+    )
+    .unwrap();
+    m.rt.block_on(
+        m.s3.put_bucket_policy()
+            .bucket(&bucket)
+            .policy(&policy)
+            .send(),
+    )
+    .unwrap();
+    let (code, v) = audit("", &[]);
+    assert_eq!(code, 1, "{v}");
+    let findings: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("not_sse_kms", "loose/notes.txt"),
+        ("unsigned", "loose/notes.txt"),
+        ("unsigned", "unsig/config.json"),
+        ("unsigned", "unsig/tokenizer/vocab.txt"),
+        ("unsigned", "unsig/weights.bin"),
+        ("modified", "tamp/config.json"),
+        ("policy_allows_http", ""),
+    ]
+    .iter()
+    .map(|(k, key)| (k.to_string(), key.to_string()))
+    .collect();
+    let mut sorted = findings.clone();
+    sorted.sort();
+    let mut want = expected.clone();
+    want.sort();
+    assert_eq!(sorted, want, "{v}");
+    assert_eq!(v["bucket_settings"]["versioning"], "Enabled");
+    // Shallow: signatures and listings only, so the same-size edit is not seen.
+    let (_, v) = audit("tamp", &["--shallow"]);
+    assert_eq!(v["models"][0]["verified"], true, "{v}");
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v}");
+
+    // A bucket with no policy, versioning or public access block.
+    let bare = m.bucket();
+    let r = m.ms(&[
+        "audit",
+        &format!("s3://{bare}"),
+        "--key",
+        "signer.pub",
+        "--json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let kinds: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "no_bucket_policy",
+            "versioning_off",
+            "public_access_not_blocked"
+        ],
+        "{v}"
+    );
+    // A bucket that does not exist: the audit could not run.
+    let r = m.ms(&[
+        "audit",
+        "s3://no-such-bucket-for-audit",
+        "--key",
+        "signer.pub",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

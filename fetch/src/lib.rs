@@ -22,6 +22,7 @@ use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
 use modelseal_kernel::{Digest, Hasher, PublicKey};
 use modelseal_s3::{Chunk, Engine, Object, S3Error, S3Uri, Sink};
 
+pub mod audit;
 pub mod evidence;
 mod staged;
 use evidence::{EvidenceError, Links, SIGNATURE_LIMIT};
@@ -247,6 +248,29 @@ impl Located {
         }
     }
 
+    /// A single-object model from an object already listed.
+    pub fn single(bucket: String, object: Object) -> Self {
+        let name = object
+            .key
+            .rsplit('/')
+            .next()
+            .unwrap_or(&object.key)
+            .to_string();
+        Located {
+            default_signature: format!("{}.sig", object.key),
+            bucket,
+            remote: Remote::File { object, name },
+        }
+    }
+
+    /// The full object key of a model path (for messages and audits).
+    pub fn object_key(&self, path: &ResourcePath) -> String {
+        match &self.remote {
+            Remote::File { object, .. } => object.key.clone(),
+            Remote::Dir { prefix, .. } => format!("{prefix}{path}"),
+        }
+    }
+
     /// The file name the signature gets when placed beside the model.
     pub fn signature_file_name(&self) -> String {
         match &self.remote {
@@ -368,6 +392,19 @@ pub async fn locate(engine: &Engine, uri: &S3Uri) -> Result<Located, FetchError>
         .list(&bucket, &prefix)
         .await
         .map_err(FetchError::s3)?;
+    if listed.is_empty() {
+        return Err(FetchError::NothingAt(format!("s3://{bucket}/{}", uri.key)));
+    }
+    located_dir(bucket, prefix, listed)
+}
+
+/// A directory model from objects already listed under `prefix` (which ends in `/`, or is
+/// empty for a bucket's root); objects outside the prefix are not passed.
+pub fn located_dir(
+    bucket: String,
+    prefix: String,
+    listed: Vec<Object>,
+) -> Result<Located, FetchError> {
     let mut objects = BTreeMap::new();
     let mut unsafe_keys = Vec::new();
     for o in listed {
@@ -383,7 +420,7 @@ pub async fn locate(engine: &Engine, uri: &S3Uri) -> Result<Located, FetchError>
         }
     }
     if objects.is_empty() && unsafe_keys.is_empty() {
-        return Err(FetchError::NothingAt(format!("s3://{bucket}/{}", uri.key)));
+        return Err(FetchError::NothingAt(format!("s3://{bucket}/{prefix}")));
     }
     if let Some(p) = objects
         .keys()
@@ -558,16 +595,25 @@ pub struct Fetched {
     pub ignored_transparency: bool,
 }
 
-/// Signature first, then every selected signed object streamed through the hashers (and into
-/// `staging`), then the check. `select` keeps only some signed files (KServe's patterns).
-pub async fn fetch(
+/// A model whose signature verified and whose listing matches the signed manifest: what
+/// `fetch` has established before any model byte moves (and all a shallow audit checks).
+pub struct Listed {
+    pub manifest: SignedManifest,
+    pub plan: Plan,
+    /// The bundle's bytes; empty when trust was a pin.
+    pub signature: Vec<u8>,
+    pub ignored_transparency: bool,
+    pinned_only: bool,
+}
+
+/// Steps 0-9 without hashing: the signature (and pin) checked, then the listing against the
+/// signed manifest, so a missing, extra or resized object is refused before any byte moves.
+pub async fn check_listing(
     engine: &Engine,
     located: &Located,
     trust: Trust<'_>,
     tlog: TlogPolicy,
-    staging: Option<&Path>,
-    select: Option<&dyn Fn(&ResourcePath) -> bool>,
-) -> Result<Fetched, FetchError> {
+) -> Result<Listed, FetchError> {
     let uri = located.uri();
     let pinned_only = matches!(trust, Trust::Pin(_));
     let (manifest, signature, evidence, ignored_transparency) = match trust {
@@ -612,7 +658,7 @@ pub async fn fetch(
             )
         }
     };
-    let mut plan = manifest.plan(&located.local_model(), &evidence);
+    let plan = manifest.plan(&located.local_model(), &evidence);
     // The listing alone can prove a mismatch: refuse before moving any bytes.
     if !plan.missing.is_empty() || !plan.extra.is_empty() || !plan.size_changed.is_empty() {
         let mismatch = Mismatch {
@@ -626,6 +672,33 @@ pub async fn fetch(
             mismatch,
         });
     }
+    Ok(Listed {
+        manifest,
+        plan,
+        signature,
+        ignored_transparency,
+        pinned_only,
+    })
+}
+
+/// Signature first, then every selected signed object streamed through the hashers (and into
+/// `staging`), then the check. `select` keeps only some signed files (KServe's patterns).
+pub async fn fetch(
+    engine: &Engine,
+    located: &Located,
+    trust: Trust<'_>,
+    tlog: TlogPolicy,
+    staging: Option<&Path>,
+    select: Option<&dyn Fn(&ResourcePath) -> bool>,
+) -> Result<Fetched, FetchError> {
+    let uri = located.uri();
+    let Listed {
+        manifest,
+        mut plan,
+        signature,
+        ignored_transparency,
+        pinned_only,
+    } = check_listing(engine, located, trust, tlog).await?;
     if let Some(keep) = select {
         plan.select(keep);
     }

@@ -284,6 +284,83 @@ impl Engine {
         .await
     }
 
+    /// The bucket's policy, versioning and public access block (three calls, each retried).
+    /// A setting the bucket does not have (S3 answers 404) is `None`; any other error fails.
+    pub async fn bucket_settings(&self, bucket: &str) -> Result<crate::BucketSettings, S3Error> {
+        fn absent<T>(r: Result<T, S3Error>) -> Result<Option<T>, S3Error> {
+            match r {
+                Ok(v) => Ok(Some(v)),
+                Err(S3Error::NoSuchKey { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+        let policy = absent(
+            self.with_retries(|| {
+                let req = self.client.get_bucket_policy().bucket(bucket);
+                async move {
+                    req.send()
+                        .await
+                        .map(|o| o.policy().map(str::to_string))
+                        .map_err(|e| classify("GetBucketPolicy", bucket, "", e))
+                }
+            })
+            .await,
+        )?
+        .flatten();
+        let versioning = self
+            .with_retries(|| {
+                let req = self.client.get_bucket_versioning().bucket(bucket);
+                async move {
+                    match req.send().await {
+                        Ok(o) => Ok(o.status().map(|s| s.as_str().to_string())),
+                        // moto names the root element GetBucketVersioningResponse, not
+                        // VersioningConfiguration, which the SDK refuses; the 200 body's
+                        // <Status> is still the answer.
+                        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 200) => {
+                            let body = e
+                                .raw_response()
+                                .and_then(|r| r.body().bytes())
+                                .map(|b| String::from_utf8_lossy(b).into_owned())
+                                .unwrap_or_default();
+                            Ok(body
+                                .split_once("<Status>")
+                                .and_then(|(_, rest)| rest.split_once("</Status>"))
+                                .map(|(status, _)| status.to_string()))
+                        }
+                        Err(e) => Err(classify("GetBucketVersioning", bucket, "", e)),
+                    }
+                }
+            })
+            .await?;
+        let public_access_block = absent(
+            self.with_retries(|| {
+                let req = self.client.get_public_access_block().bucket(bucket);
+                async move {
+                    req.send()
+                        .await
+                        .map(|o| {
+                            o.public_access_block_configuration().map(|c| {
+                                [
+                                    c.block_public_acls().unwrap_or(false),
+                                    c.ignore_public_acls().unwrap_or(false),
+                                    c.block_public_policy().unwrap_or(false),
+                                    c.restrict_public_buckets().unwrap_or(false),
+                                ]
+                            })
+                        })
+                        .map_err(|e| classify("GetPublicAccessBlock", bucket, "", e))
+                }
+            })
+            .await,
+        )?
+        .flatten();
+        Ok(crate::BucketSettings {
+            policy,
+            versioning,
+            public_access_block,
+        })
+    }
+
     /// Runs `op` until it succeeds, fails for good, or runs out of attempts.
     pub(crate) async fn with_retries<T, F, Fut>(&self, mut op: F) -> Result<T, S3Error>
     where

@@ -21,6 +21,7 @@ pub use client::{
 pub use download::{Chunk, Sink};
 pub use error::{CredentialsKind, S3Error};
 pub use upload::{Observer, Sse, Uploaded};
+
 pub use uri::{is_malformed_s3, S3Uri, UriError};
 
 /// An object as listed or headed.
@@ -29,6 +30,17 @@ pub struct Object {
     pub key: String,
     pub size: u64,
     pub etag: Option<String>,
+}
+
+/// A bucket's security settings, as an auditor reads them; `None` where the bucket has none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BucketSettings {
+    /// The bucket policy's JSON text.
+    pub policy: Option<String>,
+    /// `Enabled` or `Suspended`; `None` when versioning was never enabled.
+    pub versioning: Option<String>,
+    /// BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets.
+    pub public_access_block: Option<[bool; 4]>,
 }
 
 /// What HEAD says about an object's encryption.

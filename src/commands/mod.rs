@@ -1,5 +1,6 @@
 //! One function per subcommand. Each reads what it needs, asks the kernel, and reports.
 
+mod audit;
 mod blob;
 mod keygen;
 mod model;
@@ -86,6 +87,7 @@ fn check_locations(command: &Command) -> Result<()> {
         }
         Command::PublicKey { outfile, .. } => paths(&[outfile.as_deref()]),
         Command::Digest { model, .. } => paths(&[Some(model)]),
+        Command::Audit { uri, .. } => vec![uri.clone()],
         Command::GenerateKeyPair { .. } | Command::Policy { .. } => Vec::new(),
     };
     match given
@@ -229,6 +231,27 @@ pub fn run(cli: Cli) -> Result<()> {
             ignore_paths,
             hashing,
         } => model::digest(&model, &ignore_paths, hashing.threads()),
+        Command::Audit {
+            uri,
+            key,
+            kms_key,
+            shallow,
+            insecure_ignore_tlog,
+            json,
+            aws,
+        } => {
+            let aws = Aws::new(&aws)?;
+            let public = keyfile::verifier(&key, Some(&aws))?;
+            let args = audit::Args {
+                uri: &uri,
+                key: &public,
+                tlog: tlog_policy(insecure_ignore_tlog),
+                kms_key: kms_key.as_deref(),
+                shallow,
+                json,
+            };
+            audit::run(args, &aws)
+        }
         Command::Pull {
             uri,
             dest,

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# How long `modelseal audit --shallow` takes over a bucket of 10,000 objects on moto (loopback):
+# 100 signed models of 99 files + model.sig each, all SSE-KMS. Prints the wall time of the shallow
+# audit (32 HEADs in flight, then each model's signature and listing) and of `aws s3api
+# list-objects-v2` over the same bucket, the floor of any audit (one listing).
+#   bench/audit.sh [MODELS]    (default 100)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODELS=${1:-100}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+scripts/setup-peers.sh
+bench_venv
+cargo build --release --locked -q -p modelseal
+MS=$PWD/target/release/modelseal
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
+WORK=$(mktemp -d)
+trap 'stop_servers; rm -rf "$WORK"' EXIT
+start_moto
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_ENDPOINT_URL=$MOTO_URL
+AWS=.venv-bench/bin/aws
+$AWS s3api create-bucket --bucket audit >/dev/null
+KEY=$($AWS kms create-key --query KeyMetadata.KeyId --output text)
+cp testdata/model-signing/dir-basic/keys/signer.key.pem "$WORK/signer.key"
+cp testdata/model-signing/dir-basic/keys/signer.pub.pem "$WORK/signer.pub"
+mkdir -p "$WORK/m"
+for f in $(seq 1 99); do echo "file $f" > "$WORK/m/f$f.txt"; done
+for i in $(seq 1 "$MODELS"); do
+  "$MS" push "$WORK/m" "s3://audit/models/m$i" --key "$WORK/signer.key" --sse-kms-key-id "$KEY" >/dev/null
+done
+objects=$($AWS s3api list-objects-v2 --bucket audit --query 'length(Contents)' --output text)
+t0=$(date +%s.%N)
+"$MS" audit s3://audit --key "$WORK/signer.pub" --kms-key "$KEY" --shallow --json > "$WORK/audit.json" || true
+t1=$(date +%s.%N)
+$AWS s3api list-objects-v2 --bucket audit > /dev/null
+t2=$(date +%s.%N)
+models=$(python3 -c "import json,sys; r=json.load(open('$WORK/audit.json')); print(sum(m['verified'] for m in r['models']), len(r['findings']), sorted({f['kind'] for f in r['findings']}))")
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); moto on 127.0.0.1"
+echo "objects: $objects; verified models, findings, kinds: $models"
+printf '| %-44s | %8s |\n' "tool" "wall s" "$(printf -- '-%.0s' {1..44})" "--------"
+printf '| %-44s | %8.2f |\n' "modelseal audit --shallow (HEAD every object)" "$(echo "$t1 - $t0" | bc)"
+printf '| %-44s | %8.2f |\n' "aws s3api list-objects-v2 (floor: listing)" "$(echo "$t2 - $t1" | bc)"

@@ -1,0 +1,124 @@
+//! `audit s3://BUCKET[/PREFIX]`: a thin shell over `modelseal_fetch::audit`. Prints a table (or
+//! one JSON object), then exits 1 when there is any finding, 0 when clean, 2 when the audit could
+//! not run.
+
+use modelseal_fetch::audit::{self, Options, Report};
+use modelseal_kernel::oms::TlogPolicy;
+use modelseal_kernel::PublicKey;
+
+use super::remote::{fetch_failure, parse_uri};
+use crate::aws::Aws;
+use crate::failure::{Failure, Result};
+
+/// Bumped when a field changes meaning or disappears (new fields do not bump it).
+const SCHEMA_VERSION: u32 = 1;
+
+pub struct Args<'a> {
+    pub uri: &'a str,
+    pub key: &'a PublicKey,
+    pub tlog: TlogPolicy,
+    pub kms_key: Option<&'a str>,
+    pub shallow: bool,
+    pub json: bool,
+}
+
+pub fn run(args: Args<'_>, aws: &Aws) -> Result<()> {
+    let uri = parse_uri(args.uri)?;
+    let prefix = if uri.key.is_empty() {
+        String::new()
+    } else {
+        uri.dir_prefix()
+    };
+    let engine = aws.engine(None);
+    let report = aws.rt.block_on(async {
+        let kms_key = match args.kms_key {
+            None => None,
+            Some(id) => {
+                let arn = modelseal_kms::key_arn(&aws.sdk, id, aws.kms_endpoint.as_deref())
+                    .await
+                    .map_err(|e| {
+                        Failure::cannot_check(
+                            format!("cannot resolve --kms-key {id}: {e}"),
+                            "pass a KMS key id, alias or ARN the auditor may DescribeKey",
+                        )
+                    })?;
+                Some((vec![id.to_string(), arn.clone()], arn))
+            }
+        };
+        let opts = Options {
+            key: args.key,
+            tlog: args.tlog,
+            shallow: args.shallow,
+            kms_key,
+            heads_in_flight: 32,
+        };
+        audit::audit(&engine, &uri.bucket, &prefix, &opts)
+            .await
+            .map_err(fetch_failure)
+    })?;
+    if args.json {
+        println!("{}", json(&report, &uri.bucket, &prefix, args.shallow));
+    } else {
+        print_table(&report, &uri.bucket, &prefix);
+    }
+    match report.findings.len() {
+        0 => Ok(()),
+        n => Err(Failure::untrusted(
+            format!(
+                "audit of s3://{}/{prefix}: {n} finding{}",
+                uri.bucket,
+                if n == 1 { "" } else { "s" }
+            ),
+            "fix each finding listed above (re-sign, re-encrypt, remove unsigned objects, set the bucket policy)",
+        )),
+    }
+}
+
+fn json(r: &Report, bucket: &str, prefix: &str, shallow: bool) -> serde_json::Value {
+    serde_json::json!({
+        "schema_version": SCHEMA_VERSION,
+        "bucket": bucket,
+        "prefix": prefix,
+        "shallow": shallow,
+        "objects": r.objects,
+        "models": r.models.iter().map(|m| serde_json::json!({
+            "uri": m.uri, "signature": m.signature, "verified": m.verified,
+        })).collect::<Vec<_>>(),
+        "bucket_settings": {
+            "policy": r.settings.policy.is_some(),
+            "versioning": r.settings.versioning,
+            "public_access_block": r.settings.public_access_block,
+        },
+        "clean": r.findings.is_empty(),
+        "findings": r.findings.iter().map(|f| serde_json::json!({
+            "kind": f.kind.name(), "key": f.key, "detail": f.detail,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_table(r: &Report, bucket: &str, prefix: &str) {
+    println!(
+        "s3://{bucket}/{prefix}: {} objects, {} signed models ({} verified)",
+        r.objects,
+        r.models.len(),
+        r.models.iter().filter(|m| m.verified).count()
+    );
+    if r.findings.is_empty() {
+        println!("no findings");
+        return;
+    }
+    let width = r
+        .findings
+        .iter()
+        .map(|f| f.kind.name().len())
+        .max()
+        .unwrap_or(0);
+    for f in &r.findings {
+        let key = if f.key.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{}", f.key)
+        };
+        println!("{:width$}  {key}  {}", f.kind.name(), f.detail);
+    }
+}
