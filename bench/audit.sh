@@ -18,7 +18,7 @@ source scripts/servers.sh
 WORK=$(mktemp -d)
 trap 'stop_servers; rm -rf "$WORK"' EXIT
 start_moto
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_ENDPOINT_URL=$MOTO_URL
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ENDPOINT_URL=$MOTO_URL
 AWS=.venv-bench/bin/aws
 $AWS s3api create-bucket --bucket audit >/dev/null
 KEY=$($AWS kms create-key --query KeyMetadata.KeyId --output text)
@@ -29,7 +29,7 @@ for f in $(seq 1 99); do echo "file $f" > "$WORK/m/f$f.txt"; done
 for i in $(seq 1 "$MODELS"); do
   "$MS" push "$WORK/m" "s3://audit/models/m$i" --key "$WORK/signer.key" --sse-kms-key-id "$KEY" >/dev/null
 done
-objects=$($AWS s3api list-objects-v2 --bucket audit --query 'length(Contents)' --output text)
+objects=$($AWS s3api list-objects-v2 --bucket audit --output json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["Contents"]))')
 t0=$(date +%s.%N)
 "$MS" audit s3://audit --key "$WORK/signer.pub" --kms-key "$KEY" --shallow --json > "$WORK/audit.json" || true
 t1=$(date +%s.%N)

@@ -287,15 +287,16 @@ impl Engine {
     /// The bucket's policy, versioning and public access block (three calls, each retried).
     /// A setting the bucket does not have (S3 answers 404) is `None`; any other error fails.
     pub async fn bucket_settings(&self, bucket: &str) -> Result<crate::BucketSettings, S3Error> {
-        fn absent<T>(r: Result<T, S3Error>) -> Result<Option<T>, S3Error> {
-            match r {
-                Ok(v) => Ok(Some(v)),
-                Err(S3Error::NoSuchKey { .. }) => Ok(None),
-                Err(e) => Err(e),
+        /// A 404 means the bucket has no such setting. (S3Error is the engine's error everywhere.)
+        #[allow(clippy::result_large_err)]
+        fn absent<T>() -> impl Fn(S3Error) -> Result<Option<T>, S3Error> {
+            |e| match e {
+                S3Error::NoSuchKey { .. } => Ok(None),
+                e => Err(e),
             }
         }
-        let policy = absent(
-            self.with_retries(|| {
+        let policy = self
+            .with_retries(|| {
                 let req = self.client.get_bucket_policy().bucket(bucket);
                 async move {
                     req.send()
@@ -304,9 +305,8 @@ impl Engine {
                         .map_err(|e| classify("GetBucketPolicy", bucket, "", e))
                 }
             })
-            .await,
-        )?
-        .flatten();
+            .await
+            .or_else(absent())?;
         let versioning = self
             .with_retries(|| {
                 let req = self.client.get_bucket_versioning().bucket(bucket);
@@ -332,8 +332,8 @@ impl Engine {
                 }
             })
             .await?;
-        let public_access_block = absent(
-            self.with_retries(|| {
+        let public_access_block = self
+            .with_retries(|| {
                 let req = self.client.get_public_access_block().bucket(bucket);
                 async move {
                     req.send()
@@ -351,9 +351,8 @@ impl Engine {
                         .map_err(|e| classify("GetPublicAccessBlock", bucket, "", e))
                 }
             })
-            .await,
-        )?
-        .flatten();
+            .await
+            .or_else(absent())?;
         Ok(crate::BucketSettings {
             policy,
             versioning,
