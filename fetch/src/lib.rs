@@ -248,7 +248,8 @@ impl Located {
         }
     }
 
-    /// A single-object model from an object already listed.
+    /// A single-object model from an object already listed, for checking in place (`audit`):
+    /// its name is not vetted for placement as `locate` vets it, so never `place` it.
     pub fn single(bucket: String, object: Object) -> Self {
         let name = object
             .key
