@@ -100,18 +100,24 @@ fn choosing_encryption(seen: &[Seen], bucket: &str) -> Vec<Seen> {
         .collect()
 }
 
-fn policy_for(dir: &Path, url: &str, bucket: &str, arn: &str) -> serde_json::Value {
+/// Runs modelseal against `url` in `dir`; it must succeed. Returns stdout.
+fn modelseal_ok(url: &str, dir: &Path, args: &[&str]) -> Vec<u8> {
     let out = aws::modelseal(url, "testing", "testing")
         .current_dir(dir)
-        .args(["policy", "bucket", "--bucket", bucket, "--kms-key", arn])
+        .args(args)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.stdout
+}
+
+fn policy_for(dir: &Path, url: &str, bucket: &str, arn: &str) -> serde_json::Value {
+    let args = ["policy", "bucket", "--bucket", bucket, "--kms-key", arn];
+    serde_json::from_slice(&modelseal_ok(url, dir, &args)).unwrap()
 }
 
 /// The evaluator itself: what the policy must deny and allow, so that the agreement below can
@@ -215,16 +221,7 @@ fn push_and_sign_send_what_the_bucket_policy_demands() {
 
     let proxy = Proxy::start(&url, Vec::new());
     let run = |args: &[&str]| {
-        let out = aws::modelseal(proxy.url(), "testing", "testing")
-            .current_dir(d)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        modelseal_ok(proxy.url(), d, args);
     };
     let uri = |p: &str| format!("s3://{bucket}/{p}");
     run(&[

@@ -102,6 +102,20 @@ fn check_locations(command: &Command) -> Result<()> {
     }
 }
 
+/// `verify`/`pull`'s flags with the key resolved, as the S3 commands take them.
+fn remote_check<'a>(
+    args: &'a CheckArgs,
+    key: &'a modelseal_kernel::PublicKey,
+) -> remote::Check<'a> {
+    remote::Check {
+        key,
+        signature: args.signature.as_deref(),
+        tlog: tlog_policy(args.insecure_ignore_tlog),
+        pin: args.digest.clone(),
+        json: args.json,
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     check_locations(&cli.command)?;
     match cli.command {
@@ -179,35 +193,21 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Verify {
             model,
-            check:
-                CheckArgs {
-                    key,
-                    signature,
-                    insecure_ignore_tlog,
-                    digest,
-                    json,
-                },
+            check,
             hashing,
             aws,
         } => {
-            let remote = is_s3(&model) || signature.as_deref().is_some_and(is_s3);
-            let aws = aws_if(remote || keyfile::is_kms(&key), &aws)?;
-            let public = keyfile::verifier(&key, aws.as_ref())?;
-            let tlog = tlog_policy(insecure_ignore_tlog);
+            let signature = check.signature.as_deref();
+            let remote = is_s3(&model) || signature.is_some_and(is_s3);
+            let aws = aws_if(remote || keyfile::is_kms(&check.key), &aws)?;
+            let public = keyfile::verifier(&check.key, aws.as_ref())?;
             match (is_s3(&model), &aws) {
                 (true, Some(aws)) => {
                     let objects = hashing.threads.map(usize::from);
-                    let check = remote::Check {
-                        key: &public,
-                        signature: signature.as_deref(),
-                        tlog,
-                        pin: digest,
-                        json,
-                    };
-                    remote::verify(&model, check, aws, objects)
+                    remote::verify(&model, remote_check(&check, &public), aws, objects)
                 }
                 _ => {
-                    if signature.as_deref().is_some_and(is_s3) {
+                    if signature.is_some_and(is_s3) {
                         return Err(crate::failure::Failure::cannot_check(
                             "a local model's signature must be a local file",
                             "download the signature, or verify the model in S3 with an s3:// model URI",
@@ -218,10 +218,10 @@ pub fn run(cli: Cli) -> Result<()> {
                         Path::new(&model),
                         &public,
                         sig.as_deref(),
-                        tlog,
-                        digest.as_ref(),
+                        tlog_policy(check.insecure_ignore_tlog),
+                        check.digest.as_ref(),
                         hashing.threads(),
-                        json,
+                        check.json,
                     )
                 }
             }
@@ -256,25 +256,12 @@ pub fn run(cli: Cli) -> Result<()> {
             uri,
             dest,
             force,
-            check:
-                CheckArgs {
-                    key,
-                    signature,
-                    insecure_ignore_tlog,
-                    digest,
-                    json,
-                },
+            check,
             aws,
         } => {
             let aws = Aws::new(&aws)?;
-            let public = keyfile::verifier(&key, Some(&aws))?;
-            let check = remote::Check {
-                key: &public,
-                signature: signature.as_deref(),
-                tlog: tlog_policy(insecure_ignore_tlog),
-                pin: digest,
-                json,
-            };
+            let public = keyfile::verifier(&check.key, Some(&aws))?;
+            let check = remote_check(&check, &public);
             remote::pull(&uri, &dest, force, check, &aws)
         }
         Command::Push {

@@ -95,27 +95,26 @@ pub struct Check<'a> {
     pub json: bool,
 }
 
+impl<'a> Check<'a> {
+    /// The trust `fetch` checks against: the key, the bundle's place, the pin.
+    fn trust(&self) -> Result<Trust<'a>> {
+        Ok(Trust::Key {
+            key: self.key,
+            signature: given_signature(self.signature)?,
+            pin: self.pin.clone(),
+        })
+    }
+}
+
 pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) -> Result<()> {
-    let Check {
-        key,
-        signature,
-        tlog,
-        pin,
-        json,
-    } = check;
     let uri = parse_uri(uri)?;
-    let given = given_signature(signature)?;
+    let (trust, tlog, json) = (check.trust()?, check.tlog, check.json);
     let engine = aws.engine(threads);
     let (located, fetched) = aws
         .rt
         .block_on(async {
             let work = async {
                 let located = locate(&engine, &uri).await?;
-                let trust = Trust::Key {
-                    key,
-                    signature: given,
-                    pin,
-                };
                 let fetched = fetch(&engine, &located, trust, tlog, None, None).await?;
                 Ok((located, fetched))
             };
@@ -131,15 +130,8 @@ pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) ->
 }
 
 pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) -> Result<()> {
-    let Check {
-        key,
-        signature,
-        tlog,
-        pin,
-        json,
-    } = check;
     let uri = parse_uri(uri)?;
-    let given = given_signature(signature)?;
+    let (trust, tlog, json) = (check.trust()?, check.tlog, check.json);
     // DEST ends with exactly the signed files: what it holds already is refused, or with
     // --force removed first (a staging directory left by a killed pull is ours to replace).
     let existing = dest_entries(dest).map_err(fetch_failure)?;
@@ -161,19 +153,7 @@ pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) ->
             let located = locate(&engine, &uri).await?;
             let dir = prepare_staging(dest)?;
             staging = Some(dir.clone());
-            let fetched = fetch(
-                &engine,
-                &located,
-                Trust::Key {
-                    key,
-                    signature: given,
-                    pin,
-                },
-                tlog,
-                Some(&dir),
-                None,
-            )
-            .await?;
+            let fetched = fetch(&engine, &located, trust, tlog, Some(&dir), None).await?;
             // Placement has no await: once it starts, a signal waits until it is done.
             let placed = place(&located, &fetched, &dir, dest, true)?;
             Ok::<_, FetchError>((located, fetched, placed))
