@@ -31,6 +31,12 @@ if [ ! -x .venv/bin/moto_server ]; then
   .venv/bin/pip install -q --disable-pip-version-check 'moto[server]==5.2.5'
 fi
 
+# The JSON contract test judges --json output with the reference JSON Schema validator.
+if ! .venv/bin/python -c 'import jsonschema' 2>/dev/null; then
+  echo "setup-peers: installing jsonschema==4.26.0 into .venv" >&2
+  .venv/bin/pip install -q --disable-pip-version-check 'jsonschema==4.26.0'
+fi
+
 if [ ! -x .tools/node_modules/.bin/s3rver ]; then
   command -v npm >/dev/null || apt_install nodejs npm
   echo "setup-peers: installing s3rver@3.7.1 into .tools" >&2

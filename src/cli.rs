@@ -12,6 +12,9 @@ use clap::{Parser, Subcommand};
     after_help = "Exit codes: 0 verified or done; 1 the artifact cannot be trusted; 2 the check could not be run."
 )]
 pub struct Cli {
+    /// No progress bar or progress lines on stderr (errors and warnings stay).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -70,7 +73,7 @@ pub enum Command {
         /// `aws:kms` without --sse-kms-key-id: the bucket's default KMS key.
         #[arg(long, value_parser = ["aws:kms"])]
         sse: Option<String>,
-        /// Print a machine-readable JSON result on stdout.
+        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -117,7 +120,8 @@ pub enum Command {
         /// Accept bundles carrying transparency-log entries without verifying them.
         #[arg(long)]
         insecure_ignore_tlog: bool,
-        /// Print one JSON object on stdout (findings name the full object key and their kind).
+        /// Print one JSON object on stdout (findings name the full object key and their kind;
+        /// docs/json-output.schema.json).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -157,7 +161,7 @@ pub enum Command {
         /// s3:// models: replace a signature that is already there.
         #[arg(long)]
         force: bool,
-        /// Print a machine-readable JSON result on stdout (s3:// models).
+        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -216,6 +220,10 @@ pub enum Command {
         #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
               default_missing_value = "true")]
         new_bundle_format: Option<bool>,
+        /// Print one JSON object on stdout with the base64 signature in it, instead of the bare
+        /// signature (docs/json-output.schema.json).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         cosign: CosignFlags,
         #[command(flatten)]
@@ -240,9 +248,47 @@ pub enum Command {
         /// Check signature and digest only, ignoring transparency-log entries and timestamps.
         #[arg(long)]
         insecure_ignore_tlog: bool,
+        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         aws: AwsArgs,
     },
+}
+
+impl Command {
+    /// The subcommand's name as typed, which `--json` reports as `command`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::GenerateKeyPair { .. } => "generate-key-pair",
+            Command::PublicKey { .. } => "public-key",
+            Command::Push { .. } => "push",
+            Command::Pull { .. } => "pull",
+            Command::Audit { .. } => "audit",
+            Command::Policy { .. } => "policy",
+            Command::Sign { .. } => "sign",
+            Command::Verify { .. } => "verify",
+            Command::Digest { .. } => "digest",
+            Command::SignBlob { .. } => "sign-blob",
+            Command::VerifyBlob { .. } => "verify-blob",
+        }
+    }
+
+    /// Whether `--json` was given: stdout then holds exactly one JSON object, success or not.
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Push { json, .. }
+            | Command::Audit { json, .. }
+            | Command::Sign { json, .. }
+            | Command::SignBlob { json, .. }
+            | Command::VerifyBlob { json, .. } => *json,
+            Command::Pull { check, .. } | Command::Verify { check, .. } => check.json,
+            Command::GenerateKeyPair { .. }
+            | Command::PublicKey { .. }
+            | Command::Policy { .. }
+            | Command::Digest { .. } => false,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -278,7 +324,7 @@ pub struct CheckArgs {
     /// validly signed older model copied over the current one.
     #[arg(long, value_name = "sha256:HEX", value_parser = parse_pin)]
     pub digest: Option<modelseal_kernel::Digest>,
-    /// Print a machine-readable JSON result on stdout.
+    /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
     #[arg(long)]
     pub json: bool,
 }

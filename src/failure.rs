@@ -19,6 +19,24 @@ pub struct Failure {
     message: String,
     details: Vec<String>,
     hint: String,
+    /// What `--json` reports beside the message (boxed: most failures have none).
+    extra: Option<Box<Extra>>,
+}
+
+/// Per-file findings and a command's own fields, for `--json`.
+#[derive(Debug, Default)]
+pub struct Extra {
+    pub findings: Vec<Finding>,
+    pub report: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One thing wrong with one file or object, for `--json` (`kind` names what, `detail` says it
+/// as the text output does).
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub kind: &'static str,
+    pub path: String,
+    pub detail: String,
 }
 
 impl Failure {
@@ -28,6 +46,7 @@ impl Failure {
             message: message.into(),
             details: Vec::new(),
             hint: hint.into(),
+            extra: None,
         }
     }
 
@@ -37,12 +56,48 @@ impl Failure {
             message: message.into(),
             details: Vec::new(),
             hint: hint.into(),
+            extra: None,
         }
     }
 
     pub fn with_details(mut self, details: Vec<String>) -> Self {
         self.details = details;
         self
+    }
+
+    /// The findings `--json` lists; the text output shows them as the detail lines.
+    pub fn with_findings(mut self, findings: Vec<Finding>) -> Self {
+        self.details = findings.iter().map(|f| f.detail.clone()).collect();
+        self.extra.get_or_insert_default().findings = findings;
+        self
+    }
+
+    /// Fields a command reports even when it fails (the audit's models and settings).
+    pub fn with_report(mut self, report: serde_json::Value) -> Self {
+        if let serde_json::Value::Object(map) = report {
+            self.extra.get_or_insert_default().report = map;
+        }
+        self
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn hint(&self) -> &str {
+        &self.hint
+    }
+
+    pub fn details(&self) -> &[String] {
+        &self.details
+    }
+
+    pub fn extra(&self) -> Option<&Extra> {
+        self.extra.as_deref()
     }
 
     pub fn exit_code(&self) -> u8 {

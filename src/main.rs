@@ -11,6 +11,7 @@ mod files;
 mod hashing;
 mod keyfile;
 mod progress;
+mod report;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,9 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => {
             // clap prints help and version on stdout with exit 0, and usage errors with exit 2.
+            if e.use_stderr() {
+                json_usage_failure(&e.to_string());
+            }
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
                 failure::EXIT_CANNOT_CHECK
@@ -29,11 +33,28 @@ fn main() -> ExitCode {
             });
         }
     };
+    let (command, json) = (args.command.name(), args.command.json());
     match commands::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
+            if json {
+                println!("{}", report::failure(command, &f));
+            }
             eprint!("{f}");
             ExitCode::from(f.exit_code())
         }
     }
+}
+
+/// `--json` holds for usage errors too: the failure object names the subcommand typed, if any.
+fn json_usage_failure(clap_text: &str) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--json") {
+        return;
+    }
+    let command = args
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .map_or("modelseal", String::as_str);
+    println!("{}", report::usage_failure(command, clap_text));
 }

@@ -284,6 +284,11 @@ fn sorted_root(files: &[(ResourcePath, Digest)]) -> (Vec<&(ResourcePath, Digest)
     (sorted, root)
 }
 
+/// The root digest a signature over these files records (file by file, component-wise order).
+pub fn root_digest_of(files: &[(ResourcePath, Digest)]) -> Digest {
+    sorted_root(files).1
+}
+
 /// What a pin is compared with ([`SignedManifest::pinned_digest`]) once these files are signed
 /// file by file: the digest of a single-file model (`"."`), else the root digest.
 pub fn pinned_digest_of(files: &[(ResourcePath, Digest)]) -> Digest {

@@ -6,12 +6,9 @@ use modelseal_fetch::audit::{self, Options, Report};
 use modelseal_kernel::oms::TlogPolicy;
 use modelseal_kernel::PublicKey;
 
-use super::remote::{fetch_failure, parse_uri};
+use super::verdict::{fetch_failure, parse_uri};
 use crate::aws::Aws;
 use crate::failure::{Failure, Result};
-
-/// Bumped when a field changes meaning or disappears (new fields do not bump it).
-const SCHEMA_VERSION: u32 = 1;
 
 pub struct Args<'a> {
     pub uri: &'a str,
@@ -56,13 +53,17 @@ pub fn run(args: Args<'_>, aws: &Aws) -> Result<()> {
             .await
             .map_err(fetch_failure)
     })?;
-    if args.json {
-        println!("{}", json(&report, &uri.bucket, &prefix, args.shallow));
-    } else {
+    let fields = json(&report, &uri.bucket, &prefix, args.shallow);
+    if !args.json {
         print_table(&report, &uri.bucket, &prefix);
     }
     match report.findings.len() {
-        0 => Ok(()),
+        0 => {
+            if args.json {
+                crate::report::success("audit", fields);
+            }
+            Ok(())
+        }
         n => Err(Failure::untrusted(
             format!(
                 "audit of s3://{}/{prefix}: {n} finding{}",
@@ -70,13 +71,13 @@ pub fn run(args: Args<'_>, aws: &Aws) -> Result<()> {
                 if n == 1 { "" } else { "s" }
             ),
             "fix each finding listed above (re-sign, re-encrypt, remove unsigned objects, set the bucket policy)",
-        )),
+        )
+        .with_report(fields)),
     }
 }
 
 fn json(r: &Report, bucket: &str, prefix: &str, shallow: bool) -> serde_json::Value {
     serde_json::json!({
-        "schema_version": SCHEMA_VERSION,
         "bucket": bucket,
         "prefix": prefix,
         "shallow": shallow,

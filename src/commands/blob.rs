@@ -7,7 +7,7 @@ use modelseal_kernel::blob::{self, BlobBundle, BlobError};
 use modelseal_kernel::bundle;
 use modelseal_kernel::keys::SignError;
 use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::{PublicKey, Signer};
+use modelseal_kernel::{HashAlgorithm, PublicKey, Signer};
 
 use crate::failure::{self, Failure, Result};
 use crate::files::write_atomic;
@@ -26,6 +26,7 @@ pub fn sign_blob(
     key: &dyn Signer,
     output_signature: Option<&Path>,
     bundle_out: Option<&Path>,
+    json: bool,
 ) -> Result<()> {
     let hash = key.public_key().curve().hash();
     let size = std::fs::metadata(file)
@@ -62,7 +63,19 @@ pub fn sign_blob(
         write_atomic(out, json.as_bytes(), 0o600, true)?;
         eprintln!("Wrote bundle to file {}", out.display());
     }
-    if output_signature.is_none() && bundle_out.is_none() {
+    if json {
+        crate::report::success(
+            "sign-blob",
+            serde_json::json!({
+                "signed": true,
+                "file": file.display().to_string(),
+                "signature": b64,
+                "sha256": (hash == HashAlgorithm::Sha256).then(|| digest.to_hex()),
+                "output_signature": output_signature.map(|p| p.display().to_string()),
+                "bundle": bundle_out.map(|p| p.display().to_string()),
+            }),
+        );
+    } else if output_signature.is_none() && bundle_out.is_none() {
         println!("{b64}");
     }
     Ok(())
@@ -75,7 +88,7 @@ fn read_evidence(path: &Path, what: &str) -> Result<Vec<u8>> {
             format!("{what} {} not found", path.display()),
             "an unsigned file cannot be trusted; sign it with 'modelseal sign-blob'",
         )),
-        Err(e) => Err(super::remote::fetch_failure(e)),
+        Err(e) => Err(super::verdict::fetch_failure(e)),
     }
 }
 
@@ -99,6 +112,7 @@ pub fn verify_blob(
     signature: Option<&str>,
     bundle_path: Option<&Path>,
     tlog: TlogPolicy,
+    json: bool,
 ) -> Result<()> {
     // Read the evidence before hashing, so a missing signature fails fast.
     let (evidence, shown) = match (signature, bundle_path) {
@@ -142,10 +156,19 @@ pub fn verify_blob(
     };
     match outcome {
         Ok(ignored) => {
-            if ignored {
-                eprintln!("{}", super::TLOG_WARNING);
+            super::verdict::warn_tlog(ignored);
+            if json {
+                crate::report::success(
+                    "verify-blob",
+                    serde_json::json!({
+                        "file": file.display().to_string(),
+                        "signature": shown,
+                        "transparency_ignored": ignored,
+                    }),
+                );
+            } else {
+                eprintln!("Verified OK");
             }
-            eprintln!("Verified OK");
             Ok(())
         }
         Err(e) => Err(Failure::untrusted(

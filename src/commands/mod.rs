@@ -6,6 +6,7 @@ mod keygen;
 mod model;
 mod policy;
 mod remote;
+mod verdict;
 
 use std::path::{Path, PathBuf};
 
@@ -147,10 +148,10 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             check_cosign_flags(cosign)?;
             let remote = model.to_str().is_some_and(is_s3);
-            let s3_only = sse_kms_key_id.is_some() || sse.is_some() || force || json;
+            let s3_only = sse_kms_key_id.is_some() || sse.is_some() || force;
             if !remote && s3_only {
                 return Err(crate::failure::Failure::cannot_check(
-                    "--sse-kms-key-id, --sse, --force and --json apply to s3:// models only",
+                    "--sse-kms-key-id, --sse and --force apply to s3:// models only",
                     "drop them for a local model",
                 ));
             }
@@ -189,6 +190,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 signature.as_deref(),
                 &ignore_paths,
                 hashing.threads(),
+                json,
             )
         }
         Command::Verify {
@@ -299,6 +301,7 @@ pub fn run(cli: Cli) -> Result<()> {
             output_signature,
             bundle,
             new_bundle_format,
+            json,
             cosign,
             aws,
         } => {
@@ -316,6 +319,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 signer.as_ref(),
                 output_signature.as_deref(),
                 bundle.as_deref(),
+                json,
             )
         }
         Command::VerifyBlob {
@@ -324,6 +328,7 @@ pub fn run(cli: Cli) -> Result<()> {
             signature,
             bundle,
             insecure_ignore_tlog,
+            json,
             aws,
         } => {
             let aws = aws_if(keyfile::is_kms(&key), &aws)?;
@@ -334,6 +339,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 signature.as_deref(),
                 bundle.as_deref(),
                 tlog_policy(insecure_ignore_tlog),
+                json,
             )
         }
     }
@@ -368,6 +374,3 @@ fn default_signature(model: &Path) -> PathBuf {
         PathBuf::from(name)
     }
 }
-
-const TLOG_WARNING: &str =
-    "warning: transparency-log entries and timestamps in the bundle were NOT verified (--insecure-ignore-tlog); only the signature and digests were checked";

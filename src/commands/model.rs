@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use modelseal_kernel::keys::SignError;
 use modelseal_kernel::manifest::{
-    HashJob, ItemKey, LocalModel, Mismatch, ResourcePath, SignedManifest, Verified, DEFAULT_IGNORES,
+    HashJob, ItemKey, LocalModel, ResourcePath, SignedManifest, Verified, DEFAULT_IGNORES,
 };
-use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
+use modelseal_kernel::oms::{self, TlogPolicy};
 use modelseal_kernel::{Digest, HashAlgorithm, PublicKey, Signer};
 
+use super::verdict;
 use crate::failure::{self, Failure, Result};
 use crate::files::{self, Model, WalkError};
 use crate::hashing::{self, Task};
@@ -223,18 +223,18 @@ fn hash_for_signing(
 }
 
 /// Hashes a local model's files and returns the OMS bundle JSON, signed by `signer`, and the
-/// number of files. `inside` is the signature's path when it will be stored in the model.
+/// files it covers. `inside` is the signature's path when it will be stored in the model.
 pub(super) fn sign_model(
     model: &Model,
     signer: &dyn Signer,
     inside: Option<ResourcePath>,
     extra_ignores: &[ResourcePath],
     threads: usize,
-) -> Result<(String, usize)> {
+) -> Result<(String, Hashed)> {
     let (files, ignore_paths) = hash_for_signing(model, inside, extra_ignores, threads)?;
     let shown = model.path.display().to_string();
     let bundle = sign_digests(&model.name(), &shown, signer, &files, &ignore_paths)?;
-    Ok((bundle, files.len()))
+    Ok((bundle, files))
 }
 
 /// `modelseal digest`: what a pin is compared with once the model is signed as `sign` signs it
@@ -248,45 +248,19 @@ pub fn digest(model_path: &Path, ignore: &[PathBuf], threads: usize) -> Result<(
     Ok(())
 }
 
-/// What to do when a model verifies but is not the pinned one.
-pub(super) const PIN_HINT: &str =
-    "a validly signed but different model is there (an older one copied over it?); do not serve it, or pin what 'modelseal digest' prints for the model you mean";
-
-/// A model that verified but is not the pinned one (`--digest`): refused before any byte of the
-/// model is hashed, since the signed manifest already names its digest.
-pub(super) fn check_pin(
-    manifest: &SignedManifest,
-    pin: Option<&Digest>,
-    shown: &str,
-) -> Result<()> {
-    let Some(pin) = pin else { return Ok(()) };
-    let (signed, kind) = manifest.pinned_digest();
-    if signed == pin {
-        return Ok(());
-    }
-    Err(Failure::untrusted(
-        format!(
-            "the pinned digest sha256:{} is not {} of '{shown}' (sha256:{})",
-            pin.to_hex(),
-            kind.describe(),
-            signed.to_hex()
-        ),
-        PIN_HINT,
-    ))
-}
-
 pub fn sign(
     model_path: &Path,
     signer: &dyn Signer,
     signature: Option<&Path>,
     ignore: &[PathBuf],
     threads: usize,
+    json: bool,
 ) -> Result<()> {
     let model = open(model_path, false)?;
     let extra_ignores = resolve_ignore_paths(&model, ignore)?;
     let signature =
         signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
-    let (bundle, count) = sign_model(
+    let (bundle, files) = sign_model(
         &model,
         signer,
         signature_inside(&model, &signature),
@@ -295,90 +269,25 @@ pub fn sign(
     )?;
     files::write_atomic(&signature, bundle.as_bytes(), 0o644, true)?;
     let key = signer.public_key();
+    if json {
+        let o = serde_json::json!({
+            "signed": true,
+            "model": model.path.display().to_string(),
+            "name": model.name(),
+            "signature": signature.display().to_string(),
+        });
+        crate::report::success("sign", verdict::merged(o, verdict::signed_fields(&files)));
+        return Ok(());
+    }
     println!(
-        "Signed model '{}' ({count} files) with {} key {}; signature written to {}",
+        "Signed model '{}' ({} files) with {} key {}; signature written to {}",
         model.name(),
+        files.len(),
         key.curve().name(),
         &key.oms_hint()[..16],
         signature.display()
     );
     Ok(())
-}
-
-pub(super) fn envelope_hint(e: &EnvelopeError) -> &'static str {
-    match e {
-        EnvelopeError::KeyMismatch { .. } => {
-            "verify with the public key of the key that signed the model, or re-sign the model"
-        }
-        EnvelopeError::Signature(SignError::Mismatch) => {
-            "the signature or the signed manifest was altered after signing; do not use this model"
-        }
-        EnvelopeError::Signature(_) => "the signature bytes are corrupt; re-sign the model",
-        EnvelopeError::Transparency(_) => {
-            "pass --insecure-ignore-tlog to check the signature and digests only"
-        }
-        EnvelopeError::Certificate => {
-            "sign the model with a key (modelseal sign --key) and verify with its public key"
-        }
-        EnvelopeError::NotDsse => {
-            "model signatures are OMS bundles written by 'modelseal sign' or model_signing"
-        }
-        EnvelopeError::Manifest(_) => {
-            "the signed manifest is unsafe or inconsistent; do not use this model"
-        }
-        _ => "the signature file is not an OMS v1.0 bundle; re-sign the model",
-    }
-}
-
-/// Steps 0-8: the bundle's bytes (`None` when it does not exist) to a manifest whose every byte
-/// a valid signature by `key` covers. `shown` names the bundle in messages.
-pub(super) fn check_signature(
-    bytes: Option<Vec<u8>>,
-    shown: &str,
-    key: &PublicKey,
-    tlog: TlogPolicy,
-) -> Result<SignedManifest> {
-    let (manifest, bundle) = modelseal_fetch::check_signature(bytes, shown, key, tlog)
-        .map_err(super::remote::fetch_failure)?;
-    if !bundle.transparency.is_empty() {
-        eprintln!("{}", super::TLOG_WARNING);
-    }
-    Ok(manifest)
-}
-
-/// The verdict on a model that does not match.
-pub(super) fn mismatch_failure(shown: &str, mismatch: &Mismatch) -> Failure {
-    Failure::untrusted(
-        format!("model '{shown}' does not match its signature"),
-        "the model changed after it was signed; do not serve it (re-sign only if the change is intended)",
-    )
-    .with_details(mismatch.lines())
-}
-
-/// Prints a success: one line, or a JSON object.
-pub(super) fn report(v: &Verified, shown: &str, json: bool, extra: &[(&str, serde_json::Value)]) {
-    if json {
-        let mut o = serde_json::json!({
-            "verified": true,
-            "model": shown,
-            "name": v.model_name,
-            "items": v.items,
-            "root_sha256": v.root.to_hex(),
-        });
-        if let Some(map) = o.as_object_mut() {
-            for (k, val) in extra {
-                map.insert((*k).to_string(), val.clone());
-            }
-        }
-        println!("{o}");
-    } else {
-        println!(
-            "Verified OK: model '{shown}' ({} {}, root sha256 {})",
-            v.items,
-            if v.items == 1 { "item" } else { "items" },
-            v.root
-        );
-    }
 }
 
 pub fn verify(
@@ -395,13 +304,12 @@ pub fn verify(
     }
     let sig_path =
         signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
-    let bytes =
-        modelseal_fetch::read_local_signature(&sig_path).map_err(super::remote::fetch_failure)?;
-    let manifest = check_signature(bytes, &sig_path.display().to_string(), key, tlog)?;
-    check_pin(&manifest, pin, &model_path.display().to_string())?;
+    let bytes = modelseal_fetch::read_local_signature(&sig_path).map_err(verdict::fetch_failure)?;
+    let manifest = verdict::check_signature(bytes, &sig_path.display().to_string(), key, tlog)?;
+    verdict::check_pin(&manifest, pin, &model_path.display().to_string())?;
     let model = open(model_path, true)?;
     let verified = check_model(&model, &manifest, &sig_path, threads)?;
-    report(&verified, &model.name(), json, &[]);
+    verdict::report("verify", &verified, &model.name(), json, &[]);
     Ok(())
 }
 
@@ -418,5 +326,5 @@ pub(super) fn check_model(
     let digests = hashing::run(tasks(model, plan.jobs.clone()), threads)?;
     manifest
         .check(&plan, &digests)
-        .map_err(|m| mismatch_failure(&model.path.display().to_string(), &m))
+        .map_err(|m| verdict::mismatch_failure(&model.path.display().to_string(), &m))
 }

@@ -7,67 +7,20 @@ use std::path::{Path, PathBuf};
 
 use modelseal_fetch::{
     clear_dest, dest_entries, fetch, locate, place, prepare_staging, stop_requested, FetchError,
-    Fetched, SignatureSource, Trust,
+    SignatureSource, Trust,
 };
 use modelseal_kernel::manifest::{LocalModel, ResourcePath};
 use modelseal_kernel::oms::TlogPolicy;
 use modelseal_kernel::{Digest, HashAlgorithm, Hasher, PublicKey, Signer};
-use modelseal_s3::{Engine, Head, S3Uri, Sse};
+use modelseal_s3::{Engine, Head, Sse};
 
 use super::model;
+use super::verdict::{self, fetch_failure, parse_uri};
 use crate::aws::{s3_failure, Aws};
 use crate::failure::{Failure, Result};
 use crate::files;
 
 pub use modelseal_fetch::SIGNATURE_NAME;
-
-pub fn parse_uri(uri: &str) -> Result<S3Uri> {
-    S3Uri::parse(uri).map_err(|e| Failure::cannot_check(e.to_string(), "write s3://BUCKET/PREFIX"))
-}
-
-/// Maps a fetch failure to what the CLI prints.
-pub(super) fn fetch_failure(e: FetchError) -> Failure {
-    let message = e.to_string();
-    match e {
-        FetchError::S3(e) => s3_failure(*e),
-        FetchError::NothingAt(_) => Failure::cannot_check(
-            message,
-            "check the URI: s3://BUCKET/PREFIX for a model directory, s3://BUCKET/KEY for a single file",
-        ),
-        FetchError::UnsafeKeys { .. } => Failure::untrusted(message, "remove them; a signed model never contains such names"),
-        FetchError::ReservedName { .. } => Failure::untrusted(
-            message,
-            "a signed model never holds this name; rename it and re-sign the model",
-        ),
-        FetchError::SignatureUnusable { .. } => Failure::untrusted(
-            message,
-            "a signature is a regular file (not a link, FIFO or device) of at most 16 MiB; re-sign the model",
-        ),
-        FetchError::Stopped(_) => Failure::cannot_check(message, "run the command again"),
-        FetchError::DestNotEmpty { .. } => Failure::cannot_check(
-            message,
-            "pull into an empty or new directory, or pass --force to empty it first",
-        ),
-        FetchError::SignatureMissing(_) => Failure::untrusted(
-            message,
-            "an unsigned model cannot be trusted; sign it with 'modelseal sign' or 'modelseal push', or pass --signature",
-        ),
-        FetchError::SignatureMalformed { .. } => Failure::untrusted(
-            message,
-            "the signature file is corrupt or not a Sigstore bundle; re-sign the model",
-        ),
-        FetchError::Signature { error, .. } => Failure::untrusted(message, model::envelope_hint(&error)),
-        FetchError::Mismatch { shown, mismatch } => model::mismatch_failure(&shown, &mismatch),
-        FetchError::PinNeedsSingleFile(_) => {
-            Failure::cannot_check(message, "give the key as well: the pin is then compared with the signed root digest")
-        }
-        FetchError::PinMismatch { .. } => Failure::untrusted(
-            message,
-            model::PIN_HINT,
-        ),
-        FetchError::Local { .. } => Failure::cannot_check(message, "check the local path and disk"),
-    }
-}
 
 /// `--signature` as given (an s3:// URI or a local path); `None` means the default place.
 fn given_signature(given: Option<&str>) -> Result<Option<SignatureSource>> {
@@ -76,12 +29,6 @@ fn given_signature(given: Option<&str>) -> Result<Option<SignatureSource>> {
         Some(s) => Some(SignatureSource::Local(PathBuf::from(s))),
         None => None,
     })
-}
-
-fn warn_tlog(fetched: &Fetched) {
-    if fetched.ignored_transparency {
-        eprintln!("{}", super::TLOG_WARNING);
-    }
 }
 
 /// How `verify s3://` and `pull` check a model: the command line's `CheckArgs`, resolved.
@@ -124,8 +71,8 @@ pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) ->
             }
         })
         .map_err(fetch_failure)?;
-    warn_tlog(&fetched);
-    model::report(&fetched.verified, &located.uri(), json, &[]);
+    verdict::warn_tlog(fetched.ignored_transparency);
+    verdict::report("verify", &fetched.verified, &located.uri(), json, &[]);
     Ok(())
 }
 
@@ -176,10 +123,11 @@ pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) ->
             return Err(fetch_failure(e));
         }
     };
-    warn_tlog(&fetched);
+    verdict::warn_tlog(fetched.ignored_transparency);
     let mut names = placed.files.clone();
     names.extend(placed.signature.clone());
-    model::report(
+    verdict::report(
+        "pull",
         &fetched.verified,
         &located.uri(),
         json,
@@ -390,17 +338,16 @@ pub fn push(
     })?;
     let count = uploads.len();
     if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "pushed": true,
-                "uri": format!("s3://{}/{}", uri.bucket, uri.key),
-                "objects": count,
-                "signature": format!("s3://{}/{sig_key}", uri.bucket),
-                "sse": "aws:kms",
-                "sse_kms_key_id": sse.kms_key_id,
-            })
-        );
+        let o = serde_json::json!({
+            "pushed": true,
+            "uri": format!("s3://{}/{}", uri.bucket, uri.key),
+            "objects": count,
+            "object_keys": uploads.iter().map(|u| format!("s3://{}/{}", uri.bucket, u.key)).collect::<Vec<_>>(),
+            "signature": format!("s3://{}/{sig_key}", uri.bucket),
+            "sse": "aws:kms",
+            "sse_kms_key_id": sse.kms_key_id,
+        });
+        crate::report::success("push", verdict::merged(o, verdict::signed_fields(&digests)));
     } else {
         println!(
             "Pushed {count} files and the signature to s3://{}/{sig_key}, encrypted with SSE-KMS ({})",
@@ -419,7 +366,7 @@ fn check_local(
     key: &PublicKey,
     threads: usize,
 ) -> Result<()> {
-    let manifest = model::check_signature(
+    let manifest = verdict::check_signature(
         Some(bytes.to_vec()),
         &path.display().to_string(),
         key,
@@ -599,9 +546,9 @@ pub fn sign(
             &expected,
         )
         .await?;
-        Ok((located.uri(), sig, digests.len(), sse))
+        Ok((located.uri(), sig, digests, sse))
     };
-    let (model_uri, sig, count, sse) = aws.rt.block_on(async {
+    let (model_uri, sig, digests, sse) = aws.rt.block_on(async {
         tokio::select! {
             r = work => r,
             signal = stop_requested() => Err(Failure::cannot_check(
@@ -612,20 +559,18 @@ pub fn sign(
     })?;
     let key = signer.public_key();
     if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "signed": true,
-                "uri": model_uri,
-                "files": count,
-                "signature": sig.to_string(),
-                "sse": "aws:kms",
-                "sse_kms_key_id": sse.kms_key_id,
-            })
-        );
+        let o = serde_json::json!({
+            "signed": true,
+            "uri": model_uri,
+            "signature": sig.to_string(),
+            "sse": "aws:kms",
+            "sse_kms_key_id": sse.kms_key_id,
+        });
+        crate::report::success("sign", verdict::merged(o, verdict::signed_fields(&digests)));
     } else {
         println!(
-            "Signed model '{model_uri}' ({count} files) with {} key {}; signature written to {sig}, encrypted with SSE-KMS ({})",
+            "Signed model '{model_uri}' ({} files) with {} key {}; signature written to {sig}, encrypted with SSE-KMS ({})",
+            digests.len(),
             key.curve().name(),
             &key.oms_hint()[..16],
             sse.kms_key_id.as_deref().unwrap_or("the bucket's default key")

@@ -1,0 +1,213 @@
+//! Verdicts, shared by the commands on local and S3 models: checking a bundle, the failure each
+//! refusal maps to (with its hint and findings), the pin, and how a verified model is reported.
+//! It sits below `model` and `remote`, which both use it and not each other's internals.
+
+use modelseal_fetch::FetchError;
+use modelseal_kernel::keys::SignError;
+use modelseal_kernel::manifest::{Mismatch, ResourcePath, SignedManifest, Verified};
+use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
+use modelseal_kernel::{Digest, PublicKey};
+use modelseal_s3::S3Uri;
+
+use crate::aws::s3_failure;
+use crate::failure::{Failure, Finding, Result};
+
+pub(super) fn parse_uri(uri: &str) -> Result<S3Uri> {
+    S3Uri::parse(uri).map_err(|e| Failure::cannot_check(e.to_string(), "write s3://BUCKET/PREFIX"))
+}
+
+/// Maps a fetch failure to what the CLI prints.
+pub(super) fn fetch_failure(e: FetchError) -> Failure {
+    let message = e.to_string();
+    match e {
+        FetchError::S3(e) => s3_failure(*e),
+        FetchError::NothingAt(_) => Failure::cannot_check(
+            message,
+            "check the URI: s3://BUCKET/PREFIX for a model directory, s3://BUCKET/KEY for a single file",
+        ),
+        FetchError::UnsafeKeys { .. } => Failure::untrusted(message, "remove them; a signed model never contains such names"),
+        FetchError::ReservedName { .. } => Failure::untrusted(
+            message,
+            "a signed model never holds this name; rename it and re-sign the model",
+        ),
+        FetchError::SignatureUnusable { .. } => Failure::untrusted(
+            message,
+            "a signature is a regular file (not a link, FIFO or device) of at most 16 MiB; re-sign the model",
+        ),
+        FetchError::Stopped(_) => Failure::cannot_check(message, "run the command again"),
+        FetchError::DestNotEmpty { .. } => Failure::cannot_check(
+            message,
+            "pull into an empty or new directory, or pass --force to empty it first",
+        ),
+        FetchError::SignatureMissing(_) => Failure::untrusted(
+            message,
+            "an unsigned model cannot be trusted; sign it with 'modelseal sign' or 'modelseal push', or pass --signature",
+        ),
+        FetchError::SignatureMalformed { .. } => Failure::untrusted(
+            message,
+            "the signature file is corrupt or not a Sigstore bundle; re-sign the model",
+        ),
+        FetchError::Signature { error, .. } => Failure::untrusted(message, envelope_hint(&error)),
+        FetchError::Mismatch { shown, mismatch } => mismatch_failure(&shown, &mismatch),
+        FetchError::PinNeedsSingleFile(_) => {
+            Failure::cannot_check(message, "give the key as well: the pin is then compared with the signed root digest")
+        }
+        FetchError::PinMismatch { .. } => Failure::untrusted(
+            message,
+            PIN_HINT,
+        ),
+        FetchError::Local { .. } => Failure::cannot_check(message, "check the local path and disk"),
+    }
+}
+
+/// What to do when a model verifies but is not the pinned one.
+pub(super) const PIN_HINT: &str =
+    "a validly signed but different model is there (an older one copied over it?); do not serve it, or pin what 'modelseal digest' prints for the model you mean";
+
+/// A model that verified but is not the pinned one (`--digest`): refused before any byte of the
+/// model is hashed, since the signed manifest already names its digest.
+pub(super) fn check_pin(
+    manifest: &SignedManifest,
+    pin: Option<&Digest>,
+    shown: &str,
+) -> Result<()> {
+    let Some(pin) = pin else { return Ok(()) };
+    let (signed, kind) = manifest.pinned_digest();
+    if signed == pin {
+        return Ok(());
+    }
+    Err(Failure::untrusted(
+        format!(
+            "the pinned digest sha256:{} is not {} of '{shown}' (sha256:{})",
+            pin.to_hex(),
+            kind.describe(),
+            signed.to_hex()
+        ),
+        PIN_HINT,
+    ))
+}
+
+pub(super) fn envelope_hint(e: &EnvelopeError) -> &'static str {
+    match e {
+        EnvelopeError::KeyMismatch { .. } => {
+            "verify with the public key of the key that signed the model, or re-sign the model"
+        }
+        EnvelopeError::Signature(SignError::Mismatch) => {
+            "the signature or the signed manifest was altered after signing; do not use this model"
+        }
+        EnvelopeError::Signature(_) => "the signature bytes are corrupt; re-sign the model",
+        EnvelopeError::Transparency(_) => {
+            "pass --insecure-ignore-tlog to check the signature and digests only"
+        }
+        EnvelopeError::Certificate => {
+            "sign the model with a key (modelseal sign --key) and verify with its public key"
+        }
+        EnvelopeError::NotDsse => {
+            "model signatures are OMS bundles written by 'modelseal sign' or model_signing"
+        }
+        EnvelopeError::Manifest(_) => {
+            "the signed manifest is unsafe or inconsistent; do not use this model"
+        }
+        _ => "the signature file is not an OMS v1.0 bundle; re-sign the model",
+    }
+}
+
+/// Steps 0-8: the bundle's bytes (`None` when it does not exist) to a manifest whose every byte
+/// a valid signature by `key` covers. `shown` names the bundle in messages.
+pub(super) fn check_signature(
+    bytes: Option<Vec<u8>>,
+    shown: &str,
+    key: &PublicKey,
+    tlog: TlogPolicy,
+) -> Result<SignedManifest> {
+    let (manifest, bundle) =
+        modelseal_fetch::check_signature(bytes, shown, key, tlog).map_err(fetch_failure)?;
+    warn_tlog(!bundle.transparency.is_empty());
+    Ok(manifest)
+}
+
+/// The verdict on a model that does not match, one finding per file.
+pub(super) fn mismatch_failure(shown: &str, mismatch: &Mismatch) -> Failure {
+    let lines = mismatch.lines();
+    let kinds = mismatch
+        .changed
+        .iter()
+        .map(|c| ("changed", c.key.path().to_string()))
+        .chain(
+            mismatch
+                .size_changed
+                .iter()
+                .map(|(p, _)| ("size_changed", p.to_string())),
+        )
+        .chain(mismatch.missing.iter().map(|p| ("missing", p.to_string())))
+        .chain(mismatch.extra.iter().map(|p| ("extra", p.to_string())));
+    // `lines` lists the problems in this same order, one each.
+    let findings = kinds
+        .zip(lines)
+        .map(|((kind, path), detail)| Finding { kind, path, detail })
+        .collect();
+    Failure::untrusted(
+        format!("model '{shown}' does not match its signature"),
+        "the model changed after it was signed; do not serve it (re-sign only if the change is intended)",
+    )
+    .with_findings(findings)
+}
+
+/// What `--json` reports about a signature just made over `files`: how many, the root digest
+/// (as verify reports it) and the pin (`--digest`, `VERIFICATION_DIGEST`).
+pub(super) fn signed_fields(files: &[(ResourcePath, Digest)]) -> serde_json::Value {
+    serde_json::json!({
+        "files": files.len(),
+        "root_sha256": oms::root_digest_of(files).to_hex(),
+        "digest": format!("sha256:{}", oms::pinned_digest_of(files).to_hex()),
+    })
+}
+
+/// Merges `extra`'s fields into `o` (both JSON objects).
+pub(super) fn merged(mut o: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    if let (Some(o), serde_json::Value::Object(extra)) = (o.as_object_mut(), extra) {
+        o.extend(extra);
+    }
+    o
+}
+
+/// Prints a verified model: one line, or `command`'s JSON object.
+pub(super) fn report(
+    command: &str,
+    v: &Verified,
+    shown: &str,
+    json: bool,
+    extra: &[(&str, serde_json::Value)],
+) {
+    if json {
+        let mut o = serde_json::json!({
+            "model": shown,
+            "name": v.model_name,
+            "items": v.items,
+            "root_sha256": v.root.to_hex(),
+        });
+        if let Some(map) = o.as_object_mut() {
+            for (k, val) in extra {
+                map.insert((*k).to_string(), val.clone());
+            }
+        }
+        crate::report::success(command, o);
+    } else {
+        println!(
+            "Verified OK: model '{shown}' ({} {}, root sha256 {})",
+            v.items,
+            if v.items == 1 { "item" } else { "items" },
+            v.root
+        );
+    }
+}
+
+/// Said on stderr whenever a bundle's transparency evidence was accepted unverified.
+pub(super) fn warn_tlog(ignored_transparency: bool) {
+    if ignored_transparency {
+        eprintln!("{TLOG_WARNING}");
+    }
+}
+
+const TLOG_WARNING: &str =
+    "warning: transparency-log entries and timestamps in the bundle were NOT verified (--insecure-ignore-tlog); only the signature and digests were checked";
