@@ -1,61 +1,139 @@
-//! A progress bar on stderr for `push` and `pull`, only when stderr is a terminal and no JSON
-//! was asked for. It polls the engine's byte counter; it never touches the data path.
+//! Progress on stderr for the commands that move or hash many bytes (push, pull, sign, verify).
+//!
+//! - stderr a terminal: a bar (bytes, files, rate, ETA), its message naming the phase.
+//! - stderr not a terminal (CI logs, `kubectl logs`): once a command has run for one interval
+//!   (10 s, `MODELSEAL_PROGRESS_SECONDS`), one line per interval and one per phase change after
+//!   that; a command done sooner prints none, so short runs keep their logs as they were.
+//! - `--quiet`: nothing.
+//!
+//! It polls a byte counter (the engine's, or the hashers'); it never touches the data path.
 
 use std::io::IsTerminal as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use modelseal_fetch::progress::{self as lines, Ticker};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// `--quiet`: no bar and no progress lines for the rest of the run.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
 pub struct Progress {
-    done: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    out: Out,
+}
+
+enum Out {
+    Off,
+    Bar {
+        bar: indicatif::ProgressBar,
+        label: String,
+        done: Arc<AtomicBool>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
+    Lines {
+        label: String,
+        /// Set by the first periodic line; phase lines wait for it.
+        spoke: Arc<AtomicBool>,
+        _ticker: Ticker,
+    },
 }
 
 impl Progress {
-    /// Starts a bar over `total` bytes (a spinner when unknown) fed by `moved`.
-    pub fn start(label: &str, total: Option<u64>, moved: Arc<AtomicU64>, quiet: bool) -> Progress {
-        let done = Arc::new(AtomicBool::new(false));
-        if quiet || !std::io::stderr().is_terminal() {
-            return Progress { done, thread: None };
-        }
-        let bar = match total {
-            Some(t) => indicatif::ProgressBar::new(t).with_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            ),
-            None => indicatif::ProgressBar::new_spinner().with_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {msg} {bytes} {binary_bytes_per_sec}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            ),
+    /// Starts progress for `label` ("pull s3://models/llm") over `total` bytes and `files`
+    /// files when known, fed by `moved`.
+    pub fn start(
+        label: &str,
+        total: Option<u64>,
+        files: Option<usize>,
+        moved: impl Fn() -> u64 + Send + 'static,
+    ) -> Progress {
+        let label = match files {
+            Some(n) => format!("{label} ({n} {})", if n == 1 { "file" } else { "files" }),
+            None => label.to_string(),
         };
-        bar.set_message(label.to_string());
-        let stop = done.clone();
-        let thread = std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                bar.set_position(moved.load(Ordering::Relaxed));
-                bar.tick();
-                std::thread::sleep(Duration::from_millis(100));
+        let out = if QUIET.load(Ordering::Relaxed) {
+            Out::Off
+        } else if std::io::stderr().is_terminal() {
+            bar(label, total, moved)
+        } else {
+            let every =
+                lines::interval(std::env::var("MODELSEAL_PROGRESS_SECONDS").ok().as_deref());
+            let spoke = Arc::new(AtomicBool::new(false));
+            let (said, prefix) = (spoke.clone(), label.clone());
+            let ticker = Ticker::start(every, total, moved, move |line| {
+                said.store(true, Ordering::Relaxed);
+                eprintln!("modelseal: {prefix}: {line}");
+            });
+            Out::Lines {
+                label,
+                spoke,
+                _ticker: ticker,
             }
-            bar.set_position(moved.load(Ordering::Relaxed));
-            bar.finish_and_clear();
-        });
-        Progress {
-            done,
-            thread: Some(thread),
+        };
+        Progress { out }
+    }
+
+    /// A new phase ("checking encryption", "uploading the signature").
+    pub fn phase(&self, what: &str) {
+        match &self.out {
+            Out::Off => {}
+            Out::Bar { bar, label, .. } => bar.set_message(format!("{label}: {what}")),
+            Out::Lines { label, spoke, .. } => {
+                if spoke.load(Ordering::Relaxed) {
+                    eprintln!("modelseal: {label}: {what}");
+                }
+            }
         }
+    }
+}
+
+fn bar(label: String, total: Option<u64>, moved: impl Fn() -> u64 + Send + 'static) -> Out {
+    let bar = match total {
+        Some(t) => indicatif::ProgressBar::new(t).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} {bytes} {binary_bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.set_message(label.clone());
+    let done = Arc::new(AtomicBool::new(false));
+    let (stop, drawn) = (done.clone(), bar.clone());
+    let thread = std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            drawn.set_position(moved());
+            drawn.tick();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        drawn.set_position(moved());
+        drawn.finish_and_clear();
+    });
+    Out::Bar {
+        bar,
+        label,
+        done,
+        thread: Some(thread),
     }
 }
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        self.done.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Out::Bar { done, thread, .. } = &mut self.out {
+            done.store(true, Ordering::Relaxed);
+            if let Some(t) = thread.take() {
+                let _ = t.join();
+            }
         }
     }
 }

@@ -51,7 +51,10 @@ pub fn failure(command: &str, f: &Failure) -> Value {
     o.insert("findings".into(), Value::Array(findings));
     // A command's own fields (the audit's models and findings) complete the object.
     for (k, v) in extra.iter().flat_map(|e| &e.report) {
-        if !matches!(k.as_str(), "schema_version" | "command" | "ok" | "verified" | "error") {
+        if !matches!(
+            k.as_str(),
+            "schema_version" | "command" | "ok" | "verified" | "error"
+        ) {
             o.insert(k.clone(), v.clone());
         }
     }

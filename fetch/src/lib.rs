@@ -24,6 +24,7 @@ use modelseal_s3::{Chunk, Engine, Object, S3Error, S3Uri, Sink};
 
 pub mod audit;
 pub mod evidence;
+pub mod progress;
 mod staged;
 use evidence::{EvidenceError, Links, SIGNATURE_LIMIT};
 use staged::StagedFile;
@@ -238,6 +239,15 @@ impl Located {
 
     pub fn is_single_file(&self) -> bool {
         matches!(self.remote, Remote::File { .. })
+    }
+
+    /// The model's objects as listed and their total size (what a progress bar counts toward;
+    /// the signature and any extra objects under the prefix are included).
+    pub fn listed(&self) -> (usize, u64) {
+        match &self.remote {
+            Remote::File { object, .. } => (1, object.size),
+            Remote::Dir { objects, .. } => (objects.len(), objects.values().map(|o| o.size).sum()),
+        }
     }
 
     /// The signature's default location: `PREFIX/model.sig`, or `KEY.sig`.

@@ -15,8 +15,8 @@ use std::process::ExitCode;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use modelseal_fetch::{
-    clear_dest, evidence, fetch, locate, place, prepare_staging, remove_staging, stop_requested,
-    FetchError, Located, SignatureSource, Trust,
+    clear_dest, evidence, fetch, locate, place, prepare_staging, progress, remove_staging,
+    stop_requested, FetchError, Located, SignatureSource, Trust,
 };
 use modelseal_kernel::manifest::ResourcePath;
 use modelseal_kernel::oms::TlogPolicy;
@@ -66,7 +66,8 @@ S3 (as kserve-storage reads them):
 
 Tuning and output:
   MODELSEAL_S3_RANGE_MIB (6), MODELSEAL_S3_CONCURRENCY (6), MODELSEAL_S3_OBJECTS (4),
-  MODELSEAL_MAX_UNPACKED_BYTES (256 GiB), MODELSEAL_TERMINATION_LOG (/dev/termination-log)
+  MODELSEAL_MAX_UNPACKED_BYTES (256 GiB), MODELSEAL_TERMINATION_LOG (/dev/termination-log),
+  MODELSEAL_PROGRESS_SECONDS (10): one progress line per interval while a model downloads
 ";
 
 fn main() -> ExitCode {
@@ -113,6 +114,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
         None => DEFAULT_MAX_UNPACKED,
     };
     let tuning = init_tuning(&env)?;
+    let every = progress::interval(env.get("MODELSEAL_PROGRESS_SECONDS").map(String::as_str));
     let config = config::from_env(env)?;
     // One thread drives every connection; hashing and writing have threads of their own. Against
     // a two-worker runtime this saved ~0.3 CPU-seconds per GiB on two cores shared with the
@@ -150,7 +152,10 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
                 &pair[0],
                 dest,
                 &others,
-                max_unpacked,
+                Settings {
+                    max_unpacked,
+                    progress_every: every,
+                },
             );
             // Kubernetes sends SIGTERM to stop a pod: stop downloading, remove the staged
             // files, exit. Placement has no await, so it is never cut in half.
@@ -316,6 +321,12 @@ fn selector(config: &Config) -> Option<impl Fn(&ResourcePath) -> bool + '_> {
     })
 }
 
+/// What every pair is fetched with, beside the configuration.
+struct Settings {
+    max_unpacked: u64,
+    progress_every: std::time::Duration,
+}
+
 async fn fetch_pair(
     engine: &Engine,
     config: &Config,
@@ -323,8 +334,12 @@ async fn fetch_pair(
     src: &str,
     dest: &Path,
     other_dests: &[PathBuf],
-    max_unpacked: u64,
+    settings: Settings,
 ) -> Result<(), String> {
+    let Settings {
+        max_unpacked,
+        progress_every,
+    } = settings;
     if !src.starts_with("s3://") {
         return Err(format!(
             "{src}: only s3:// URIs are supported by modelseal-init"
@@ -362,6 +377,16 @@ async fn fetch_pair(
             removed.join(", ")
         ));
     }
+    // One line per interval in the pod's log while bytes move (kserve#6016).
+    let (_, total) = located.listed();
+    let moved = engine.bytes_moved();
+    let shown = located.uri();
+    let ticker = progress::Ticker::start(
+        progress_every,
+        Some(total),
+        move || moved.load(std::sync::atomic::Ordering::Relaxed),
+        move |line| log(format!("{shown}: {line}")),
+    );
     let result = stage_and_place(
         engine,
         config,
@@ -372,6 +397,7 @@ async fn fetch_pair(
         max_unpacked,
     )
     .await;
+    drop(ticker);
     if result.is_err() && !remove_staging(&staging) {
         log(format!("could not remove {}", staging.display()));
     }

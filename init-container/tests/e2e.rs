@@ -664,3 +664,35 @@ fn help_lists_every_environment_variable() {
         .collect();
     assert!(missing.is_empty(), "--help does not mention {missing:?}");
 }
+
+#[test]
+fn the_log_gets_a_progress_line_per_interval() {
+    let Some(m) = moto() else { return };
+    let mut files = Files::new();
+    files.insert(
+        "weights.bin",
+        (0..48u32 << 20).map(|i| (i % 251) as u8).collect(),
+    );
+    m.publish("big", &files, &key(SIGNER));
+    let dest = m.d().join("models");
+    let mut c = m.command();
+    c.env("MODELSEAL_PROGRESS_SECONDS", "0.001");
+    let out = m.run(c, &[&m.uri("big"), dest.to_str().unwrap()]);
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let prefix = format!("modelseal-init: {}/: ", m.uri("big"));
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with(&prefix)).collect();
+    assert!(!lines.is_empty(), "no progress line in {stderr}");
+    // The listing's total: the weights and the signature.
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(" MiB (") && l.contains("/s")),
+        "{lines:?}"
+    );
+    // At the default interval, a download this short logs no progress line.
+    let again = m.d().join("models2");
+    let out = m.init(&[&m.uri("big"), again.to_str().unwrap()]);
+    ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&prefix));
+}

@@ -13,6 +13,7 @@ use super::verdict;
 use crate::failure::{self, Failure, Result};
 use crate::files::{self, Model, WalkError};
 use crate::hashing::{self, Task};
+use crate::progress::Progress;
 
 /// Maps a walk failure; a symlink or special file is a verdict when verifying, a usage problem
 /// when signing.
@@ -54,6 +55,25 @@ pub(super) fn signature_inside(model: &Model, signature: &Path) -> Option<Resour
     } else {
         files::inside(&model.path, signature)
     }
+}
+
+/// Hashes what `jobs` ask of `model`, with progress labelled `verb` over the files' bytes.
+fn hash(
+    verb: &str,
+    model: &Model,
+    jobs: Vec<HashJob>,
+    threads: usize,
+) -> Result<Vec<(ItemKey, Digest)>> {
+    let tasks = tasks(model, jobs);
+    let total: u64 = tasks.iter().map(|(_, size)| size).sum();
+    let start = hashing::hashed_bytes();
+    let _progress = Progress::start(
+        &format!("{verb} {}", model.path.display()),
+        Some(total),
+        Some(tasks.len()),
+        move || hashing::hashed_bytes().saturating_sub(start),
+    );
+    hashing::run(tasks, threads)
 }
 
 fn tasks(model: &Model, jobs: Vec<HashJob>) -> Vec<(Task, u64)> {
@@ -200,6 +220,7 @@ type Hashed = Vec<(ResourcePath, Digest)>;
 /// Hashes the files a signature of `model` covers (file by file, SHA-256) and returns them with
 /// the ignore paths it records. `inside` is the signature's path when it is stored in the model.
 fn hash_for_signing(
+    verb: &str,
     model: &Model,
     inside: Option<ResourcePath>,
     extra_ignores: &[ResourcePath],
@@ -214,7 +235,7 @@ fn hash_for_signing(
             algorithm: HashAlgorithm::Sha256,
         })
         .collect();
-    let digests = hashing::run(tasks(model, jobs), threads)?;
+    let digests = hash(verb, model, jobs, threads)?;
     let files = digests
         .into_iter()
         .map(|(k, d)| (k.path().clone(), d))
@@ -231,7 +252,7 @@ pub(super) fn sign_model(
     extra_ignores: &[ResourcePath],
     threads: usize,
 ) -> Result<(String, Hashed)> {
-    let (files, ignore_paths) = hash_for_signing(model, inside, extra_ignores, threads)?;
+    let (files, ignore_paths) = hash_for_signing("sign", model, inside, extra_ignores, threads)?;
     let shown = model.path.display().to_string();
     let bundle = sign_digests(&model.name(), &shown, signer, &files, &ignore_paths)?;
     Ok((bundle, files))
@@ -243,7 +264,7 @@ pub fn digest(model_path: &Path, ignore: &[PathBuf], threads: usize) -> Result<(
     let model = open(model_path, false)?;
     let extra_ignores = resolve_ignore_paths(&model, ignore)?;
     let inside = signature_inside(&model, &super::default_signature(model_path));
-    let (files, _) = hash_for_signing(&model, inside, &extra_ignores, threads)?;
+    let (files, _) = hash_for_signing("digest", &model, inside, &extra_ignores, threads)?;
     println!("sha256:{}", oms::pinned_digest_of(&files).to_hex());
     Ok(())
 }
@@ -323,7 +344,7 @@ pub(super) fn check_model(
 ) -> Result<Verified> {
     let evidence: Vec<ResourcePath> = signature_inside(model, signature).into_iter().collect();
     let plan = manifest.plan(&model.local, &evidence);
-    let digests = hashing::run(tasks(model, plan.jobs.clone()), threads)?;
+    let digests = hash("verify", model, plan.jobs.clone(), threads)?;
     manifest
         .check(&plan, &digests)
         .map_err(|m| verdict::mismatch_failure(&model.path.display().to_string(), &m))

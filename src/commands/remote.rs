@@ -4,10 +4,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use modelseal_fetch::{
     clear_dest, dest_entries, fetch, locate, place, prepare_staging, stop_requested, FetchError,
-    SignatureSource, Trust,
+    Located, SignatureSource, Trust,
 };
 use modelseal_kernel::manifest::{LocalModel, ResourcePath};
 use modelseal_kernel::oms::TlogPolicy;
@@ -19,6 +20,7 @@ use super::verdict::{self, fetch_failure, parse_uri};
 use crate::aws::{s3_failure, Aws};
 use crate::failure::{Failure, Result};
 use crate::files;
+use crate::progress::Progress;
 
 pub use modelseal_fetch::SIGNATURE_NAME;
 
@@ -53,6 +55,18 @@ impl<'a> Check<'a> {
     }
 }
 
+/// Progress over a located model's listed objects, fed by the engine's byte counter.
+fn progress(verb: &str, located: &Located, engine: &Engine) -> Progress {
+    let (files, bytes) = located.listed();
+    let moved = engine.bytes_moved();
+    Progress::start(
+        &format!("{verb} {}", located.uri()),
+        Some(bytes),
+        Some(files),
+        move || moved.load(Ordering::Relaxed),
+    )
+}
+
 pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) -> Result<()> {
     let uri = parse_uri(uri)?;
     let (trust, tlog, json) = (check.trust()?, check.tlog, check.json);
@@ -62,6 +76,7 @@ pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) ->
         .block_on(async {
             let work = async {
                 let located = locate(&engine, &uri).await?;
+                let _progress = progress("verify", &located, &engine);
                 let fetched = fetch(&engine, &located, trust, tlog, None, None).await?;
                 Ok((located, fetched))
             };
@@ -94,13 +109,14 @@ pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) ->
     let engine = aws.engine(None);
     let created_dest = !dest.exists();
     let mut staging = None;
-    let bar = crate::progress::Progress::start("pull", None, engine.bytes_moved(), json);
     let result = aws.rt.block_on(async {
         let work = async {
             let located = locate(&engine, &uri).await?;
+            let progress = progress("pull", &located, &engine);
             let dir = prepare_staging(dest)?;
             staging = Some(dir.clone());
             let fetched = fetch(&engine, &located, trust, tlog, Some(&dir), None).await?;
+            progress.phase("verified; placing the files");
             // Placement has no await: once it starts, a signal waits until it is done.
             let placed = place(&located, &fetched, &dir, dest, true)?;
             Ok::<_, FetchError>((located, fetched, placed))
@@ -110,7 +126,6 @@ pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) ->
             signal = stop_requested() => Err(FetchError::Stopped(signal)),
         }
     });
-    drop(bar);
     let (located, fetched, placed) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -292,7 +307,13 @@ pub fn push(
     };
     let engine = aws.engine(None);
     let total: u64 = uploads.iter().map(|u| u.size).sum();
-    let bar = crate::progress::Progress::start("push", Some(total), engine.bytes_moved(), json);
+    let moved = engine.bytes_moved();
+    let progress = Progress::start(
+        &format!("push s3://{}/{}", uri.bucket, uri.key),
+        Some(total),
+        Some(uploads.len()),
+        move || moved.load(Ordering::Relaxed),
+    );
     let interrupted = |signal: &str| {
         Failure::cannot_check(
             format!("push stopped by {signal}; multipart uploads aborted, no signature written"),
@@ -301,15 +322,15 @@ pub fn push(
     };
     let uploaded = aws.rt.block_on(async {
         tokio::select! {
-            r = upload_model(&engine, aws, &uri.bucket, &uploads, &sig_key, sse.kms_key_id.as_deref()) => r,
+            r = upload_model(&engine, aws, &uri.bucket, &uploads, &sig_key, sse.kms_key_id.as_deref(), &progress) => r,
             signal = stop_requested() => {
                 engine.abort_active().await;
                 Err(interrupted(signal))
             }
         }
     });
-    drop(bar);
     let (sse, expected, digests) = uploaded?;
+    progress.phase("uploading the signature");
     let bundle = match source {
         BundleSource::Given(bytes) => bytes,
         BundleSource::Sign(signer) => {
@@ -384,6 +405,7 @@ async fn upload_model(
     uploads: &[Upload],
     sig_key: &str,
     kms_key_id: Option<&str>,
+    progress: &Progress,
 ) -> Result<(Sse, Vec<String>, Vec<(ResourcePath, Digest)>)> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
     engine.check_bucket(bucket).await.map_err(s3_failure)?;
@@ -426,6 +448,7 @@ async fn upload_model(
         .try_collect()
         .await
         .map_err(s3_failure)?;
+    progress.phase("checking each object's encryption");
     for (key, _, _) in &written {
         let head = engine
             .head(bucket, key)
@@ -525,11 +548,11 @@ pub fn sign(
             .iter()
             .filter_map(|p| ResourcePath::parse(p).ok())
             .collect();
-        let bar = crate::progress::Progress::start("sign", None, engine.bytes_moved(), json);
+        let progress = progress("sign", &located, &engine);
         let digests = modelseal_fetch::hash_for_signing(&engine, &located, &ignores)
             .await
             .map_err(fetch_failure)?;
-        drop(bar);
+        progress.phase("uploading the signature");
         let bundle = model::sign_digests(
             &located.model_name(),
             &located.uri(),
