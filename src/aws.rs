@@ -56,6 +56,13 @@ impl Aws {
         tuning.read_timeout = seconds("--read-timeout", args.read_timeout)?;
         tuning.max_attempts = args.max_attempts;
         rt.block_on(check_profile(args.profile.as_deref()))?;
+        let profile = args
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+        if let Some(p) = profile {
+            let _ = PROFILE.set(p);
+        }
         let sdk = rt.block_on(modelseal_s3::load_sdk_config(&options, &tuning));
         Ok(Aws {
             rt,
@@ -125,9 +132,7 @@ pub fn s3_failure(e: S3Error) -> Failure {
         } => "the server kept failing; try again later (--max-attempts allows more attempts)",
         S3Error::Service { .. } => "check the request against the S3 error above",
         S3Error::Local { .. } => "check the local file or disk",
-        S3Error::Credentials { kind: CredentialsKind::NotFound, .. } => "set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on a laptop, run `aws configure` or `aws sso login`",
-        S3Error::Credentials { kind: CredentialsKind::Imds, .. } => "outside AWS, set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_EC2_METADATA_DISABLED=true skips IMDS); on EC2, check the instance profile",
-        S3Error::Credentials { .. } => "check the credential settings of the profile (`aws configure list`)",
+        S3Error::Credentials { kind, message } => return credentials_failure(*kind, message),
         S3Error::TooLarge { .. } => "this object is larger than any signature; check the URI",
         S3Error::Interrupted => "run the command again",
     };
@@ -135,6 +140,23 @@ pub fn s3_failure(e: S3Error) -> Failure {
         S3Error::ObjectChanged { .. } => Failure::untrusted(e.to_string(), hint),
         _ => Failure::cannot_check(e.to_string(), hint),
     }
+}
+
+/// The profile in use (`--profile`, else `AWS_PROFILE`), for hints that name it.
+static PROFILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// A credentials failure, from S3 or KMS alike: one `error:` line, one `hint:` line.
+pub fn credentials_failure(kind: CredentialsKind, message: &str) -> Failure {
+    let flag = PROFILE
+        .get()
+        .map_or(String::new(), |p| format!(" --profile {p}"));
+    let hint = match kind {
+        CredentialsKind::NotFound => "set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on a laptop, run `aws configure` or `aws sso login`".to_string(),
+        CredentialsKind::Imds => "outside AWS, set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_EC2_METADATA_DISABLED=true skips IMDS); on EC2, check the instance profile".to_string(),
+        CredentialsKind::SsoLogin => format!("run `aws sso login{flag}`, then try again"),
+        CredentialsKind::Provider => format!("check the credential settings of the profile (`aws configure list{flag}`)"),
+    };
+    Failure::cannot_check(message, hint)
 }
 
 /// The engine's tuning, adjustable for unusual stores: `MODELSEAL_S3_RANGE_MIB` (bytes per

@@ -446,6 +446,126 @@ fn a_profile_in_the_shared_files_is_used() {
     assert!(!r.stderr.contains("credentials"), "{}", r.stderr);
 }
 
+/// IAM Identity Center profiles, as `aws configure sso` writes them (an `sso-session`) and in the
+/// legacy form (`sso_start_url` on the profile).
+const SSO_CONFIG: &[u8] = b"[profile dev]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = ModelSigner
+region = us-east-1
+
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+
+[profile legacy]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+sso_account_id = 111122223333
+sso_role_name = ModelSigner
+region = us-east-1
+";
+
+#[test]
+fn an_sso_profile_without_a_valid_token_says_run_aws_sso_login() {
+    let dir = signed_model();
+    let d = dir.path();
+    write_tree(d, &[(".aws/config", SSO_CONFIG)]);
+    // Nothing listens there: the token is missing before any request is made.
+    let verify = |profile: &str| {
+        run_without_aws(
+            d,
+            &[
+                "verify",
+                "s3://bucket/m",
+                "--key",
+                "signer.pub",
+                "--profile",
+                profile,
+                "--endpoint-url",
+                "http://127.0.0.1:1",
+            ],
+            &[],
+        )
+    };
+    let expected = |profile: &str| {
+        format!(
+            "error: the AWS SSO (IAM Identity Center) session has expired or was never started: no valid token in ~/.aws/sso/cache\n\
+hint: run `aws sso login --profile {profile}`, then try again\n"
+        )
+    };
+    // Never logged in.
+    assert_golden(&verify("dev"), 2, &expected("dev"));
+    assert_golden(&verify("legacy"), 2, &expected("legacy"));
+    // Logged in once, and the token has expired (no refresh token to renew it with). The cache
+    // file is named by the SHA-1 of the session name, as the aws CLI names it.
+    let sha1 = std::process::Command::new("sha1sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write as _;
+            c.stdin.take().unwrap().write_all(b"corp")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let name = String::from_utf8(sha1.stdout).unwrap()[..40].to_string();
+    write_tree(
+        d,
+        &[(
+            &format!(".aws/sso/cache/{name}.json"),
+            br#"{"accessToken": "expired", "expiresAt": "2020-01-01T00:00:00Z", "region": "us-east-1", "startUrl": "https://corp.awsapps.com/start"}"#,
+        )],
+    );
+    assert_golden(&verify("dev"), 2, &expected("dev"));
+}
+
+#[test]
+fn credential_process_and_assume_role_profiles_reach_the_server() {
+    let Ok(moto) = std::env::var("MODELSEAL_TEST_MOTO") else {
+        eprintln!("skipped: MODELSEAL_TEST_MOTO is not set (scripts/test.sh sets it)");
+        return;
+    };
+    let dir = signed_model();
+    let d = dir.path();
+    let helper = d.join("creds.sh");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"testing\", \"SecretAccessKey\": \"testing\"}'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = format!(
+        "[profile proc]\ncredential_process = {}\nregion = us-east-1\n\n\
+[profile chain]\nrole_arn = arn:aws:iam::123456789012:role/signer\nsource_profile = proc\nregion = us-east-1\n",
+        helper.display()
+    );
+    write_tree(d, &[(".aws/config", config.as_bytes())]);
+    for profile in ["proc", "chain"] {
+        // AWS_ENDPOINT_URL sends STS (the assume-role step) to moto as well.
+        let r = run_without_aws(
+            d,
+            &[
+                "verify",
+                "s3://no-such-bucket-for-profiles/m",
+                "--key",
+                "signer.pub",
+                "--profile",
+                profile,
+            ],
+            &[("AWS_ENDPOINT_URL", &moto)],
+        );
+        // Credentials were had and the request reached the server, which answered.
+        assert_golden(
+            &r,
+            2,
+            "error: bucket 'no-such-bucket-for-profiles' does not exist\n\
+hint: check the bucket name, the region and the endpoint (AWS_ENDPOINT_URL, --endpoint-url)\n",
+        );
+    }
+}
+
 #[test]
 fn kms_failures_say_what_failed_not_key_usage() {
     let dir = signed_model();

@@ -63,9 +63,9 @@ pub enum KmsError {
         key: String,
         message: String,
     },
-    /// No usable AWS credentials; `found_none` when the chain came up empty.
+    /// No usable AWS credentials (said as the S3 engine says it).
     Credentials {
-        found_none: bool,
+        kind: modelseal_s3::CredentialsKind,
         message: String,
     },
 }
@@ -104,20 +104,6 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     last.to_string()
 }
 
-/// The credentials error somewhere in `e`'s causes.
-fn credentials_error<'a>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a aws_credential_types::provider::error::CredentialsError> {
-    let mut next = Some(e);
-    while let Some(err) = next {
-        if let Some(c) = err.downcast_ref() {
-            return Some(c);
-        }
-        next = err.source();
-    }
-    None
-}
-
 fn classify<E>(
     op: &'static str,
     key: &str,
@@ -127,21 +113,8 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let key = key.to_string();
-    if let Some(c) = credentials_error(&err) {
-        use aws_credential_types::provider::error::CredentialsError as C;
-        return match c {
-            C::CredentialsNotLoaded(_) => KmsError::Credentials {
-                found_none: true,
-                message: "no AWS credentials found (looked in the environment, the shared config and credentials files, web identity, ECS and instance metadata)".into(),
-            },
-            other => KmsError::Credentials {
-                found_none: false,
-                message: format!(
-                    "AWS credentials could not be loaded: {}",
-                    innermost(other).lines().next().unwrap_or("").trim()
-                ),
-            },
-        };
+    if let Some((kind, message)) = modelseal_s3::credentials::classify(&err) {
+        return KmsError::Credentials { kind, message };
     }
     if matches!(
         err,

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::credentials::CredentialsKind;
+
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 #[derive(Debug)]
@@ -65,17 +67,6 @@ pub enum S3Error {
         error: std::io::Error,
     },
     Interrupted,
-}
-
-/// Why credentials could not be had, for the hint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CredentialsKind {
-    /// Every provider in the chain came up empty.
-    NotFound,
-    /// The instance metadata service (IMDS) could not be reached or refused.
-    Imds,
-    /// Another provider failed (web identity, a profile's source, a timeout).
-    Provider,
 }
 
 impl fmt::Display for S3Error {
@@ -221,40 +212,6 @@ impl Retry {
     }
 }
 
-/// The credentials error somewhere in `e`'s causes.
-fn credentials_error<'a>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a aws_credential_types::provider::error::CredentialsError> {
-    let mut next = Some(e);
-    while let Some(err) = next {
-        if let Some(c) = err.downcast_ref() {
-            return Some(c);
-        }
-        next = err.source();
-    }
-    None
-}
-
-fn credentials_failure(e: &aws_credential_types::provider::error::CredentialsError) -> S3Error {
-    use aws_credential_types::provider::error::CredentialsError as C;
-    let detail = source_text(e);
-    let first = detail.lines().next().unwrap_or("").trim().to_string();
-    match e {
-        C::CredentialsNotLoaded(_) => S3Error::Credentials {
-            kind: CredentialsKind::NotFound,
-            message: "no AWS credentials found (looked in the environment, the shared config and credentials files, web identity, ECS and instance metadata)".into(),
-        },
-        _ if detail.contains("IMDS") => S3Error::Credentials {
-            kind: CredentialsKind::Imds,
-            message: "AWS credentials: the instance metadata service (IMDS) could not be reached or refused".into(),
-        },
-        _ => S3Error::Credentials {
-            kind: CredentialsKind::Provider,
-            message: format!("AWS credentials could not be loaded: {first}"),
-        },
-    }
-}
-
 /// What went wrong, from the error and its causes, without the SDK's generic wrappers
 /// ("dispatch failure", "streaming error", "io error"): the causes that say something, outermost
 /// first, each once.
@@ -297,8 +254,8 @@ pub(crate) fn classify<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    if let Some(c) = credentials_error(&err) {
-        return Retry::No(credentials_failure(c));
+    if let Some((kind, message)) = crate::credentials::classify(&err) {
+        return Retry::No(S3Error::Credentials { kind, message });
     }
     let (bucket, key) = (bucket.to_string(), key.to_string());
     let status = err.raw_response().map(|r| r.status().as_u16());

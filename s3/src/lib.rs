@@ -8,6 +8,7 @@
 //! It knows nothing of signatures: what the bytes mean is the kernel's business.
 
 mod client;
+pub mod credentials;
 mod download;
 mod error;
 pub mod parse;
@@ -18,8 +19,9 @@ pub use client::{
     load_sdk_config, sdk_retries, sdk_timeouts, Engine, Options, Tuning, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
 };
+pub use credentials::CredentialsKind;
 pub use download::{Chunk, Sink};
-pub use error::{CredentialsKind, S3Error};
+pub use error::S3Error;
 pub use upload::{Observer, Sse, Uploaded};
 
 pub use uri::{is_malformed_s3, S3Uri, UriError};
