@@ -350,3 +350,55 @@ fn ignore_paths_mean_what_they_mean_to_model_signing() {
         r.stderr
     );
 }
+
+/// `sign s3://` signs objects where a training job left them; the model pulled from there is
+/// one model_signing accepts, with the signature pull placed beside it.
+#[test]
+fn model_signing_accepts_a_model_signed_in_s3_and_pulled() {
+    let Some(ms) = model_signing() else { return };
+    let Some(url) = common::aws::server("MODELSEAL_TEST_MOTO") else {
+        return;
+    };
+    let (rt, s3, kms) = (
+        common::aws::rt(),
+        common::aws::s3(&url, "testing", "testing"),
+        common::aws::kms(&url),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate_cosign_key(d);
+    let bucket = common::aws::bucket(&s3, &rt, "interop");
+    let (sse, _) = common::aws::sse_key(&kms, &rt);
+    for (key, data) in [
+        ("run-7/config.json", b"{\"layers\": 2}\n".to_vec()),
+        ("run-7/weights/shard-0.bin", vec![5u8; 70_000]),
+        ("run-7/tokenizer.json", b"{}\n".to_vec()),
+    ] {
+        common::aws::put(&s3, &rt, &bucket, key, &data);
+    }
+    let uri = format!("s3://{bucket}/run-7");
+    let ms_run = |args: &[&str]| -> common::Run {
+        let mut c = common::aws::modelseal(&url, "testing", "testing");
+        c.current_dir(d).env("COSIGN_PASSWORD", "pw").args(args);
+        c.output().unwrap().into()
+    };
+    let r = ms_run(&[
+        "sign",
+        &uri,
+        "--key",
+        "cosign.key",
+        "--sse-kms-key-id",
+        &sse,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = ms_run(&["pull", &uri, "pulled", "--key", "cosign.pub"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, out) = reference_verify(&ms, d, "pulled", "pulled/model.sig", "cosign.pub");
+    assert_eq!(code, 0, "model_signing refused the pulled model: {out}");
+    // And it refuses the same model with a changed byte: the acceptance means something.
+    let mut w = std::fs::read(d.join("pulled/weights/shard-0.bin")).unwrap();
+    w[100] ^= 1;
+    std::fs::write(d.join("pulled/weights/shard-0.bin"), w).unwrap();
+    let (code, _) = reference_verify(&ms, d, "pulled", "pulled/model.sig", "cosign.pub");
+    assert_ne!(code, 0);
+}
