@@ -2,7 +2,7 @@
 //! configuration chain.
 
 use aws_config::SdkConfig;
-use modelseal_s3::{CredentialsKind, Engine, Options, S3Error, Tuning};
+use modelseal_s3::{CredentialsKind, CredentialsProblem, Engine, Options, S3Error, Tuning};
 
 use crate::cli::AwsArgs;
 use crate::failure::Failure;
@@ -132,31 +132,34 @@ pub fn s3_failure(e: S3Error) -> Failure {
         } => "the server kept failing; try again later (--max-attempts allows more attempts)",
         S3Error::Service { .. } => "check the request against the S3 error above",
         S3Error::Local { .. } => "check the local file or disk",
-        S3Error::Credentials { kind, message } => return credentials_failure(*kind, message),
+        S3Error::Credentials(p) => return credentials_failure(p, &p.message),
         S3Error::TooLarge { .. } => "this object is larger than any signature; check the URI",
         S3Error::Interrupted => "run the command again",
     };
+    let debug = format!("{e:?}");
     match e {
         S3Error::ObjectChanged { .. } => Failure::untrusted(e.to_string(), hint),
         _ => Failure::cannot_check(e.to_string(), hint),
     }
+    .with_debug(debug)
 }
 
 /// The profile in use (`--profile`, else `AWS_PROFILE`), for hints that name it.
 static PROFILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// A credentials failure, from S3 or KMS alike: one `error:` line, one `hint:` line.
-pub fn credentials_failure(kind: CredentialsKind, message: &str) -> Failure {
+/// A credentials failure, from S3 or KMS alike: one `error:` line (`message`), one `hint:` line;
+/// the SDK's causes only with `--verbose`.
+pub fn credentials_failure(p: &CredentialsProblem, message: &str) -> Failure {
     let flag = PROFILE
         .get()
         .map_or(String::new(), |p| format!(" --profile {p}"));
-    let hint = match kind {
+    let hint = match p.kind {
         CredentialsKind::NotFound => "set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; on a laptop, run `aws configure` or `aws sso login`".to_string(),
         CredentialsKind::Imds => "outside AWS, set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_EC2_METADATA_DISABLED=true skips IMDS); on EC2, check the instance profile".to_string(),
         CredentialsKind::SsoLogin => format!("run `aws sso login{flag}`, then try again"),
         CredentialsKind::Provider => format!("check the credential settings of the profile (`aws configure list{flag}`)"),
     };
-    Failure::cannot_check(message, hint)
+    Failure::cannot_check(message, hint).with_debug(p.detail.clone())
 }
 
 /// The engine's tuning, adjustable for unusual stores: `MODELSEAL_S3_RANGE_MIB` (bytes per

@@ -15,6 +15,9 @@ pub struct Cli {
     /// No progress bar or progress lines on stderr (errors and warnings stay).
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// On an AWS failure, also print every cause the SDK gave (after the error and hint).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -28,6 +28,8 @@ pub struct Failure {
 pub struct Extra {
     pub findings: Vec<Finding>,
     pub report: serde_json::Map<String, serde_json::Value>,
+    /// Every cause the AWS SDK gave, printed only with `--verbose`.
+    pub debug: Option<String>,
 }
 
 /// One thing wrong with one file or object, for `--json` (`kind` names what, `detail` says it
@@ -77,6 +79,12 @@ impl Failure {
         if let serde_json::Value::Object(map) = report {
             self.extra.get_or_insert_default().report = map;
         }
+        self
+    }
+
+    /// The causes behind the message, for `--verbose`.
+    pub fn with_debug(mut self, debug: String) -> Self {
+        self.extra.get_or_insert_default().debug = Some(debug);
         self
     }
 

@@ -28,8 +28,8 @@ fn kms_failure(arg: &str, e: &KmsError) -> Failure {
             "check the AWS credentials and the key policy (kms:Sign, kms:GetPublicKey, kms:DescribeKey)".to_string()
         }
         KmsError::Unreachable { .. } => "check the network and the KMS endpoint (--kms-endpoint-url, AWS_ENDPOINT_URL_KMS, or the host in the awskms:// URI)".to_string(),
-        KmsError::Credentials { kind, message } => {
-            return crate::aws::credentials_failure(*kind, &format!("cannot use key {arg}: {message}"))
+        KmsError::Credentials(p) => {
+            return crate::aws::credentials_failure(p, &format!("cannot use key {arg}: {}", p.message))
         }
         KmsError::RawTooLarge { .. } => format!("unset {} (RAW is only for test servers)", modelseal_kms::MESSAGE_TYPE_ENV),
         _ => "use an ECC_NIST_P256/P384/P521 key with key usage SIGN_VERIFY".to_string(),

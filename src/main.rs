@@ -33,7 +33,7 @@ fn main() -> ExitCode {
             });
         }
     };
-    let (command, json) = (args.command.name(), args.command.json());
+    let (command, json, verbose) = (args.command.name(), args.command.json(), args.verbose);
     match commands::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -41,6 +41,15 @@ fn main() -> ExitCode {
                 println!("{}", report::failure(command, &f));
             }
             eprint!("{f}");
+            if let Some(debug) = f
+                .extra()
+                .and_then(|e| e.debug.as_deref())
+                .filter(|_| verbose)
+            {
+                for line in debug.lines() {
+                    eprintln!("debug: {line}");
+                }
+            }
             ExitCode::from(f.exit_code())
         }
     }

@@ -496,6 +496,30 @@ hint: run `aws sso login --profile {profile}`, then try again\n"
     };
     // Never logged in.
     assert_golden(&verify("dev"), 2, &expected("dev"));
+    // --verbose adds the SDK's causes after the two lines, and only then.
+    let r = run_without_aws(
+        d,
+        &[
+            "verify",
+            "s3://bucket/m",
+            "--key",
+            "signer.pub",
+            "--profile",
+            "dev",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+            "-v",
+        ],
+        &[],
+    );
+    assert!(r.stderr.starts_with(&expected("dev")), "{}", r.stderr);
+    let debug: Vec<&str> = r.stderr.lines().skip(2).collect();
+    assert!(
+        !debug.is_empty() && debug.iter().all(|l| l.starts_with("debug: ")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("SSO token"), "{}", r.stderr);
     assert_golden(&verify("legacy"), 2, &expected("legacy"));
     // Logged in once, and the token has expired (no refresh token to renew it with). The cache
     // file is named by the SHA-1 of the session name, as the aws CLI names it.

@@ -64,10 +64,7 @@ pub enum KmsError {
         message: String,
     },
     /// No usable AWS credentials (said as the S3 engine says it).
-    Credentials {
-        kind: modelseal_s3::CredentialsKind,
-        message: String,
-    },
+    Credentials(modelseal_s3::CredentialsProblem),
 }
 
 impl fmt::Display for KmsError {
@@ -85,7 +82,7 @@ impl fmt::Display for KmsError {
             KmsError::Unreachable { op, key, message } => {
                 write!(f, "cannot reach KMS for {op} on {key}: {message}")
             }
-            KmsError::Credentials { message, .. } => f.write_str(message),
+            KmsError::Credentials(p) => f.write_str(&p.message),
             KmsError::RawTooLarge { len } => write!(
                 f,
                 "{MESSAGE_TYPE_ENV}=RAW can sign at most {RAW_LIMIT} bytes, and this message has {len}"
@@ -113,8 +110,8 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let key = key.to_string();
-    if let Some((kind, message)) = modelseal_s3::credentials::classify(&err) {
-        return KmsError::Credentials { kind, message };
+    if let Some(p) = modelseal_s3::credentials::classify(&err) {
+        return KmsError::Credentials(p);
     }
     if matches!(
         err,

@@ -17,8 +17,17 @@ pub enum CredentialsKind {
     Provider,
 }
 
-/// The credentials failure somewhere in `e`'s causes, as its kind and one line.
-pub fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(CredentialsKind, String)> {
+/// A credentials failure: its kind, one line for people, and every cause the SDK gave (for
+/// `--verbose`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialsProblem {
+    pub kind: CredentialsKind,
+    pub message: String,
+    pub detail: String,
+}
+
+/// The credentials failure somewhere in `e`'s causes.
+pub fn classify(e: &(dyn std::error::Error + 'static)) -> Option<CredentialsProblem> {
     let mut next = Some(e);
     let c: &CredentialsError = loop {
         let err = next?;
@@ -29,7 +38,7 @@ pub fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(CredentialsKin
     };
     let detail = crate::error::source_text(c);
     let first = detail.lines().next().unwrap_or("").trim().to_string();
-    Some(match c {
+    let (kind, message) = match c {
         CredentialsError::CredentialsNotLoaded(_) => (
             CredentialsKind::NotFound,
             "no AWS credentials found (looked in the environment, the shared config and credentials files, web identity, ECS and instance metadata)".into(),
@@ -48,5 +57,10 @@ pub fn classify(e: &(dyn std::error::Error + 'static)) -> Option<(CredentialsKin
             CredentialsKind::Provider,
             format!("AWS credentials could not be loaded: {first}"),
         ),
+    };
+    Some(CredentialsProblem {
+        kind,
+        message,
+        detail,
     })
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::credentials::CredentialsKind;
+use crate::credentials::CredentialsProblem;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
@@ -57,10 +57,7 @@ pub enum S3Error {
     },
     /// No usable AWS credentials: the chain found none, or a provider in it failed. Never
     /// retried; the message is one line (the SDK's list of providers tried is left out).
-    Credentials {
-        kind: CredentialsKind,
-        message: String,
-    },
+    Credentials(CredentialsProblem),
     /// Reading a local file to upload, or the caller's sink, failed.
     Local {
         what: String,
@@ -130,7 +127,7 @@ impl fmt::Display for S3Error {
             S3Error::GaveUp { attempts, last } => {
                 write!(f, "{last} (gave up after {attempts} attempts)")
             }
-            S3Error::Credentials { message, .. } => f.write_str(message),
+            S3Error::Credentials(p) => f.write_str(&p.message),
             S3Error::Local { what, error } => write!(f, "{what}: {error}"),
             S3Error::Interrupted => f.write_str("interrupted"),
         }
@@ -254,8 +251,8 @@ pub(crate) fn classify<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    if let Some((kind, message)) = crate::credentials::classify(&err) {
-        return Retry::No(S3Error::Credentials { kind, message });
+    if let Some(p) = crate::credentials::classify(&err) {
+        return Retry::No(S3Error::Credentials(p));
     }
     let (bucket, key) = (bucket.to_string(), key.to_string());
     let status = err.raw_response().map(|r| r.status().as_u16());

@@ -19,7 +19,7 @@ pub use client::{
     load_sdk_config, sdk_retries, sdk_timeouts, Engine, Options, Tuning, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
 };
-pub use credentials::CredentialsKind;
+pub use credentials::{CredentialsKind, CredentialsProblem};
 pub use download::{Chunk, Sink};
 pub use error::S3Error;
 pub use upload::{Observer, Sse, Uploaded};
