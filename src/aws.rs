@@ -29,17 +29,29 @@ fn seconds(flag: &str, value: f64) -> Result<std::time::Duration, Failure> {
         })
 }
 
+/// How the AWS context drives its I/O.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// One thread for every connection: downloads (`pull`, `verify s3://`, `sign s3://`,
+    /// `audit`), whose hashing and writing run on threads of their own. Against worker threads
+    /// it saves CPU per GiB as it does for modelseal-init (README, benchmarks).
+    OneThread,
+    /// Worker threads: `push` hashes each part on the runtime as it goes up.
+    Workers,
+}
+
 impl Aws {
-    pub fn new(args: &AwsArgs) -> Result<Aws, Failure> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                Failure::cannot_check(
-                    format!("cannot start the async runtime: {e}"),
-                    "check the system's thread limits",
-                )
-            })?;
+    pub fn new(args: &AwsArgs, runtime: Runtime) -> Result<Aws, Failure> {
+        let mut builder = match runtime {
+            Runtime::OneThread => tokio::runtime::Builder::new_current_thread(),
+            Runtime::Workers => tokio::runtime::Builder::new_multi_thread(),
+        };
+        let rt = builder.enable_all().build().map_err(|e| {
+            Failure::cannot_check(
+                format!("cannot start the async runtime: {e}"),
+                "check the system's thread limits",
+            )
+        })?;
         let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));

@@ -430,6 +430,22 @@ fn kms_keys_sign_models_and_blobs() {
         "cosign.pub",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // And a model signed in place with the KMS key (it once blocked on KMS inside the runtime).
+    let r = m.ms_env(
+        &raw,
+        &[
+            "sign",
+            &format!("s3://{bucket}/kms"),
+            "--key",
+            &reference,
+            "--sse-kms-key-id",
+            &id,
+            "--force",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = m.ms(&["verify", &format!("s3://{bucket}/kms"), "--key", &reference]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 #[test]

@@ -12,17 +12,27 @@ use std::path::{Path, PathBuf};
 
 use modelseal_kernel::oms::TlogPolicy;
 
-use crate::aws::Aws;
+use crate::aws::{Aws, Runtime};
 use crate::cli::{AwsArgs, CheckArgs, Cli, Command, PolicyCommand};
 use crate::failure::Result;
 use crate::keyfile;
 
 /// The AWS context, made only when a key or URI needs it.
-fn aws_if(needed: bool, args: &AwsArgs) -> Result<Option<Aws>> {
+fn aws_if(needed: bool, args: &AwsArgs, runtime: Runtime) -> Result<Option<Aws>> {
     if needed {
-        Aws::new(args).map(Some)
+        Aws::new(args, runtime).map(Some)
     } else {
         Ok(None)
+    }
+}
+
+/// A KMS key signs by blocking on its runtime's handle, which only worker threads can serve;
+/// anything else downloads and hashes, for which one thread costs less CPU.
+fn signing_runtime(key: &str) -> Runtime {
+    if keyfile::is_kms(key) {
+        Runtime::Workers
+    } else {
+        Runtime::OneThread
     }
 }
 
@@ -127,11 +137,11 @@ pub fn run(cli: Cli) -> Result<()> {
             kms,
             aws,
         } => {
-            let aws = aws_if(kms.is_some(), &aws)?;
+            let aws = aws_if(kms.is_some(), &aws, Runtime::OneThread)?;
             keygen::generate_key_pair(&output_key_prefix, force, kms.as_deref(), aws.as_ref())
         }
         Command::PublicKey { key, outfile, aws } => {
-            let aws = aws_if(keyfile::is_kms(&key), &aws)?;
+            let aws = aws_if(keyfile::is_kms(&key), &aws, Runtime::OneThread)?;
             keygen::public_key(&key, outfile.as_deref(), aws.as_ref())
         }
         Command::Sign {
@@ -168,7 +178,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     "pass the KMS key the model's objects are encrypted with",
                 ));
             }
-            let aws = aws_if(remote || keyfile::is_kms(&key), &aws)?;
+            let aws = aws_if(remote || keyfile::is_kms(&key), &aws, signing_runtime(&key))?;
             let signer = keyfile::signer(&key, aws.as_ref())?;
             if let (true, Some(aws)) = (remote, &aws) {
                 let sse = remote::PushSse {
@@ -202,7 +212,11 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let signature = check.signature.as_deref();
             let remote = is_s3(&model) || signature.is_some_and(is_s3);
-            let aws = aws_if(remote || keyfile::is_kms(&check.key), &aws)?;
+            let aws = aws_if(
+                remote || keyfile::is_kms(&check.key),
+                &aws,
+                Runtime::OneThread,
+            )?;
             let public = keyfile::verifier(&check.key, aws.as_ref())?;
             match (is_s3(&model), &aws) {
                 (true, Some(aws)) => {
@@ -243,7 +257,7 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
             aws,
         } => {
-            let aws = Aws::new(&aws)?;
+            let aws = Aws::new(&aws, Runtime::OneThread)?;
             let public = keyfile::verifier(&key, Some(&aws))?;
             let args = audit::Args {
                 uri: &uri,
@@ -262,7 +276,7 @@ pub fn run(cli: Cli) -> Result<()> {
             check,
             aws,
         } => {
-            let aws = Aws::new(&aws)?;
+            let aws = Aws::new(&aws, Runtime::OneThread)?;
             let public = keyfile::verifier(&check.key, Some(&aws))?;
             let check = remote_check(&check, &public);
             remote::pull(&uri, &dest, force, check, &aws)
@@ -278,7 +292,7 @@ pub fn run(cli: Cli) -> Result<()> {
             aws,
             hashing,
         } => {
-            let aws = Aws::new(&aws)?;
+            let aws = Aws::new(&aws, Runtime::Workers)?;
             let sse = remote::PushSse {
                 kms_key_id: sse_kms_key_id,
             };
@@ -313,7 +327,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     "drop the flag; verify-blob still reads cosign's legacy bundles",
                 ));
             }
-            let aws = aws_if(keyfile::is_kms(&key), &aws)?;
+            let aws = aws_if(keyfile::is_kms(&key), &aws, signing_runtime(&key))?;
             let signer = keyfile::signer(&key, aws.as_ref())?;
             blob::sign_blob(
                 &file,
@@ -332,7 +346,7 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
             aws,
         } => {
-            let aws = aws_if(keyfile::is_kms(&key), &aws)?;
+            let aws = aws_if(keyfile::is_kms(&key), &aws, Runtime::OneThread)?;
             let public = keyfile::verifier(&key, aws.as_ref())?;
             blob::verify_blob(
                 &file,

@@ -520,7 +520,13 @@ pub fn sign(
 ) -> Result<()> {
     let uri = parse_uri(uri)?;
     let engine = aws.engine(threads);
-    let work = async {
+    let stopped = |signal: &str| {
+        Failure::cannot_check(
+            format!("sign stopped by {signal}; no signature written"),
+            "run the command again",
+        )
+    };
+    let hashing = async {
         let located = locate(&engine, &uri).await.map_err(fetch_failure)?;
         let sig = located.default_signature();
         if !force
@@ -552,34 +558,32 @@ pub fn sign(
         let digests = modelseal_fetch::hash_for_signing(&engine, &located, &ignores)
             .await
             .map_err(fetch_failure)?;
-        progress.phase("uploading the signature");
-        let bundle = model::sign_digests(
-            &located.model_name(),
-            &located.uri(),
-            signer,
-            &digests,
-            &ignore_paths,
-        )?;
-        upload_signature(
-            &engine,
-            &sig.bucket,
-            &sig.key,
-            bundle.into_bytes(),
-            &sse,
-            &expected,
-        )
-        .await?;
-        Ok((located.uri(), sig, digests, sse))
+        progress.phase("signing and uploading the signature");
+        Ok((located, sig, sse, expected, ignore_paths, digests, progress))
     };
-    let (model_uri, sig, digests, sse) = aws.rt.block_on(async {
+    let (located, sig, sse, expected, ignore_paths, digests, progress) =
+        aws.rt.block_on(async {
+            tokio::select! {
+                r = hashing => r,
+                signal = stop_requested() => Err(stopped(signal)),
+            }
+        })?;
+    // Signed outside the runtime: a KMS key blocks on its own call to KMS.
+    let bundle = model::sign_digests(
+        &located.model_name(),
+        &located.uri(),
+        signer,
+        &digests,
+        &ignore_paths,
+    )?;
+    aws.rt.block_on(async {
         tokio::select! {
-            r = work => r,
-            signal = stop_requested() => Err(Failure::cannot_check(
-                format!("sign stopped by {signal}; no signature written"),
-                "run the command again",
-            )),
+            r = upload_signature(&engine, &sig.bucket, &sig.key, bundle.into_bytes(), &sse, &expected) => r,
+            signal = stop_requested() => Err(stopped(signal)),
         }
     })?;
+    drop(progress);
+    let model_uri = located.uri();
     let key = signer.public_key();
     if json {
         let o = serde_json::json!({
