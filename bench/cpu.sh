@@ -6,7 +6,8 @@
 # rotated order), and each row is the median of RUNS rounds.
 #
 # A second table puts `modelseal sign s3://` (in place, --force) beside `verify s3://` on the
-# same 1 GiB model in moto, which has the SSE-KMS that sign s3:// requires (s3rver has none).
+# same 256 MiB model in moto, which has the SSE-KMS that sign s3:// requires (s3rver has none);
+# its CPU-s/GiB column is scaled to a GiB; user, sys and wall are per 256 MiB run.
 #
 #   bench/cpu.sh [RUNS]      (default 5; source files in bench/data, kept for reruns)
 set -euo pipefail
@@ -55,7 +56,7 @@ rounds() {
   for n in "${names[@]}"; do
     k=$(awk -F'\t' -v n="$n" '$1 == n {print $2}' "$OUT/samples" | awk '{print $1 + $2, $1, $2, $3}')
     med() { printf '%s\n' "$k" | awk -v c="$1" '{print $c}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-    printf '| %-44s | %8.2f | %6.2f | %6.2f | %6.2f |\n' "$n" "$(med 1)" "$(med 2)" "$(med 3)" "$(med 4)"
+    printf '| %-44s | %8.2f | %6.2f | %6.2f | %6.2f |\n' "$n" "$(awk -v c="$(med 1)" -v g="$GIB" 'BEGIN {print c / g}')" "$(med 2)" "$(med 3)" "$(med 4)"
   done
   rm -f "$OUT/samples"
 }
@@ -78,6 +79,7 @@ CMD[floor: ranges to /dev/null + openssl sha256]="bench/floor.sh $OUT/floor-s3-1
 echo
 machine_line
 echo "server: s3rver 3.7.1 on 127.0.0.1, 1 GiB object (in page cache); $RUNS alternating rounds, medians"
+GIB=1
 echo
 head_row "s3rver, 1 GiB"
 rounds modelseal-init "modelseal pull" "modelseal verify s3://" "kserve-storage 0.21.0 (no verify)" \
@@ -90,10 +92,12 @@ start_moto
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_ENDPOINT_URL=$MOTO_URL
 "$AWS" s3 mb "s3://sign-bench" >/dev/null
 KMS_KEY=$("$AWS" kms create-key --query KeyMetadata.KeyId --output text)
-"$AWS" s3 cp --quiet "$DATA/s3-1g/model.bin" "s3://sign-bench/m/model.bin" --sse aws:kms --sse-kms-key-id "$KMS_KEY"
+make_file "$DATA/s3-256m/model.bin" 256
+"$AWS" s3 cp --quiet "$DATA/s3-256m/model.bin" "s3://sign-bench/m/model.bin" --sse aws:kms --sse-kms-key-id "$KMS_KEY"
 "$MS" sign "s3://sign-bench/m" --key "$DATA/key.pem" --sse-kms-key-id "$KMS_KEY" --quiet >/dev/null
 CMD[modelseal sign s3:// (in place, --force)]="$MS sign s3://sign-bench/m --key $DATA/key.pem --sse-kms-key-id $KMS_KEY --force --quiet"
 CMD[modelseal verify s3:// (same model)]="$MS verify s3://sign-bench/m --key $DATA/key.pub --quiet"
+GIB=0.25
 echo
-head_row "moto 5.2.5, 1 GiB, SSE-KMS"
+head_row "moto 5.2.5, 256 MiB, SSE-KMS (per GiB)"
 rounds "modelseal sign s3:// (in place, --force)" "modelseal verify s3:// (same model)"
