@@ -1065,9 +1065,12 @@ fn audit_reports_each_finding_by_key_and_kind() {
     assert_eq!(v["objects"], 4);
 
     // An object without SSE-KMS, an unsigned model, a tampered model (same size, other bytes).
-    // The policy denies the unencrypted put (moto enforces it), as it should; moto also denies
-    // this SDK put with SSE-KMS by ARN, though it admits the CLI's (not investigated): so the
-    // policy is lifted meanwhile.
+    // moto 5.2.5 fills no S3 condition keys when it evaluates a bucket policy
+    // (`iam/utils.py::format_incoming_conditional_values` knows only sts:ExternalId), so every
+    // StringNotEquals on x-amz-server-side-encryption* matches and it denies every put, an
+    // SSE-KMS put by the right ARN too (boto3 showed the same). The policy is lifted meanwhile;
+    // tests/policy.rs checks the policy against the headers push sends with an evaluator of its
+    // own.
     m.rt.block_on(m.s3.delete_bucket_policy().bucket(&bucket).send())
         .unwrap();
     aws::put(&m.s3, &m.rt, &bucket, "loose/notes.txt", b"plain");
