@@ -16,17 +16,7 @@ RUNS=${1:-5}
 DATA=${BENCH_DATA:-bench/data}
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-scripts/setup-peers.sh
-bench_venv
-.venv-bench/bin/python -c 'import kserve_storage' 2>/dev/null || bench_venv kserve-storage==0.21.0
-INIT=$PWD/$(scripts/build-init.sh)
-cargo build --release --locked -q -p modelseal
-MS=$PWD/target/release/modelseal
-# shellcheck source=scripts/servers.sh
-source scripts/servers.sh
-OUT=$(mktemp -d)
-trap 'stop_servers; rm -rf "$OUT"' EXIT
-start_s3rver_env
+bench_s3_begin init kserve
 export S3_ENDPOINT=${S3RVER_URL#http://} S3_USE_HTTPS=0 S3_VERIFY_SSL=0
 mkdir -p "$DATA"
 make_file "$DATA/s3-1g/model.bin" 1024

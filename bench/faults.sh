@@ -12,19 +12,10 @@ RUNS=${1:-3}
 DATA=${BENCH_DATA:-bench/data}
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-scripts/setup-peers.sh
-bench_venv
-INIT=$PWD/$(scripts/build-init.sh)
-MS=$PWD/target/release/modelseal
-PROXY=$PWD/target/release/fault-proxy
-cargo build --release --locked -q -p modelseal -p modelseal-testkit
-# shellcheck source=scripts/servers.sh
-source scripts/servers.sh
-OUT=$(mktemp -d)
 PROXY_PID=
 stop_proxy() { [ -z "$PROXY_PID" ] || { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null || true; }; PROXY_PID=; }
-trap 'stop_proxy; stop_servers; rm -rf "$OUT"' EXIT
-start_s3rver_env
+BENCH_AT_EXIT=stop_proxy
+bench_s3_begin init proxy
 
 mkdir -p "$DATA"
 make_file "$DATA/s3-1g/model.bin" 1024

@@ -108,3 +108,26 @@ floor_configs() {
     done >"$out/floor-$m.cfg"
   done
 }
+
+# bench_s3_begin [init] [kserve] [proxy]: the start every S3 benchmark shares. Installs the peers
+# and awscli (and kserve-storage 0.21.0 with `kserve`), builds the release CLI as MS (the static
+# modelseal-init as INIT with `init`, testkit's fault-proxy as PROXY with `proxy`), sources
+# scripts/servers.sh, makes OUT (removed at exit, after "$BENCH_AT_EXIT" runs and the servers
+# stop) and starts s3rver with the AWS variables that reach it.
+bench_s3_begin() {
+  local want=" $* " packages=(-p modelseal)
+  scripts/setup-peers.sh
+  bench_venv
+  if [[ $want == *" kserve "* ]]; then
+    .venv-bench/bin/python -c 'import kserve_storage' 2>/dev/null || bench_venv kserve-storage==0.21.0
+  fi
+  if [[ $want == *" init "* ]]; then INIT=$PWD/$(scripts/build-init.sh); fi
+  if [[ $want == *" proxy "* ]]; then packages+=(-p modelseal-testkit); PROXY=$PWD/target/release/fault-proxy; fi
+  cargo build --release --locked -q "${packages[@]}"
+  MS=$PWD/target/release/modelseal
+  # shellcheck source=scripts/servers.sh
+  source scripts/servers.sh
+  OUT=$(mktemp -d)
+  trap 'eval "${BENCH_AT_EXIT:-}"; stop_servers; rm -rf "$OUT"' EXIT
+  start_s3rver_env
+}

@@ -10,15 +10,7 @@ RUNS=${1:-3}
 DATA=${BENCH_DATA:-bench/data}
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-scripts/setup-peers.sh
-bench_venv
-cargo build --release --locked -q
-MS=$PWD/target/release/modelseal
-# shellcheck source=scripts/servers.sh
-source scripts/servers.sh
-OUT=$(mktemp -d)
-trap 'stop_servers; rm -rf "$OUT"' EXIT
-start_s3rver_env
+bench_s3_begin
 
 mkdir -p "$DATA"
 make_file "$DATA/s3-1g/model.bin" 1024

@@ -406,8 +406,7 @@ hint: check the name (`aws configure list-profiles`), or create it with `aws con
 
 #[test]
 fn a_profile_in_the_shared_files_is_used() {
-    let Ok(moto) = std::env::var("MODELSEAL_TEST_MOTO") else {
-        eprintln!("skipped: MODELSEAL_TEST_MOTO is not set (scripts/test.sh sets it)");
+    let Some(moto) = common::aws::server("MODELSEAL_TEST_MOTO") else {
         return;
     };
     let dir = signed_model();
@@ -546,8 +545,7 @@ hint: run `aws sso login --profile {profile}`, then try again\n"
 
 #[test]
 fn credential_process_and_assume_role_profiles_reach_the_server() {
-    let Ok(moto) = std::env::var("MODELSEAL_TEST_MOTO") else {
-        eprintln!("skipped: MODELSEAL_TEST_MOTO is not set (scripts/test.sh sets it)");
+    let Some(moto) = common::aws::server("MODELSEAL_TEST_MOTO") else {
         return;
     };
     let dir = signed_model();
@@ -625,8 +623,7 @@ hint: check the network and the KMS endpoint (--kms-endpoint-url, AWS_ENDPOINT_U
 
 #[test]
 fn kms_endpoint_url_and_a_profile_endpoint_reach_kms_apart_from_s3() {
-    let Ok(moto) = std::env::var("MODELSEAL_TEST_MOTO") else {
-        eprintln!("skipped: MODELSEAL_TEST_MOTO is not set (scripts/test.sh sets it)");
+    let Some(moto) = common::aws::server("MODELSEAL_TEST_MOTO") else {
         return;
     };
     let dir = signed_model();

@@ -92,25 +92,24 @@ fn run(dir: &Path, mut c: Command, args: &[&str]) -> Run {
     c.current_dir(dir).args(args).output().unwrap().into()
 }
 
-fn keys(dir: &Path) {
-    std::fs::copy(testdata(SIGNER), dir.join("signer.key")).unwrap();
-    std::fs::copy(testdata(SIGNER_PUB), dir.join("signer.pub")).unwrap();
+/// A temporary directory holding the signing keys and `files`.
+fn workdir(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(testdata(SIGNER), dir.path().join("signer.key")).unwrap();
+    std::fs::copy(testdata(SIGNER_PUB), dir.path().join("signer.pub")).unwrap();
+    write_tree(dir.path(), files);
+    dir
 }
 
 #[test]
 fn local_commands_print_one_valid_object_on_success_and_failure() {
     let Some(python) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = workdir(&[
+        ("model/config.json", b"{}\n"),
+        ("model/weights.bin", &[7u8; 5000]),
+        ("blob.bin", b"a blob\n"),
+    ]);
     let d = dir.path();
-    keys(d);
-    write_tree(
-        d,
-        &[
-            ("model/config.json", b"{}\n"),
-            ("model/weights.bin", &[7u8; 5000]),
-            ("blob.bin", b"a blob\n"),
-        ],
-    );
     let ms = |args: &[&str]| run(d, common::modelseal(), args);
     let mut objects = Vec::new();
 
@@ -245,16 +244,11 @@ fn s3_commands_print_one_valid_object_on_success_and_failure() {
     let rt = aws::rt();
     let s3 = aws::s3(&url, "testing", "testing");
     let kms = aws::kms(&url);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = workdir(&[
+        ("model/config.json", b"{}\n"),
+        ("model/weights.bin", &[3u8; 9000]),
+    ]);
     let d = dir.path();
-    keys(d);
-    write_tree(
-        d,
-        &[
-            ("model/config.json", b"{}\n"),
-            ("model/weights.bin", &[3u8; 9000]),
-        ],
-    );
     let bucket = aws::bucket(&s3, &rt, "json");
     let (sse, _) = aws::sse_key(&kms, &rt);
     let ms = |args: &[&str]| run(d, aws::modelseal(&url, "testing", "testing"), args);
