@@ -267,6 +267,10 @@ fn denies(policy: &serde_json::Value, req: &Request<'_>) -> bool {
     })
 }
 
+/// S3 refuses bucket policies above 20 KB; a longer text is not a policy S3 would enforce, and
+/// is not evaluated.
+const MAX_POLICY_BYTES: usize = 20 * 1024;
+
 /// What a bucket's policy fails to deny: a PutObject without SSE-KMS (without any encryption
 /// header, and with SSE-S3), one under another KMS key (when `kms_key_arn` is known), and any
 /// request over plain HTTP. Unknown condition operators never count as protection.
@@ -286,6 +290,12 @@ pub fn policy_findings(
             "the bucket has no policy: nothing denies unencrypted puts or plain HTTP (modelseal policy bucket writes one)",
         )];
     };
+    if text.len() > MAX_POLICY_BYTES {
+        return vec![finding(
+            Kind::NoBucketPolicy,
+            "the bucket policy is larger than S3 allows (20 KB) and was not read",
+        )];
+    }
     let Ok(policy) = serde_json::from_str::<serde_json::Value>(text) else {
         return vec![finding(
             Kind::NoBucketPolicy,
@@ -408,6 +418,9 @@ pub struct Report {
 
 /// Audits `s3://bucket/prefix`. Errors are failures to audit (listing, HEAD, a model's bytes
 /// unreadable, the bucket's settings unreadable), never findings.
+/// Models checked at once by a shallow audit (a signature GET each).
+const MODELS_IN_FLIGHT: usize = 16;
+
 pub async fn audit(
     engine: &Engine,
     bucket: &str,
@@ -441,9 +454,9 @@ pub async fn audit(
         key: o.key,
         detail: "belongs to no signed model".into(),
     }));
-    let mut models = Vec::new();
+    let mut located = Vec::new();
     for g in groups {
-        let located = match g {
+        located.push(match g {
             Group::Dir { prefix, objects } => {
                 match located_dir(bucket.to_string(), prefix.clone(), objects) {
                     Ok(l) => l,
@@ -458,13 +471,29 @@ pub async fn audit(
                 }
             }
             Group::File { object } => Located::single(bucket.to_string(), object),
-        };
-        let verified = verify_one(engine, &located, opts, &mut findings).await?;
-        models.push(ModelReport {
-            uri: located.uri(),
-            signature: located.default_signature().to_string(),
-            verified,
         });
+    }
+    // A shallow check is a signature GET and a comparison, so many models go at once; a deep one
+    // streams a whole model through the engine, which parallelises it already.
+    let models_in_flight = if opts.shallow { MODELS_IN_FLIGHT } else { 1 };
+    let checked: Vec<(ModelReport, Vec<Finding>)> = stream::iter(located.iter())
+        .map(|located| async move {
+            let mut found = Vec::new();
+            let verified = verify_one(engine, located, opts, &mut found).await?;
+            let report = ModelReport {
+                uri: located.uri(),
+                signature: located.default_signature().to_string(),
+                verified,
+            };
+            Ok::<_, FetchError>((report, found))
+        })
+        .buffered(models_in_flight)
+        .try_collect()
+        .await?;
+    let mut models = Vec::with_capacity(checked.len());
+    for (report, found) in checked {
+        models.push(report);
+        findings.extend(found);
     }
 
     let settings = engine
@@ -636,6 +665,12 @@ mod tests {
     fn modelseals_policy_is_clean_and_weaker_ones_are_not() {
         let good = modelseal_policy();
         assert_eq!(policy_findings("b", Some(&good), Some(ARN)), vec![]);
+        // Padded past S3's 20 KB limit, the same policy is not read.
+        let padded = format!("{good}{}", " ".repeat(MAX_POLICY_BYTES));
+        assert_eq!(
+            kinds(&policy_findings("b", Some(&padded), Some(ARN))),
+            vec![Kind::NoBucketPolicy]
+        );
         assert_eq!(
             kinds(&policy_findings("b", None, None)),
             [Kind::NoBucketPolicy]

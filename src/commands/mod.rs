@@ -257,7 +257,7 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
             aws,
         } => {
-            let aws = Aws::new(&aws, Runtime::OneThread)?;
+            let aws = Aws::new(&aws, Runtime::Workers)?;
             let public = keyfile::verifier(&key, Some(&aws))?;
             let args = audit::Args {
                 uri: &uri,
