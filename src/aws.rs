@@ -38,7 +38,7 @@ pub enum Runtime {
     OneThread,
     /// Worker threads: `push` hashes each part on the runtime as it goes up; `audit` spends its
     /// time signing and parsing thousands of small requests (a shallow audit of 10,000 objects
-    /// on moto took 36 s on one thread, 24 s on workers); a KMS key signs by blocking on them.
+    /// on moto took 36 s on one thread, 33 s on workers); a KMS key signs by blocking on them.
     Workers,
 }
 
