@@ -61,9 +61,12 @@ fn json_usage_failure(clap_text: &str) {
     if !args.iter().any(|a| a == "--json") {
         return;
     }
+    // The first word that is not a flag, when it names a subcommand.
+    let known = <cli::Cli as clap::CommandFactory>::command();
     let command = args
         .iter()
         .find(|a| !a.starts_with('-'))
+        .filter(|a| known.get_subcommands().any(|c| c.get_name() == a.as_str()))
         .map_or("modelseal", String::as_str);
     println!("{}", report::usage_failure(command, clap_text));
 }

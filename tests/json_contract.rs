@@ -196,6 +196,10 @@ fn local_commands_print_one_valid_object_on_success_and_failure() {
     let r = ms(&["verify", "model", "--json"]);
     assert_eq!(r.code, 2);
     objects.push(object("verify, usage", "verify", &r));
+    // An unknown subcommand is reported as modelseal's, not under the unknown name.
+    let r = ms(&["bogus", "--json"]);
+    assert_eq!(r.code, 2);
+    objects.push(object("unknown subcommand", "modelseal", &r));
 
     assert_eq!(invalid(&python, &objects), Vec::<String>::new());
 }
