@@ -146,8 +146,22 @@ class Schemas(unittest.TestCase):
         listed = set(k["resources"])
         present = {p.name for p in DEPLOY.glob("*.yaml")} - {"kustomization.yaml"}
         self.assertEqual(listed, present)
+        # No namespace transformer: it would stamp a namespace on the cluster-scoped
+        # ClusterStorageContainer, whose scope kustomize does not know. Each namespaced object
+        # names the package's namespace itself, and cluster-scoped ones name none.
+        self.assertNotIn("namespace", k)
         ns = docs(DEPLOY / "namespace.yaml")[0]["metadata"]["name"]
-        self.assertEqual(k["namespace"], ns)
+        cluster_scoped = {"Namespace", "ClusterStorageContainer", "ValidatingAdmissionPolicy",
+                          "ValidatingAdmissionPolicyBinding"}
+        for path in DEPLOY.glob("*.yaml"):
+            if path.name == "kustomization.yaml":
+                continue
+            for doc in docs(path):
+                with self.subTest(f"{path.name} {doc['kind']}"):
+                    if doc["kind"] in cluster_scoped:
+                        self.assertNotIn("namespace", doc["metadata"])
+                    else:
+                        self.assertEqual(doc["metadata"].get("namespace"), ns)
 
     def test_aws_policies_are_json_and_the_bucket_policy_is_modelseals(self):
         for p in (DEPLOY / "aws").glob("*.json"):
