@@ -13,10 +13,10 @@ use clap::{Parser, Subcommand};
 )]
 pub struct Cli {
     /// No progress bar or progress lines on stderr (errors and warnings stay).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, display_order = 900)]
     pub quiet: bool,
     /// On an AWS failure, also print every cause the SDK gave (after the error and hint).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, display_order = 901)]
     pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
