@@ -5,38 +5,9 @@
 
 use std::process::Command;
 
-pub fn server(var: &str) -> Option<String> {
-    if let Ok(url) = std::env::var(var) {
-        return Some(url);
-    }
-    if std::env::var("MODELSEAL_SKIP_S3").as_deref() == Ok("1") {
-        eprintln!("skipped: MODELSEAL_SKIP_S3=1");
-        return None;
-    }
-    panic!("{var} is not set: run scripts/test.sh (it starts the servers), or set MODELSEAL_SKIP_S3=1 to skip");
-}
-
-pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn conf(url: &str, id: &str, secret: &str) -> aws_sdk_s3::config::Builder {
-    aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            id, secret, None, None, "test",
-        ))
-        .endpoint_url(url)
-        .force_path_style(true)
-}
-
-pub fn s3(url: &str, id: &str, secret: &str) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(conf(url, id, secret).build())
-}
+// Not every test binary uses each of them.
+#[allow(unused_imports)]
+pub use modelseal_testkit::store::{bucket, rt, s3, server};
 
 pub fn kms(url: &str) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::from_conf(
@@ -50,20 +21,6 @@ pub fn kms(url: &str) -> aws_sdk_kms::Client {
             .build(),
     )
 }
-
-/// A fresh bucket with a unique name.
-pub fn bucket(client: &aws_sdk_s3::Client, rt: &tokio::runtime::Runtime, stem: &str) -> String {
-    let name = format!(
-        "{stem}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
-    rt.block_on(client.create_bucket().bucket(&name).send())
-        .unwrap();
-    name
-}
-
-static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A symmetric KMS key for SSE-KMS: (key id, key ARN).
 pub fn sse_key(kms: &aws_sdk_kms::Client, rt: &tokio::runtime::Runtime) -> (String, String) {

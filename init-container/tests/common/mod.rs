@@ -17,16 +17,6 @@ pub fn testdata(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-fn server_url(var: &str) -> Option<String> {
-    if let Ok(url) = std::env::var(var) {
-        return Some(url);
-    }
-    if std::env::var("MODELSEAL_SKIP_S3").as_deref() == Ok("1") {
-        return None;
-    }
-    panic!("{var} is not set: run scripts/test.sh, or set MODELSEAL_SKIP_S3=1 to skip");
-}
-
 pub fn key(rel: &str) -> PrivateKey {
     match PrivateKey::from_pem(&std::fs::read(testdata(rel)).unwrap()).unwrap() {
         PrivateKeyPem::Plain(k) => *k,
@@ -68,35 +58,29 @@ pub fn sdk(url: &str) -> aws_config::SdkConfig {
     sdk_with(url, "testing", "testing")
 }
 
-static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
 /// A bucket on moto.
 pub fn moto() -> Option<Store> {
-    store(server_url("MODELSEAL_TEST_MOTO")?, "testing", "testing")
+    store(
+        modelseal_testkit::store::server("MODELSEAL_TEST_MOTO")?,
+        "testing",
+        "testing",
+    )
 }
 
 /// A bucket on s3rver (fast ranged GETs; no SSE, no If-Match): the server for big objects.
 pub fn s3rver() -> Option<Store> {
-    store(server_url("MODELSEAL_TEST_S3RVER")?, "S3RVER", "S3RVER")
+    store(
+        modelseal_testkit::store::server("MODELSEAL_TEST_S3RVER")?,
+        "S3RVER",
+        "S3RVER",
+    )
 }
 
 fn store(url: String, id: &'static str, secret: &'static str) -> Option<Store> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk_with(&url, id, secret))
-            .force_path_style(true)
-            .build(),
-    );
-    let bucket = format!(
-        "init-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
-    rt.block_on(s3.create_bucket().bucket(&bucket).send())
-        .unwrap();
+    use modelseal_testkit::store;
+    let rt = store::rt();
+    let s3 = store::s3(&url, id, secret);
+    let bucket = store::bucket(&s3, &rt, "init");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("model.pub"),
