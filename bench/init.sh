@@ -12,8 +12,6 @@ DATA=${BENCH_DATA:-bench/data}
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 bench_s3_begin init kserve
-# What KServe's webhook injects for an http endpoint.
-export S3_ENDPOINT=${S3RVER_URL#http://} S3_USE_HTTPS=0 S3_VERIFY_SSL=0
 
 mkdir -p "$DATA"
 make_file "$DATA/s3-1g/model.bin" 1024

@@ -113,7 +113,8 @@ floor_configs() {
 # and awscli (and kserve-storage 0.21.0 with `kserve`), builds the release CLI as MS (the static
 # modelseal-init as INIT with `init`, testkit's fault-proxy as PROXY with `proxy`), sources
 # scripts/servers.sh, makes OUT (removed at exit, after "$BENCH_AT_EXIT" runs and the servers
-# stop) and starts s3rver with the AWS variables that reach it.
+# stop) and starts s3rver with the AWS variables that reach it (and, with `kserve`, the
+# S3_ENDPOINT ones KServe's webhook injects).
 bench_s3_begin() {
   local want=" $* " packages=(-p modelseal)
   scripts/setup-peers.sh
@@ -130,4 +131,8 @@ bench_s3_begin() {
   OUT=$(mktemp -d)
   trap 'eval "${BENCH_AT_EXIT:-}"; stop_servers; rm -rf "$OUT"' EXIT
   start_s3rver_env
+  # What KServe's webhook injects for an http endpoint, for the runs beside kserve-storage.
+  if [[ $want == *" kserve "* ]]; then
+    export S3_ENDPOINT=${S3RVER_URL#http://} S3_USE_HTTPS=0 S3_VERIFY_SSL=0
+  fi
 }

@@ -169,26 +169,20 @@ fn local_commands_print_one_valid_object_on_success_and_failure() {
     let (l, o) = object("sign-blob", "sign-blob", &r);
     let sig = o["signature"].as_str().unwrap().to_string();
     objects.push((l, o));
-    let r = ms(&[
-        "verify-blob",
-        "blob.bin",
-        "--key",
-        "signer.pub",
-        "--signature",
-        &sig,
-        "--json",
-    ]);
-    objects.push(object("verify-blob", "verify-blob", &r));
+    let verify_blob = || {
+        ms(&[
+            "verify-blob",
+            "blob.bin",
+            "--key",
+            "signer.pub",
+            "--signature",
+            &sig,
+            "--json",
+        ])
+    };
+    objects.push(object("verify-blob", "verify-blob", &verify_blob()));
     std::fs::write(d.join("blob.bin"), b"another blob\n").unwrap();
-    let r = ms(&[
-        "verify-blob",
-        "blob.bin",
-        "--key",
-        "signer.pub",
-        "--signature",
-        &sig,
-        "--json",
-    ]);
+    let r = verify_blob();
     assert_eq!(r.code, 1);
     objects.push(object("verify-blob, changed", "verify-blob", &r));
 
