@@ -16,10 +16,21 @@ use std::time::Duration;
 use modelseal_fetch::progress::{self as lines, Ticker};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
+static EVERY: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
 
-/// `--quiet`: no bar and no progress lines for the rest of the run.
-pub fn set_quiet(quiet: bool) {
+/// Set once before a command runs: `--quiet` (no bar, no progress lines) and the interval of
+/// progress lines from `MODELSEAL_PROGRESS_SECONDS`, refused when it is not a number of seconds.
+pub fn configure(quiet: bool) -> crate::failure::Result<()> {
     QUIET.store(quiet, Ordering::Relaxed);
+    let every = lines::interval(std::env::var("MODELSEAL_PROGRESS_SECONDS").ok().as_deref())
+        .map_err(|e| {
+            crate::failure::Failure::cannot_check(
+                e,
+                "unset it, or give seconds, e.g. MODELSEAL_PROGRESS_SECONDS=10",
+            )
+        })?;
+    let _ = EVERY.set(every);
+    Ok(())
 }
 
 pub struct Progress {
@@ -60,8 +71,7 @@ impl Progress {
         } else if std::io::stderr().is_terminal() {
             bar(label, total, moved)
         } else {
-            let every =
-                lines::interval(std::env::var("MODELSEAL_PROGRESS_SECONDS").ok().as_deref());
+            let every = EVERY.get().copied().unwrap_or(Duration::from_secs(10));
             let spoke = Arc::new(AtomicBool::new(false));
             let (said, prefix) = (spoke.clone(), label.clone());
             let ticker = Ticker::start(every, total, moved, move |line| {

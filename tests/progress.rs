@@ -77,6 +77,16 @@ fn a_pipe_gets_periodic_lines_and_quiet_gets_none() {
     // At the default interval a run this short prints nothing: logs stay as they were.
     let r = run(d, &args, None);
     assert_eq!(r.stderr, "");
+
+    // An interval that is not seconds is refused before anything runs.
+    let r = run(d, &args, Some("soon"));
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: MODELSEAL_PROGRESS_SECONDS 'soon' is not a number of seconds above 0 and at most 86400\n\
+hint: unset it, or give seconds, e.g. MODELSEAL_PROGRESS_SECONDS=10\n"
+    );
+    assert_eq!(r.stdout, "");
 }
 
 /// Runs `modelseal ARGS` in `dir` with a pty as its terminal (`script -qfec`), returning all it

@@ -6,12 +6,21 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// The interval for non-terminal progress lines: `MODELSEAL_PROGRESS_SECONDS` when set to a
-/// positive number (fractions allowed), else 10 s, as kserve#6016 asks of init containers.
-pub fn interval(env: Option<&str>) -> Duration {
-    env.and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
-        .map_or(Duration::from_secs(10), Duration::from_secs_f64)
+/// The interval for non-terminal progress lines: `MODELSEAL_PROGRESS_SECONDS` (the value given
+/// here) when set, a positive number of seconds up to a day (fractions allowed); unset or empty,
+/// 10 s, as kserve#6016 asks of init containers. Anything else is refused, naming the variable.
+pub fn interval(env: Option<&str>) -> Result<Duration, String> {
+    match env.map(str::trim) {
+        None | Some("") => Ok(Duration::from_secs(10)),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| {
+                format!("MODELSEAL_PROGRESS_SECONDS '{v}' is not a number of seconds above 0 and at most 86400")
+            }),
+    }
 }
 
 /// Runs until dropped; dropping it wakes and joins the thread at once.
@@ -146,10 +155,15 @@ mod tests {
 
     #[test]
     fn interval_defaults_to_ten_seconds_and_refuses_nonsense() {
-        assert_eq!(interval(None), Duration::from_secs(10));
-        assert_eq!(interval(Some("0.5")), Duration::from_millis(500));
-        for bad in ["0", "-1", "NaN", "inf", "x", ""] {
-            assert_eq!(interval(Some(bad)), Duration::from_secs(10), "{bad}");
+        assert_eq!(interval(None), Ok(Duration::from_secs(10)));
+        assert_eq!(interval(Some(" ")), Ok(Duration::from_secs(10)));
+        assert_eq!(interval(Some("0.5")), Ok(Duration::from_millis(500)));
+        for bad in ["0", "-1", "NaN", "inf", "x", "86401"] {
+            let e = interval(Some(bad)).unwrap_err();
+            assert!(
+                e.contains("MODELSEAL_PROGRESS_SECONDS") && e.contains(bad),
+                "{e}"
+            );
         }
     }
 

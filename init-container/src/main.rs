@@ -114,7 +114,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
         None => DEFAULT_MAX_UNPACKED,
     };
     let tuning = init_tuning(&env)?;
-    let every = progress::interval(env.get("MODELSEAL_PROGRESS_SECONDS").map(String::as_str));
+    let every = progress::interval(env.get("MODELSEAL_PROGRESS_SECONDS").map(String::as_str))?;
     let config = config::from_env(env)?;
     // One thread drives every connection; hashing and writing have threads of their own. Against
     // a two-worker runtime this saved ~0.3 CPU-seconds per GiB on two cores shared with the

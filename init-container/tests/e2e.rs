@@ -695,4 +695,11 @@ fn the_log_gets_a_progress_line_per_interval() {
     let out = m.init(&[&m.uri("big"), again.to_str().unwrap()]);
     ok(&out);
     assert!(!String::from_utf8_lossy(&out.stderr).contains(&prefix));
+    // An interval that is not seconds is refused before anything is fetched.
+    let refused_dest = m.d().join("models3");
+    let mut c = m.command();
+    c.env("MODELSEAL_PROGRESS_SECONDS", "-5");
+    let err = refused(&m.run(c, &[&m.uri("big"), refused_dest.to_str().unwrap()]));
+    assert!(err.contains("MODELSEAL_PROGRESS_SECONDS '-5'"), "{err}");
+    assert!(!refused_dest.exists() || tree(&refused_dest).is_empty());
 }

@@ -129,7 +129,7 @@ fn remote_check<'a>(
 
 pub fn run(cli: Cli) -> Result<()> {
     check_locations(&cli.command)?;
-    crate::progress::set_quiet(cli.quiet);
+    crate::progress::configure(cli.quiet)?;
     match cli.command {
         Command::GenerateKeyPair {
             output_key_prefix,
