@@ -19,11 +19,7 @@ source bench/lib.sh
 bench_s3_begin init kserve
 mkdir -p "$DATA"
 make_file "$DATA/s3-1g/model.bin" 1024
-bench_key
-publish s3-1g
-MODELSEAL_PUBLIC_KEY=$(realpath "$DATA/key.pub")
-export MODELSEAL_PUBLIC_KEY
-floor_configs "$OUT" s3-1g
+serve s3-1g
 printf 'import sys\nfrom kserve_storage import Storage\nStorage.download_files([sys.argv[1]], [sys.argv[2]])\n' >"$OUT/kserve.py"
 
 # rounds NAME...: runs the commands named in CMD[NAME] (after BEFORE[NAME]) RUNS times each,

@@ -19,11 +19,7 @@ bench_s3_begin init proxy
 
 mkdir -p "$DATA"
 make_file "$DATA/s3-1g/model.bin" 1024
-bench_key
-publish s3-1g
-MODELSEAL_PUBLIC_KEY=$(realpath "$DATA/key.pub")
-export MODELSEAL_PUBLIC_KEY
-floor_configs "$OUT" s3-1g
+serve s3-1g
 
 # start_proxy FAULT: a proxy in front of s3rver; sets PROXY_URL.
 start_proxy() {

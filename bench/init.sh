@@ -17,12 +17,8 @@ mkdir -p "$DATA"
 make_file "$DATA/s3-1g/model.bin" 1024
 make_file "$DATA/s3-2g/model.bin" 2048
 for i in 0 1 2 3 4 5 6 7; do make_file "$DATA/s3-8x128m/shard-0000$i.safetensors" 128; done
-bench_key
-publish s3-1g s3-2g s3-8x128m
-MODELSEAL_PUBLIC_KEY=$(realpath "$DATA/key.pub")
-export MODELSEAL_PUBLIC_KEY
+serve s3-1g s3-2g s3-8x128m
 curl_configs "$OUT" s3-1g s3-8x128m
-floor_configs "$OUT" s3-1g s3-8x128m
 cat > "$OUT/kserve.py" <<'PY'
 import sys
 from kserve_storage import Storage

@@ -136,3 +136,14 @@ bench_s3_begin() {
     export S3_ENDPOINT=${S3RVER_URL#http://} S3_USE_HTTPS=0 S3_VERIFY_SSL=0
   fi
 }
+
+# serve MODEL...: what every S3 benchmark does with its models once made: the key, each model
+# signed and uploaded to s3rver (publish), MODELSEAL_PUBLIC_KEY for modelseal-init, and a floor
+# config per model (floor_configs).
+serve() {
+  bench_key
+  publish "$@"
+  MODELSEAL_PUBLIC_KEY=$(realpath "$DATA/key.pub")
+  export MODELSEAL_PUBLIC_KEY
+  floor_configs "$OUT" "$@"
+}

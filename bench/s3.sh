@@ -15,11 +15,9 @@ bench_s3_begin
 mkdir -p "$DATA"
 make_file "$DATA/s3-1g/model.bin" 1024
 for i in 0 1 2 3 4 5 6 7; do make_file "$DATA/s3-8x128m/shard-0000$i.safetensors" 128; done
-bench_key
-publish s3-1g s3-8x128m
+serve s3-1g s3-8x128m
 cat "$S3RVER_DIR"/"$B"/* >/dev/null 2>&1 || true
 curl_configs "$OUT" s3-1g s3-8x128m
-floor_configs "$OUT" s3-1g s3-8x128m
 
 echo
 machine_line
