@@ -54,18 +54,18 @@ enum Out {
 }
 
 impl Progress {
-    /// Starts progress for `label` ("pull s3://models/llm") over `total` bytes and `files`
-    /// files when known, fed by `moved`.
+    /// Starts progress for `label` ("pull s3://models/llm") over `total` bytes in `files`
+    /// files, fed by `moved`.
     pub fn start(
         label: &str,
-        total: Option<u64>,
-        files: Option<usize>,
+        total: u64,
+        files: usize,
         moved: impl Fn() -> u64 + Send + 'static,
     ) -> Progress {
-        let label = match files {
-            Some(n) => format!("{label} ({n} {})", if n == 1 { "file" } else { "files" }),
-            None => label.to_string(),
-        };
+        let label = format!(
+            "{label} ({files} {})",
+            if files == 1 { "file" } else { "files" }
+        );
         let out = if QUIET.load(Ordering::Relaxed) {
             Out::Off
         } else if std::io::stderr().is_terminal() {
@@ -74,7 +74,7 @@ impl Progress {
             let every = EVERY.get().copied().unwrap_or(Duration::from_secs(10));
             let spoke = Arc::new(AtomicBool::new(false));
             let (said, prefix) = (spoke.clone(), label.clone());
-            let ticker = Ticker::start(every, total, moved, move |line| {
+            let ticker = Ticker::start(every, Some(total), moved, move |line| {
                 said.store(true, Ordering::Relaxed);
                 eprintln!("modelseal: {prefix}: {line}");
             });
@@ -101,22 +101,14 @@ impl Progress {
     }
 }
 
-fn bar(label: String, total: Option<u64>, moved: impl Fn() -> u64 + Send + 'static) -> Out {
-    let bar = match total {
-        Some(t) => indicatif::ProgressBar::new(t).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        ),
-        None => indicatif::ProgressBar::new_spinner().with_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {msg} {bytes} {binary_bytes_per_sec}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        ),
-    };
+fn bar(label: String, total: u64, moved: impl Fn() -> u64 + Send + 'static) -> Out {
+    let bar = indicatif::ProgressBar::new(total).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
     bar.set_message(label.clone());
     let done = Arc::new(AtomicBool::new(false));
     let (stop, drawn) = (done.clone(), bar.clone());

@@ -69,8 +69,8 @@ fn hash(
     let start = hashing::hashed_bytes();
     let _progress = Progress::start(
         &format!("{verb} {}", model.path.display()),
-        Some(total),
-        Some(tasks.len()),
+        total,
+        tasks.len(),
         move || hashing::hashed_bytes().saturating_sub(start),
     );
     hashing::run(tasks, threads)

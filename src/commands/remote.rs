@@ -61,8 +61,8 @@ fn progress(verb: &str, located: &Located, engine: &Engine) -> Progress {
     let moved = engine.bytes_moved();
     Progress::start(
         &format!("{verb} {}", located.uri()),
-        Some(bytes),
-        Some(files),
+        bytes,
+        files,
         move || moved.load(Ordering::Relaxed),
     )
 }
@@ -310,8 +310,8 @@ pub fn push(
     let moved = engine.bytes_moved();
     let progress = Progress::start(
         &format!("push s3://{}/{}", uri.bucket, uri.key),
-        Some(total),
-        Some(uploads.len()),
+        total,
+        uploads.len(),
         move || moved.load(Ordering::Relaxed),
     );
     let interrupted = |signal: &str| {
