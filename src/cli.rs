@@ -70,6 +70,8 @@ pub enum Command {
         /// Upload this existing bundle instead of signing (checked against the model first).
         #[arg(long)]
         signature: Option<PathBuf>,
+        #[command(flatten)]
+        certificate: CertificateArgs,
         /// The KMS key (id, alias or ARN) to encrypt every object with.
         #[arg(long, required_unless_present = "sse")]
         sse_kms_key_id: Option<String>,
@@ -110,9 +112,8 @@ pub enum Command {
     Audit {
         /// s3://BUCKET or s3://BUCKET/PREFIX
         uri: String,
-        /// The public key models must verify with (PEM, env://VAR, or awskms://...).
-        #[arg(long)]
-        key: String,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// The KMS key (id, alias or ARN) every object must be encrypted with [default: any
         /// SSE-KMS key].
         #[arg(long, value_name = "KEY")]
@@ -164,6 +165,8 @@ pub enum Command {
         /// s3:// models: replace a signature that is already there.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        certificate: CertificateArgs,
         /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
         #[arg(long)]
         json: bool,
@@ -312,9 +315,8 @@ pub enum PolicyCommand {
 /// How `verify` and `pull` find and check a model's signature.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// Public key PEM (SubjectPublicKeyInfo), or awskms://...
-    #[arg(long)]
-    pub key: String,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// The bundle [default: MODEL/model.sig or PREFIX/model.sig; FILE.sig or KEY.sig for a single
     /// file]; a local path or s3:// URI.
     #[arg(long)]
@@ -330,6 +332,46 @@ pub struct CheckArgs {
     /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
     #[arg(long)]
     pub json: bool,
+}
+
+/// Who a model must be signed by: a key, or a certificate from a private CA.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrustArgs {
+    /// Public key PEM (SubjectPublicKeyInfo), env://VAR, or awskms://...
+    #[arg(
+        long,
+        required_unless_present = "certificate_chain",
+        conflicts_with = "certificate_chain"
+    )]
+    pub key: Option<String>,
+    /// Trusted CA certificates (PEM): the model must be signed with a certificate that chains
+    /// to one of them, valid now, for digital signatures or code signing (model_signing's
+    /// certificate method).
+    #[arg(long, value_name = "PEM")]
+    pub certificate_chain: Option<PathBuf>,
+    /// With --certificate-chain: the signing certificate must name this identity (an email,
+    /// URI or DNS subject alternative name), compared exactly.
+    #[arg(long, value_name = "SAN", requires = "certificate_chain")]
+    pub certificate_identity: Option<String>,
+}
+
+impl TrustArgs {
+    /// Whether the trust names an AWS KMS key (the command then needs an AWS context).
+    pub fn is_kms(&self) -> bool {
+        self.key.as_deref().is_some_and(crate::keyfile::is_kms)
+    }
+}
+
+/// model_signing's certificate method: the bundle names the signer by its certificate.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CertificateArgs {
+    /// The signing certificate (PEM) issued for --key: the bundle carries it instead of a key
+    /// hint (model_signing's certificate method; verify with --certificate-chain).
+    #[arg(long, value_name = "PEM")]
+    pub certificate: Option<PathBuf>,
+    /// Intermediate CA certificates (PEM) to carry in the bundle after the signing certificate.
+    #[arg(long, value_name = "PEM", requires = "certificate")]
+    pub certificate_chain: Option<PathBuf>,
 }
 
 fn parse_pin(text: &str) -> Result<modelseal_kernel::Digest, String> {

@@ -4,8 +4,9 @@ use std::io::IsTerminal as _;
 use std::path::Path;
 
 use modelseal_fetch::evidence;
+use modelseal_kernel::certificate::{self, CertificateTrust, Certified};
 use modelseal_kernel::keys::PrivateKeyPem;
-use modelseal_kernel::{KeyError, PrivateKey, PublicKey, Signer};
+use modelseal_kernel::{KeyError, PrivateKey, PublicKey, Signer, Trust};
 use modelseal_kms::{KeyRef, KmsError, KmsKey};
 use zeroize::Zeroizing;
 
@@ -65,6 +66,77 @@ pub fn signer(arg: &str, aws: Option<&Aws>) -> Result<Box<dyn Signer>, Failure> 
         return Ok(Box::new(key));
     }
     Ok(Box::new(private_key(arg)?))
+}
+
+/// A signer named by a certificate (`--certificate LEAF.pem`, `--certificate-chain CHAIN.pem`),
+/// as model_signing's certificate method writes it; without a certificate, the signer itself.
+pub fn certified(
+    signer: Box<dyn Signer>,
+    certificate: Option<&Path>,
+    chain: Option<&Path>,
+) -> Result<Box<dyn Signer>, Failure> {
+    let Some(leaf) = certificate else {
+        return Ok(signer);
+    };
+    let mut certificates = certificates(leaf, "certificate")?;
+    if certificates.len() != 1 {
+        return Err(Failure::cannot_check(
+            format!(
+                "--certificate {} holds {} certificates; it must hold the signing certificate alone",
+                leaf.display(),
+                certificates.len()
+            ),
+            "put the issuing CAs in --certificate-chain",
+        ));
+    }
+    if let Some(chain) = chain {
+        certificates.extend(self::certificates(chain, "certificate chain")?);
+    }
+    Certified::new(signer, certificates)
+        .map_err(|e| {
+            Failure::cannot_check(
+                format!("cannot sign with --certificate {}: {e}", leaf.display()),
+                "pass the certificate issued for this key (--key)",
+            )
+        })
+        .map(|c| Box::new(c) as Box<dyn Signer>)
+}
+
+/// DER certificates from a PEM file the user names (exit 2 when unusable).
+fn certificates(path: &Path, what: &str) -> Result<Vec<Vec<u8>>, Failure> {
+    let pem = read_bounded(path, what, evidence::TRUST_LIMIT)?;
+    certificate::certificates_from_pem(&pem).map_err(|e| {
+        Failure::cannot_check(
+            format!("cannot use {what} {}: {e}", path.display()),
+            "pass PEM CERTIFICATE blocks (openssl x509 -outform PEM)",
+        )
+    })
+}
+
+/// The trust policy for `verify`, `pull` and `audit`: a key, or a private CA's certificates
+/// (optionally with the identity the signing certificate must carry), judged now.
+pub fn trust(args: &crate::cli::TrustArgs, aws: Option<&Aws>) -> Result<Trust, Failure> {
+    if let Some(key) = &args.key {
+        return verifier(key, aws).map(Trust::Key);
+    }
+    let Some(path) = &args.certificate_chain else {
+        return Err(Failure::cannot_check(
+            "no trust given",
+            "pass --key (a public key) or --certificate-chain (trusted CA certificates)",
+        ));
+    };
+    let pem = read_bounded(path, "certificate chain", evidence::TRUST_LIMIT)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    CertificateTrust::from_pem(&pem, args.certificate_identity.clone(), now)
+        .map(Trust::Certificates)
+        .map_err(|e| {
+            Failure::cannot_check(
+                format!("cannot use --certificate-chain {}: {e}", path.display()),
+                "pass the PEM certificates of the CA(s) that issue signing certificates",
+            )
+        })
 }
 
 /// The public key to verify with: a `PUBLIC KEY` PEM, or an AWS KMS key's public half.

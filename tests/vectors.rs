@@ -106,7 +106,12 @@ fn worked_example_bytes() {
             hint: Some(key.oms_hint())
         }
     );
-    let m = oms::verify_envelope(&bundle, &key, oms::TlogPolicy::Refuse).unwrap();
+    let m = oms::verify_envelope(
+        &bundle,
+        &modelseal_kernel::Trust::Key(key.clone()),
+        oms::TlogPolicy::Refuse,
+    )
+    .unwrap();
     assert_eq!(
         m.root.to_hex(),
         "98fd477224bc81f35315388bba2c7b132a635574ff00acd3c64e0153010732dc"

@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::PublicKey;
 use modelseal_s3::{BucketSettings, Engine, Head, Object};
 
 use crate::{check_listing, fetch, located_dir, FetchError, Located, Trust, SIGNATURE_NAME};
@@ -388,7 +387,8 @@ pub fn settings_findings(settings: &BucketSettings) -> Vec<Finding> {
 
 /// How to audit.
 pub struct Options<'a> {
-    pub key: &'a PublicKey,
+    /// Who models must be signed by.
+    pub signer: &'a modelseal_kernel::Trust,
     pub tlog: TlogPolicy,
     /// Check signatures and listings only; do not stream and hash the models.
     pub shallow: bool,
@@ -522,8 +522,8 @@ async fn verify_one(
     opts: &Options<'_>,
     findings: &mut Vec<Finding>,
 ) -> Result<bool, FetchError> {
-    let trust = || Trust::Key {
-        key: opts.key,
+    let trust = || Trust::Signed {
+        signer: opts.signer,
         signature: None,
         pin: None,
     };

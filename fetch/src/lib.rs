@@ -19,7 +19,7 @@ use modelseal_kernel::manifest::{
     HashJob, ItemKey, LocalFile, LocalModel, Mismatch, Plan, ResourcePath, SignedManifest, Verified,
 };
 use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
-use modelseal_kernel::{Digest, Hasher, PublicKey};
+use modelseal_kernel::{Digest, Hasher};
 use modelseal_s3::{Chunk, Engine, Object, S3Error, S3Uri, Sink};
 
 pub mod audit;
@@ -189,11 +189,11 @@ impl fmt::Display for FetchError {
 impl std::error::Error for FetchError {}
 
 /// Steps 0-8: a bundle's bytes (`None` when it does not exist) to a manifest whose every byte a
-/// valid signature by `key` covers. `shown` names the bundle in errors.
+/// valid signature by a signer `trust` accepts covers. `shown` names the bundle in errors.
 pub fn check_signature(
     bytes: Option<Vec<u8>>,
     shown: &str,
-    key: &PublicKey,
+    trust: &modelseal_kernel::Trust,
     tlog: TlogPolicy,
 ) -> Result<(SignedManifest, Bundle), FetchError> {
     let bytes = bytes.ok_or_else(|| FetchError::SignatureMissing(shown.to_string()))?;
@@ -202,7 +202,7 @@ pub fn check_signature(
         error,
     })?;
     let manifest =
-        oms::verify_envelope(&bundle, key, tlog).map_err(|error| FetchError::Signature {
+        oms::verify_envelope(&bundle, trust, tlog).map_err(|error| FetchError::Signature {
             shown: shown.to_string(),
             error,
         })?;
@@ -506,10 +506,11 @@ pub fn read_local_signature(path: &Path) -> Result<Option<Vec<u8>>, FetchError> 
 
 /// What establishes trust.
 pub enum Trust<'a> {
-    /// A signature checked with this key; optionally also a SHA-256 pin, compared with the
-    /// file digest of a single-file model or the signed root digest of a directory.
-    Key {
-        key: &'a PublicKey,
+    /// A signature by a signer this policy accepts (a key, or a certificate from a trusted CA);
+    /// optionally also a SHA-256 pin, compared with the file digest of a single-file model or
+    /// the signed root digest of a directory.
+    Signed {
+        signer: &'a modelseal_kernel::Trust,
         /// Where the bundle is; `None` means the default place (`PREFIX/model.sig`, `KEY.sig`).
         signature: Option<SignatureSource>,
         pin: Option<Digest>,
@@ -628,8 +629,8 @@ pub async fn check_listing(
     let uri = located.uri();
     let pinned_only = matches!(trust, Trust::Pin(_));
     let (manifest, signature, evidence, ignored_transparency) = match trust {
-        Trust::Key {
-            key,
+        Trust::Signed {
+            signer,
             signature,
             pin,
         } => {
@@ -637,7 +638,7 @@ pub async fn check_listing(
                 signature.unwrap_or_else(|| SignatureSource::S3(located.default_signature()));
             let bytes = signature.read(engine).await?;
             let sig_bytes = bytes.clone().unwrap_or_default();
-            let (manifest, bundle) = check_signature(bytes, &signature.shown(), key, tlog)?;
+            let (manifest, bundle) = check_signature(bytes, &signature.shown(), signer, tlog)?;
             if let Some(pin) = pin {
                 let (signed, kind) = manifest.pinned_digest();
                 if *signed != pin {

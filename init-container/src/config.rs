@@ -35,6 +35,12 @@ pub struct TrustSettings {
     pub public_key_pem: Option<String>,
     /// MODELSEAL_KEY: an awskms:// key.
     pub kms_key: Option<String>,
+    /// MODELSEAL_CERTIFICATE_CHAIN: a PEM file of trusted CA certificates (a private CA;
+    /// model_signing's certificate method), as `modelseal verify --certificate-chain`.
+    pub certificate_chain: Option<PathBuf>,
+    /// MODELSEAL_CERTIFICATE_IDENTITY: with a certificate chain, the SAN the signing certificate
+    /// must carry.
+    pub certificate_identity: Option<String>,
     /// MODELSEAL_SIGNATURE: where the signature is, when not at the default place.
     pub signature: Option<String>,
     /// VERIFICATION_DIGEST: a SHA-256 pin for a single-file model.
@@ -49,6 +55,14 @@ pub struct Config {
     pub ignore: Vec<String>,
     pub termination_log: PathBuf,
 }
+
+/// The settings of keyless Sigstore trust (issue 8's later part), refused until it exists.
+const KEYLESS: [&str; 4] = [
+    "MODELSEAL_CERTIFICATE_OIDC_ISSUER",
+    "MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP",
+    "MODELSEAL_CERTIFICATE_IDENTITY_REGEXP",
+    "MODELSEAL_TRUSTED_ROOT",
+];
 
 fn truthy(v: Option<&String>) -> bool {
     v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
@@ -193,24 +207,41 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
         public_key: non_empty(&env, "MODELSEAL_PUBLIC_KEY").map(PathBuf::from),
         public_key_pem: non_empty(&env, "MODELSEAL_PUBLIC_KEY_PEM"),
         kms_key: non_empty(&env, "MODELSEAL_KEY"),
+        certificate_chain: non_empty(&env, "MODELSEAL_CERTIFICATE_CHAIN").map(PathBuf::from),
+        certificate_identity: non_empty(&env, "MODELSEAL_CERTIFICATE_IDENTITY"),
         signature: non_empty(&env, "MODELSEAL_SIGNATURE"),
         pin,
     };
-    let keys = [
-        trust.public_key.is_some(),
-        trust.public_key_pem.is_some(),
-        trust.kms_key.is_some(),
-    ];
-    if keys.iter().filter(|k| **k).count() > 1 {
+    // Keyless Sigstore trust is not built yet: refuse its settings rather than ignore them.
+    if let Some(var) = KEYLESS.iter().find(|v| non_empty(&env, v).is_some()) {
+        return Err(format!(
+            "{var} is keyless Sigstore trust, which this modelseal-init does not support yet; \
+             trust a key (MODELSEAL_PUBLIC_KEY, MODELSEAL_KEY) or a private CA (MODELSEAL_CERTIFICATE_CHAIN)"
+        ));
+    }
+    if trust.certificate_identity.is_some() && trust.certificate_chain.is_none() {
         return Err(
-            "set only one of MODELSEAL_PUBLIC_KEY, MODELSEAL_PUBLIC_KEY_PEM and MODELSEAL_KEY"
+            "MODELSEAL_CERTIFICATE_IDENTITY needs MODELSEAL_CERTIFICATE_CHAIN (the CA certificates that issue signing certificates)"
                 .into(),
         );
     }
-    if !keys.contains(&true) && trust.pin.is_none() {
+    let signers = [
+        trust.public_key.is_some(),
+        trust.public_key_pem.is_some(),
+        trust.kms_key.is_some(),
+        trust.certificate_chain.is_some(),
+    ];
+    if signers.iter().filter(|k| **k).count() > 1 {
         return Err(
-            "no trust configured: set MODELSEAL_PUBLIC_KEY (a PEM file), MODELSEAL_PUBLIC_KEY_PEM or MODELSEAL_KEY (awskms://...), \
-             or VERIFICATION_DIGEST for a single-file model; modelseal-init never places an unverified model"
+            "set only one of MODELSEAL_PUBLIC_KEY, MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY and MODELSEAL_CERTIFICATE_CHAIN"
+                .into(),
+        );
+    }
+    if !signers.contains(&true) && trust.pin.is_none() {
+        return Err(
+            "no trust configured: set MODELSEAL_PUBLIC_KEY (a PEM file), MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY (awskms://...) \
+             or MODELSEAL_CERTIFICATE_CHAIN (a private CA), or VERIFICATION_DIGEST for a single-file model; \
+             modelseal-init never places an unverified model"
                 .into(),
         );
     }

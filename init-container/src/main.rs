@@ -16,11 +16,12 @@ use std::process::ExitCode;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use modelseal_fetch::{
     clear_dest, evidence, fetch, locate, place, prepare_staging, progress, remove_staging,
-    stop_requested, FetchError, Located, SignatureSource, Trust,
+    stop_requested, FetchError, Located, SignatureSource, Trust as FetchTrust,
 };
+use modelseal_kernel::certificate::CertificateTrust;
 use modelseal_kernel::manifest::ResourcePath;
 use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::PublicKey;
+use modelseal_kernel::{PublicKey, Trust};
 use modelseal_s3::{Engine, Options, S3Uri, Tuning};
 
 use modelseal_init::config::{self, Config, Env, S3Settings};
@@ -48,6 +49,11 @@ Trust (at least one):
   MODELSEAL_PUBLIC_KEY        a PEM public key file
   MODELSEAL_PUBLIC_KEY_PEM    the PEM text itself
   MODELSEAL_KEY               awskms://[ENDPOINT]/KEYID|alias/NAME|ARN
+  MODELSEAL_CERTIFICATE_CHAIN a PEM file of trusted CA certificates: the model must be signed
+                              with a certificate issued under them (model_signing's certificate
+                              method), valid now
+  MODELSEAL_CERTIFICATE_IDENTITY  with the chain: the SAN (email, URI, DNS) the signing
+                              certificate must carry, exactly
   VERIFICATION_DIGEST         sha256:HEX pin: a single file's SHA-256 (trust on its own), or
                               with a key a directory's signed root digest (`modelseal digest`)
   MODELSEAL_SIGNATURE         the signature's s3:// URI, when it is not beside the model
@@ -134,7 +140,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
             profile: None,
         };
         let engine = Engine::from_sdk_config(&sdk, &options, tuning);
-        let key = trusted_key(&config, &sdk).await?;
+        let signer = trusted_signer(&config, &sdk).await?;
         let dests: Vec<PathBuf> = args.chunks(2).map(|p| PathBuf::from(&p[1])).collect();
         for (i, pair) in args.chunks(2).enumerate() {
             // Another pair's DEST inside this one is not this pair's to empty.
@@ -148,7 +154,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
             let work = fetch_pair(
                 &engine,
                 &config,
-                key.as_ref(),
+                signer.as_ref(),
                 &pair[0],
                 dest,
                 &others,
@@ -269,21 +275,31 @@ fn read_config_file(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, Stri
         .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
 
-/// The key signatures must verify with: a mounted PEM, or a KMS key's public half.
-async fn trusted_key(config: &Config, sdk: &SdkConfig) -> Result<Option<PublicKey>, String> {
+/// Who signatures must be made by: a mounted PEM key, a KMS key's public half, or a private
+/// CA's certificates (judged at the current time).
+async fn trusted_signer(config: &Config, sdk: &SdkConfig) -> Result<Option<Trust>, String> {
     if let Some(path) = &config.trust.public_key {
         let pem = read_config_file(path, "MODELSEAL_PUBLIC_KEY", evidence::KEY_LIMIT)?;
         let key = PublicKey::from_pem(&pem)
             .map_err(|e| format!("MODELSEAL_PUBLIC_KEY {}: {e}", path.display()))?;
-        return Ok(Some(key));
+        return Ok(Some(Trust::Key(key)));
     }
     if let Some(pem) = &config.trust.public_key_pem {
         let key = PublicKey::from_pem(pem.as_bytes())
             .map_err(|e| format!("MODELSEAL_PUBLIC_KEY_PEM: {e}"))?;
-        return Ok(Some(key));
+        return Ok(Some(Trust::Key(key)));
     }
     if let Some(reference) = &config.trust.kms_key {
-        return kms_key(reference, sdk).await.map(Some);
+        return kms_key(reference, sdk).await.map(|k| Some(Trust::Key(k)));
+    }
+    if let Some(path) = &config.trust.certificate_chain {
+        let pem = read_config_file(path, "MODELSEAL_CERTIFICATE_CHAIN", evidence::TRUST_LIMIT)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let ca = CertificateTrust::from_pem(&pem, config.trust.certificate_identity.clone(), now)
+            .map_err(|e| format!("MODELSEAL_CERTIFICATE_CHAIN {}: {e}", path.display()))?;
+        return Ok(Some(Trust::Certificates(ca)));
     }
     Ok(None)
 }
@@ -330,7 +346,7 @@ struct Settings {
 async fn fetch_pair(
     engine: &Engine,
     config: &Config,
-    key: Option<&PublicKey>,
+    signer: Option<&Trust>,
     src: &str,
     dest: &Path,
     other_dests: &[PathBuf],
@@ -347,22 +363,22 @@ async fn fetch_pair(
     }
     let uri = S3Uri::parse(src).map_err(|e| e.to_string())?;
     let located = locate(engine, &uri).await.map_err(|e| reason(&e))?;
-    let trust = match key {
-        Some(key) => {
+    let trust = match signer {
+        Some(signer) => {
             let signature = match &config.trust.signature {
                 Some(s) => Some(SignatureSource::S3(
                     S3Uri::parse(s).map_err(|e| format!("MODELSEAL_SIGNATURE: {e}"))?,
                 )),
                 None => None,
             };
-            Trust::Key {
-                key,
+            FetchTrust::Signed {
+                signer,
                 signature,
                 pin: config.trust.pin.clone(),
             }
         }
         None => match &config.trust.pin {
-            Some(pin) => Trust::Pin(pin.clone()),
+            Some(pin) => FetchTrust::Pin(pin.clone()),
             None => return Err("no trust configured".into()),
         },
     };
@@ -408,7 +424,7 @@ async fn stage_and_place(
     engine: &Engine,
     config: &Config,
     located: &Located,
-    trust: Trust<'_>,
+    trust: FetchTrust<'_>,
     staging: &Path,
     dest: &Path,
     max_unpacked: u64,

@@ -181,7 +181,7 @@ pub fn verify_bundle(
                 return Err(BlobError::NotMessageSignature);
             };
             let hint = match &b.key_material {
-                KeyMaterial::Certificate => return Err(BlobError::Certificate),
+                KeyMaterial::Certificates(_) => return Err(BlobError::Certificate),
                 KeyMaterial::PublicKey { hint } => hint,
             };
             if !b.transparency.is_empty() && tlog == TlogPolicy::Refuse {

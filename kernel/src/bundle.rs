@@ -36,6 +36,8 @@ pub enum BundleError {
     SignatureCount(usize),
     /// Both or neither of `dsseEnvelope` and `messageSignature`.
     Content,
+    /// Not exactly one of `publicKey`, `x509CertificateChain` and `certificate`.
+    KeyMaterial,
     UnsupportedDigestAlgorithm(String),
 }
 
@@ -54,6 +56,10 @@ impl fmt::Display for BundleError {
             }
             BundleError::Content => f.write_str(
                 "the bundle must hold exactly one of 'dsseEnvelope' and 'messageSignature'",
+            ),
+            BundleError::KeyMaterial => f.write_str(
+                "'verificationMaterial' must hold exactly one of 'publicKey', \
+                 'x509CertificateChain' and 'certificate'",
             ),
             BundleError::UnsupportedDigestAlgorithm(a) => {
                 write!(f, "unsupported messageDigest algorithm '{a}'")
@@ -79,8 +85,8 @@ struct WireBundle {
 #[serde(rename_all = "camelCase")]
 struct WireMaterial {
     public_key: Option<WirePublicKey>,
-    x509_certificate_chain: Option<serde_json::Value>,
-    certificate: Option<serde_json::Value>,
+    x509_certificate_chain: Option<WireChain>,
+    certificate: Option<WireCertificate>,
     tlog_entries: Option<Vec<serde_json::Value>>,
     timestamp_verification_data: Option<WireTimestamps>,
 }
@@ -90,6 +96,18 @@ struct WireMaterial {
 struct WirePublicKey {
     hint: Option<String>,
     raw_bytes: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireChain {
+    #[serde(default)]
+    certificates: Vec<WireCertificate>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireCertificate {
+    raw_bytes: String,
 }
 
 #[derive(Deserialize)]
@@ -134,8 +152,9 @@ struct WireMessageDigest {
 pub enum KeyMaterial {
     /// A public key, named by an optional hint (absent or empty in some producers' bundles).
     PublicKey { hint: Option<String> },
-    /// An X.509 certificate or chain (model_signing's certificate method, Sigstore keyless).
-    Certificate,
+    /// An X.509 certificate or chain, leaf first, as DER (model_signing's certificate method,
+    /// Sigstore keyless).
+    Certificates(Vec<Vec<u8>>),
 }
 
 /// Transparency-log and timestamp evidence carried by the bundle.
@@ -194,9 +213,10 @@ impl Bundle {
             .ok_or(BundleError::Missing("verificationMaterial"))?;
         let key_material = match (
             material.public_key,
-            material.x509_certificate_chain.is_some() || material.certificate.is_some(),
+            material.x509_certificate_chain,
+            material.certificate,
         ) {
-            (Some(pk), false) => {
+            (Some(pk), None, None) => {
                 // Legacy `rawBytes` is accepted and, like model_signing, never trusted: the key
                 // used is always the one the verifier was given.
                 if let Some(raw) = &pk.raw_bytes {
@@ -208,12 +228,31 @@ impl Bundle {
                     hint: pk.hint.filter(|h| !h.is_empty()),
                 }
             }
-            (None, true) => KeyMaterial::Certificate,
-            (Some(_), true) | (None, false) => {
-                return Err(BundleError::Missing(
-                    "verificationMaterial.publicKey (or a certificate)",
-                ))
+            (None, Some(chain), None) => {
+                let certificates = chain
+                    .certificates
+                    .iter()
+                    .map(|c| B64.decode(&c.raw_bytes))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| {
+                        BundleError::BadBase64(
+                            "verificationMaterial.x509CertificateChain.certificates[].rawBytes",
+                        )
+                    })?;
+                if certificates.is_empty() {
+                    return Err(BundleError::Missing(
+                        "verificationMaterial.x509CertificateChain.certificates",
+                    ));
+                }
+                KeyMaterial::Certificates(certificates)
             }
+            (None, None, Some(leaf)) => {
+                let der = B64.decode(&leaf.raw_bytes).map_err(|_| {
+                    BundleError::BadBase64("verificationMaterial.certificate.rawBytes")
+                })?;
+                KeyMaterial::Certificates(vec![der])
+            }
+            _ => return Err(BundleError::KeyMaterial),
         };
         let has_tlog_entries_field = material.tlog_entries.is_some();
         let transparency = Transparency {
@@ -289,9 +328,23 @@ struct OutBundle<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct OutMaterial<'a> {
-    public_key: OutPublicKey<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<OutPublicKey<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x509_certificate_chain: Option<OutChain>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tlog_entries: Option<[u8; 0]>,
+}
+
+#[derive(Serialize)]
+struct OutChain {
+    certificates: Vec<OutCertificate>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutCertificate {
+    raw_bytes: String,
 }
 
 #[derive(Serialize)]
@@ -331,12 +384,37 @@ fn to_json(bundle: &OutBundle<'_>) -> String {
     serde_json::to_string(bundle).unwrap_or_default()
 }
 
-/// The OMS v1.0 bundle model_signing writes for the key method: compact JSON, `tlogEntries: []`.
-pub fn oms_bundle_json(oms_hint: &str, payload: &[u8], der_signature: &[u8]) -> String {
+/// How an OMS bundle names its signer.
+#[derive(Debug, Clone, Copy)]
+pub enum SignerMaterial<'a> {
+    /// The key method: the OMS hint of the public key.
+    KeyHint(&'a str),
+    /// The certificate method: DER certificates, leaf first, then the chain given at signing.
+    Certificates(&'a [Vec<u8>]),
+}
+
+/// The OMS v1.0 bundle model_signing writes for the key and certificate methods: compact JSON,
+/// `tlogEntries: []`.
+pub fn oms_bundle_json(signer: SignerMaterial<'_>, payload: &[u8], der_signature: &[u8]) -> String {
+    let (public_key, x509_certificate_chain) = match signer {
+        SignerMaterial::KeyHint(hint) => (Some(OutPublicKey { hint }), None),
+        SignerMaterial::Certificates(chain) => (
+            None,
+            Some(OutChain {
+                certificates: chain
+                    .iter()
+                    .map(|der| OutCertificate {
+                        raw_bytes: B64.encode(der),
+                    })
+                    .collect(),
+            }),
+        ),
+    };
     to_json(&OutBundle {
         media_type: MEDIA_TYPE_V03,
         verification_material: OutMaterial {
-            public_key: OutPublicKey { hint: oms_hint },
+            public_key,
+            x509_certificate_chain,
             tlog_entries: Some([]),
         },
         message_signature: None,
@@ -360,7 +438,8 @@ pub fn message_signature_bundle_json(
     Some(to_json(&OutBundle {
         media_type: MEDIA_TYPE_V03,
         verification_material: OutMaterial {
-            public_key: OutPublicKey { hint: cosign_hint },
+            public_key: Some(OutPublicKey { hint: cosign_hint }),
+            x509_certificate_chain: None,
             tlog_entries: None,
         },
         message_signature: Some(OutMessageSignature {
@@ -380,7 +459,7 @@ mod tests {
 
     #[test]
     fn writes_what_it_reads() {
-        let json = oms_bundle_json("ab", b"{}", b"\x30\x00");
+        let json = oms_bundle_json(SignerMaterial::KeyHint("ab"), b"{}", b"\x30\x00");
         assert_eq!(
             json,
             r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"ab"},"tlogEntries":[]},"dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"MAA=","keyid":""}]}}"#
@@ -401,6 +480,30 @@ mod tests {
                 signature: vec![0x30, 0],
             })
         );
+    }
+
+    #[test]
+    fn certificate_bundles_keep_the_chain() {
+        let chain = vec![vec![1u8, 2], vec![3u8]];
+        let json = oms_bundle_json(SignerMaterial::Certificates(&chain), b"{}", b"\x30\x00");
+        assert!(json.contains(
+            r#""verificationMaterial":{"x509CertificateChain":{"certificates":[{"rawBytes":"AQI="},{"rawBytes":"Aw=="}]},"tlogEntries":[]}"#
+        ));
+        let b = Bundle::from_json(json.as_bytes()).unwrap();
+        assert_eq!(b.key_material, KeyMaterial::Certificates(chain));
+        let both = json.replace(
+            r#""x509CertificateChain""#,
+            r#""publicKey":{"hint":"ab"},"x509CertificateChain""#,
+        );
+        assert_eq!(
+            Bundle::from_json(both.as_bytes()),
+            Err(BundleError::KeyMaterial)
+        );
+        let empty = json.replace(r#"{"rawBytes":"AQI="},{"rawBytes":"Aw=="}"#, "");
+        assert!(matches!(
+            Bundle::from_json(empty.as_bytes()),
+            Err(BundleError::Missing(_))
+        ));
     }
 
     #[test]

@@ -305,6 +305,12 @@ pub trait Signer {
         let prehash = self.public_key().curve().hash().digest(message);
         self.sign_prehash(prehash.as_bytes())
     }
+
+    /// The certificate chain (DER, leaf first) a bundle names this signer by, if it has one
+    /// (see [`crate::certificate::Certified`]); bare keys are named by their hint.
+    fn certificates(&self) -> Option<&[Vec<u8>]> {
+        None
+    }
 }
 
 #[derive(Clone)]

@@ -11,6 +11,7 @@
 
 pub mod blob;
 pub mod bundle;
+pub mod certificate;
 pub mod cosign_key;
 pub mod digest;
 pub mod dsse;
@@ -18,6 +19,8 @@ pub mod keys;
 pub mod manifest;
 pub mod oms;
 mod pem;
+pub mod trust;
 
 pub use digest::{Digest, HashAlgorithm, Hasher};
 pub use keys::{Curve, KeyError, PrivateKey, PublicKey, SignError, Signer};
+pub use trust::Trust;

@@ -8,13 +8,14 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{Bundle, Content, KeyMaterial, Transparency, MEDIA_TYPE_V03};
+use crate::bundle::{Bundle, Content, SignerMaterial, Transparency, MEDIA_TYPE_V03};
 use crate::digest::{Digest, HashAlgorithm};
 use crate::dsse::{pae, IN_TOTO_PAYLOAD_TYPE};
 use crate::keys::{PublicKey, SignError, Signer};
 use crate::manifest::{
     root_digest, ItemKey, Method, PathError, ResourcePath, Serialization, SignedManifest,
 };
+use crate::trust::{SignerError, Trust};
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "https://model_signing/signature/v1.0";
@@ -337,13 +338,21 @@ pub fn statement_payload(
 }
 
 /// Signs `payload` as a DSSE envelope and returns the OMS bundle JSON.
+/// The bundle names the signer as model_signing does: by its certificate chain when it has one
+/// (the `certificate` method), else by its key's hint (the `key` method).
 pub fn sign_statement(signer: &dyn Signer, payload: &[u8]) -> Result<String, SignError> {
     let pae = pae(IN_TOTO_PAYLOAD_TYPE, payload);
     let signature = signer.sign_message(&pae)?;
+    let hint;
+    let material = match signer.certificates() {
+        Some(chain) => SignerMaterial::Certificates(chain),
+        None => {
+            hint = signer.public_key().oms_hint();
+            SignerMaterial::KeyHint(&hint)
+        }
+    };
     Ok(crate::bundle::oms_bundle_json(
-        &signer.public_key().oms_hint(),
-        payload,
-        &signature,
+        material, payload, &signature,
     ))
 }
 
@@ -362,11 +371,7 @@ pub enum EnvelopeError {
     MediaType(String),
     NotDsse,
     MissingTlogEntries,
-    Certificate,
-    KeyMismatch {
-        bundle_hint: String,
-        key_hint: String,
-    },
+    Signer(SignerError),
     Transparency(Transparency),
     PayloadType(String),
     Signature(SignError),
@@ -379,11 +384,7 @@ impl fmt::Display for EnvelopeError {
             EnvelopeError::MediaType(m) => write!(f, "media type '{m}' is not an OMS v1.0 bundle ({MEDIA_TYPE_V03})"),
             EnvelopeError::NotDsse => f.write_str("the bundle holds a message signature, not a DSSE envelope (is it a sign-blob bundle?)"),
             EnvelopeError::MissingTlogEntries => f.write_str("the bundle has no 'verificationMaterial.tlogEntries' (OMS v1.0 requires the field)"),
-            EnvelopeError::Certificate => f.write_str("the bundle is signed with a certificate; only key-based bundles are supported"),
-            EnvelopeError::KeyMismatch { bundle_hint, key_hint } => write!(
-                f,
-                "the bundle was signed by another key (bundle key hint {bundle_hint}, given key {key_hint})"
-            ),
+            EnvelopeError::Signer(e) => write!(f, "{e}"),
             EnvelopeError::Transparency(t) => write!(
                 f,
                 "the bundle carries {} transparency-log entries and {} timestamps; their verification is not supported yet",
@@ -398,12 +399,12 @@ impl fmt::Display for EnvelopeError {
 
 impl std::error::Error for EnvelopeError {}
 
-/// Steps 1 to 8 of OMS verification: from a parsed bundle and a trusted key to a manifest whose
+/// Steps 1 to 8 of OMS verification: from a parsed bundle and a trust policy to a manifest whose
 /// every byte is covered by a valid signature. The model itself is checked by the caller with
 /// [`SignedManifest::plan`] and [`SignedManifest::check`] (steps 9 and 10).
 pub fn verify_envelope(
     bundle: &Bundle,
-    key: &PublicKey,
+    trust: &Trust,
     tlog: TlogPolicy,
 ) -> Result<SignedManifest, EnvelopeError> {
     // 1. Media type: OMS v1.0 is a v0.3 bundle.
@@ -417,17 +418,11 @@ pub fn verify_envelope(
     if !bundle.has_tlog_entries_field {
         return Err(EnvelopeError::MissingTlogEntries);
     }
-    // 3. Key material: a public key whose hint, when present, names the given key.
-    match &bundle.key_material {
-        KeyMaterial::Certificate => return Err(EnvelopeError::Certificate),
-        KeyMaterial::PublicKey { hint: Some(hint) } if *hint != key.oms_hint() => {
-            return Err(EnvelopeError::KeyMismatch {
-                bundle_hint: hint.clone(),
-                key_hint: key.oms_hint(),
-            })
-        }
-        KeyMaterial::PublicKey { .. } => {}
-    }
+    // 3. The signer: the given key (named by the bundle's hint, when it has one), or a
+    //    certificate chaining to the given CA; never a key the bundle brings itself.
+    let key = trust
+        .signing_key(&bundle.key_material, Some(PublicKey::oms_hint))
+        .map_err(EnvelopeError::Signer)?;
     // 4. Transparency evidence we cannot verify is refused unless explicitly ignored.
     if !bundle.transparency.is_empty() && tlog == TlogPolicy::Refuse {
         return Err(EnvelopeError::Transparency(bundle.transparency));

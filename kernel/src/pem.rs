@@ -23,8 +23,30 @@ pub(crate) enum PemError {
 pub(crate) fn parse(text: &[u8]) -> Result<Block, PemError> {
     let text = String::from_utf8_lossy(text);
     let mut lines = text.lines().map(|l| l.trim());
+    next_block(&mut lines)?.ok_or(PemError::NoBlock)
+}
+
+/// Reads every PEM block in `text` (a CA bundle); text between blocks is ignored, as openssl
+/// does. No block at all is an error.
+pub(crate) fn parse_all(text: &[u8]) -> Result<Vec<Block>, PemError> {
+    let text = String::from_utf8_lossy(text);
+    let mut lines = text.lines().map(|l| l.trim());
+    let mut blocks = Vec::new();
+    while let Some(block) = next_block(&mut lines)? {
+        blocks.push(block);
+    }
+    if blocks.is_empty() {
+        return Err(PemError::NoBlock);
+    }
+    Ok(blocks)
+}
+
+/// The next block from `lines`, or `None` when no BEGIN line is left.
+fn next_block<'a>(lines: &mut impl Iterator<Item = &'a str>) -> Result<Option<Block>, PemError> {
     let label = loop {
-        let line = lines.next().ok_or(PemError::NoBlock)?;
+        let Some(line) = lines.next() else {
+            return Ok(None);
+        };
         if let Some(rest) = line.strip_prefix("-----BEGIN ") {
             if let Some(label) = rest.strip_suffix("-----") {
                 break label.to_string();
@@ -38,7 +60,7 @@ pub(crate) fn parse(text: &[u8]) -> Result<Block, PemError> {
             let der = base64::engine::general_purpose::STANDARD
                 .decode(body.as_bytes())
                 .map_err(|_| PemError::Base64(label.clone()))?;
-            return Ok(Block { label, der });
+            return Ok(Some(Block { label, der }));
         }
         // Encapsulated headers (RFC 1421 "Proc-Type:" etc.) are not part of the body.
         if line.contains(':') {
@@ -81,6 +103,25 @@ mod tests {
         assert!(text.ends_with("-----END PUBLIC KEY-----\n"));
         assert!(text.lines().all(|l| l.len() <= 64));
         assert_eq!(parse(text.as_bytes()).unwrap().der, der);
+    }
+
+    #[test]
+    fn bundles_of_blocks() {
+        let text = format!(
+            "{}junk between\n{}",
+            encode("A", &[1]),
+            encode("B", &[2, 3])
+        );
+        let blocks = parse_all(text.as_bytes()).unwrap();
+        let labels: Vec<&str> = blocks.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(labels, ["A", "B"]);
+        assert_eq!(blocks[1].der, vec![2, 3]);
+        assert_eq!(parse_all(b"none").err(), Some(PemError::NoBlock));
+        let cut = format!("{}-----BEGIN C-----\nAA==\n", encode("A", &[1]));
+        assert_eq!(
+            parse_all(cut.as_bytes()).err(),
+            Some(PemError::Unterminated("C".into()))
+        );
     }
 
     #[test]

@@ -80,13 +80,14 @@ fn bundles_statements_and_blob_bundles() {
     ];
     let key =
         PublicKey::from_pem(&testdata("model-signing/dir-basic/keys/signer.pub.pem")).unwrap();
+    let trust = modelseal_kernel::Trust::Key(key);
     let mut parsed = 0;
     for seed in &seeds {
         for m in mutants(seed, 1500, &mut rng) {
             let _ = BlobBundle::from_json(&m);
             if let Ok(b) = Bundle::from_json(&m) {
                 parsed += 1;
-                let _ = oms::verify_envelope(&b, &key, oms::TlogPolicy::IgnoreUnverified);
+                let _ = oms::verify_envelope(&b, &trust, oms::TlogPolicy::IgnoreUnverified);
                 if let Content::Dsse(env) = &b.content {
                     let _ = oms::parse_statement(&env.payload);
                 }

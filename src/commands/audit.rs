@@ -4,7 +4,7 @@
 
 use modelseal_fetch::audit::{self, Options, Report};
 use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::PublicKey;
+use modelseal_kernel::Trust;
 
 use super::verdict::{fetch_failure, parse_uri};
 use crate::aws::Aws;
@@ -12,7 +12,7 @@ use crate::failure::{Failure, Result};
 
 pub struct Args<'a> {
     pub uri: &'a str,
-    pub key: &'a PublicKey,
+    pub trust: &'a Trust,
     pub tlog: TlogPolicy,
     pub kms_key: Option<&'a str>,
     pub shallow: bool,
@@ -43,7 +43,7 @@ pub fn run(args: Args<'_>, aws: &Aws) -> Result<()> {
             }
         };
         let opts = Options {
-            key: args.key,
+            signer: args.trust,
             tlog: args.tlog,
             shallow: args.shallow,
             kms_key,

@@ -114,12 +114,9 @@ fn check_locations(command: &Command) -> Result<()> {
 }
 
 /// `verify`/`pull`'s flags with the key resolved, as the S3 commands take them.
-fn remote_check<'a>(
-    args: &'a CheckArgs,
-    key: &'a modelseal_kernel::PublicKey,
-) -> remote::Check<'a> {
+fn remote_check<'a>(args: &'a CheckArgs, trust: &'a modelseal_kernel::Trust) -> remote::Check<'a> {
     remote::Check {
-        key,
+        trust,
         signature: args.signature.as_deref(),
         tlog: tlog_policy(args.insecure_ignore_tlog),
         pin: args.digest.clone(),
@@ -152,6 +149,7 @@ pub fn run(cli: Cli) -> Result<()> {
             sse_kms_key_id,
             sse,
             force,
+            certificate,
             json,
             cosign,
             hashing,
@@ -179,7 +177,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 ));
             }
             let aws = aws_if(remote || keyfile::is_kms(&key), &aws, signing_runtime(&key))?;
-            let signer = keyfile::signer(&key, aws.as_ref())?;
+            let signer = keyfile::certified(
+                keyfile::signer(&key, aws.as_ref())?,
+                certificate.certificate.as_deref(),
+                certificate.certificate_chain.as_deref(),
+            )?;
             if let (true, Some(aws)) = (remote, &aws) {
                 let sse = remote::PushSse {
                     kms_key_id: sse_kms_key_id,
@@ -212,16 +214,12 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let signature = check.signature.as_deref();
             let remote = is_s3(&model) || signature.is_some_and(is_s3);
-            let aws = aws_if(
-                remote || keyfile::is_kms(&check.key),
-                &aws,
-                Runtime::OneThread,
-            )?;
-            let public = keyfile::verifier(&check.key, aws.as_ref())?;
+            let aws = aws_if(remote || check.trust.is_kms(), &aws, Runtime::OneThread)?;
+            let trust = keyfile::trust(&check.trust, aws.as_ref())?;
             match (is_s3(&model), &aws) {
                 (true, Some(aws)) => {
                     let objects = hashing.threads.map(usize::from);
-                    remote::verify(&model, remote_check(&check, &public), aws, objects)
+                    remote::verify(&model, remote_check(&check, &trust), aws, objects)
                 }
                 _ => {
                     if signature.is_some_and(is_s3) {
@@ -233,7 +231,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     let sig = signature.map(PathBuf::from);
                     model::verify(
                         Path::new(&model),
-                        &public,
+                        &trust,
                         sig.as_deref(),
                         tlog_policy(check.insecure_ignore_tlog),
                         check.digest.as_ref(),
@@ -250,7 +248,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => model::digest(&model, &ignore_paths, hashing.threads()),
         Command::Audit {
             uri,
-            key,
+            trust,
             kms_key,
             shallow,
             insecure_ignore_tlog,
@@ -258,10 +256,10 @@ pub fn run(cli: Cli) -> Result<()> {
             aws,
         } => {
             let aws = Aws::new(&aws, Runtime::Workers)?;
-            let public = keyfile::verifier(&key, Some(&aws))?;
+            let trust = keyfile::trust(&trust, Some(&aws))?;
             let args = audit::Args {
                 uri: &uri,
-                key: &public,
+                trust: &trust,
                 tlog: tlog_policy(insecure_ignore_tlog),
                 kms_key: kms_key.as_deref(),
                 shallow,
@@ -277,8 +275,8 @@ pub fn run(cli: Cli) -> Result<()> {
             aws,
         } => {
             let aws = Aws::new(&aws, Runtime::OneThread)?;
-            let public = keyfile::verifier(&check.key, Some(&aws))?;
-            let check = remote_check(&check, &public);
+            let trust = keyfile::trust(&check.trust, Some(&aws))?;
+            let check = remote_check(&check, &trust);
             remote::pull(&uri, &dest, force, check, &aws)
         }
         Command::Push {
@@ -286,6 +284,7 @@ pub fn run(cli: Cli) -> Result<()> {
             uri,
             key,
             signature,
+            certificate,
             sse_kms_key_id,
             sse: _,
             json,
@@ -301,6 +300,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 &uri,
                 &key,
                 signature.as_deref(),
+                &certificate,
                 sse,
                 json,
                 &aws,

@@ -7,7 +7,7 @@ use modelseal_kernel::manifest::{
     HashJob, ItemKey, LocalModel, ResourcePath, SignedManifest, Verified, DEFAULT_IGNORES,
 };
 use modelseal_kernel::oms::{self, TlogPolicy};
-use modelseal_kernel::{Digest, HashAlgorithm, PublicKey, Signer};
+use modelseal_kernel::{Digest, HashAlgorithm, Signer};
 
 use super::verdict;
 use crate::failure::{self, Failure, Result};
@@ -300,12 +300,19 @@ pub fn sign(
         crate::report::success("sign", verdict::merged(o, verdict::signed_fields(&files)));
         return Ok(());
     }
+    let by = match signer.certificates() {
+        Some(chain) => format!(
+            "certificate-bound {} key {} ({} certificates in the bundle)",
+            key.curve().name(),
+            &key.oms_hint()[..16],
+            chain.len()
+        ),
+        None => format!("{} key {}", key.curve().name(), &key.oms_hint()[..16]),
+    };
     println!(
-        "Signed model '{}' ({} files) with {} key {}; signature written to {}",
+        "Signed model '{}' ({} files) with {by}; signature written to {}",
         model.name(),
         files.len(),
-        key.curve().name(),
-        &key.oms_hint()[..16],
         signature.display()
     );
     Ok(())
@@ -313,7 +320,7 @@ pub fn sign(
 
 pub fn verify(
     model_path: &Path,
-    key: &PublicKey,
+    trust: &modelseal_kernel::Trust,
     signature: Option<&Path>,
     tlog: TlogPolicy,
     pin: Option<&Digest>,
@@ -326,7 +333,7 @@ pub fn verify(
     let sig_path =
         signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
     let bytes = modelseal_fetch::read_local_signature(&sig_path).map_err(verdict::fetch_failure)?;
-    let manifest = verdict::check_signature(bytes, &sig_path.display().to_string(), key, tlog)?;
+    let manifest = verdict::check_signature(bytes, &sig_path.display().to_string(), trust, tlog)?;
     verdict::check_pin(&manifest, pin, &model_path.display().to_string())?;
     let model = open(model_path, true)?;
     let verified = check_model(&model, &manifest, &sig_path, threads)?;

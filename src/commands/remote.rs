@@ -12,7 +12,7 @@ use modelseal_fetch::{
 };
 use modelseal_kernel::manifest::{LocalModel, ResourcePath};
 use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::{Digest, HashAlgorithm, Hasher, PublicKey, Signer};
+use modelseal_kernel::{Digest, HashAlgorithm, Hasher, Signer};
 use modelseal_s3::{Engine, Head, Sse};
 
 use super::model;
@@ -35,7 +35,7 @@ fn given_signature(given: Option<&str>) -> Result<Option<SignatureSource>> {
 
 /// How `verify s3://` and `pull` check a model: the command line's `CheckArgs`, resolved.
 pub struct Check<'a> {
-    pub key: &'a PublicKey,
+    pub trust: &'a modelseal_kernel::Trust,
     /// Where the bundle is, when not in the default place.
     pub signature: Option<&'a str>,
     pub tlog: TlogPolicy,
@@ -47,8 +47,8 @@ pub struct Check<'a> {
 impl<'a> Check<'a> {
     /// The trust `fetch` checks against: the key, the bundle's place, the pin.
     fn trust(&self) -> Result<Trust<'a>> {
-        Ok(Trust::Key {
-            key: self.key,
+        Ok(Trust::Signed {
+            signer: self.trust,
             signature: given_signature(self.signature)?,
             pin: self.pin.clone(),
         })
@@ -239,6 +239,7 @@ pub fn push(
     uri: &str,
     key: &str,
     signature: Option<&Path>,
+    certificate: &crate::cli::CertificateArgs,
     sse: PushSse,
     json: bool,
     aws: &Aws,
@@ -290,7 +291,17 @@ pub fn push(
     // Signed from the bytes as they go up, or an existing bundle checked against the model
     // before anything goes up. The key is opened (and its password asked) before any upload.
     let source = match signature {
-        None => BundleSource::Sign(crate::keyfile::signer(key, Some(aws))?),
+        None => BundleSource::Sign(crate::keyfile::certified(
+            crate::keyfile::signer(key, Some(aws))?,
+            certificate.certificate.as_deref(),
+            certificate.certificate_chain.as_deref(),
+        )?),
+        Some(_) if certificate.certificate.is_some() => {
+            return Err(Failure::cannot_check(
+                "--certificate signs; --signature uploads an existing bundle",
+                "drop one of them",
+            ))
+        }
         Some(path) => {
             let public = crate::keyfile::any_public_key(key, Some(aws))?;
             let bytes = modelseal_fetch::read_local_signature(path)
@@ -301,7 +312,13 @@ pub fn push(
                         "check the --signature path",
                     )
                 })?;
-            check_local(&model, &bytes, path, &public, threads)?;
+            check_local(
+                &model,
+                &bytes,
+                path,
+                &modelseal_kernel::Trust::Key(public),
+                threads,
+            )?;
             BundleSource::Given(bytes)
         }
     };
@@ -384,13 +401,13 @@ fn check_local(
     model: &files::Model,
     bytes: &[u8],
     path: &Path,
-    key: &PublicKey,
+    trust: &modelseal_kernel::Trust,
     threads: usize,
 ) -> Result<()> {
     let manifest = verdict::check_signature(
         Some(bytes.to_vec()),
         &path.display().to_string(),
-        key,
+        trust,
         TlogPolicy::Refuse,
     )?;
     model::check_model(model, &manifest, path, threads).map(|_| ())

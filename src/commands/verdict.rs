@@ -3,10 +3,12 @@
 //! It sits below `model` and `remote`, which both use it and not each other's internals.
 
 use modelseal_fetch::FetchError;
+use modelseal_kernel::certificate::ChainError;
 use modelseal_kernel::keys::SignError;
 use modelseal_kernel::manifest::{Mismatch, ResourcePath, SignedManifest, Verified};
 use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
-use modelseal_kernel::{Digest, PublicKey};
+use modelseal_kernel::trust::SignerError;
+use modelseal_kernel::{Digest, Trust};
 use modelseal_s3::S3Uri;
 
 use crate::aws::s3_failure;
@@ -89,8 +91,26 @@ pub(super) fn check_pin(
 
 pub(super) fn envelope_hint(e: &EnvelopeError) -> &'static str {
     match e {
-        EnvelopeError::KeyMismatch { .. } => {
+        EnvelopeError::Signer(SignerError::KeyMismatch { .. }) => {
             "verify with the public key of the key that signed the model, or re-sign the model"
+        }
+        EnvelopeError::Signer(SignerError::CertificateForKey) => {
+            "verify with --certificate-chain (the CA certificates that issued the signing certificate)"
+        }
+        EnvelopeError::Signer(SignerError::KeyForCertificate) => {
+            "verify with --key (the signer's public key), or re-sign the model with a certificate"
+        }
+        EnvelopeError::Signer(SignerError::Chain(ChainError::Identity { .. })) => {
+            "the model was signed by someone else; check --certificate-identity"
+        }
+        EnvelopeError::Signer(SignerError::Chain(ChainError::Path(_))) => {
+            "check --certificate-chain names the CA that issued the signing certificate (and its intermediates, when the bundle lacks them), and that no certificate has expired"
+        }
+        EnvelopeError::Signer(SignerError::Chain(ChainError::NotForSigning)) => {
+            "sign with a certificate whose KeyUsage has digitalSignature or whose EKU has codeSigning"
+        }
+        EnvelopeError::Signer(_) => {
+            "the bundle's certificate cannot be used; re-sign the model with a valid certificate"
         }
         EnvelopeError::Signature(SignError::Mismatch) => {
             "the signature or the signed manifest was altered after signing; do not use this model"
@@ -98,9 +118,6 @@ pub(super) fn envelope_hint(e: &EnvelopeError) -> &'static str {
         EnvelopeError::Signature(_) => "the signature bytes are corrupt; re-sign the model",
         EnvelopeError::Transparency(_) => {
             "pass --insecure-ignore-tlog to check the signature and digests only"
-        }
-        EnvelopeError::Certificate => {
-            "sign the model with a key (modelseal sign --key) and verify with its public key"
         }
         EnvelopeError::NotDsse => {
             "model signatures are OMS bundles written by 'modelseal sign' or model_signing"
@@ -113,15 +130,15 @@ pub(super) fn envelope_hint(e: &EnvelopeError) -> &'static str {
 }
 
 /// Steps 0-8: the bundle's bytes (`None` when it does not exist) to a manifest whose every byte
-/// a valid signature by `key` covers. `shown` names the bundle in messages.
+/// a valid signature by a signer `trust` accepts covers. `shown` names the bundle in messages.
 pub(super) fn check_signature(
     bytes: Option<Vec<u8>>,
     shown: &str,
-    key: &PublicKey,
+    trust: &Trust,
     tlog: TlogPolicy,
 ) -> Result<SignedManifest> {
     let (manifest, bundle) =
-        modelseal_fetch::check_signature(bytes, shown, key, tlog).map_err(fetch_failure)?;
+        modelseal_fetch::check_signature(bytes, shown, trust, tlog).map_err(fetch_failure)?;
     warn_tlog(!bundle.transparency.is_empty());
     Ok(manifest)
 }

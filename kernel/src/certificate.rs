@@ -1,0 +1,439 @@
+//! X.509 certificate chains: a private CA's trust (model_signing's `certificate` method).
+//!
+//! Path building and every certificate signature are rustls-webpki's (on aws-lc-rs, the crypto
+//! the TLS client already links); the extensions webpki does not judge (KeyUsage, the
+//! codeSigning EKU, the subject alternative names) are read with RustCrypto's `x509-cert`. No
+//! ASN.1 is parsed by hand here.
+//!
+//! The chain is judged at the time the caller gives ([`CertificateTrust::at`]): the verifier's
+//! clock. model_signing 1.1.1 judges it at the leaf's own notBefore, which never lets a
+//! certificate expire; we do not, so a leaf past its notAfter (or a CA past its own) is refused.
+
+use std::fmt;
+use std::time::Duration;
+
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
+use x509_cert::der::{Decode, Encode};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, SubjectAltName};
+
+use crate::keys::{KeyError, PublicKey, SignError, Signer};
+use crate::pem;
+
+/// id-kp-codeSigning (RFC 5280 4.2.1.12).
+const CODE_SIGNING: x509_cert::der::asn1::ObjectIdentifier =
+    x509_cert::der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+
+/// Why a file of trusted CA certificates cannot be used (the operator's input: exit 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootsError {
+    /// No PEM block, an unterminated block, or bad base64.
+    Pem(KeyError),
+    /// A block that is not a `CERTIFICATE`.
+    Label { index: usize, label: String },
+    /// A certificate that cannot be parsed or used as a trust anchor.
+    Certificate { index: usize, reason: String },
+}
+
+impl fmt::Display for RootsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RootsError::Pem(e) => write!(f, "{e}"),
+            RootsError::Label { index, label } => {
+                write!(f, "PEM block {} is '{label}', not a CERTIFICATE", index + 1)
+            }
+            RootsError::Certificate { index, reason } => {
+                write!(f, "certificate {} cannot be used: {reason}", index + 1)
+            }
+        }
+    }
+}
+
+impl std::error::Error for RootsError {}
+
+/// Why a bundle's certificate chain is not trusted (the artifact's fault: exit 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainError {
+    /// The bundle names no certificate.
+    Empty,
+    /// Certificate `index` of the bundle's chain (0 is the leaf) is not a valid certificate.
+    Malformed { index: usize, reason: String },
+    /// No valid path from the leaf to a trusted root at the verification time.
+    Path(String),
+    /// The leaf is neither for digital signatures (KeyUsage) nor for code signing (EKU).
+    NotForSigning,
+    /// The leaf does not carry the identity the verifier asked for.
+    Identity { wanted: String, found: Vec<String> },
+    /// The leaf's key is not one modelseal verifies with.
+    Key(KeyError),
+    /// Signing: the certificate certifies another key than the signing key.
+    NotTheSigningKey,
+}
+
+impl fmt::Display for ChainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainError::Empty => f.write_str("the bundle's certificate chain is empty"),
+            ChainError::Malformed { index: 0, reason } => {
+                write!(f, "the signing certificate is malformed: {reason}")
+            }
+            ChainError::Malformed { index, reason } => write!(
+                f,
+                "certificate {} of the bundle's chain is malformed: {reason}",
+                index + 1
+            ),
+            ChainError::Path(why) => write!(
+                f,
+                "the signing certificate does not chain to a trusted root: {why}"
+            ),
+            ChainError::NotForSigning => f.write_str(
+                "the signing certificate is not for signing: its KeyUsage lacks digitalSignature \
+                 and its ExtendedKeyUsage lacks codeSigning",
+            ),
+            ChainError::Identity { wanted, found } if found.is_empty() => write!(
+                f,
+                "certificate identity '{wanted}' does not match: the certificate names no identity"
+            ),
+            ChainError::Identity { wanted, found } => write!(
+                f,
+                "certificate identity '{wanted}' does not match '{}'",
+                found.join("', '")
+            ),
+            ChainError::Key(e) => write!(f, "the signing certificate's key: {e}"),
+            ChainError::NotTheSigningKey => {
+                f.write_str("the certificate certifies another key than the signing key")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ChainError {}
+
+/// A private CA's trust: the anchors, an optional identity the leaf must carry, and the time
+/// the chain is judged at.
+#[derive(Clone)]
+pub struct CertificateTrust {
+    anchors: Vec<TrustAnchor<'static>>,
+    identity: Option<String>,
+    at: u64,
+}
+
+impl fmt::Debug for CertificateTrust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "CertificateTrust({} roots, identity {:?}, at {})",
+            self.anchors.len(),
+            self.identity,
+            self.at
+        )
+    }
+}
+
+/// What a verified chain yields: the key that must verify the signature, and who it names.
+#[derive(Debug, Clone)]
+pub struct VerifiedLeaf {
+    pub key: PublicKey,
+    /// The leaf's subject, RFC 4514 style.
+    pub subject: String,
+    /// The leaf's subject alternative names (emails, URIs, DNS names).
+    pub identities: Vec<String>,
+}
+
+impl CertificateTrust {
+    /// Reads PEM CA certificates (every one a trust anchor, as `model_signing verify certificate
+    /// --certificate_chain` and `cosign verify --certificate-chain` treat them). `at` is the
+    /// verification time, in seconds since the Unix epoch.
+    pub fn from_pem(
+        roots_pem: &[u8],
+        identity: Option<String>,
+        at: u64,
+    ) -> Result<Self, RootsError> {
+        let blocks = pem::parse_all(roots_pem).map_err(|e| RootsError::Pem(e.into()))?;
+        let mut anchors = Vec::with_capacity(blocks.len());
+        for (index, block) in blocks.into_iter().enumerate() {
+            if block.label != "CERTIFICATE" {
+                return Err(RootsError::Label {
+                    index,
+                    label: block.label,
+                });
+            }
+            let der = CertificateDer::from(block.der);
+            x509_cert::Certificate::from_der(&der).map_err(|e| RootsError::Certificate {
+                index,
+                reason: e.to_string(),
+            })?;
+            let anchor = webpki::anchor_from_trusted_cert(&der)
+                .map_err(|e| RootsError::Certificate {
+                    index,
+                    reason: webpki_reason(&e),
+                })?
+                .to_owned();
+            anchors.push(anchor);
+        }
+        Ok(CertificateTrust {
+            anchors,
+            identity,
+            at,
+        })
+    }
+
+    pub fn identity(&self) -> Option<&str> {
+        self.identity.as_deref()
+    }
+
+    pub fn roots(&self) -> usize {
+        self.anchors.len()
+    }
+
+    /// Seconds since the Unix epoch at which the chain is judged.
+    pub fn at(&self) -> u64 {
+        self.at
+    }
+
+    /// Checks a bundle's chain (leaf first, then any intermediates): a path to a trusted root
+    /// valid at [`Self::at`], a leaf for signing, the identity when one was asked for. Returns
+    /// the leaf's key, the only key the signature may be checked with.
+    pub fn verify_chain(&self, chain: &[Vec<u8>]) -> Result<VerifiedLeaf, ChainError> {
+        let (leaf_der, rest) = chain.split_first().ok_or(ChainError::Empty)?;
+        let leaf =
+            x509_cert::Certificate::from_der(leaf_der).map_err(|e| ChainError::Malformed {
+                index: 0,
+                reason: e.to_string(),
+            })?;
+        for (i, der) in rest.iter().enumerate() {
+            x509_cert::Certificate::from_der(der).map_err(|e| ChainError::Malformed {
+                index: i + 1,
+                reason: e.to_string(),
+            })?;
+        }
+        // 1. The path: every signature, validity window, basic constraints and name
+        //    constraint, from the leaf to one of the anchors, at the verification time.
+        let leaf_cert = CertificateDer::from(leaf_der.as_slice());
+        let end_entity =
+            EndEntityCert::try_from(&leaf_cert).map_err(|e| ChainError::Malformed {
+                index: 0,
+                reason: webpki_reason(&e),
+            })?;
+        let intermediates: Vec<CertificateDer<'_>> = rest
+            .iter()
+            .map(|d| CertificateDer::from(d.as_slice()))
+            .collect();
+        end_entity
+            .verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &self.anchors,
+                &intermediates,
+                UnixTime::since_unix_epoch(Duration::from_secs(self.at)),
+                AnyPurpose,
+                None,
+                None,
+            )
+            .map_err(|e| ChainError::Path(webpki_reason(&e)))?;
+        // 2. The leaf is for signing: KeyUsage digitalSignature, or EKU codeSigning.
+        let tbs = &leaf.tbs_certificate;
+        let malformed = |e: x509_cert::der::Error| ChainError::Malformed {
+            index: 0,
+            reason: e.to_string(),
+        };
+        let digital_signature = tbs
+            .get::<KeyUsage>()
+            .map_err(malformed)?
+            .is_some_and(|(_, ku)| ku.digital_signature());
+        let code_signing = tbs
+            .get::<ExtendedKeyUsage>()
+            .map_err(malformed)?
+            .is_some_and(|(_, eku)| eku.0.contains(&CODE_SIGNING));
+        if !digital_signature && !code_signing {
+            return Err(ChainError::NotForSigning);
+        }
+        // 3. The identity, when asked for: one of the subject alternative names, exactly.
+        let identities = match tbs.get::<SubjectAltName>().map_err(malformed)? {
+            None => Vec::new(),
+            Some((_, san)) => san.0.iter().filter_map(general_name_text).collect(),
+        };
+        if let Some(wanted) = &self.identity {
+            if !identities.iter().any(|i| i == wanted) {
+                return Err(ChainError::Identity {
+                    wanted: wanted.clone(),
+                    found: identities,
+                });
+            }
+        }
+        // 4. The key the signature must verify with.
+        let spki = tbs.subject_public_key_info.to_der().map_err(malformed)?;
+        let key = PublicKey::from_spki_der(&spki).map_err(ChainError::Key)?;
+        Ok(VerifiedLeaf {
+            key,
+            subject: tbs.subject.to_string(),
+            identities,
+        })
+    }
+}
+
+/// Certificates in PEM (a `--certificate` or `--certificate-chain` file) as DER, in order.
+pub fn certificates_from_pem(text: &[u8]) -> Result<Vec<Vec<u8>>, RootsError> {
+    let blocks = pem::parse_all(text).map_err(|e| RootsError::Pem(e.into()))?;
+    let mut out = Vec::with_capacity(blocks.len());
+    for (index, block) in blocks.into_iter().enumerate() {
+        if block.label != "CERTIFICATE" {
+            return Err(RootsError::Label {
+                index,
+                label: block.label,
+            });
+        }
+        x509_cert::Certificate::from_der(&block.der).map_err(|e| RootsError::Certificate {
+            index,
+            reason: e.to_string(),
+        })?;
+        out.push(block.der);
+    }
+    Ok(out)
+}
+
+/// The public key certified by `der` (for checking that a signing key matches its certificate).
+pub fn certified_key(der: &[u8]) -> Result<PublicKey, ChainError> {
+    let cert = x509_cert::Certificate::from_der(der).map_err(|e| ChainError::Malformed {
+        index: 0,
+        reason: e.to_string(),
+    })?;
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| ChainError::Malformed {
+            index: 0,
+            reason: e.to_string(),
+        })?;
+    PublicKey::from_spki_der(&spki).map_err(ChainError::Key)
+}
+
+/// A signer named by its certificate chain: model_signing's `certificate` method. The leaf must
+/// certify the signer's key; the chain is what `sign --certificate-chain` adds, as given.
+pub struct Certified {
+    signer: Box<dyn Signer>,
+    chain: Vec<Vec<u8>>,
+}
+
+impl Certified {
+    /// `chain` is the leaf, then any intermediates. Refused when the leaf certifies another key.
+    pub fn new(signer: Box<dyn Signer>, chain: Vec<Vec<u8>>) -> Result<Self, ChainError> {
+        let leaf = chain.first().ok_or(ChainError::Empty)?;
+        if certified_key(leaf)? != *signer.public_key() {
+            return Err(ChainError::NotTheSigningKey);
+        }
+        Ok(Certified { signer, chain })
+    }
+}
+
+impl Signer for Certified {
+    fn public_key(&self) -> &PublicKey {
+        self.signer.public_key()
+    }
+
+    fn sign_prehash(&self, prehash: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.signer.sign_prehash(prehash)
+    }
+
+    fn certificates(&self) -> Option<&[Vec<u8>]> {
+        Some(&self.chain)
+    }
+}
+
+/// The leaf's purpose is judged by [`CertificateTrust::verify_chain`] itself (KeyUsage or
+/// EKU, as model_signing does); webpki's own EKU rule would refuse a leaf whose EKU lists other
+/// purposes even when its KeyUsage allows signing.
+struct AnyPurpose;
+
+impl ExtendedKeyUsageValidator for AnyPurpose {
+    fn validate(&self, iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        // A malformed EKU extension is still refused.
+        for id in iter {
+            id?;
+        }
+        Ok(())
+    }
+}
+
+fn general_name_text(name: &GeneralName) -> Option<String> {
+    match name {
+        GeneralName::Rfc822Name(s) => Some(s.to_string()),
+        GeneralName::DnsName(s) => Some(s.to_string()),
+        GeneralName::UniformResourceIdentifier(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// webpki's errors, in words a user can act on.
+fn webpki_reason(e: &webpki::Error) -> String {
+    use webpki::Error as E;
+    match e {
+        E::UnknownIssuer => {
+            "no path to a trusted root (a missing intermediate, or another CA)".into()
+        }
+        E::CertExpired { time, not_after } => format!(
+            "a certificate expired at {} (verification time {})",
+            unix(not_after),
+            unix(time)
+        ),
+        E::CertNotValidYet { time, not_before } => format!(
+            "a certificate is not valid before {} (verification time {})",
+            unix(not_before),
+            unix(time)
+        ),
+        E::InvalidSignatureForPublicKey => {
+            "a certificate's signature does not verify with its issuer's key".into()
+        }
+        E::CaUsedAsEndEntity => "the signing certificate is a CA certificate".into(),
+        E::EndEntityUsedAsCa => "an intermediate is not a CA certificate".into(),
+        E::PathLenConstraintViolated => "a CA's path length constraint is exceeded".into(),
+        E::NameConstraintViolation => "a CA's name constraints are violated".into(),
+        E::UnsupportedCriticalExtension => {
+            "a certificate has an unsupported critical extension".into()
+        }
+        E::UnsupportedCertVersion => "a certificate is not X.509 v3".into(),
+        E::BadDer | E::BadDerTime => "invalid DER".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `UnixTime` in UTC, RFC 3339.
+fn unix(t: &UnixTime) -> String {
+    utc(t.as_secs())
+}
+
+/// Seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian calendar).
+pub fn utc(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (never negative here).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc(1_827_561_565), "2027-11-30T07:59:25Z");
+        assert_eq!(utc(4_107_542_399), "2100-02-28T23:59:59Z");
+    }
+}
