@@ -402,3 +402,124 @@ fn model_signing_accepts_a_model_signed_in_s3_and_pulled() {
     let (code, _) = reference_verify(&ms, d, "pulled", "pulled/model.sig", "cosign.pub");
     assert_ne!(code, 0);
 }
+
+/// model_signing's certificate method, both ways, with a leaf from a private CA (root ->
+/// issuing CA -> leaf): `model_signing verify certificate` accepts what `modelseal sign
+/// --certificate` writes, and we accept what `model_signing sign certificate` writes; both
+/// refuse a changed byte.
+#[test]
+fn model_signing_and_we_agree_on_certificates() {
+    let Some(ms) = model_signing() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    awkward_model(d);
+    let leaf = modelseal_testkit::pki::issue_leaf(d, "pipeline", "pipeline@models.example");
+    let (key, cert, chain, roots) = (
+        leaf.key.to_str().unwrap(),
+        leaf.cert.to_str().unwrap(),
+        leaf.chain.to_str().unwrap(),
+        leaf.roots.to_str().unwrap(),
+    );
+    let reference = |signature: &str| -> (i32, String) {
+        let out = Command::new(&ms)
+            .current_dir(d)
+            .args(["verify", "certificate", "model", "--signature", signature])
+            .args(["--certificate_chain", roots])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let ours = |signature: &str| {
+        run_in(
+            d,
+            &[
+                "verify",
+                "model",
+                "--signature",
+                signature,
+                "--certificate-chain",
+                roots,
+                "--certificate-identity",
+                "pipeline@models.example",
+            ],
+            &[],
+        )
+    };
+    // We sign; model_signing verifies.
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--key",
+            key,
+            "--certificate",
+            cert,
+            "--certificate-chain",
+            chain,
+            "--signature",
+            "ours.sig",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, out) = reference("ours.sig");
+    assert_eq!(
+        code, 0,
+        "model_signing refused our certificate bundle: {out}"
+    );
+    assert_eq!(ours("ours.sig").code, 0);
+    // model_signing signs; we verify.
+    let out = Command::new(&ms)
+        .current_dir(d)
+        .args(["sign", "certificate", "model", "--private_key", key])
+        .args(["--signing_certificate", cert, "--certificate_chain", chain])
+        .args(["--signature", "theirs.sig"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = ours("theirs.sig");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The same bytes apart from the signature: both bundles name the signer alike.
+    let material = |name: &str| {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join(name)).unwrap()).unwrap();
+        v["verificationMaterial"].clone()
+    };
+    assert_eq!(material("ours.sig"), material("theirs.sig"));
+    // A changed byte: both refuse both.
+    let w = d.join("model/a.txt");
+    let mut bytes = std::fs::read(&w).unwrap();
+    bytes.push(b'!');
+    std::fs::write(&w, bytes).unwrap();
+    for sig in ["ours.sig", "theirs.sig"] {
+        assert_ne!(reference(sig).0, 0, "{sig}");
+        assert_eq!(ours(sig).code, 1, "{sig}");
+    }
+    // A certificate for another key cannot sign.
+    let other = modelseal_testkit::pki::issue_leaf(d, "other", "other@models.example");
+    let r = run_in(d, &["sign", "model", "--key", key, "--certificate"], &[]);
+    assert_eq!(r.code, 2);
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--key",
+            key,
+            "--certificate",
+            other.cert.to_str().unwrap(),
+            "--signature",
+            "mismatch.sig",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("certifies another key"), "{}", r.stderr);
+    assert!(!d.join("mismatch.sig").exists());
+}

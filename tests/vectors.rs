@@ -125,21 +125,125 @@ fn worked_example_bytes() {
         dir.join("model.sig").to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    // The certificate method is recognised and refused as unsupported, not misread.
+    // The certificate bundle verifies with its CA, and is refused with the leaf's bare key
+    // (a certificate bundle is judged by its chain, never by a key given beside it).
+    let cert_sig = dir.join("model.cert.sig");
+    let r = run(&[
+        "verify",
+        dir.join("model").to_str().unwrap(),
+        "--certificate-chain",
+        dir.join("cert/ca-cert.pem").to_str().unwrap(),
+        "--signature",
+        cert_sig.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let r = run(&[
         "verify",
         dir.join("model").to_str().unwrap(),
         "--key",
         dir.join("keys/ec-p256-public.pem").to_str().unwrap(),
         "--signature",
-        dir.join("model.cert.sig").to_str().unwrap(),
+        cert_sig.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 1);
     assert!(
-        r.stderr.contains("signed with a certificate"),
+        r.stderr
+            .contains("signed with a certificate, but a public key was given"),
         "{}",
         r.stderr
     );
+    // And the key bundle is refused when only the CA is trusted.
+    let r = run(&[
+        "verify",
+        dir.join("model").to_str().unwrap(),
+        "--certificate-chain",
+        dir.join("cert/ca-cert.pem").to_str().unwrap(),
+        "--signature",
+        dir.join("model.sig").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("signed with a bare key"), "{}", r.stderr);
+}
+
+/// `testdata/model-signing-pki/*`: model_signing 1.1.1's certificate method, each case's
+/// EXPECT (which model_signing's own verifier also meets), and the SAN check model_signing
+/// does not have.
+#[test]
+fn model_signing_pki_cases() {
+    let root = testdata("model-signing-pki");
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("EXPECT").exists())
+        .collect();
+    cases.sort();
+    assert_eq!(cases.len(), 7, "vectors missing: {cases:?}");
+    let verify = |case: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "verify".to_string(),
+            case.join("model").display().to_string(),
+            "--signature".into(),
+            case.join("model.sig").display().to_string(),
+            "--certificate-chain".into(),
+            case.join("roots.pem").display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args)
+    };
+    for case in &cases {
+        let expect = std::fs::read_to_string(case.join("EXPECT")).unwrap();
+        let want = if expect.starts_with("verdict: pass") {
+            0
+        } else {
+            1
+        };
+        let r = verify(case, &[]);
+        assert_eq!(
+            r.code,
+            want,
+            "{}: {expect}\nstderr: {}",
+            case.display(),
+            r.stderr
+        );
+        if want == 1 {
+            assert!(r.stderr.contains("\nhint: "), "{}", r.stderr);
+        }
+        // A named identity: the one the leaf carries passes, another is refused by name.
+        if let Some(id) = expect.lines().find_map(|l| l.strip_prefix("identity: ")) {
+            let r = verify(case, &["--certificate-identity", id]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let r = verify(case, &["--certificate-identity", "attacker@models.example"]);
+            assert_eq!(r.code, 1);
+            assert!(
+                r.stderr.contains(&format!(
+                    "certificate identity 'attacker@models.example' does not match '{id}'"
+                )),
+                "{}",
+                r.stderr
+            );
+        }
+    }
+    // Each refusal names its step.
+    let reason = |name: &str| verify(&root.join(name), &[]).stderr;
+    assert!(reason("public-intermediate-missing_fail").contains("does not chain to a trusted root"));
+    assert!(reason("public-wrong-root_fail").contains("does not chain to a trusted root"));
+    assert!(reason("public-leaf-not-for-signing_fail").contains("is not for signing"));
+    assert!(reason("public-tampered_fail").contains("does not match its signature"));
+    // A trust file that is not certificates is the operator's problem: exit 2.
+    let case = root.join("public-chain-in-bundle");
+    let r = run(&[
+        "verify",
+        case.join("model").to_str().unwrap(),
+        "--signature",
+        case.join("model.sig").to_str().unwrap(),
+        "--certificate-chain",
+        testdata("model-signing-worked-example/keys/ec-p256-public.pem")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not a CERTIFICATE"), "{}", r.stderr);
 }
 
 /// OMS v1.0 spec vectors: structure only (they ship no model or key).

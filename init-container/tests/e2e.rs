@@ -203,6 +203,87 @@ fn a_kms_key_is_trusted_through_modelseal_key() {
     assert!(err.contains("alias/no-such-key"), "{err}");
 }
 
+/// A private CA (model_signing's certificate method): a model signed by a leaf the CA issued is
+/// placed under `MODELSEAL_CERTIFICATE_CHAIN`; another identity, another CA, a bare-key bundle
+/// and settings this build cannot honour place nothing.
+#[test]
+fn a_private_ca_is_trusted_through_modelseal_certificate_chain() {
+    use modelseal_kernel::certificate::{certificates_from_pem, Certified};
+    let Some(m) = moto() else { return };
+    let files = model();
+    let leaf = modelseal_testkit::pki::issue_leaf(m.d(), "pipeline", "pipeline@models.example");
+    let mut chain = certificates_from_pem(&std::fs::read(&leaf.cert).unwrap()).unwrap();
+    chain.extend(certificates_from_pem(&std::fs::read(&leaf.chain).unwrap()).unwrap());
+    let leaf_key =
+        match modelseal_kernel::PrivateKey::from_pem(&std::fs::read(&leaf.key).unwrap()).unwrap() {
+            modelseal_kernel::keys::PrivateKeyPem::Plain(k) => *k,
+            modelseal_kernel::keys::PrivateKeyPem::Encrypted(_) => unreachable!(),
+        };
+    let signer = Certified::new(Box::new(leaf_key), chain).unwrap();
+    m.publish("pki", &files, &signer);
+    m.publish("keyed", &files, &key(SIGNER));
+    let with_ca = |roots: &Path, identity: Option<&str>| {
+        let mut c = m.command();
+        c.env_remove("MODELSEAL_PUBLIC_KEY")
+            .env("MODELSEAL_CERTIFICATE_CHAIN", roots);
+        if let Some(id) = identity {
+            c.env("MODELSEAL_CERTIFICATE_IDENTITY", id);
+        }
+        c
+    };
+    let dest = m.d().join("models");
+    let d = dest.to_str().unwrap();
+    ok(&m.run(with_ca(&leaf.roots, None), &[&m.uri("pki"), d]));
+    assert_eq!(tree(&dest), expected(&files));
+    let dest = m.d().join("models-id");
+    let d = dest.to_str().unwrap();
+    ok(&m.run(
+        with_ca(&leaf.roots, Some("pipeline@models.example")),
+        &[&m.uri("pki"), d],
+    ));
+    assert_eq!(tree(&dest), expected(&files));
+    // Refusals: each names its step, and nothing is placed.
+    let other_ca = testdata("model-signing-worked-example/cert/ca-cert.pem");
+    let cases: [(&str, std::process::Command, &str); 3] = [
+        (
+            "pki",
+            with_ca(&leaf.roots, Some("attacker@models.example")),
+            "certificate identity 'attacker@models.example' does not match 'pipeline@models.example'",
+        ),
+        ("pki", with_ca(&other_ca, None), "does not chain to a trusted root"),
+        ("keyed", with_ca(&leaf.roots, None), "signed with a bare key"),
+    ];
+    for (i, (prefix, c, why)) in cases.into_iter().enumerate() {
+        let dest = m.d().join(format!("refused-{i}"));
+        let err = refused(&m.run(c, &[&m.uri(prefix), dest.to_str().unwrap()]));
+        assert!(err.contains(why), "{err}");
+        assert!(m.reason().contains(why), "{}", m.reason());
+        assert!(tree(&dest).is_empty(), "{:?}", tree(&dest).keys());
+    }
+    // Trust settings that cannot be honoured are refused before anything is fetched.
+    let dest = m.d().join("refused-settings");
+    let mut c = with_ca(&leaf.roots, None);
+    c.env(
+        "MODELSEAL_CERTIFICATE_OIDC_ISSUER",
+        "https://token.actions.githubusercontent.com",
+    );
+    let err = refused(&m.run(c, &[&m.uri("pki"), dest.to_str().unwrap()]));
+    assert!(err.contains("keyless Sigstore trust"), "{err}");
+    let mut c = with_ca(&leaf.roots, None);
+    c.env("MODELSEAL_PUBLIC_KEY", m.d().join("model.pub"));
+    let err = refused(&m.run(c, &[&m.uri("pki"), dest.to_str().unwrap()]));
+    assert!(err.contains("set only one of"), "{err}");
+    let mut c = m.command();
+    c.env("MODELSEAL_CERTIFICATE_IDENTITY", "pipeline@models.example");
+    let err = refused(&m.run(c, &[&m.uri("pki"), dest.to_str().unwrap()]));
+    assert!(err.contains("needs MODELSEAL_CERTIFICATE_CHAIN"), "{err}");
+    let mut c = with_ca(&m.d().join("model.pub"), None);
+    c.env_remove("MODELSEAL_PUBLIC_KEY");
+    let err = refused(&m.run(c, &[&m.uri("pki"), dest.to_str().unwrap()]));
+    assert!(err.contains("MODELSEAL_CERTIFICATE_CHAIN"), "{err}");
+    assert!(!dest.exists());
+}
+
 #[test]
 fn no_trust_and_unreachable_bucket_are_refused() {
     let Some(m) = moto() else { return };

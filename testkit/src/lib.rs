@@ -8,10 +8,11 @@
 //! rule can also run a hook before the request goes upstream (replace the object, add one to a
 //! listing) to stage a change in the middle of a client's run.
 //!
-//! [`store`] gives both binaries' tests the loopback S3 servers: their URLs, clients, buckets.
+//! [`pki`] issues leaf certificates from the test CA with openssl. [`store`] gives both binaries' tests the loopback S3 servers: their URLs, clients, buckets.
 //!
 //! Nothing here is used by the shipped binaries.
 
+pub mod pki;
 pub mod store;
 
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,110 @@
+//! A private CA for tests: leaves issued with `openssl` by the issuing CA of
+//! `testdata/model-signing-pki/ca/` (root -> issuing CA), made fresh for each test so no
+//! checked-in leaf can expire under a test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A leaf certificate and everything a signer and a verifier are given.
+pub struct Leaf {
+    /// The leaf's private key (SEC1 PEM, as `openssl ecparam -genkey` writes it).
+    pub key: PathBuf,
+    /// The leaf certificate (PEM).
+    pub cert: PathBuf,
+    /// The issuing CA (PEM): what `sign --certificate-chain` carries in the bundle.
+    pub chain: PathBuf,
+    /// The root CA (PEM): what a verifier trusts.
+    pub roots: PathBuf,
+}
+
+fn ca(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/model-signing-pki/ca")
+        .join(name)
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issues `NAME.pem` (key `NAME.key`, P-256) in `dir` for `email`, valid from now for a day,
+/// for digital signatures and code signing, as an enterprise CA would for a pipeline.
+pub fn issue_leaf(dir: &Path, name: &str, email: &str) -> Leaf {
+    let key = format!("{name}.key");
+    let csr = format!("{name}.csr");
+    let cert = format!("{name}.pem");
+    let ext = format!("{name}.ext");
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            &key,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            &key,
+            "-subj",
+            &format!("/CN={name}"),
+            "-out",
+            &csr,
+        ],
+    );
+    std::fs::write(
+        dir.join(&ext),
+        format!(
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=codeSigning\nsubjectAltName=email:{email}\n"
+        ),
+    )
+    .expect("write the extensions");
+    let serial = format!(
+        "0x{:x}",
+        std::process::id() as u64 * 1_000_003 + name.len() as u64
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            ca("intermediate.pem").to_str().expect("utf-8 path"),
+            "-CAkey",
+            ca("intermediate.key").to_str().expect("utf-8 path"),
+            "-set_serial",
+            &serial,
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+            "-out",
+            &cert,
+        ],
+    );
+    Leaf {
+        key: dir.join(key),
+        cert: dir.join(cert),
+        chain: ca("intermediate.pem"),
+        roots: ca("root.pem"),
+    }
+}
