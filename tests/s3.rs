@@ -446,6 +446,71 @@ fn kms_keys_sign_models_and_blobs() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = m.ms(&["verify", &format!("s3://{bucket}/kms"), "--key", &reference]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // A private CA certifies the KMS key (as AWS Private CA would): push signs in KMS with the
+    // certificate in the bundle, and verify, pull and audit trust the CA alone.
+    let leaf =
+        modelseal_testkit::pki::certify(d, "kms-leaf", "ci@models.example", &d.join("cosign.pub"));
+    let (cert, chain, roots) = (
+        leaf.cert.to_str().unwrap(),
+        leaf.chain.to_str().unwrap(),
+        leaf.roots.to_str().unwrap(),
+    );
+    let uri = format!("s3://{bucket}/kms-pki");
+    std::fs::remove_file(d.join("model/model.sig")).ok();
+    let r = m.ms_env(
+        &raw,
+        &[
+            "push",
+            "model",
+            &uri,
+            "--key",
+            &reference,
+            "--certificate",
+            cert,
+            "--certificate-chain",
+            chain,
+            "--sse-kms-key-id",
+            &id,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ca = [
+        "--certificate-chain",
+        roots,
+        "--certificate-identity",
+        "ci@models.example",
+    ];
+    let r = m.ms(&[&["verify", &uri][..], &ca[..]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = m.ms(&[&["pull", &uri, "pulled-pki"][..], &ca[..]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // (The bucket itself has findings, no policy among them; the model has none.)
+    let r = m.ms(&[&["audit", &uri, "--shallow"][..], &ca[..]].concat());
+    assert!(r.stdout.contains("1 signed models (1 verified)"), "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("kms-pki/model.sig"), "{}", r.stdout);
+    // The same model is refused under the bare key, and under another identity.
+    let r = m.ms(&["verify", &uri, "--key", "cosign.pub"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("signed with a certificate"),
+        "{}",
+        r.stderr
+    );
+    let r = m.ms(&[
+        "verify",
+        &uri,
+        "--certificate-chain",
+        roots,
+        "--certificate-identity",
+        "x@y",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("certificate identity 'x@y' does not match"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

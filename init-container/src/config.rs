@@ -38,6 +38,9 @@ pub struct TrustSettings {
     /// MODELSEAL_CERTIFICATE_CHAIN: a PEM file of trusted CA certificates (a private CA;
     /// model_signing's certificate method), as `modelseal verify --certificate-chain`.
     pub certificate_chain: Option<PathBuf>,
+    /// MODELSEAL_CERTIFICATE_CHAIN_PEM: the PEM text itself (a ClusterStorageContainer cannot
+    /// mount a volume; `valueFrom.configMapKeyRef` can carry it).
+    pub certificate_chain_pem: Option<String>,
     /// MODELSEAL_CERTIFICATE_IDENTITY: with a certificate chain, the SAN the signing certificate
     /// must carry.
     pub certificate_identity: Option<String>,
@@ -208,6 +211,7 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
         public_key_pem: non_empty(&env, "MODELSEAL_PUBLIC_KEY_PEM"),
         kms_key: non_empty(&env, "MODELSEAL_KEY"),
         certificate_chain: non_empty(&env, "MODELSEAL_CERTIFICATE_CHAIN").map(PathBuf::from),
+        certificate_chain_pem: non_empty(&env, "MODELSEAL_CERTIFICATE_CHAIN_PEM"),
         certificate_identity: non_empty(&env, "MODELSEAL_CERTIFICATE_IDENTITY"),
         signature: non_empty(&env, "MODELSEAL_SIGNATURE"),
         pin,
@@ -219,7 +223,8 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
              trust a key (MODELSEAL_PUBLIC_KEY, MODELSEAL_KEY) or a private CA (MODELSEAL_CERTIFICATE_CHAIN)"
         ));
     }
-    if trust.certificate_identity.is_some() && trust.certificate_chain.is_none() {
+    let ca = trust.certificate_chain.is_some() || trust.certificate_chain_pem.is_some();
+    if trust.certificate_identity.is_some() && !ca {
         return Err(
             "MODELSEAL_CERTIFICATE_IDENTITY needs MODELSEAL_CERTIFICATE_CHAIN (the CA certificates that issue signing certificates)"
                 .into(),
@@ -230,10 +235,12 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
         trust.public_key_pem.is_some(),
         trust.kms_key.is_some(),
         trust.certificate_chain.is_some(),
+        trust.certificate_chain_pem.is_some(),
     ];
     if signers.iter().filter(|k| **k).count() > 1 {
         return Err(
-            "set only one of MODELSEAL_PUBLIC_KEY, MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY and MODELSEAL_CERTIFICATE_CHAIN"
+            "set only one of MODELSEAL_PUBLIC_KEY, MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY, \
+             MODELSEAL_CERTIFICATE_CHAIN and MODELSEAL_CERTIFICATE_CHAIN_PEM"
                 .into(),
         );
     }

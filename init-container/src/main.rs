@@ -52,6 +52,7 @@ Trust (at least one):
   MODELSEAL_CERTIFICATE_CHAIN a PEM file of trusted CA certificates: the model must be signed
                               with a certificate issued under them (model_signing's certificate
                               method), valid now
+  MODELSEAL_CERTIFICATE_CHAIN_PEM the same as PEM text (e.g. from a ConfigMap)
   MODELSEAL_CERTIFICATE_IDENTITY  with the chain: the SAN (email, URI, DNS) the signing
                               certificate must carry, exactly
   VERIFICATION_DIGEST         sha256:HEX pin: a single file's SHA-256 (trust on its own), or
@@ -292,13 +293,26 @@ async fn trusted_signer(config: &Config, sdk: &SdkConfig) -> Result<Option<Trust
     if let Some(reference) = &config.trust.kms_key {
         return kms_key(reference, sdk).await.map(|k| Some(Trust::Key(k)));
     }
-    if let Some(path) = &config.trust.certificate_chain {
-        let pem = read_config_file(path, "MODELSEAL_CERTIFICATE_CHAIN", evidence::TRUST_LIMIT)?;
+    let ca = match (
+        &config.trust.certificate_chain,
+        &config.trust.certificate_chain_pem,
+    ) {
+        (Some(path), _) => Some((
+            read_config_file(path, "MODELSEAL_CERTIFICATE_CHAIN", evidence::TRUST_LIMIT)?,
+            format!("MODELSEAL_CERTIFICATE_CHAIN {}", path.display()),
+        )),
+        (None, Some(pem)) => Some((
+            pem.as_bytes().to_vec(),
+            "MODELSEAL_CERTIFICATE_CHAIN_PEM".to_string(),
+        )),
+        (None, None) => None,
+    };
+    if let Some((pem, shown)) = ca {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let ca = CertificateTrust::from_pem(&pem, config.trust.certificate_identity.clone(), now)
-            .map_err(|e| format!("MODELSEAL_CERTIFICATE_CHAIN {}: {e}", path.display()))?;
+            .map_err(|e| format!("{shown}: {e}"))?;
         return Ok(Some(Trust::Certificates(ca)));
     }
     Ok(None)

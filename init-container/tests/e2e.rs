@@ -235,12 +235,17 @@ fn a_private_ca_is_trusted_through_modelseal_certificate_chain() {
     let d = dest.to_str().unwrap();
     ok(&m.run(with_ca(&leaf.roots, None), &[&m.uri("pki"), d]));
     assert_eq!(tree(&dest), expected(&files));
+    // The roots as PEM text (a ClusterStorageContainer's ConfigMap) and an identity.
     let dest = m.d().join("models-id");
     let d = dest.to_str().unwrap();
-    ok(&m.run(
-        with_ca(&leaf.roots, Some("pipeline@models.example")),
-        &[&m.uri("pki"), d],
-    ));
+    let mut c = m.command();
+    c.env_remove("MODELSEAL_PUBLIC_KEY")
+        .env(
+            "MODELSEAL_CERTIFICATE_CHAIN_PEM",
+            std::fs::read_to_string(&leaf.roots).unwrap(),
+        )
+        .env("MODELSEAL_CERTIFICATE_IDENTITY", "pipeline@models.example");
+    ok(&m.run(c, &[&m.uri("pki"), d]));
     assert_eq!(tree(&dest), expected(&files));
     // Refusals: each names its step, and nothing is placed.
     let other_ca = testdata("model-signing-worked-example/cert/ca-cert.pem");

@@ -336,6 +336,10 @@ impl Signer for Certified {
         self.signer.sign_prehash(prehash)
     }
 
+    fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.signer.sign_message(message)
+    }
+
     fn certificates(&self) -> Option<&[Vec<u8>]> {
         Some(&self.chain)
     }

@@ -36,13 +36,10 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-/// Issues `NAME.pem` (key `NAME.key`, P-256) in `dir` for `email`, valid from now for a day,
-/// for digital signatures and code signing, as an enterprise CA would for a pipeline.
+/// Issues `NAME.pem` (key `NAME.key`, P-256) in `dir` for `email`: see [`certify`].
 pub fn issue_leaf(dir: &Path, name: &str, email: &str) -> Leaf {
     let key = format!("{name}.key");
-    let csr = format!("{name}.csr");
-    let cert = format!("{name}.pem");
-    let ext = format!("{name}.ext");
+    let public = format!("{name}.pub");
     openssl(
         dir,
         &[
@@ -55,19 +52,18 @@ pub fn issue_leaf(dir: &Path, name: &str, email: &str) -> Leaf {
             &key,
         ],
     );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            &key,
-            "-subj",
-            &format!("/CN={name}"),
-            "-out",
-            &csr,
-        ],
-    );
+    openssl(dir, &["pkey", "-in", &key, "-pubout", "-out", &public]);
+    let mut leaf = certify(dir, name, email, &dir.join(public));
+    leaf.key = dir.join(key);
+    leaf
+}
+
+/// Certifies a public key (PEM; e.g. a KMS key's, from `modelseal public-key`) as `NAME.pem` in
+/// `dir` for `email`: valid from now for a day, for digital signatures and code signing, as an
+/// enterprise CA would issue it for a pipeline. `key` in the result is the public key's path.
+pub fn certify(dir: &Path, name: &str, email: &str, public_key: &Path) -> Leaf {
+    let cert = format!("{name}.pem");
+    let ext = format!("{name}.ext");
     std::fs::write(
         dir.join(&ext),
         format!(
@@ -76,17 +72,16 @@ pub fn issue_leaf(dir: &Path, name: &str, email: &str) -> Leaf {
         ),
     )
     .expect("write the extensions");
-    let serial = format!(
-        "0x{:x}",
-        std::process::id() as u64 * 1_000_003 + name.len() as u64
-    );
+    let serial = format!("0x{:x}{:x}", std::process::id(), name.len() + email.len());
     openssl(
         dir,
         &[
             "x509",
-            "-req",
-            "-in",
-            &csr,
+            "-new",
+            "-force_pubkey",
+            public_key.to_str().expect("utf-8 path"),
+            "-subj",
+            &format!("/CN={name}"),
             "-CA",
             ca("intermediate.pem").to_str().expect("utf-8 path"),
             "-CAkey",
@@ -102,7 +97,7 @@ pub fn issue_leaf(dir: &Path, name: &str, email: &str) -> Leaf {
         ],
     );
     Leaf {
-        key: dir.join(key),
+        key: public_key.to_path_buf(),
         cert: dir.join(cert),
         chain: ca("intermediate.pem"),
         roots: ca("root.pem"),
