@@ -100,6 +100,49 @@ fn bundles_statements_and_blob_bundles() {
     );
 }
 
+/// Certificate files (PEM) and bundle chains (DER), mutated: parsed, and chains checked
+/// against the test CA inside its validity, with an identity asked for. Certificate bundles also
+/// go through the envelope check with that CA.
+#[test]
+fn certificates_and_certificate_bundles() {
+    use modelseal_kernel::bundle::KeyMaterial;
+    use modelseal_kernel::certificate::{self, CertificateTrust};
+    let mut rng = Rng(0x5eed_0005);
+    let at = 1_798_761_600; // 2027-01-01, inside the test CA's windows
+    let root = testdata("model-signing-pki/ca/root.pem");
+    let ca = CertificateTrust::from_pem(&root, Some("pipeline@models.example".into()), at).unwrap();
+    let sig = testdata("model-signing-pki/public-chain-in-bundle/model.sig");
+    let bundle = Bundle::from_json(&sig).unwrap();
+    let KeyMaterial::Certificates(chain) = &bundle.key_material else {
+        panic!("a certificate bundle")
+    };
+    assert!(ca.verify_chain(chain).is_ok(), "the seed chain must verify");
+    let mut changed = 0;
+    for m in mutants(&chain[0], 3000, &mut rng) {
+        let _ = certificate::certified_key(&m);
+        // Any change to a signed certificate's bytes must break it (strict DER, signature).
+        let verdict = ca.verify_chain(&[m.clone(), chain[1].clone()]);
+        if m != chain[0] {
+            changed += 1;
+            assert!(verdict.is_err(), "a changed leaf verified: {m:02x?}");
+        }
+        let _ = ca.verify_chain(&[chain[0].clone(), m]);
+    }
+    assert!(changed > 2900, "{changed}");
+    for seed in [root.clone(), testdata("model-signing-pki/ca/intermediate.pem")] {
+        for m in mutants(&seed, 2000, &mut rng) {
+            let _ = CertificateTrust::from_pem(&m, None, at);
+            let _ = certificate::certificates_from_pem(&m);
+        }
+    }
+    let trust = modelseal_kernel::Trust::Certificates(ca);
+    for m in mutants(&sig, 1500, &mut rng) {
+        if let Ok(b) = Bundle::from_json(&m) {
+            let _ = oms::verify_envelope(&b, &trust, oms::TlogPolicy::Refuse);
+        }
+    }
+}
+
 #[test]
 fn statements_reach_the_manifest_checks() {
     let mut rng = Rng(0x5eed_0002);
