@@ -235,16 +235,19 @@ pub enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
-    /// Verify a file as `cosign verify-blob --key` does.
+    /// Verify a file as `cosign verify-blob` does: with a key, or keyless (a certificate
+    /// identity and OIDC issuer, checked offline against a Sigstore trusted root).
     #[command(after_help = "Example:
   modelseal verify-blob model.onnx --key cosign.pub --bundle model.onnx.sigstore.json
-  modelseal verify-blob model.onnx --key cosign.pub --signature model.onnx.sig")]
+  modelseal verify-blob model.onnx --key cosign.pub --signature model.onnx.sig
+  modelseal verify-blob model.onnx --bundle model.onnx.sigstore.json \\
+    --certificate-identity-regexp 'https://github.com/org/repo/\\.github/workflows/.*' \\
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com")]
     VerifyBlob {
         /// The file to verify.
         file: PathBuf,
-        /// Public key PEM, env://VAR, or awskms://...
-        #[arg(long)]
-        key: String,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// A signature file (base64 or DER), or the base64 signature itself.
         #[arg(long, conflicts_with = "bundle", required_unless_present = "bundle")]
         signature: Option<String>,
@@ -334,25 +337,44 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
-/// Who a model must be signed by: a key, or a certificate from a private CA.
+/// Who a model must be signed by: a key, a certificate from a private CA, or a Sigstore
+/// keyless identity.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrustArgs {
     /// Public key PEM (SubjectPublicKeyInfo), env://VAR, or awskms://...
-    #[arg(
-        long,
-        required_unless_present = "certificate_chain",
-        conflicts_with = "certificate_chain"
-    )]
+    #[arg(long, required_unless_present_any = ["certificate_chain", "certificate_identity", "certificate_identity_regexp"],
+          conflicts_with_all = ["certificate_chain", "certificate_identity", "certificate_identity_regexp",
+                                "certificate_oidc_issuer", "certificate_oidc_issuer_regexp"])]
     pub key: Option<String>,
-    /// Trusted CA certificates (PEM): the model must be signed with a certificate that chains
+    /// Trusted CA certificates (PEM): the signature must be made with a certificate that chains
     /// to one of them, valid now, for digital signatures or code signing (model_signing's
     /// certificate method).
     #[arg(long, value_name = "PEM")]
     pub certificate_chain: Option<PathBuf>,
-    /// With --certificate-chain: the signing certificate must name this identity (an email,
-    /// URI or DNS subject alternative name), compared exactly.
-    #[arg(long, value_name = "SAN", requires = "certificate_chain")]
+    /// The signing certificate's identity (an email, URI or DNS subject alternative name),
+    /// compared exactly. Without --certificate-chain: Sigstore keyless, with
+    /// --certificate-oidc-issuer.
+    #[arg(
+        long,
+        value_name = "SAN",
+        conflicts_with = "certificate_identity_regexp"
+    )]
     pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the identity must match as a whole (cosign searches
+    /// unanchored, so there `org/repo` also matches `evil-org/repo-x`; here it does not).
+    #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_chain")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer the certificate names (Fulcio's issuer extension), exactly.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["certificate_chain", "certificate_oidc_issuer_regexp"])]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the OIDC issuer must match as a whole.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_chain")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore trusted_root.json [default: the public-good production root modelseal
+    /// carries]: keyless certificates, and the log entries of key-signed bundles, are checked
+    /// against it.
+    #[arg(long, value_name = "JSON", conflicts_with = "certificate_chain")]
+    pub trusted_root: Option<PathBuf>,
 }
 
 impl TrustArgs {

@@ -5,7 +5,10 @@ use std::path::Path;
 
 use modelseal_fetch::evidence;
 use modelseal_kernel::certificate::{self, CertificateTrust, Certified};
+use modelseal_kernel::fulcio::Matcher;
 use modelseal_kernel::keys::PrivateKeyPem;
+use modelseal_kernel::sigstore::KeylessTrust;
+use modelseal_kernel::trusted_root::{self, TrustedRoot};
 use modelseal_kernel::{KeyError, PrivateKey, PublicKey, Signer, Trust};
 use modelseal_kms::{KeyRef, KmsError, KmsKey};
 use zeroize::Zeroizing;
@@ -113,30 +116,75 @@ fn certificates(path: &Path, what: &str) -> Result<Vec<Vec<u8>>, Failure> {
     })
 }
 
-/// The trust policy for `verify`, `pull` and `audit`: a key, or a private CA's certificates
-/// (optionally with the identity the signing certificate must carry), judged now.
+/// The trust policy for `verify`, `pull`, `audit` and `verify-blob`: a key, a private CA's
+/// certificates (optionally with the identity the signing certificate must carry), judged now,
+/// or a keyless identity and issuer with a Sigstore trusted root.
 pub fn trust(args: &crate::cli::TrustArgs, aws: Option<&Aws>) -> Result<Trust, Failure> {
     if let Some(key) = &args.key {
         return verifier(key, aws).map(Trust::Key);
     }
-    let Some(path) = &args.certificate_chain else {
-        return Err(Failure::cannot_check(
-            "no trust given",
-            "pass --key (a public key) or --certificate-chain (trusted CA certificates)",
-        ));
+    if let Some(path) = &args.certificate_chain {
+        let pem = read_bounded(path, "certificate chain", evidence::TRUST_LIMIT)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        return CertificateTrust::from_pem(&pem, args.certificate_identity.clone(), now)
+            .map(Trust::Certificates)
+            .map_err(|e| {
+                Failure::cannot_check(
+                    format!("cannot use --certificate-chain {}: {e}", path.display()),
+                    "pass the PEM certificates of the CA(s) that issue signing certificates",
+                )
+            });
+    }
+    let matcher = |exact: &Option<String>, regexp: &Option<String>, flag: &str| {
+        match (exact, regexp) {
+            (Some(e), _) => Ok(Matcher::Exact(e.clone())),
+            (None, Some(r)) => Matcher::regex(r).map_err(|e| {
+                Failure::cannot_check(format!("--{flag}-regexp: {e}"), "write a regular expression (Rust regex syntax)")
+            }),
+            (None, None) => Err(Failure::cannot_check(
+                format!("keyless verification needs --{flag} or --{flag}-regexp"),
+                "pass --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp); there is no trust-anything mode",
+            )),
+        }
     };
-    let pem = read_bounded(path, "certificate chain", evidence::TRUST_LIMIT)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    CertificateTrust::from_pem(&pem, args.certificate_identity.clone(), now)
-        .map(Trust::Certificates)
-        .map_err(|e| {
-            Failure::cannot_check(
-                format!("cannot use --certificate-chain {}: {e}", path.display()),
-                "pass the PEM certificates of the CA(s) that issue signing certificates",
-            )
-        })
+    let identity = matcher(
+        &args.certificate_identity,
+        &args.certificate_identity_regexp,
+        "certificate-identity",
+    )?;
+    let issuer = matcher(
+        &args.certificate_oidc_issuer,
+        &args.certificate_oidc_issuer_regexp,
+        "certificate-oidc-issuer",
+    )?;
+    let root = trusted_root(args.trusted_root.as_deref())?;
+    Ok(Trust::Keyless(Box::new(KeylessTrust {
+        identity,
+        issuer,
+        root,
+    })))
+}
+
+/// `--trusted-root FILE`, or the production root modelseal carries.
+pub fn trusted_root(path: Option<&Path>) -> Result<TrustedRoot, Failure> {
+    let (bytes, shown) = match path {
+        Some(p) => (
+            read_bounded(p, "trusted root", evidence::TRUST_LIMIT)?,
+            p.display().to_string(),
+        ),
+        None => (
+            trusted_root::PRODUCTION.to_vec(),
+            "(carried production root)".to_string(),
+        ),
+    };
+    TrustedRoot::from_json(&bytes).map_err(|e| {
+        Failure::cannot_check(
+            format!("cannot use trusted root {shown}: {e}"),
+            "pass a Sigstore trusted_root.json (sigstore-python and cosign write this format)",
+        )
+    })
 }
 
 /// The public key to verify with: a `PUBLIC KEY` PEM, or an AWS KMS key's public half.

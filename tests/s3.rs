@@ -486,7 +486,12 @@ fn kms_keys_sign_models_and_blobs() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     // (The bucket itself has findings, no policy among them; the model has none.)
     let r = m.ms(&[&["audit", &uri, "--shallow"][..], &ca[..]].concat());
-    assert!(r.stdout.contains("1 signed models (1 verified)"), "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("1 signed models (1 verified)"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
     assert!(!r.stdout.contains("kms-pki/model.sig"), "{}", r.stdout);
     // The same model is refused under the bare key, and under another identity.
     let r = m.ms(&["verify", &uri, "--key", "cosign.pub"]);

@@ -10,9 +10,14 @@ use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use serde::Deserialize;
 
 use crate::bundle::{Bundle, BundleError, Content, KeyMaterial, Transparency};
-use crate::digest::Digest;
+use crate::digest::{Digest, HashAlgorithm};
+use crate::dsse::{pae, IN_TOTO_PAYLOAD_TYPE};
 use crate::keys::{PublicKey, SignError};
 use crate::oms::TlogPolicy;
+use crate::sigstore;
+use crate::tlog::ExpectedContent;
+use crate::trust::{SignerError, Trust};
+use crate::trusted_root::TrustedRoot;
 
 /// Why a blob signature cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +42,12 @@ pub enum BlobError {
     },
     KeyMismatch,
     Signature(SignError),
+    Sigstore(sigstore::SigstoreError),
+    /// A DSSE bundle whose payload is not an in-toto statement.
+    PayloadType(String),
+    Statement(String),
+    /// No subject of the signed statement is the file.
+    SubjectMismatch,
 }
 
 impl fmt::Display for BlobError {
@@ -66,6 +77,12 @@ impl fmt::Display for BlobError {
             ),
             BlobError::KeyMismatch => f.write_str("the signature was made by another key"),
             BlobError::Signature(e) => write!(f, "{e}"),
+            BlobError::Sigstore(e) => write!(f, "{e}"),
+            BlobError::PayloadType(t) => write!(f, "the DSSE payload type '{t}' is not in-toto"),
+            BlobError::Statement(e) => write!(f, "the signed in-toto statement is unusable: {e}"),
+            BlobError::SubjectMismatch => f.write_str(
+                "no subject of the signed in-toto statement has the file's digest (sha256 or sha512)",
+            ),
         }
     }
 }
@@ -146,6 +163,10 @@ impl BlobBundle {
 pub struct BlobVerified {
     /// True when transparency evidence was present and, by request, not verified.
     pub ignored_transparency: bool,
+    /// Log entries verified (their signed times, for keyless bundles).
+    pub tlog_entries: usize,
+    /// The certificate identity that matched, for keyless bundles.
+    pub identity: Option<String>,
 }
 
 /// Verifies a raw signature over the file whose digest (under `key.curve().hash()`) is `digest`.
@@ -164,51 +185,103 @@ pub fn verify_signature(
         .map_err(BlobError::Signature)
 }
 
-/// Verifies a blob bundle against the file's `digest` with `key`.
+/// The file's digest under `alg`, among those the shell computed.
+fn digest_under(digests: &[Digest], alg: HashAlgorithm) -> Result<&Digest, BlobError> {
+    digests
+        .iter()
+        .find(|d| d.algorithm() == alg)
+        .ok_or(BlobError::DigestAlgorithm {
+            bundle: alg.to_string(),
+            key: "a digest the verifier computed".into(),
+        })
+}
+
+/// Verifies a blob bundle against the file's `digests` (SHA-256, SHA-384 and SHA-512 of it, as
+/// the shell computed them) under `trust`. `log_root` verifies the log entries of key-signed
+/// bundles (keyless trust carries its own root).
 pub fn verify_bundle(
     bundle: &BlobBundle,
-    key: &PublicKey,
-    digest: &Digest,
+    trust: &Trust,
+    log_root: Option<&TrustedRoot>,
+    digests: &[Digest],
     tlog: TlogPolicy,
 ) -> Result<BlobVerified, BlobError> {
     match bundle {
         BlobBundle::Sigstore(b) => {
-            let Content::MessageSignature {
-                digest: signed,
-                signature,
-            } = &b.content
-            else {
-                return Err(BlobError::NotMessageSignature);
-            };
-            let hint = match &b.key_material {
-                KeyMaterial::Certificates(_) => return Err(BlobError::Certificate),
-                KeyMaterial::PublicKey { hint } => hint,
-            };
-            if !b.transparency.is_empty() && tlog == TlogPolicy::Refuse {
-                return Err(BlobError::Transparency(b.transparency));
-            }
-            // As sigstore-go does: the signed digest must be the artifact's digest.
-            if let Some(signed) = signed {
-                if signed.algorithm() != digest.algorithm() {
-                    return Err(BlobError::DigestAlgorithm {
-                        bundle: signed.algorithm().to_string(),
-                        key: digest.algorithm().to_string(),
-                    });
+            let verified = match &b.content {
+                Content::MessageSignature {
+                    digest: signed,
+                    signature,
+                } => {
+                    // As sigstore-go does: the signed digest must be the artifact's digest.
+                    if let Some(signed) = signed {
+                        let file = digest_under(digests, signed.algorithm())?;
+                        if signed != file {
+                            return Err(BlobError::DigestMismatch {
+                                bundle: signed.to_hex(),
+                                file: file.to_hex(),
+                            });
+                        }
+                    }
+                    let signer = sigstore::verify_signer(
+                        b,
+                        trust,
+                        log_root,
+                        tlog,
+                        signature,
+                        ExpectedContent::Artifact(digests),
+                    )
+                    .map_err(BlobError::Sigstore)?;
+                    let digest = digest_under(digests, signer.key.curve().hash())?;
+                    // cosign ignores the hint when given a key; we use it only to explain a
+                    // failure.
+                    verify_signature(&signer.key, digest, signature).map_err(|e| {
+                        match (&b.key_material, trust) {
+                            (KeyMaterial::PublicKey { hint: Some(h) }, Trust::Key(key))
+                                if *h != key.cosign_hint() =>
+                            {
+                                BlobError::KeyMismatch
+                            }
+                            _ => e,
+                        }
+                    })?;
+                    signer
                 }
-                if signed != digest {
-                    return Err(BlobError::DigestMismatch {
-                        bundle: signed.to_hex(),
-                        file: digest.to_hex(),
-                    });
+                Content::Dsse(envelope) => {
+                    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+                        return Err(BlobError::PayloadType(envelope.payload_type.clone()));
+                    }
+                    let signer = sigstore::verify_signer(
+                        b,
+                        trust,
+                        log_root,
+                        tlog,
+                        &envelope.signature,
+                        ExpectedContent::Dsse {
+                            payload_type: &envelope.payload_type,
+                            payload: &envelope.payload,
+                        },
+                    )
+                    .map_err(BlobError::Sigstore)?;
+                    signer
+                        .key
+                        .verify_message(
+                            &pae(&envelope.payload_type, &envelope.payload),
+                            &envelope.signature,
+                        )
+                        .map_err(BlobError::Signature)?;
+                    // Only now is the payload read: its subjects must name the file.
+                    subject_names_file(&envelope.payload, digests)?;
+                    signer
                 }
-            }
-            // cosign ignores the hint when given a key; we use it only to explain a failure.
-            verify_signature(key, digest, signature).map_err(|e| match hint {
-                Some(h) if *h != key.cosign_hint() => BlobError::KeyMismatch,
-                _ => e,
-            })?;
+            };
+            let carried = b.transparency;
             Ok(BlobVerified {
-                ignored_transparency: !b.transparency.is_empty(),
+                ignored_transparency: !carried.is_empty()
+                    && tlog == TlogPolicy::IgnoreUnverified
+                    && matches!(trust, Trust::Key(_)),
+                tlog_entries: carried.tlog_entries,
+                identity: verified.identity,
             })
         }
         BlobBundle::Legacy {
@@ -216,6 +289,11 @@ pub fn verify_bundle(
             key_pem,
             has_rekor,
         } => {
+            let Trust::Key(key) = trust else {
+                return Err(BlobError::Sigstore(sigstore::SigstoreError::Signer(
+                    SignerError::KeyForCertificate,
+                )));
+            };
             if *has_rekor && tlog == TlogPolicy::Refuse {
                 return Err(BlobError::Transparency(Transparency {
                     tlog_entries: 1,
@@ -231,12 +309,43 @@ pub fn verify_bundle(
                     }
                 }
             }
-            verify_signature(key, digest, signature)?;
+            verify_signature(key, digest_under(digests, key.curve().hash())?, signature)?;
             Ok(BlobVerified {
                 ignored_transparency: *has_rekor,
+                tlog_entries: 0,
+                identity: None,
             })
         }
     }
+}
+
+/// An in-toto statement's subjects include the file: one subject digest (sha256 or sha512)
+/// equals the file's (as sigstore-python and cosign's verify-blob-attestation check).
+fn subject_names_file(payload: &[u8], digests: &[Digest]) -> Result<(), BlobError> {
+    let statement: serde_json::Value = serde_json::from_slice(payload)
+        .map_err(|e| BlobError::Statement(format!("not JSON: {e}")))?;
+    let subjects = statement
+        .get("subject")
+        .and_then(|s| s.as_array())
+        .ok_or_else(|| BlobError::Statement("no 'subject' list".into()))?;
+    for subject in subjects {
+        let Some(map) = subject.get("digest").and_then(|d| d.as_object()) else {
+            continue;
+        };
+        for (alg, value) in map {
+            let (Some(alg), Some(value)) = (HashAlgorithm::from_sha2_name(alg), value.as_str())
+            else {
+                continue;
+            };
+            if digests
+                .iter()
+                .any(|d| d.algorithm() == alg && d.to_hex() == value.to_ascii_lowercase())
+            {
+                return Ok(());
+            }
+        }
+    }
+    Err(BlobError::SubjectMismatch)
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ pub enum BundleError {
     Content,
     /// Not exactly one of `publicKey`, `x509CertificateChain` and `certificate`.
     KeyMaterial,
+    /// A transparency-log entry's field is missing, negative or not base64.
+    TlogEntry(&'static str),
     UnsupportedDigestAlgorithm(String),
 }
 
@@ -57,6 +59,9 @@ impl fmt::Display for BundleError {
             BundleError::Content => f.write_str(
                 "the bundle must hold exactly one of 'dsseEnvelope' and 'messageSignature'",
             ),
+            BundleError::TlogEntry(field) => {
+                write!(f, "'{field}' is missing, negative or malformed")
+            }
             BundleError::KeyMaterial => f.write_str(
                 "'verificationMaterial' must hold exactly one of 'publicKey', \
                  'x509CertificateChain' and 'certificate'",
@@ -87,7 +92,7 @@ struct WireMaterial {
     public_key: Option<WirePublicKey>,
     x509_certificate_chain: Option<WireChain>,
     certificate: Option<WireCertificate>,
-    tlog_entries: Option<Vec<serde_json::Value>>,
+    tlog_entries: Option<Vec<crate::tlog::WireEntry>>,
     timestamp_verification_data: Option<WireTimestamps>,
 }
 
@@ -196,6 +201,8 @@ pub struct Bundle {
     pub transparency: Transparency,
     /// Whether `verificationMaterial.tlogEntries` was present (OMS v1.0 requires the field).
     pub has_tlog_entries_field: bool,
+    /// The transparency-log entries, checked for shape only.
+    pub tlog_entries: Vec<crate::tlog::TlogEntry>,
     pub content: Content,
 }
 
@@ -255,8 +262,15 @@ impl Bundle {
             _ => return Err(BundleError::KeyMaterial),
         };
         let has_tlog_entries_field = material.tlog_entries.is_some();
+        let tlog_entries = material
+            .tlog_entries
+            .unwrap_or_default()
+            .into_iter()
+            .map(crate::tlog::WireEntry::check)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(BundleError::TlogEntry)?;
         let transparency = Transparency {
-            tlog_entries: material.tlog_entries.map_or(0, |t| t.len()),
+            tlog_entries: tlog_entries.len(),
             rfc3161_timestamps: material
                 .timestamp_verification_data
                 .and_then(|t| t.rfc3161_timestamps)
@@ -307,6 +321,7 @@ impl Bundle {
             key_material,
             transparency,
             has_tlog_entries_field,
+            tlog_entries,
             content,
         })
     }

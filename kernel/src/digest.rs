@@ -56,6 +56,16 @@ impl HashAlgorithm {
         }
     }
 
+    /// The lowercase SHA-2 names Rekor and in-toto use (`sha256`, `sha384`, `sha512`).
+    pub fn from_sha2_name(name: &str) -> Option<Self> {
+        match name {
+            "sha256" => Some(HashAlgorithm::Sha256),
+            "sha384" => Some(HashAlgorithm::Sha384),
+            "sha512" => Some(HashAlgorithm::Sha512),
+            _ => None,
+        }
+    }
+
     /// Digest length in bytes.
     pub fn output_len(self) -> usize {
         match self {

@@ -15,11 +15,16 @@ pub mod certificate;
 pub mod cosign_key;
 pub mod digest;
 pub mod dsse;
+pub mod fulcio;
 pub mod keys;
 pub mod manifest;
 pub mod oms;
 mod pem;
+pub mod sigstore;
+pub mod time;
+pub mod tlog;
 pub mod trust;
+pub mod trusted_root;
 
 pub use digest::{Digest, HashAlgorithm, Hasher};
 pub use keys::{Curve, KeyError, PrivateKey, PublicKey, SignError, Signer};

@@ -15,6 +15,7 @@ use crate::keys::{PublicKey, SignError, Signer};
 use crate::manifest::{
     root_digest, ItemKey, Method, PathError, ResourcePath, Serialization, SignedManifest,
 };
+use crate::tlog::ExpectedContent;
 use crate::trust::{SignerError, Trust};
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -372,6 +373,7 @@ pub enum EnvelopeError {
     NotDsse,
     MissingTlogEntries,
     Signer(SignerError),
+    Sigstore(crate::sigstore::SigstoreError),
     Transparency(Transparency),
     PayloadType(String),
     Signature(SignError),
@@ -385,6 +387,7 @@ impl fmt::Display for EnvelopeError {
             EnvelopeError::NotDsse => f.write_str("the bundle holds a message signature, not a DSSE envelope (is it a sign-blob bundle?)"),
             EnvelopeError::MissingTlogEntries => f.write_str("the bundle has no 'verificationMaterial.tlogEntries' (OMS v1.0 requires the field)"),
             EnvelopeError::Signer(e) => write!(f, "{e}"),
+            EnvelopeError::Sigstore(e) => write!(f, "{e}"),
             EnvelopeError::Transparency(t) => write!(
                 f,
                 "the bundle carries {} transparency-log entries and {} timestamps; their verification is not supported yet",
@@ -420,13 +423,35 @@ pub fn verify_envelope(
     }
     // 3. The signer: the given key (named by the bundle's hint, when it has one), or a
     //    certificate chaining to the given CA; never a key the bundle brings itself.
-    let key = trust
-        .signing_key(&bundle.key_material, Some(PublicKey::oms_hint))
-        .map_err(EnvelopeError::Signer)?;
-    // 4. Transparency evidence we cannot verify is refused unless explicitly ignored.
-    if !bundle.transparency.is_empty() && tlog == TlogPolicy::Refuse {
-        return Err(EnvelopeError::Transparency(bundle.transparency));
-    }
+    //    Keyless: the certificate, its log entries and identity (crate::sigstore, S1-S6).
+    let key = match trust {
+        Trust::Keyless(_) => {
+            crate::sigstore::verify_signer(
+                bundle,
+                trust,
+                None,
+                tlog,
+                &envelope.signature,
+                ExpectedContent::Dsse {
+                    payload_type: &envelope.payload_type,
+                    payload: &envelope.payload,
+                },
+            )
+            .map_err(EnvelopeError::Sigstore)?
+            .key
+        }
+        _ => {
+            let key = trust
+                .signing_key(&bundle.key_material, Some(PublicKey::oms_hint))
+                .map_err(EnvelopeError::Signer)?;
+            // 4. Log entries and timestamps beside a key or private CA cannot be verified here
+            //    (OMS bundles of those methods carry none): refused unless explicitly ignored.
+            if !bundle.transparency.is_empty() && tlog == TlogPolicy::Refuse {
+                return Err(EnvelopeError::Transparency(bundle.transparency));
+            }
+            key
+        }
+    };
     // 5. Payload type.
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
         return Err(EnvelopeError::PayloadType(envelope.payload_type.clone()));

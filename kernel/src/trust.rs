@@ -5,6 +5,7 @@
 use crate::bundle::KeyMaterial;
 use crate::certificate::{CertificateTrust, ChainError};
 use crate::keys::PublicKey;
+use crate::sigstore::KeylessTrust;
 
 /// Who may have signed a bundle.
 #[derive(Debug, Clone)]
@@ -14,6 +15,9 @@ pub enum Trust {
     Key(PublicKey),
     /// A private CA: the bundle carries a certificate chain to one of these roots.
     Certificates(CertificateTrust),
+    /// Sigstore keyless: a Fulcio certificate for this identity and issuer, logged in a
+    /// transparency log of this trusted root ([`crate::sigstore::verify_signer`]).
+    Keyless(Box<KeylessTrust>),
 }
 
 /// Why the bundle's signer is not the trusted one (step 3 of verification).
@@ -21,8 +25,10 @@ pub enum Trust {
 pub enum SignerError {
     /// A certificate bundle checked with a key.
     CertificateForKey,
-    /// A key bundle checked with a certificate chain.
+    /// A key bundle checked with a certificate chain or a keyless identity.
     KeyForCertificate,
+    /// Keyless trust asked of a step that has no log entries to check.
+    NeedsLog,
     /// The bundle's key hint names another key.
     KeyMismatch {
         bundle_hint: String,
@@ -38,7 +44,7 @@ impl std::fmt::Display for SignerError {
                 "the bundle is signed with a certificate, but a public key was given to verify it",
             ),
             SignerError::KeyForCertificate => f.write_str(
-                "the bundle is signed with a bare key, but only certificates from the given CA are trusted",
+                "the bundle is signed with a bare key, but only certificates (a CA or a keyless identity) are trusted",
             ),
             SignerError::KeyMismatch {
                 bundle_hint,
@@ -48,6 +54,7 @@ impl std::fmt::Display for SignerError {
                 "the bundle was signed by another key (bundle key hint {bundle_hint}, given key {key_hint})"
             ),
             SignerError::Chain(e) => write!(f, "{e}"),
+            SignerError::NeedsLog => f.write_str("keyless trust is judged with the bundle's transparency-log entries"),
         }
     }
 }
@@ -77,9 +84,11 @@ impl Trust {
                 Ok(key.clone())
             }
             (Trust::Key(_), KeyMaterial::Certificates(_)) => Err(SignerError::CertificateForKey),
-            (Trust::Certificates(_), KeyMaterial::PublicKey { .. }) => {
+            (Trust::Certificates(_) | Trust::Keyless(_), KeyMaterial::PublicKey { .. }) => {
                 Err(SignerError::KeyForCertificate)
             }
+            // Keyless trust needs the bundle's log entries: crate::sigstore::verify_signer.
+            (Trust::Keyless(_), KeyMaterial::Certificates(_)) => Err(SignerError::NeedsLog),
             (Trust::Certificates(ca), KeyMaterial::Certificates(chain)) => ca
                 .verify_chain(chain)
                 .map(|leaf| leaf.key)
@@ -91,6 +100,9 @@ impl Trust {
     pub fn describe(&self) -> String {
         match self {
             Trust::Key(key) => format!("key {}", &key.oms_hint()[..16]),
+            Trust::Keyless(k) => {
+                format!("keyless identity {} from issuer {}", k.identity, k.issuer)
+            }
             Trust::Certificates(ca) => match ca.identity() {
                 Some(id) => format!("certificate for '{id}' from {} trusted roots", ca.roots()),
                 None => format!("certificate from {} trusted roots", ca.roots()),

@@ -129,7 +129,10 @@ fn certificates_and_certificate_bundles() {
         let _ = ca.verify_chain(&[chain[0].clone(), m]);
     }
     assert!(changed > 2900, "{changed}");
-    for seed in [root.clone(), testdata("model-signing-pki/ca/intermediate.pem")] {
+    for seed in [
+        root.clone(),
+        testdata("model-signing-pki/ca/intermediate.pem"),
+    ] {
         for m in mutants(&seed, 2000, &mut rng) {
             let _ = CertificateTrust::from_pem(&m, None, at);
             let _ = certificate::certificates_from_pem(&m);

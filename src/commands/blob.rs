@@ -5,9 +5,10 @@ use std::path::Path;
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use modelseal_kernel::blob::{self, BlobBundle, BlobError};
 use modelseal_kernel::bundle;
+use modelseal_kernel::bundle::Content;
 use modelseal_kernel::keys::SignError;
 use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::{HashAlgorithm, PublicKey, Signer};
+use modelseal_kernel::{HashAlgorithm, Signer, Trust};
 
 use crate::failure::{self, Failure, Result};
 use crate::files::write_atomic;
@@ -108,7 +109,8 @@ fn blob_hint(e: &BlobError) -> &'static str {
 
 pub fn verify_blob(
     file: &Path,
-    key: &PublicKey,
+    trust: &Trust,
+    trusted_root: Option<&Path>,
     signature: Option<&str>,
     bundle_path: Option<&Path>,
     tlog: TlogPolicy,
@@ -147,25 +149,78 @@ pub fn verify_blob(
             ))
         }
     };
-    let digest = hashing::hash_file(file, key.curve().hash(), threads())?;
+    // A key-signed bundle's log entries are verified against the trusted root (the carried
+    // production root unless --trusted-root names another); keyless trust carries its own.
+    let log_root = match (&evidence, trust, tlog) {
+        (Evidence::Bundle(BlobBundle::Sigstore(b)), Trust::Key(_), TlogPolicy::Refuse)
+            if !b.tlog_entries.is_empty() =>
+        {
+            Some(crate::keyfile::trusted_root(trusted_root)?)
+        }
+        _ => None,
+    };
+    // The digests the verification may compare: SHA-256 always (log entries, in-toto
+    // subjects), the key's own hash, and SHA-384/512 where a bundle or certificate may use them.
+    let mut algorithms = vec![HashAlgorithm::Sha256];
+    match trust {
+        Trust::Key(key) => algorithms.push(key.curve().hash()),
+        _ => algorithms.extend([HashAlgorithm::Sha384, HashAlgorithm::Sha512]),
+    }
+    if let Evidence::Bundle(BlobBundle::Sigstore(b)) = &evidence {
+        match &b.content {
+            Content::MessageSignature {
+                digest: Some(d), ..
+            } => algorithms.push(d.algorithm()),
+            Content::Dsse(_) => algorithms.push(HashAlgorithm::Sha512),
+            Content::MessageSignature { digest: None, .. } => {}
+        }
+    }
+    algorithms.sort_by_key(|a| a.output_len());
+    algorithms.dedup();
+    let digests = algorithms
+        .into_iter()
+        .map(|alg| hashing::hash_file(file, alg, threads()))
+        .collect::<Result<Vec<_>>>()?;
     let outcome = match &evidence {
-        Evidence::Raw(der) => blob::verify_signature(key, &digest, der).map(|()| false),
+        Evidence::Raw(der) => match trust {
+            Trust::Key(key) => {
+                let digest = digests.iter().find(|d| d.algorithm() == key.curve().hash());
+                match digest {
+                    Some(d) => blob::verify_signature(key, d, der).map(|()| None),
+                    None => Err(blob::BlobError::SignatureEncoding),
+                }
+            }
+            _ => {
+                return Err(Failure::cannot_check(
+                    "a bare --signature is checked with --key only",
+                    "pass the signer's public key, or verify a Sigstore bundle with --bundle",
+                ))
+            }
+        },
         Evidence::Bundle(b) => {
-            blob::verify_bundle(b, key, &digest, tlog).map(|v| v.ignored_transparency)
+            blob::verify_bundle(b, trust, log_root.as_ref(), &digests, tlog).map(Some)
         }
     };
     match outcome {
-        Ok(ignored) => {
+        Ok(verified) => {
+            let ignored = verified.as_ref().is_some_and(|v| v.ignored_transparency);
             super::verdict::warn_tlog(ignored);
             if json {
-                crate::report::success(
-                    "verify-blob",
-                    serde_json::json!({
-                        "file": file.display().to_string(),
-                        "signature": shown,
-                        "transparency_ignored": ignored,
-                    }),
-                );
+                let mut o = serde_json::json!({
+                    "file": file.display().to_string(),
+                    "signature": shown,
+                    "transparency_ignored": ignored,
+                });
+                if let (Some(v), Some(map)) = (&verified, o.as_object_mut()) {
+                    map.insert(
+                        "tlog_entries_verified".into(),
+                        (if ignored { 0 } else { v.tlog_entries }).into(),
+                    );
+                    if let Some(id) = &v.identity {
+                        map.insert("identity".into(), id.clone().into());
+                    }
+                }
+                crate::report::success("verify-blob", o);
             } else {
                 eprintln!("Verified OK");
             }

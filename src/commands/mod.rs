@@ -339,18 +339,19 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::VerifyBlob {
             file,
-            key,
+            trust,
             signature,
             bundle,
             insecure_ignore_tlog,
             json,
             aws,
         } => {
-            let aws = aws_if(keyfile::is_kms(&key), &aws, Runtime::OneThread)?;
-            let public = keyfile::verifier(&key, aws.as_ref())?;
+            let aws = aws_if(trust.is_kms(), &aws, Runtime::OneThread)?;
+            let policy = keyfile::trust(&trust, aws.as_ref())?;
             blob::verify_blob(
                 &file,
-                &public,
+                &policy,
+                trust.trusted_root.as_deref(),
                 signature.as_deref(),
                 bundle.as_deref(),
                 tlog_policy(insecure_ignore_tlog),

@@ -1,0 +1,636 @@
+//! Rekor v1 transparency-log entries in a bundle: the signed entry timestamp (inclusion
+//! promise), the Merkle inclusion proof (RFC 6962/9162) with its signed checkpoint, and the check
+//! that the logged body is this bundle's signature, signer and artifact (CVE-2022-36056).
+//!
+//! Entry kinds: hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2. Rekor v2 entries (hashedrekord and
+//! dsse 0.0.2, Ed25519 checkpoints with cosignatures) are not verified yet and are refused.
+
+use std::fmt;
+
+use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::digest::{Digest, HashAlgorithm};
+use crate::trusted_root::{LogKey, TrustedRoot};
+
+/// A log entry as the bundle carries it (checked types; nothing verified yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlogEntry {
+    pub log_index: u64,
+    pub log_id: Vec<u8>,
+    pub kind: String,
+    pub version: String,
+    pub integrated_time: u64,
+    /// The signed entry timestamp (SET), DER ECDSA.
+    pub inclusion_promise: Option<Vec<u8>>,
+    pub inclusion_proof: Option<InclusionProof>,
+    /// The canonicalized body the log signed, exactly as decoded.
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    pub log_index: u64,
+    pub root_hash: Vec<u8>,
+    pub tree_size: u64,
+    pub hashes: Vec<Vec<u8>>,
+    /// The signed note (checkpoint) text; required to verify, but its absence is judged (and
+    /// named) after the Merkle path.
+    pub checkpoint: Option<String>,
+}
+
+// ---- wire (as in the bundle's `verificationMaterial.tlogEntries[]`) ----
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireEntry {
+    log_index: Option<serde_json::Value>,
+    log_id: Option<WireLogId>,
+    kind_version: Option<WireKindVersion>,
+    integrated_time: Option<serde_json::Value>,
+    inclusion_promise: Option<WirePromise>,
+    inclusion_proof: Option<WireProof>,
+    canonicalized_body: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireLogId {
+    key_id: String,
+}
+
+#[derive(Deserialize)]
+struct WireKindVersion {
+    kind: String,
+    version: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WirePromise {
+    signed_entry_timestamp: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireProof {
+    log_index: Option<serde_json::Value>,
+    root_hash: String,
+    tree_size: Option<serde_json::Value>,
+    #[serde(default)]
+    hashes: Vec<String>,
+    checkpoint: Option<WireCheckpoint>,
+}
+
+#[derive(Deserialize)]
+struct WireCheckpoint {
+    envelope: String,
+}
+
+/// An int64 field: protobuf JSON writes it as a string, older producers as a number. Negative
+/// values are refused.
+fn int(v: Option<&serde_json::Value>, field: &'static str) -> Result<u64, &'static str> {
+    match v {
+        None => Ok(0),
+        Some(serde_json::Value::String(s)) => s.parse::<u64>().map_err(|_| field),
+        Some(serde_json::Value::Number(n)) => n.as_u64().ok_or(field),
+        Some(_) => Err(field),
+    }
+}
+
+impl WireEntry {
+    /// The checked entry, or the name of the field that is wrong.
+    pub(crate) fn check(self) -> Result<TlogEntry, &'static str> {
+        let b64 = |s: &str, field: &'static str| B64.decode(s).map_err(|_| field);
+        let kv = self.kind_version.ok_or("tlogEntries[].kindVersion")?;
+        let proof = match self.inclusion_proof {
+            None => None,
+            Some(p) => Some(InclusionProof {
+                log_index: int(
+                    p.log_index.as_ref(),
+                    "tlogEntries[].inclusionProof.logIndex",
+                )?,
+                root_hash: b64(&p.root_hash, "tlogEntries[].inclusionProof.rootHash")?,
+                tree_size: int(
+                    p.tree_size.as_ref(),
+                    "tlogEntries[].inclusionProof.treeSize",
+                )?,
+                hashes: p
+                    .hashes
+                    .iter()
+                    .map(|h| b64(h, "tlogEntries[].inclusionProof.hashes[]"))
+                    .collect::<Result<_, _>>()?,
+                checkpoint: p.checkpoint.map(|c| c.envelope),
+            }),
+        };
+        Ok(TlogEntry {
+            log_index: int(self.log_index.as_ref(), "tlogEntries[].logIndex")?,
+            log_id: b64(
+                &self.log_id.ok_or("tlogEntries[].logId")?.key_id,
+                "tlogEntries[].logId.keyId",
+            )?,
+            kind: kv.kind,
+            version: kv.version,
+            integrated_time: int(
+                self.integrated_time.as_ref(),
+                "tlogEntries[].integratedTime",
+            )?,
+            inclusion_promise: match self.inclusion_promise {
+                None => None,
+                Some(p) => Some(b64(
+                    &p.signed_entry_timestamp,
+                    "tlogEntries[].inclusionPromise.signedEntryTimestamp",
+                )?),
+            },
+            inclusion_proof: proof,
+            body: b64(
+                self.canonicalized_body
+                    .as_deref()
+                    .ok_or("tlogEntries[].canonicalizedBody")?,
+                "tlogEntries[].canonicalizedBody",
+            )?,
+        })
+    }
+}
+
+// ---- verification ----
+
+/// Why a log entry does not prove what it claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlogError {
+    /// No usable key in the trusted root for this log id.
+    UnknownLog(String),
+    /// The log's key was not valid at the entry's integrated time.
+    LogKeyOutsideValidity {
+        log: String,
+        time: u64,
+    },
+    UnsupportedKind {
+        kind: String,
+        version: String,
+    },
+    /// The bundle version needs a proof (v0.2+) or a promise (v0.1) the entry lacks.
+    Missing(&'static str),
+    SetSignature,
+    /// The Merkle path does not lead to the root hash.
+    InclusionProof(String),
+    Checkpoint(String),
+    /// The logged body is not this bundle's content.
+    BodyMismatch(String),
+}
+
+impl fmt::Display for TlogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlogError::UnknownLog(id) => write!(
+                f,
+                "the entry's log ({id}) is not a usable log of the trusted root"
+            ),
+            TlogError::LogKeyOutsideValidity { log, time } => write!(
+                f,
+                "the log key of {log} was not valid at the entry's time {}",
+                crate::time::utc(*time)
+            ),
+            TlogError::UnsupportedKind { kind, version } => {
+                write!(
+                    f,
+                    "log entries of kind {kind} {version} are not verified by modelseal yet"
+                )
+            }
+            TlogError::Missing(what) => write!(f, "the log entry has no {what}"),
+            TlogError::SetSignature => f.write_str(
+                "the signed entry timestamp (inclusion promise) does not verify with the log's key",
+            ),
+            TlogError::InclusionProof(why) => write!(f, "inclusion proof does not verify: {why}"),
+            TlogError::Checkpoint(why) => {
+                write!(f, "inclusion proof does not match the checkpoint: {why}")
+            }
+            TlogError::BodyMismatch(why) => {
+                write!(f, "the log entry does not match the bundle: {why}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TlogError {}
+
+/// What the logged body must say: the signature, the signer (certificate or key, DER), and
+/// what was signed.
+pub struct Expected<'a> {
+    pub signature: &'a [u8],
+    /// The leaf certificate's DER, or the public key's SPKI DER.
+    pub signer_der: &'a [u8],
+    pub content: ExpectedContent<'a>,
+}
+
+pub enum ExpectedContent<'a> {
+    /// A message signature over an artifact with these digests (one per algorithm the
+    /// caller computed; the entry's algorithm picks one).
+    Artifact(&'a [Digest]),
+    /// A DSSE envelope.
+    Dsse {
+        payload_type: &'a str,
+        payload: &'a [u8],
+    },
+}
+
+/// The log key for `entry`, valid at its integrated time.
+pub fn log_for<'r>(root: &'r TrustedRoot, entry: &TlogEntry) -> Result<&'r LogKey, TlogError> {
+    let log = root
+        .tlog(&entry.log_id)
+        .ok_or_else(|| TlogError::UnknownLog(B64.encode(&entry.log_id)))?;
+    if !log.valid.contains(entry.integrated_time) {
+        return Err(TlogError::LogKeyOutsideValidity {
+            log: log.base_url.clone(),
+            time: entry.integrated_time,
+        });
+    }
+    Ok(log)
+}
+
+/// The SET: the log's signature over the canonical JSON of body, integrated time, log id and
+/// index (keys in RFC 8785 order).
+pub fn verify_promise(entry: &TlogEntry, log: &LogKey, set: &[u8]) -> Result<(), TlogError> {
+    let canonical = format!(
+        r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
+        B64.encode(&entry.body),
+        entry.integrated_time,
+        hex::encode(&entry.log_id),
+        entry.log_index
+    );
+    log.key
+        .verify_message(canonical.as_bytes(), set)
+        .map_err(|_| TlogError::SetSignature)
+}
+
+fn leaf_hash(body: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(body);
+    h.finalize().into()
+}
+
+fn node_hash(left: &[u8], right: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// The root an RFC 9162 inclusion proof leads to from `leaf` at `index` in a tree of `size`.
+fn root_from_proof(
+    index: u64,
+    size: u64,
+    leaf: [u8; 32],
+    proof: &[Vec<u8>],
+) -> Result<[u8; 32], String> {
+    if index >= size {
+        return Err(format!(
+            "leaf index {index} is not below the tree size {size}"
+        ));
+    }
+    let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
+    let border = (index >> inner).count_ones() as usize;
+    if proof.len() != inner + border {
+        return Err(format!(
+            "{} hashes where a tree of {size} needs {} for leaf {index}",
+            proof.len(),
+            inner + border
+        ));
+    }
+    if let Some(bad) = proof.iter().find(|h| h.len() != 32) {
+        return Err(format!("a proof hash has {} bytes, not 32", bad.len()));
+    }
+    let mut node = leaf;
+    for (i, h) in proof[..inner].iter().enumerate() {
+        node = if (index >> i) & 1 == 0 {
+            node_hash(&node, h)
+        } else {
+            node_hash(h, &node)
+        };
+    }
+    for h in &proof[inner..] {
+        node = node_hash(h, &node);
+    }
+    Ok(node)
+}
+
+/// The inclusion proof leads from the entry's body to its root hash, and the checkpoint signed
+/// by the log names that root and size.
+pub fn verify_inclusion(
+    entry: &TlogEntry,
+    log: &LogKey,
+    proof: &InclusionProof,
+) -> Result<(), TlogError> {
+    let root = root_from_proof(
+        proof.log_index,
+        proof.tree_size,
+        leaf_hash(&entry.body),
+        &proof.hashes,
+    )
+    .map_err(TlogError::InclusionProof)?;
+    if root.as_slice() != proof.root_hash.as_slice() {
+        return Err(TlogError::InclusionProof(
+            "the computed root hash is not the proof's root hash".into(),
+        ));
+    }
+    let text = proof
+        .checkpoint
+        .as_deref()
+        .ok_or(TlogError::Missing("checkpoint in its inclusion proof"))?;
+    let note = Checkpoint::parse(text).map_err(TlogError::Checkpoint)?;
+    note.verify(log).map_err(TlogError::Checkpoint)?;
+    if note.size != proof.tree_size {
+        return Err(TlogError::Checkpoint(format!(
+            "the checkpoint's tree size {} is not the proof's {}",
+            note.size, proof.tree_size
+        )));
+    }
+    if note.root_hash != proof.root_hash {
+        return Err(TlogError::Checkpoint(
+            "the checkpoint's root hash is not the proof's".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A signed note (transparency-dev checkpoint): origin, tree size, root hash, then signatures.
+#[derive(Debug)]
+pub struct Checkpoint<'a> {
+    /// The signed text: every body line with its newline.
+    signed: &'a str,
+    pub origin: &'a str,
+    pub size: u64,
+    pub root_hash: Vec<u8>,
+    /// (signer name, key hint, signature) per signature line.
+    signatures: Vec<(&'a str, [u8; 4], Vec<u8>)>,
+}
+
+impl<'a> Checkpoint<'a> {
+    pub fn parse(text: &'a str) -> Result<Self, String> {
+        let split = text
+            .find("\n\n")
+            .ok_or("no blank line between the body and the signatures")?;
+        let signed = &text[..split + 1];
+        let mut lines = signed.lines();
+        let origin = lines
+            .next()
+            .filter(|o| !o.is_empty())
+            .ok_or("no origin line")?;
+        let size = lines
+            .next()
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or("no tree size line")?;
+        let root_hash = lines
+            .next()
+            .and_then(|r| B64.decode(r).ok())
+            .ok_or("no root hash line")?;
+        let mut signatures = Vec::new();
+        for line in text[split + 2..].lines() {
+            let Some(rest) = line.strip_prefix("\u{2014} ") else {
+                return Err(format!("'{line}' is not a signature line"));
+            };
+            let (name, sig) = rest
+                .rsplit_once(' ')
+                .ok_or("a signature line has no signature")?;
+            let raw = B64
+                .decode(sig)
+                .map_err(|_| "a checkpoint signature is not base64")?;
+            if raw.len() < 5 {
+                return Err("a checkpoint signature is too short".into());
+            }
+            let mut hint = [0u8; 4];
+            hint.copy_from_slice(&raw[..4]);
+            signatures.push((name, hint, raw[4..].to_vec()));
+        }
+        if signatures.is_empty() {
+            return Err("the checkpoint is not signed".into());
+        }
+        Ok(Checkpoint {
+            signed,
+            origin,
+            size,
+            root_hash,
+            signatures,
+        })
+    }
+
+    /// Some signature is the log's: its key hint (the first 4 bytes of SHA-256 over the key's
+    /// DER) names the log's key, and it verifies over the body.
+    fn verify(&self, log: &LogKey) -> Result<(), String> {
+        let id = Sha256::digest(log.key.spki_der());
+        let mine: Vec<_> = self
+            .signatures
+            .iter()
+            .filter(|(_, hint, _)| hint[..] == id[..4])
+            .collect();
+        if mine.is_empty() {
+            return Err("no checkpoint signature carries the log's key hint".into());
+        }
+        if mine
+            .iter()
+            .any(|(_, _, sig)| log.key.verify_message(self.signed.as_bytes(), sig).is_ok())
+        {
+            Ok(())
+        } else {
+            Err("the checkpoint signature does not verify with the log's key".into())
+        }
+    }
+}
+
+// ---- the body ----
+
+fn field<'v>(v: &'v serde_json::Value, path: &[&str]) -> Option<&'v serde_json::Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+fn text<'v>(v: &'v serde_json::Value, path: &[&str]) -> Result<&'v str, TlogError> {
+    field(v, path)
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| TlogError::BodyMismatch(format!("the body has no {}", path.join("."))))
+}
+
+fn decoded(v: &serde_json::Value, path: &[&str]) -> Result<Vec<u8>, TlogError> {
+    B64.decode(text(v, path)?)
+        .map_err(|_| TlogError::BodyMismatch(format!("{} is not base64", path.join("."))))
+}
+
+/// A PEM certificate or public key in the body, as DER.
+fn signer_of(pem_b64: &[u8]) -> Result<Vec<u8>, TlogError> {
+    let block = crate::pem::parse(pem_b64)
+        .map_err(|_| TlogError::BodyMismatch("the logged signer is not PEM".into()))?;
+    match block.label.as_str() {
+        "CERTIFICATE" | "PUBLIC KEY" => Ok(block.der),
+        other => Err(TlogError::BodyMismatch(format!(
+            "the logged signer is a '{other}'"
+        ))),
+    }
+}
+
+fn same_signer(logged: &[u8], expected: &[u8]) -> Result<(), TlogError> {
+    if logged == expected {
+        return Ok(());
+    }
+    // A public key may be written in another (equivalent) SPKI form.
+    if let (Ok(a), Ok(b)) = (
+        crate::PublicKey::from_spki_der(logged),
+        crate::PublicKey::from_spki_der(expected),
+    ) {
+        if a == b {
+            return Ok(());
+        }
+    }
+    Err(TlogError::BodyMismatch(
+        "the logged certificate or key is not the bundle's".into(),
+    ))
+}
+
+fn digest_matches(v: &serde_json::Value, path: &[&str], data: &[u8]) -> Result<(), TlogError> {
+    let alg = text(v, &[path, &["algorithm"]].concat())?;
+    let value = text(v, &[path, &["value"]].concat())?;
+    let alg = HashAlgorithm::from_sha2_name(alg)
+        .ok_or_else(|| TlogError::BodyMismatch(format!("unknown hash algorithm '{alg}'")))?;
+    if alg.digest(data).to_hex() != value {
+        return Err(TlogError::BodyMismatch(format!(
+            "{} is not the digest of the bundle's content",
+            path.join(".")
+        )));
+    }
+    Ok(())
+}
+
+/// The logged body is this bundle's signature, signer and content.
+pub fn verify_body(entry: &TlogEntry, expected: &Expected<'_>) -> Result<(), TlogError> {
+    let body: serde_json::Value = serde_json::from_slice(&entry.body)
+        .map_err(|e| TlogError::BodyMismatch(format!("the body is not JSON: {e}")))?;
+    if text(&body, &["kind"])? != entry.kind || text(&body, &["apiVersion"])? != entry.version {
+        return Err(TlogError::BodyMismatch(
+            "the body's kind or version is not the entry's".into(),
+        ));
+    }
+    let mismatch =
+        |what: &str| TlogError::BodyMismatch(format!("the logged {what} is not the bundle's"));
+    match (
+        entry.kind.as_str(),
+        entry.version.as_str(),
+        &expected.content,
+    ) {
+        ("hashedrekord", "0.0.1", ExpectedContent::Artifact(digests)) => {
+            if decoded(&body, &["spec", "signature", "content"])? != expected.signature {
+                return Err(mismatch("signature"));
+            }
+            let signer = signer_of(&decoded(
+                &body,
+                &["spec", "signature", "publicKey", "content"],
+            )?)?;
+            same_signer(&signer, expected.signer_der)?;
+            let alg = text(&body, &["spec", "data", "hash", "algorithm"])?;
+            let value = text(&body, &["spec", "data", "hash", "value"])?;
+            let digest = HashAlgorithm::from_sha2_name(alg)
+                .and_then(|alg| digests.iter().find(|d| d.algorithm() == alg))
+                .ok_or_else(|| {
+                    TlogError::BodyMismatch(format!("the entry hashes the artifact with '{alg}'"))
+                })?;
+            if value != digest.to_hex() {
+                return Err(mismatch("artifact digest"));
+            }
+            Ok(())
+        }
+        ("dsse", "0.0.1", ExpectedContent::Dsse { payload, .. }) => {
+            digest_matches(&body, &["spec", "payloadHash"], payload)?;
+            let sigs = field(&body, &["spec", "signatures"])
+                .and_then(|s| s.as_array())
+                .ok_or_else(|| mismatch("signatures"))?;
+            if sigs.len() != 1 {
+                return Err(TlogError::BodyMismatch(format!(
+                    "the entry logs {} signatures, the bundle one",
+                    sigs.len()
+                )));
+            }
+            if decoded(&sigs[0], &["signature"])? != expected.signature {
+                return Err(mismatch("signature"));
+            }
+            same_signer(
+                &signer_of(&decoded(&sigs[0], &["verifier"])?)?,
+                expected.signer_der,
+            )
+        }
+        (
+            "intoto",
+            "0.0.2",
+            ExpectedContent::Dsse {
+                payload_type,
+                payload,
+            },
+        ) => {
+            let env = field(&body, &["spec", "content", "envelope"])
+                .ok_or_else(|| mismatch("envelope"))?;
+            if text(env, &["payloadType"])? != *payload_type {
+                return Err(mismatch("payload type"));
+            }
+            digest_matches(&body, &["spec", "content", "payloadHash"], payload)?;
+            let sigs = env
+                .get("signatures")
+                .and_then(|s| s.as_array())
+                .ok_or_else(|| mismatch("signatures"))?;
+            if sigs.len() != 1 {
+                return Err(TlogError::BodyMismatch(format!(
+                    "the entry logs {} signatures, the bundle one",
+                    sigs.len()
+                )));
+            }
+            // intoto 0.0.2 stores the signature base64-encoded twice.
+            let once = decoded(&sigs[0], &["sig"])?;
+            let sig = B64.decode(&once).map_err(|_| mismatch("signature"))?;
+            if sig != expected.signature {
+                return Err(mismatch("signature"));
+            }
+            same_signer(
+                &signer_of(&decoded(&sigs[0], &["publicKey"])?)?,
+                expected.signer_der,
+            )
+        }
+        (kind @ ("hashedrekord" | "dsse" | "intoto"), version, _)
+            if matches!(
+                (kind, version),
+                ("hashedrekord", "0.0.1") | ("dsse", "0.0.1") | ("intoto", "0.0.2")
+            ) =>
+        {
+            Err(TlogError::BodyMismatch(format!(
+                "a {kind} entry cannot log this bundle's content"
+            )))
+        }
+        (kind, version, _) => Err(TlogError::UnsupportedKind {
+            kind: kind.to_string(),
+            version: version.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 9162 test tree of 7 leaves: a proof of leaf 3 is checked by recomputation.
+    #[test]
+    fn inclusion_proofs_recompute_the_root() {
+        let leaves: Vec<[u8; 32]> = (0u8..7).map(|i| leaf_hash(&[i])).collect();
+        let h = |l: &[u8; 32], r: &[u8; 32]| node_hash(l, r);
+        let n01 = h(&leaves[0], &leaves[1]);
+        let n23 = h(&leaves[2], &leaves[3]);
+        let n45 = h(&leaves[4], &leaves[5]);
+        let n0123 = h(&n01, &n23);
+        let n456 = h(&n45, &leaves[6]);
+        let root = h(&n0123, &n456);
+        let proof = vec![leaves[2].to_vec(), n01.to_vec(), n456.to_vec()];
+        assert_eq!(root_from_proof(3, 7, leaves[3], &proof).unwrap(), root);
+        // Leaf 6, the right border.
+        let proof = vec![n45.to_vec(), n0123.to_vec()];
+        assert_eq!(root_from_proof(6, 7, leaves[6], &proof).unwrap(), root);
+        assert!(root_from_proof(7, 7, leaves[6], &proof).is_err());
+        assert!(root_from_proof(6, 7, leaves[6], &proof[..1]).is_err());
+        assert_ne!(root_from_proof(6, 7, leaves[5], &proof).unwrap(), root);
+    }
+}
