@@ -118,7 +118,13 @@ struct WireCertificate {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WireTimestamps {
-    rfc3161_timestamps: Option<Vec<serde_json::Value>>,
+    rfc3161_timestamps: Option<Vec<WireSignedTimestamp>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireSignedTimestamp {
+    signed_timestamp: String,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +209,8 @@ pub struct Bundle {
     pub has_tlog_entries_field: bool,
     /// The transparency-log entries, checked for shape only.
     pub tlog_entries: Vec<crate::tlog::TlogEntry>,
+    /// RFC 3161 timestamps (DER), not yet verified.
+    pub timestamps: Vec<Vec<u8>>,
     pub content: Content,
 }
 
@@ -269,12 +277,21 @@ impl Bundle {
             .map(crate::tlog::WireEntry::check)
             .collect::<Result<Vec<_>, _>>()
             .map_err(BundleError::TlogEntry)?;
+        let timestamps = material
+            .timestamp_verification_data
+            .and_then(|t| t.rfc3161_timestamps)
+            .unwrap_or_default()
+            .iter()
+            .map(|t| B64.decode(&t.signed_timestamp))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| {
+                BundleError::BadBase64(
+                    "verificationMaterial.timestampVerificationData.rfc3161Timestamps[].signedTimestamp",
+                )
+            })?;
         let transparency = Transparency {
             tlog_entries: tlog_entries.len(),
-            rfc3161_timestamps: material
-                .timestamp_verification_data
-                .and_then(|t| t.rfc3161_timestamps)
-                .map_or(0, |t| t.len()),
+            rfc3161_timestamps: timestamps.len(),
         };
         let content = match (wire.dsse_envelope, wire.message_signature) {
             (Some(env), None) => {
@@ -322,6 +339,7 @@ impl Bundle {
             transparency,
             has_tlog_entries_field,
             tlog_entries,
+            timestamps,
             content,
         })
     }

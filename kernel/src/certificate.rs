@@ -370,7 +370,7 @@ fn general_name_text(name: &GeneralName) -> Option<String> {
 }
 
 /// webpki's errors, in words a user can act on.
-fn webpki_reason(e: &webpki::Error) -> String {
+pub(crate) fn webpki_reason(e: &webpki::Error) -> String {
     use webpki::Error as E;
     match e {
         E::UnknownIssuer => {

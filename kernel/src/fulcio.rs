@@ -229,7 +229,7 @@ impl Leaf {
             let anchor: TrustAnchor<'_> = match webpki::anchor_from_trusted_cert(&anchor_der) {
                 Ok(a) => a,
                 Err(e) => {
-                    why = format!("{}: {e:?}", ca.name);
+                    why = format!("{}: {}", ca.name, crate::certificate::webpki_reason(&e));
                     continue;
                 }
             };
@@ -256,7 +256,7 @@ impl Leaf {
                         .unwrap_or_else(|| anchor_der.to_vec());
                     return Ok(issuer);
                 }
-                Err(e) => why = format!("{}: {e:?}", ca.name),
+                Err(e) => why = format!("{}: {}", ca.name, crate::certificate::webpki_reason(&e)),
             }
         }
         Err(FulcioError::Chain { time, why })
@@ -314,7 +314,7 @@ impl Leaf {
             signed.extend_from_slice(&pre_der);
             signed.extend_from_slice(&(s.extensions.len() as u16).to_be_bytes());
             signed.extend_from_slice(&s.extensions);
-            if log.key.verify_message(&signed, &s.signature).is_ok() {
+            if log.key.verifies(&signed, &s.signature) {
                 return Ok(());
             }
             why = format!("the SCT from {} does not verify", log.base_url);

@@ -22,6 +22,7 @@ pub mod oms;
 mod pem;
 pub mod sigstore;
 pub mod time;
+pub mod timestamp;
 pub mod tlog;
 pub mod trust;
 pub mod trusted_root;

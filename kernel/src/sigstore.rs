@@ -42,8 +42,12 @@ pub enum SigstoreError {
     },
     /// A keyless bundle must carry a log entry (or, later, a timestamp) for its signing time.
     NoSigningTime,
-    /// RFC 3161 timestamps are carried; their verification is not built yet.
-    Timestamps(usize),
+    Timestamp {
+        index: usize,
+        error: crate::timestamp::TimestampError,
+    },
+    /// The same timestamp twice: never counted twice toward a threshold.
+    DuplicateTimestamp(usize),
     Fulcio(FulcioError),
 }
 
@@ -54,7 +58,8 @@ impl fmt::Display for SigstoreError {
             SigstoreError::NoLogRoot => f.write_str("the bundle carries transparency-log entries and no trusted root was given to verify them"),
             SigstoreError::Tlog { index, error } => write!(f, "transparency-log entry {}: {error}", index + 1),
             SigstoreError::NoSigningTime => f.write_str("no verified signing time: a keyless bundle needs a transparency-log entry with a signed entry timestamp"),
-            SigstoreError::Timestamps(n) => write!(f, "the bundle carries {n} RFC 3161 timestamps, which modelseal does not verify yet"),
+            SigstoreError::Timestamp { index, error } => write!(f, "RFC 3161 timestamp {}: {error}", index + 1),
+            SigstoreError::DuplicateTimestamp(index) => write!(f, "RFC 3161 timestamp {} repeats an earlier one", index + 1),
             SigstoreError::Fulcio(e) => write!(f, "{e}"),
         }
     }
@@ -79,6 +84,7 @@ fn verify_entries(
     bundle: &Bundle,
     root: &TrustedRoot,
     expected: &Expected<'_>,
+    stamped: &[u64],
 ) -> Result<Vec<u64>, SigstoreError> {
     let v01 = bundle.media_type.ends_with("version=0.1");
     let mut times = Vec::new();
@@ -86,14 +92,30 @@ fn verify_entries(
         let err = |error| SigstoreError::Tlog { index, error };
         if !matches!(
             (entry.kind.as_str(), entry.version.as_str()),
-            ("hashedrekord", "0.0.1") | ("dsse", "0.0.1") | ("intoto", "0.0.2")
+            ("hashedrekord", "0.0.1" | "0.0.2") | ("dsse", "0.0.1" | "0.0.2") | ("intoto", "0.0.2")
         ) {
             return Err(err(TlogError::UnsupportedKind {
                 kind: entry.kind.clone(),
                 version: entry.version.clone(),
             }));
         }
-        let log = tlog::log_for(root, entry).map_err(err)?;
+        // A Rekor v2 entry has no integrated time: its log key must be valid at the stamped
+        // (RFC 3161) times instead.
+        let v2 = entry.version == "0.0.2" && entry.kind != "intoto";
+        let log = if v2 {
+            let log = root
+                .tlog(&entry.log_id)
+                .ok_or_else(|| err(TlogError::UnknownLog(tlog::log_id_text(&entry.log_id))))?;
+            if let Some(&t) = stamped.iter().find(|&&t| !log.valid.contains(t)) {
+                return Err(err(TlogError::LogKeyOutsideValidity {
+                    log: log.base_url.clone(),
+                    time: t,
+                }));
+            }
+            log
+        } else {
+            tlog::log_for(root, entry).map_err(err)?
+        };
         tlog::verify_body(entry, expected).map_err(err)?;
         match (&entry.inclusion_promise, &entry.inclusion_proof) {
             (None, _) if v01 => {
@@ -119,6 +141,25 @@ fn verify_entries(
     Ok(times)
 }
 
+/// S5b. Every RFC 3161 timestamp: over this signature, by a timestamp authority of `root` valid
+/// at the stamped time. A repeated timestamp is refused.
+fn verify_timestamps(
+    bundle: &Bundle,
+    root: &TrustedRoot,
+    signature: &[u8],
+) -> Result<Vec<u64>, SigstoreError> {
+    let mut times = Vec::new();
+    for (index, der) in bundle.timestamps.iter().enumerate() {
+        if bundle.timestamps[..index].contains(der) {
+            return Err(SigstoreError::DuplicateTimestamp(index));
+        }
+        let t = crate::timestamp::verify(der, signature, root)
+            .map_err(|error| SigstoreError::Timestamp { index, error })?;
+        times.push(t);
+    }
+    Ok(times)
+}
+
 /// Steps S1-S6: the key the bundle's signature must verify with, under `trust`. `signature`
 /// and `content` are what the bundle signs (the log must have logged exactly them).
 pub fn verify_signer(
@@ -129,7 +170,7 @@ pub fn verify_signer(
     signature: &[u8],
     content: ExpectedContent<'_>,
 ) -> Result<VerifiedSigner, SigstoreError> {
-    let timestamps = bundle.transparency.rfc3161_timestamps;
+    let timestamps = bundle.timestamps.len();
     match trust {
         Trust::Keyless(k) => {
             // S1. The material is a certificate; a root in the bundle is refused.
@@ -145,16 +186,15 @@ pub fn verify_signer(
                 return Err(SigstoreError::Fulcio(FulcioError::RootInBundle));
             }
             let leaf = Leaf::parse(leaf_der).map_err(SigstoreError::Fulcio)?;
-            if timestamps > 0 {
-                return Err(SigstoreError::Timestamps(timestamps));
-            }
-            // S2-S5. Every log entry, against the keyless trust's own root.
+            // S2-S5. Every log entry, against the keyless trust's own root; S5b every timestamp.
             let expected = Expected {
                 signature,
                 signer_der: leaf_der,
                 content,
             };
-            let times = verify_entries(bundle, &k.root, &expected)?;
+            let stamped = verify_timestamps(bundle, &k.root, signature)?;
+            let mut times = verify_entries(bundle, &k.root, &expected, &stamped)?;
+            times.extend(stamped);
             if times.is_empty() {
                 return Err(SigstoreError::NoSigningTime);
             }
@@ -200,9 +240,6 @@ pub fn verify_signer(
                     identity: None,
                 });
             }
-            if timestamps > 0 {
-                return Err(SigstoreError::Timestamps(timestamps));
-            }
             let root = log_root.ok_or(SigstoreError::NoLogRoot)?;
             let signer_der = match &bundle.key_material {
                 KeyMaterial::Certificates(chain) => chain.first().cloned().unwrap_or_default(),
@@ -213,7 +250,9 @@ pub fn verify_signer(
                 signer_der: &signer_der,
                 content,
             };
-            let times = verify_entries(bundle, root, &expected)?;
+            let stamped = verify_timestamps(bundle, root, signature)?;
+            let mut times = verify_entries(bundle, root, &expected, &stamped)?;
+            times.extend(stamped);
             Ok(VerifiedSigner {
                 key,
                 signing_times: times,

@@ -235,6 +235,11 @@ pub enum ExpectedContent<'a> {
     },
 }
 
+/// A log id as the trusted root writes it (base64).
+pub fn log_id_text(id: &[u8]) -> String {
+    B64.encode(id)
+}
+
 /// The log key for `entry`, valid at its integrated time.
 pub fn log_for<'r>(root: &'r TrustedRoot, entry: &TlogEntry) -> Result<&'r LogKey, TlogError> {
     let log = root
@@ -259,9 +264,11 @@ pub fn verify_promise(entry: &TlogEntry, log: &LogKey, set: &[u8]) -> Result<(),
         hex::encode(&entry.log_id),
         entry.log_index
     );
-    log.key
-        .verify_message(canonical.as_bytes(), set)
-        .map_err(|_| TlogError::SetSignature)
+    if log.key.verifies(canonical.as_bytes(), set) {
+        Ok(())
+    } else {
+        Err(TlogError::SetSignature)
+    }
 }
 
 fn leaf_hash(body: &[u8]) -> [u8; 32] {
@@ -417,21 +424,24 @@ impl<'a> Checkpoint<'a> {
         })
     }
 
-    /// Some signature is the log's: its key hint (the first 4 bytes of SHA-256 over the key's
-    /// DER) names the log's key, and it verifies over the body.
+    /// Some signature is the log's: signed under the log's name (its host), with the log's key
+    /// hint (the first 4 bytes of its log id), verifying over the body. Other lines (witness
+    /// cosignatures, unknown keys) are ignored.
     fn verify(&self, log: &LogKey) -> Result<(), String> {
-        let id = Sha256::digest(log.key.spki_der());
         let mine: Vec<_> = self
             .signatures
             .iter()
-            .filter(|(_, hint, _)| hint[..] == id[..4])
+            .filter(|(name, hint, _)| *name == log.host() && log.log_id.get(..4) == Some(&hint[..]))
             .collect();
         if mine.is_empty() {
-            return Err("no checkpoint signature carries the log's key hint".into());
+            return Err(format!(
+                "no checkpoint signature is from the log ({} with its key hint)",
+                log.host()
+            ));
         }
         if mine
             .iter()
-            .any(|(_, _, sig)| log.key.verify_message(self.signed.as_bytes(), sig).is_ok())
+            .any(|(_, _, sig)| log.key.verifies(self.signed.as_bytes(), sig))
         {
             Ok(())
         } else {
@@ -466,6 +476,18 @@ fn signer_of(pem_b64: &[u8]) -> Result<Vec<u8>, TlogError> {
         other => Err(TlogError::BodyMismatch(format!(
             "the logged signer is a '{other}'"
         ))),
+    }
+}
+
+/// A Rekor v2 `verifier`: an X.509 certificate or a public key, DER.
+fn verifier_v2(sig: Option<&serde_json::Value>) -> Result<Vec<u8>, TlogError> {
+    let v = sig
+        .and_then(|s| s.get("verifier"))
+        .ok_or_else(|| TlogError::BodyMismatch("the logged signature has no verifier".into()))?;
+    if v.get("x509Certificate").is_some() {
+        decoded(v, &["x509Certificate", "rawBytes"])
+    } else {
+        decoded(v, &["publicKey", "rawBytes"])
     }
 }
 
@@ -592,10 +614,67 @@ pub fn verify_body(entry: &TlogEntry, expected: &Expected<'_>) -> Result<(), Tlo
                 expected.signer_der,
             )
         }
+        ("hashedrekord", "0.0.2", content) => {
+            let spec =
+                field(&body, &["spec", "hashedRekordV002"]).ok_or_else(|| mismatch("spec"))?;
+            if decoded(spec, &["signature", "content"])? != expected.signature {
+                return Err(mismatch("signature"));
+            }
+            same_signer(&verifier_v2(spec.get("signature"))?, expected.signer_der)?;
+            let alg = text(spec, &["data", "algorithm"])?;
+            let logged = decoded(spec, &["data", "digest"])?;
+            let alg = HashAlgorithm::from_sigstore_name(alg).ok_or_else(|| {
+                TlogError::BodyMismatch(format!("unknown hash algorithm '{alg}'"))
+            })?;
+            let ours = match content {
+                ExpectedContent::Artifact(digests) => digests
+                    .iter()
+                    .find(|d| d.algorithm() == alg)
+                    .cloned()
+                    .ok_or_else(|| {
+                        TlogError::BodyMismatch(format!(
+                            "the entry hashes the artifact with '{alg}'"
+                        ))
+                    })?,
+                // "hashedrekord over DSSE": the logged digest is the PAE's.
+                ExpectedContent::Dsse {
+                    payload_type,
+                    payload,
+                } => alg.digest(&crate::dsse::pae(payload_type, payload)),
+            };
+            if logged != ours.as_bytes() {
+                return Err(mismatch("artifact digest"));
+            }
+            Ok(())
+        }
+        ("dsse", "0.0.2", ExpectedContent::Dsse { payload, .. }) => {
+            let spec = field(&body, &["spec", "dsseV002"]).ok_or_else(|| mismatch("spec"))?;
+            let alg = text(spec, &["payloadHash", "algorithm"])?;
+            let alg = HashAlgorithm::from_sigstore_name(alg).ok_or_else(|| {
+                TlogError::BodyMismatch(format!("unknown hash algorithm '{alg}'"))
+            })?;
+            if decoded(spec, &["payloadHash", "digest"])? != alg.digest(payload).as_bytes() {
+                return Err(mismatch("payload digest"));
+            }
+            let sigs = spec
+                .get("signatures")
+                .and_then(|s| s.as_array())
+                .ok_or_else(|| mismatch("signatures"))?;
+            let [sig] = sigs.as_slice() else {
+                return Err(TlogError::BodyMismatch(format!(
+                    "the entry logs {} signatures, the bundle one",
+                    sigs.len()
+                )));
+            };
+            if decoded(sig, &["content"])? != expected.signature {
+                return Err(mismatch("signature"));
+            }
+            same_signer(&verifier_v2(Some(sig))?, expected.signer_der)
+        }
         (kind @ ("hashedrekord" | "dsse" | "intoto"), version, _)
             if matches!(
                 (kind, version),
-                ("hashedrekord", "0.0.1") | ("dsse", "0.0.1") | ("intoto", "0.0.2")
+                ("hashedrekord", "0.0.1") | ("dsse", "0.0.1" | "0.0.2") | ("intoto", "0.0.2")
             ) =>
         {
             Err(TlogError::BodyMismatch(format!(

@@ -37,14 +37,48 @@ impl Validity {
     }
 }
 
+/// A log's public key: ECDSA (Rekor v1, CT logs) or Ed25519 (Rekor v2).
+#[derive(Debug, Clone)]
+pub enum LogPublicKey {
+    Ecdsa(PublicKey),
+    Ed25519(Vec<u8>),
+}
+
+impl LogPublicKey {
+    /// Whether `signature` (DER ECDSA, or raw Ed25519) verifies over `message`.
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            LogPublicKey::Ecdsa(key) => key.verify_message(message, signature).is_ok(),
+            LogPublicKey::Ed25519(raw) => {
+                aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, raw)
+                    .verify(message, signature)
+                    .is_ok()
+            }
+        }
+    }
+}
+
 /// A transparency log's or CT log's key.
 #[derive(Debug, Clone)]
 pub struct LogKey {
     pub base_url: String,
-    /// The log's id as the trusted root names it (SHA-256 of the key's DER for Rekor and CT).
+    /// The log's id as the trusted root names it (SHA-256 of the key's DER for Rekor v1 and CT;
+    /// the signed-note key id for Rekor v2). Its first 4 bytes are the checkpoint key hint.
     pub log_id: Vec<u8>,
-    pub key: PublicKey,
+    pub key: LogPublicKey,
     pub valid: Validity,
+}
+
+impl LogKey {
+    /// The log's host (with its port, if the URL has one): the name its checkpoint signatures
+    /// carry.
+    pub fn host(&self) -> &str {
+        let rest = self
+            .base_url
+            .split_once("://")
+            .map_or(self.base_url.as_str(), |(_, r)| r);
+        rest.split('/').next().unwrap_or(rest)
+    }
 }
 
 /// A certificate authority (Fulcio) or timestamp authority: its chain, issuing CA first and root
@@ -179,14 +213,26 @@ fn log_key(w: &WireLog) -> Result<LogKey, String> {
     let pk = w.public_key.as_ref().ok_or("no publicKey")?;
     let valid = validity(pk.valid_for.as_ref())?;
     let details = pk.key_details.as_deref().unwrap_or("");
-    if !details.starts_with("PKIX_ECDSA_") {
-        return Err(format!("key type '{details}' is not supported"));
-    }
     let raw = pk.raw_bytes.as_deref().ok_or("no publicKey.rawBytes")?;
     let der = B64
         .decode(raw)
         .map_err(|_| "publicKey.rawBytes is not base64")?;
-    let key = PublicKey::from_spki_der(&der).map_err(|e| e.to_string())?;
+    let key = match details {
+        d if d.starts_with("PKIX_ECDSA_") => {
+            LogPublicKey::Ecdsa(PublicKey::from_spki_der(&der).map_err(|e| e.to_string())?)
+        }
+        "PKIX_ED25519" => {
+            // SubjectPublicKeyInfo of id-Ed25519: a 12-byte header, then the 32-byte key.
+            const HEADER: [u8; 12] = [
+                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+            ];
+            match der.strip_prefix(&HEADER[..]) {
+                Some(raw) if raw.len() == 32 => LogPublicKey::Ed25519(raw.to_vec()),
+                _ => return Err("not an Ed25519 SubjectPublicKeyInfo".into()),
+            }
+        }
+        other => return Err(format!("key type '{other}' is not supported")),
+    };
     let log_id = w.log_id.as_ref().ok_or("no logId")?;
     let log_id = B64
         .decode(&log_id.key_id)
