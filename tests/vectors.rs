@@ -442,3 +442,102 @@ fn conformance_managed_key() {
     ]);
     assert_ne!(r.code, 0);
 }
+
+/// `testdata/model-signing-keyless/*`: models model_signing 1.0.0 and 1.1.0 signed keyless (a
+/// Fulcio certificate for an IBM Verify identity, Rekor v1 dsse entries, an RFC 3161 timestamp),
+/// verified offline against the carried production root.
+#[test]
+fn model_signing_keyless_cases() {
+    const ID: &str = "stefanb@us.ibm.com";
+    const ISSUER: &str = "https://sigstore.verify.ibm.com/oauth2";
+    for v in ["v1.0.0-sigstore", "v1.1.0-sigstore"] {
+        let model = testdata(&format!("model-signing-keyless/{v}"));
+        let model = model.to_str().unwrap();
+        let verify = |extra: &[&str]| {
+            let mut args = vec!["verify", model];
+            args.extend_from_slice(extra);
+            run(&args)
+        };
+        let r = verify(&[
+            "--certificate-identity",
+            ID,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ]);
+        assert_eq!(r.code, 0, "{v}: {}", r.stderr);
+        assert!(!r.stderr.contains("NOT verified"), "{}", r.stderr);
+        let r = verify(&[
+            "--certificate-identity-regexp",
+            r"[a-z]+@us\.ibm\.com",
+            "--certificate-oidc-issuer-regexp",
+            r"https://sigstore\.verify\.ibm\.com/.*",
+        ]);
+        assert_eq!(r.code, 0, "{v}: {}", r.stderr);
+        for (flags, why) in [
+            (
+                [
+                    "--certificate-identity",
+                    "someone@us.ibm.com",
+                    "--certificate-oidc-issuer",
+                    ISSUER,
+                ],
+                "certificate identity 'someone@us.ibm.com' does not match 'stefanb@us.ibm.com'",
+            ),
+            (
+                [
+                    "--certificate-identity",
+                    ID,
+                    "--certificate-oidc-issuer",
+                    "https://accounts.google.com",
+                ],
+                "certificate OIDC issuer 'https://accounts.google.com' does not match",
+            ),
+            // Unanchored, as cosign would search it: refused here.
+            (
+                [
+                    "--certificate-identity-regexp",
+                    "us.ibm.com",
+                    "--certificate-oidc-issuer",
+                    ISSUER,
+                ],
+                "certificate identity /us.ibm.com/ does not match",
+            ),
+        ] {
+            let r = verify(&flags);
+            assert_eq!(r.code, 1, "{v}: {}", r.stderr);
+            assert!(r.stderr.contains(why), "{v}: {}", r.stderr);
+        }
+        // Half a keyless trust is a usage error; a key against a certificate bundle is refused.
+        let r = verify(&["--certificate-identity", ID]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        let key = testdata("model-signing/dir-basic/keys/signer.pub.pem");
+        let r = verify(&["--key", key.to_str().unwrap()]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("signed with a certificate"),
+            "{}",
+            r.stderr
+        );
+    }
+    // A changed byte in a copy of the model: the signature still verifies, the model does not.
+    let dir = tempfile::tempdir().unwrap();
+    let src = testdata("model-signing-keyless/v1.1.0-sigstore");
+    for f in ["signme-1", "signme-2", "model.sig"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(dir.path().join("signme-2"), b"changed\n").unwrap();
+    let r = run(&[
+        "verify",
+        dir.path().to_str().unwrap(),
+        "--certificate-identity",
+        ID,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("signme-2: content changed"),
+        "{}",
+        r.stderr
+    );
+}

@@ -655,7 +655,7 @@ pub async fn check_listing(
                 manifest,
                 sig_bytes,
                 evidence,
-                !bundle.transparency.is_empty(),
+                oms::unverified_transparency(&bundle, signer),
             )
         }
         Trust::Pin(pin) => {

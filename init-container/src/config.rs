@@ -41,9 +41,17 @@ pub struct TrustSettings {
     /// MODELSEAL_CERTIFICATE_CHAIN_PEM: the PEM text itself (a ClusterStorageContainer cannot
     /// mount a volume; `valueFrom.configMapKeyRef` can carry it).
     pub certificate_chain_pem: Option<String>,
-    /// MODELSEAL_CERTIFICATE_IDENTITY: with a certificate chain, the SAN the signing certificate
-    /// must carry.
+    /// MODELSEAL_CERTIFICATE_IDENTITY: the SAN the signing certificate must carry (with a
+    /// certificate chain; or keyless, with an OIDC issuer).
     pub certificate_identity: Option<String>,
+    /// Keyless: MODELSEAL_CERTIFICATE_IDENTITY_REGEXP, a regexp the whole identity must match.
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: MODELSEAL_CERTIFICATE_OIDC_ISSUER (+ `_REGEXP`), the OIDC issuer.
+    pub certificate_oidc_issuer: Option<String>,
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: MODELSEAL_TRUSTED_ROOT, a Sigstore trusted_root.json [default: the carried
+    /// production root].
+    pub trusted_root: Option<PathBuf>,
     /// MODELSEAL_SIGNATURE: where the signature is, when not at the default place.
     pub signature: Option<String>,
     /// VERIFICATION_DIGEST: a SHA-256 pin for a single-file model.
@@ -58,14 +66,6 @@ pub struct Config {
     pub ignore: Vec<String>,
     pub termination_log: PathBuf,
 }
-
-/// The settings of keyless Sigstore trust (issue 8's later part), refused until it exists.
-const KEYLESS: [&str; 4] = [
-    "MODELSEAL_CERTIFICATE_OIDC_ISSUER",
-    "MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP",
-    "MODELSEAL_CERTIFICATE_IDENTITY_REGEXP",
-    "MODELSEAL_TRUSTED_ROOT",
-];
 
 fn truthy(v: Option<&String>) -> bool {
     v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
@@ -213,22 +213,49 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
         certificate_chain: non_empty(&env, "MODELSEAL_CERTIFICATE_CHAIN").map(PathBuf::from),
         certificate_chain_pem: non_empty(&env, "MODELSEAL_CERTIFICATE_CHAIN_PEM"),
         certificate_identity: non_empty(&env, "MODELSEAL_CERTIFICATE_IDENTITY"),
+        certificate_identity_regexp: non_empty(&env, "MODELSEAL_CERTIFICATE_IDENTITY_REGEXP"),
+        certificate_oidc_issuer: non_empty(&env, "MODELSEAL_CERTIFICATE_OIDC_ISSUER"),
+        certificate_oidc_issuer_regexp: non_empty(&env, "MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP"),
+        trusted_root: non_empty(&env, "MODELSEAL_TRUSTED_ROOT").map(PathBuf::from),
         signature: non_empty(&env, "MODELSEAL_SIGNATURE"),
         pin,
     };
-    // Keyless Sigstore trust is not built yet: refuse its settings rather than ignore them.
-    if let Some(var) = KEYLESS.iter().find(|v| non_empty(&env, v).is_some()) {
+    let ca = trust.certificate_chain.is_some() || trust.certificate_chain_pem.is_some();
+    let keyless_only = [
+        (
+            "MODELSEAL_CERTIFICATE_IDENTITY_REGEXP",
+            trust.certificate_identity_regexp.is_some(),
+        ),
+        (
+            "MODELSEAL_CERTIFICATE_OIDC_ISSUER",
+            trust.certificate_oidc_issuer.is_some(),
+        ),
+        (
+            "MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP",
+            trust.certificate_oidc_issuer_regexp.is_some(),
+        ),
+        ("MODELSEAL_TRUSTED_ROOT", trust.trusted_root.is_some()),
+    ];
+    let keyless =
+        !ca && (trust.certificate_identity.is_some() || keyless_only.iter().any(|(_, set)| *set));
+    if let (true, Some((var, _))) = (ca, keyless_only.iter().find(|(_, set)| *set)) {
         return Err(format!(
-            "{var} is keyless Sigstore trust, which this modelseal-init does not support yet; \
-             trust a key (MODELSEAL_PUBLIC_KEY, MODELSEAL_KEY) or a private CA (MODELSEAL_CERTIFICATE_CHAIN)"
+            "{var} is keyless Sigstore trust; with MODELSEAL_CERTIFICATE_CHAIN only MODELSEAL_CERTIFICATE_IDENTITY applies"
         ));
     }
-    let ca = trust.certificate_chain.is_some() || trust.certificate_chain_pem.is_some();
-    if trust.certificate_identity.is_some() && !ca {
-        return Err(
-            "MODELSEAL_CERTIFICATE_IDENTITY needs MODELSEAL_CERTIFICATE_CHAIN (the CA certificates that issue signing certificates)"
-                .into(),
-        );
+    if keyless {
+        // No trust-anything mode: a keyless trust names both who and which issuer.
+        let identity = trust.certificate_identity.is_some() as u8
+            + trust.certificate_identity_regexp.is_some() as u8;
+        let issuer = trust.certificate_oidc_issuer.is_some() as u8
+            + trust.certificate_oidc_issuer_regexp.is_some() as u8;
+        if identity != 1 || issuer != 1 {
+            return Err(
+                "keyless trust needs exactly one of MODELSEAL_CERTIFICATE_IDENTITY and MODELSEAL_CERTIFICATE_IDENTITY_REGEXP, \
+                 and exactly one of MODELSEAL_CERTIFICATE_OIDC_ISSUER and MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP"
+                    .into(),
+            );
+        }
     }
     let signers = [
         trust.public_key.is_some(),
@@ -236,18 +263,20 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
         trust.kms_key.is_some(),
         trust.certificate_chain.is_some(),
         trust.certificate_chain_pem.is_some(),
+        keyless,
     ];
     if signers.iter().filter(|k| **k).count() > 1 {
         return Err(
-            "set only one of MODELSEAL_PUBLIC_KEY, MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY, \
-             MODELSEAL_CERTIFICATE_CHAIN and MODELSEAL_CERTIFICATE_CHAIN_PEM"
+            "set only one trust: MODELSEAL_PUBLIC_KEY, MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY, \
+             MODELSEAL_CERTIFICATE_CHAIN(_PEM), or keyless (MODELSEAL_CERTIFICATE_IDENTITY + MODELSEAL_CERTIFICATE_OIDC_ISSUER)"
                 .into(),
         );
     }
     if !signers.contains(&true) && trust.pin.is_none() {
         return Err(
             "no trust configured: set MODELSEAL_PUBLIC_KEY (a PEM file), MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY (awskms://...) \
-             or MODELSEAL_CERTIFICATE_CHAIN (a private CA), or VERIFICATION_DIGEST for a single-file model; \
+             or MODELSEAL_CERTIFICATE_CHAIN (a private CA), or keyless MODELSEAL_CERTIFICATE_IDENTITY + \
+             MODELSEAL_CERTIFICATE_OIDC_ISSUER, or VERIFICATION_DIGEST for a single-file model; \
              modelseal-init never places an unverified model"
                 .into(),
         );

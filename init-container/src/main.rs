@@ -19,8 +19,11 @@ use modelseal_fetch::{
     stop_requested, FetchError, Located, SignatureSource, Trust as FetchTrust,
 };
 use modelseal_kernel::certificate::CertificateTrust;
+use modelseal_kernel::fulcio::Matcher;
 use modelseal_kernel::manifest::ResourcePath;
 use modelseal_kernel::oms::TlogPolicy;
+use modelseal_kernel::sigstore::KeylessTrust;
+use modelseal_kernel::trusted_root::{self, TrustedRoot};
 use modelseal_kernel::{PublicKey, Trust};
 use modelseal_s3::{Engine, Options, S3Uri, Tuning};
 
@@ -53,6 +56,10 @@ Trust (at least one):
                               with a certificate issued under them (model_signing's certificate
                               method), valid now
   MODELSEAL_CERTIFICATE_CHAIN_PEM the same as PEM text (e.g. from a ConfigMap)
+  Keyless Sigstore (both needed; checked offline against a trusted root):
+  MODELSEAL_CERTIFICATE_IDENTITY (or MODELSEAL_CERTIFICATE_IDENTITY_REGEXP, matching the whole SAN)
+  MODELSEAL_CERTIFICATE_OIDC_ISSUER (or MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP)
+  MODELSEAL_TRUSTED_ROOT      a trusted_root.json [default: the Sigstore production root carried]
   MODELSEAL_CERTIFICATE_IDENTITY  with the chain: the SAN (email, URI, DNS) the signing
                               certificate must carry, exactly
   VERIFICATION_DIGEST         sha256:HEX pin: a single file's SHA-256 (trust on its own), or
@@ -307,6 +314,43 @@ async fn trusted_signer(config: &Config, sdk: &SdkConfig) -> Result<Option<Trust
         )),
         (None, None) => None,
     };
+    let t = &config.trust;
+    let matcher = |exact: &Option<String>, regexp: &Option<String>, var: &str| match (exact, regexp)
+    {
+        (Some(e), _) => Ok(Some(Matcher::Exact(e.clone()))),
+        (None, Some(r)) => Matcher::regex(r)
+            .map(Some)
+            .map_err(|e| format!("{var}_REGEXP: {e}")),
+        (None, None) => Ok(None),
+    };
+    let identity = matcher(
+        &t.certificate_identity,
+        &t.certificate_identity_regexp,
+        "MODELSEAL_CERTIFICATE_IDENTITY",
+    )?;
+    let issuer = matcher(
+        &t.certificate_oidc_issuer,
+        &t.certificate_oidc_issuer_regexp,
+        "MODELSEAL_CERTIFICATE_OIDC_ISSUER",
+    )?;
+    if let (None, Some(identity), Some(issuer)) = (&ca, identity, issuer) {
+        let (bytes, shown) = match &t.trusted_root {
+            Some(path) => (
+                read_config_file(path, "MODELSEAL_TRUSTED_ROOT", evidence::TRUST_LIMIT)?,
+                format!("MODELSEAL_TRUSTED_ROOT {}", path.display()),
+            ),
+            None => (
+                trusted_root::PRODUCTION.to_vec(),
+                "the carried production root".into(),
+            ),
+        };
+        let root = TrustedRoot::from_json(&bytes).map_err(|e| format!("{shown}: {e}"))?;
+        return Ok(Some(Trust::Keyless(Box::new(KeylessTrust {
+            identity,
+            issuer,
+            root,
+        }))));
+    }
     if let Some((pem, shown)) = ca {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -277,16 +277,106 @@ fn a_private_ca_is_trusted_through_modelseal_certificate_chain() {
     let mut c = with_ca(&leaf.roots, None);
     c.env("MODELSEAL_PUBLIC_KEY", m.d().join("model.pub"));
     let err = refused(&m.run(c, &[&m.uri("pki"), dest.to_str().unwrap()]));
-    assert!(err.contains("set only one of"), "{err}");
+    assert!(err.contains("set only one trust"), "{err}");
     let mut c = m.command();
-    c.env("MODELSEAL_CERTIFICATE_IDENTITY", "pipeline@models.example");
+    c.env_remove("MODELSEAL_PUBLIC_KEY")
+        .env("MODELSEAL_CERTIFICATE_IDENTITY", "pipeline@models.example");
     let err = refused(&m.run(c, &[&m.uri("pki"), dest.to_str().unwrap()]));
-    assert!(err.contains("needs MODELSEAL_CERTIFICATE_CHAIN"), "{err}");
+    assert!(err.contains("keyless trust needs exactly one of"), "{err}");
     let mut c = with_ca(&m.d().join("model.pub"), None);
     c.env_remove("MODELSEAL_PUBLIC_KEY");
     let err = refused(&m.run(c, &[&m.uri("pki"), dest.to_str().unwrap()]));
     assert!(err.contains("MODELSEAL_CERTIFICATE_CHAIN"), "{err}");
     assert!(!dest.exists());
+}
+
+/// Sigstore keyless: a model model_signing 1.1.0 signed with a Fulcio certificate (Rekor entry,
+/// RFC 3161 timestamp; testdata/model-signing-keyless) is placed for its identity and issuer,
+/// checked offline against the carried production root; another identity, another issuer, a
+/// root without that Fulcio, and half a keyless trust place nothing.
+#[test]
+fn a_keyless_identity_is_trusted_offline() {
+    let Some(m) = moto() else { return };
+    let dir = testdata("model-signing-keyless/v1.1.0-sigstore");
+    let mut files = Files::new();
+    for name in ["signme-1", "signme-2"] {
+        files.insert(name, std::fs::read(dir.join(name)).unwrap());
+        m.put(&format!("keyless/{name}"), &files[name]);
+    }
+    m.put(
+        "keyless/model.sig",
+        &std::fs::read(dir.join("model.sig")).unwrap(),
+    );
+    const ID: &str = "stefanb@us.ibm.com";
+    const ISSUER: &str = "https://sigstore.verify.ibm.com/oauth2";
+    let keyless = |vars: &[(&str, &str)]| {
+        let mut c = m.command();
+        c.env_remove("MODELSEAL_PUBLIC_KEY");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c
+    };
+    let dest = m.d().join("keyless-ok");
+    let c = keyless(&[
+        ("MODELSEAL_CERTIFICATE_IDENTITY", ID),
+        ("MODELSEAL_CERTIFICATE_OIDC_ISSUER", ISSUER),
+    ]);
+    ok(&m.run(c, &[&m.uri("keyless"), dest.to_str().unwrap()]));
+    assert_eq!(tree(&dest), expected(&files));
+    let dest = m.d().join("keyless-regexp");
+    let c = keyless(&[
+        ("MODELSEAL_CERTIFICATE_IDENTITY_REGEXP", r".*@us\.ibm\.com"),
+        ("MODELSEAL_CERTIFICATE_OIDC_ISSUER", ISSUER),
+    ]);
+    ok(&m.run(c, &[&m.uri("keyless"), dest.to_str().unwrap()]));
+    let staging_root =
+        testdata("sigstore-conformance/bundle-verify/rekor2-happy-path/trusted_root.json");
+    let staging_root = staging_root.to_str().unwrap();
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (
+            &[
+                ("MODELSEAL_CERTIFICATE_IDENTITY", "attacker@us.ibm.com"),
+                ("MODELSEAL_CERTIFICATE_OIDC_ISSUER", ISSUER),
+            ],
+            "certificate identity 'attacker@us.ibm.com' does not match",
+        ),
+        (
+            &[
+                ("MODELSEAL_CERTIFICATE_IDENTITY", ID),
+                (
+                    "MODELSEAL_CERTIFICATE_OIDC_ISSUER",
+                    "https://accounts.google.com",
+                ),
+            ],
+            "certificate OIDC issuer 'https://accounts.google.com' does not match",
+        ),
+        (
+            &[
+                ("MODELSEAL_CERTIFICATE_IDENTITY_REGEXP", "us.ibm.com"),
+                ("MODELSEAL_CERTIFICATE_OIDC_ISSUER", ISSUER),
+            ],
+            "certificate identity /us.ibm.com/ does not match",
+        ),
+        (
+            &[
+                ("MODELSEAL_CERTIFICATE_IDENTITY", ID),
+                ("MODELSEAL_CERTIFICATE_OIDC_ISSUER", ISSUER),
+                ("MODELSEAL_TRUSTED_ROOT", staging_root),
+            ],
+            "from an authority the trusted root does not hold",
+        ),
+        (
+            &[("MODELSEAL_CERTIFICATE_IDENTITY", ID)],
+            "keyless trust needs exactly one of",
+        ),
+    ];
+    for (i, (vars, why)) in cases.iter().enumerate() {
+        let dest = m.d().join(format!("keyless-refused-{i}"));
+        let err = refused(&m.run(keyless(vars), &[&m.uri("keyless"), dest.to_str().unwrap()]));
+        assert!(err.contains(why), "{err}");
+        assert!(tree(&dest).is_empty(), "{:?}", tree(&dest).keys());
+    }
 }
 
 #[test]

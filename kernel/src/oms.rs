@@ -366,6 +366,12 @@ pub enum TlogPolicy {
     IgnoreUnverified,
 }
 
+/// Whether a bundle that verified under `trust` carried log entries or timestamps that were not
+/// checked (only possible when the caller asked to ignore them: keyless trust checks them all).
+pub fn unverified_transparency(bundle: &Bundle, trust: &Trust) -> bool {
+    !bundle.transparency.is_empty() && !matches!(trust, Trust::Keyless(_))
+}
+
 /// Why an OMS bundle's signature cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvelopeError {

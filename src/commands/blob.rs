@@ -103,6 +103,10 @@ fn blob_hint(e: &BlobError) -> &'static str {
             "the file or its signature changed after signing; do not use it"
         }
         BlobError::NotMessageSignature => "verify a model signature with 'modelseal verify'",
+        BlobError::Sigstore(e) => super::verdict::sigstore_hint(e),
+        BlobError::SubjectMismatch => {
+            "the attestation is about another file; verify the file it names"
+        }
         _ => "the signature is corrupt or not in a format cosign writes; re-sign the file",
     }
 }

@@ -4,9 +4,11 @@
 
 use modelseal_fetch::FetchError;
 use modelseal_kernel::certificate::ChainError;
+use modelseal_kernel::fulcio::FulcioError;
 use modelseal_kernel::keys::SignError;
 use modelseal_kernel::manifest::{Mismatch, ResourcePath, SignedManifest, Verified};
 use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
+use modelseal_kernel::sigstore::SigstoreError;
 use modelseal_kernel::trust::SignerError;
 use modelseal_kernel::{Digest, Trust};
 use modelseal_s3::S3Uri;
@@ -89,8 +91,34 @@ pub(super) fn check_pin(
     ))
 }
 
+/// What to do about a refused Sigstore evidence (keyless certificates, log entries, timestamps).
+pub(super) fn sigstore_hint(e: &SigstoreError) -> &'static str {
+    match e {
+        SigstoreError::Fulcio(FulcioError::Identity { .. } | FulcioError::Issuer { .. }) => {
+            "it was signed by someone else; check --certificate-identity and --certificate-oidc-issuer (a regexp must match the whole value)"
+        }
+        SigstoreError::Fulcio(_) => {
+            "the signing certificate is not one the trusted root's Fulcio issued, valid when it signed; do not use it (or check --trusted-root)"
+        }
+        SigstoreError::Tlog { .. } => {
+            "the transparency-log evidence does not prove this signature; do not use it (or check --trusted-root names the log's Sigstore instance)"
+        }
+        SigstoreError::Timestamp { .. } | SigstoreError::DuplicateTimestamp(_) => {
+            "the timestamp does not vouch for this signature; do not use it (or check --trusted-root names the timestamp authority)"
+        }
+        SigstoreError::NoSigningTime => {
+            "a keyless signature needs a log entry with a signed entry timestamp or an RFC 3161 timestamp; re-sign it"
+        }
+        SigstoreError::NoLogRoot => "pass --trusted-root to verify the bundle's log entries",
+        SigstoreError::Signer(_) => {
+            "verify with the kind of trust it was signed with: --key for a key, --certificate-chain for a private CA, --certificate-identity/--certificate-oidc-issuer for keyless"
+        }
+    }
+}
+
 pub(super) fn envelope_hint(e: &EnvelopeError) -> &'static str {
     match e {
+        EnvelopeError::Sigstore(e) => sigstore_hint(e),
         EnvelopeError::Signer(SignerError::KeyMismatch { .. }) => {
             "verify with the public key of the key that signed the model, or re-sign the model"
         }
@@ -139,7 +167,7 @@ pub(super) fn check_signature(
 ) -> Result<SignedManifest> {
     let (manifest, bundle) =
         modelseal_fetch::check_signature(bytes, shown, trust, tlog).map_err(fetch_failure)?;
-    warn_tlog(!bundle.transparency.is_empty());
+    warn_tlog(oms::unverified_transparency(&bundle, trust));
     Ok(manifest)
 }
 

@@ -1,0 +1,123 @@
+//! Keyless OMS verification on the OMS v1.0 spec's Sigstore-signed bundle (a real Fulcio
+//! certificate, a Rekor v1 dsse entry with an inclusion proof, and an RFC 3161 timestamp from
+//! the production TSA), against the production trusted root modelseal carries.
+
+use std::path::Path;
+
+use modelseal_kernel::bundle::Bundle;
+use modelseal_kernel::fulcio::Matcher;
+use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
+use modelseal_kernel::sigstore::{KeylessTrust, SigstoreError};
+use modelseal_kernel::trusted_root::{self, TrustedRoot};
+use modelseal_kernel::Trust;
+
+fn bundle() -> Bundle {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/oms-spec/v1.0/valid/sigstore.bundle.json");
+    Bundle::from_json(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn keyless(identity: Matcher, issuer: Matcher) -> Trust {
+    Trust::Keyless(Box::new(KeylessTrust {
+        identity,
+        issuer,
+        root: TrustedRoot::from_json(trusted_root::PRODUCTION).unwrap(),
+    }))
+}
+
+const ID: &str = "stefanb@us.ibm.com";
+const ISSUER: &str = "https://sigstore.verify.ibm.com/oauth2";
+
+#[test]
+fn the_spec_bundle_verifies_for_its_signer_only() {
+    let b = bundle();
+    let m = oms::verify_envelope(
+        &b,
+        &keyless(Matcher::Exact(ID.into()), Matcher::Exact(ISSUER.into())),
+        TlogPolicy::Refuse,
+    )
+    .unwrap();
+    assert!(m.items().count() > 0);
+    let regexp = keyless(
+        Matcher::regex(r"[a-z]+@us\.ibm\.com").unwrap(),
+        Matcher::regex(r"https://sigstore\.verify\.ibm\.com/.*").unwrap(),
+    );
+    oms::verify_envelope(&b, &regexp, TlogPolicy::Refuse).unwrap();
+    // Another identity, another issuer, an unanchored-only match: refused, naming the step.
+    for (id, iss) in [
+        (
+            Matcher::Exact("someone@us.ibm.com".into()),
+            Matcher::Exact(ISSUER.into()),
+        ),
+        (
+            Matcher::Exact(ID.into()),
+            Matcher::Exact("https://accounts.google.com".into()),
+        ),
+        (
+            Matcher::regex("us.ibm.com").unwrap(),
+            Matcher::Exact(ISSUER.into()),
+        ),
+    ] {
+        match oms::verify_envelope(&b, &keyless(id, iss), TlogPolicy::Refuse) {
+            Err(EnvelopeError::Sigstore(SigstoreError::Fulcio(e))) => {
+                assert!(e.to_string().contains("does not match"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn tampered_evidence_is_refused() {
+    let trust = keyless(Matcher::Exact(ID.into()), Matcher::Exact(ISSUER.into()));
+    // The logged body of another content.
+    let mut b = bundle();
+    let body = &mut b.tlog_entries[0].body;
+    let at = body.len() / 2;
+    body[at] ^= 1;
+    assert!(matches!(
+        oms::verify_envelope(&b, &trust, TlogPolicy::Refuse),
+        Err(EnvelopeError::Sigstore(SigstoreError::Tlog { .. }))
+    ));
+    // The timestamp repeated, or corrupted.
+    let mut b = bundle();
+    b.timestamps.push(b.timestamps[0].clone());
+    assert!(matches!(
+        oms::verify_envelope(&b, &trust, TlogPolicy::Refuse),
+        Err(EnvelopeError::Sigstore(SigstoreError::DuplicateTimestamp(
+            1
+        )))
+    ));
+    let mut b = bundle();
+    let n = b.timestamps[0].len();
+    b.timestamps[0][n - 3] ^= 1;
+    assert!(matches!(
+        oms::verify_envelope(&b, &trust, TlogPolicy::Refuse),
+        Err(EnvelopeError::Sigstore(SigstoreError::Timestamp { .. }))
+    ));
+    // No timestamp and no SET: no signing time.
+    let mut b = bundle();
+    b.timestamps.clear();
+    oms::verify_envelope(&b, &trust, TlogPolicy::Refuse).unwrap(); // the SET still dates it
+    b.tlog_entries[0].inclusion_promise = None;
+    let r = oms::verify_envelope(&b, &trust, TlogPolicy::Refuse);
+    assert!(
+        matches!(
+            r,
+            Err(EnvelopeError::Sigstore(SigstoreError::NoSigningTime))
+        ),
+        "{r:?}"
+    );
+    // A root without the production Rekor log: the entry cannot be checked.
+    let mut root = TrustedRoot::from_json(trusted_root::PRODUCTION).unwrap();
+    root.tlogs.clear();
+    let trust = Trust::Keyless(Box::new(KeylessTrust {
+        identity: Matcher::Exact(ID.into()),
+        issuer: Matcher::Exact(ISSUER.into()),
+        root,
+    }));
+    assert!(matches!(
+        oms::verify_envelope(&bundle(), &trust, TlogPolicy::Refuse),
+        Err(EnvelopeError::Sigstore(SigstoreError::Tlog { .. }))
+    ));
+}
