@@ -7,6 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use modelseal_kernel::bundle::{Bundle, Content};
 use modelseal_kernel::oms::{self, TlogPolicy};
 use modelseal_kernel::certificate::CertificateTrust;
+use modelseal_kernel::fulcio::Matcher;
+use modelseal_kernel::sigstore::KeylessTrust;
+use modelseal_kernel::trusted_root::{TrustedRoot, PRODUCTION};
 use modelseal_kernel::{PublicKey, Trust};
 
 const KEY: &[u8] = include_bytes!("../../testdata/model-signing/dir-basic/keys/signer.pub.pem");
@@ -20,6 +23,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = oms::verify_envelope(&bundle, &key, TlogPolicy::IgnoreUnverified);
     let ca = CertificateTrust::from_pem(ROOT, None, 1_798_761_600).expect("the test root parses");
     let _ = oms::verify_envelope(&bundle, &Trust::Certificates(ca), TlogPolicy::IgnoreUnverified);
+    // Keyless against the production root, any identity: every log entry, timestamp, SCT and
+    // chain the input carries is parsed and checked.
+    let keyless = Trust::Keyless(Box::new(KeylessTrust {
+        identity: Matcher::regex(".*").expect("a regexp"),
+        issuer: Matcher::regex(".*").expect("a regexp"),
+        root: TrustedRoot::from_json(PRODUCTION).expect("the carried root parses"),
+    }));
+    let _ = oms::verify_envelope(&bundle, &keyless, TlogPolicy::Refuse);
     if let Content::Dsse(env) = &bundle.content {
         let _ = oms::parse_statement(&env.payload);
     }

@@ -146,6 +146,73 @@ fn certificates_and_certificate_bundles() {
     }
 }
 
+/// Sigstore evidence, mutated: trusted roots, checkpoints, RFC 3161 timestamps, Fulcio leaves,
+/// and keyless bundles (log entries, timestamps, certificates) checked end to end against the
+/// production root.
+#[test]
+fn sigstore_evidence() {
+    use base64::Engine as _;
+    use modelseal_kernel::fulcio::{Leaf, Matcher};
+    use modelseal_kernel::sigstore::KeylessTrust;
+    use modelseal_kernel::tlog::Checkpoint;
+    use modelseal_kernel::trusted_root::{TrustedRoot, PRODUCTION};
+    use modelseal_kernel::{time, timestamp};
+    let mut rng = Rng(0x5eed_0006);
+    let root = TrustedRoot::from_json(PRODUCTION).unwrap();
+    for m in mutants(PRODUCTION, 2000, &mut rng) {
+        let _ = TrustedRoot::from_json(&m);
+    }
+    let sig = testdata("model-signing-keyless/v1.1.0-sigstore/model.sig");
+    let json: serde_json::Value = serde_json::from_slice(&sig).unwrap();
+    let vm = &json["verificationMaterial"];
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    let tsa = b64(&vm["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"]);
+    let leaf = b64(&vm["certificate"]["rawBytes"]);
+    let checkpoint = vm["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(Checkpoint::parse(&checkpoint).is_ok());
+    for m in mutants(checkpoint.as_bytes(), 2000, &mut rng) {
+        let text = String::from_utf8_lossy(&m);
+        let _ = Checkpoint::parse(&text);
+        let _ = time::parse_rfc3339(&text);
+    }
+    for m in mutants(&tsa, 1500, &mut rng) {
+        let _ = timestamp::verify(&m, b"not the signature", &root);
+    }
+    for m in mutants(&leaf, 1500, &mut rng) {
+        if let Ok(l) = Leaf::parse(&m) {
+            if let Ok(issuer) = l.verify_chain(&root, l.not_before) {
+                let _ = l.verify_scts(&issuer, &root);
+            }
+        }
+    }
+    let trust = modelseal_kernel::Trust::Keyless(Box::new(KeylessTrust {
+        identity: Matcher::Exact("stefanb@us.ibm.com".into()),
+        issuer: Matcher::Exact("https://sigstore.verify.ibm.com/oauth2".into()),
+        root,
+    }));
+    let verifies = |bytes: &[u8]| {
+        Bundle::from_json(bytes)
+            .map(|b| oms::verify_envelope(&b, &trust, oms::TlogPolicy::Refuse).is_ok())
+            .unwrap_or(false)
+    };
+    assert!(verifies(&sig), "the seed bundle must verify");
+    let mut parsed = 0;
+    for m in mutants(&sig, 1500, &mut rng) {
+        if Bundle::from_json(&m).is_ok() {
+            parsed += 1;
+        }
+        let _ = verifies(&m);
+    }
+    assert!(parsed > 50, "mutations too destructive: {parsed}");
+}
+
 #[test]
 fn statements_reach_the_manifest_checks() {
     let mut rng = Rng(0x5eed_0002);
