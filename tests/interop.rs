@@ -523,3 +523,57 @@ fn model_signing_and_we_agree_on_certificates() {
     assert!(r.stderr.contains("certifies another key"), "{}", r.stderr);
     assert!(!d.join("mismatch.sig").exists());
 }
+
+/// RSA public keys verify (cosign's RSA keys and KMS RSA keys sign PKCS#1 v1.5 over SHA-256):
+/// `openssl dgst -sha256 -sign` with 2048- and 4096-bit keys, accepted; a changed file refused.
+#[test]
+fn we_accept_openssl_rsa_blob_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("blob.bin"), vec![7u8; 100_000]).unwrap();
+    for bits in ["2048", "4096"] {
+        let ok = |args: &[&str]| {
+            assert!(Command::new("openssl")
+                .current_dir(d)
+                .args(args)
+                .status()
+                .unwrap()
+                .success())
+        };
+        ok(&["genrsa", "-out", "rsa.key", bits]);
+        ok(&["pkey", "-in", "rsa.key", "-pubout", "-out", "rsa.pub"]);
+        ok(&[
+            "dgst", "-sha256", "-sign", "rsa.key", "-out", "blob.sig", "blob.bin",
+        ]);
+        let r = run_in(
+            d,
+            &[
+                "verify-blob",
+                "blob.bin",
+                "--key",
+                "rsa.pub",
+                "--signature",
+                "blob.sig",
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{bits}: {}", r.stderr);
+        std::fs::write(d.join("other.bin"), vec![8u8; 100_000]).unwrap();
+        let r = run_in(
+            d,
+            &[
+                "verify-blob",
+                "other.bin",
+                "--key",
+                "rsa.pub",
+                "--signature",
+                "blob.sig",
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 1, "{bits}: {}", r.stderr);
+    }
+    // An RSA key cannot sign here (signing keys are ECDSA): a clear refusal, exit 2.
+    let r = run_in(d, &["sign-blob", "blob.bin", "--key", "rsa.key"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

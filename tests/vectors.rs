@@ -416,7 +416,9 @@ fn cosign_generated() {
     );
 }
 
-/// The four managed-key conformance cases, checked with --insecure-ignore-tlog.
+/// The four managed-key conformance cases: keyed bundles whose log entries and timestamps are
+/// verified against a trusted root (the carried production root unless --trusted-root), or
+/// ignored only when asked.
 #[test]
 fn conformance_managed_key() {
     let a = "sigstore-conformance/a.txt";
@@ -425,9 +427,31 @@ fn conformance_managed_key() {
         let b = format!("sigstore-conformance/{case}/bundle.sigstore.json");
         let k = format!("sigstore-conformance/{case}/key.pub");
         assert_eq!(verify_blob(a, &k, "--bundle", &b, &ignore), 0, "{case}");
-        // Without the flag, unverifiable log entries are refused, not silently trusted.
-        assert_eq!(verify_blob(a, &k, "--bundle", &b, &[]), 1, "{case}");
     }
+    let happy = "sigstore-conformance/managed-key-happy-path";
+    let (b, k) = (
+        format!("{happy}/bundle.sigstore.json"),
+        format!("{happy}/key.pub"),
+    );
+    assert_eq!(verify_blob(a, &k, "--bundle", &b, &[]), 0);
+    // Its own instance's root verifies the other; the production root does not know its log.
+    let own = "sigstore-conformance/managed-key-and-trusted-root";
+    let (b, k) = (
+        format!("{own}/bundle.sigstore.json"),
+        format!("{own}/key.pub"),
+    );
+    assert_eq!(verify_blob(a, &k, "--bundle", &b, &[]), 1);
+    let root = testdata(&format!("{own}/trusted_root.json"));
+    assert_eq!(
+        verify_blob(
+            a,
+            &k,
+            "--bundle",
+            &b,
+            &["--trusted-root", root.to_str().unwrap()]
+        ),
+        0
+    );
     let b = "sigstore-conformance/managed-key-wrong-key_fail/bundle.sigstore.json";
     let k = "sigstore-conformance/managed-key-wrong-key_fail/key.pub";
     assert_ne!(verify_blob(a, k, "--bundle", b, &ignore), 0);

@@ -89,8 +89,8 @@ impl fmt::Display for BlobError {
 
 impl std::error::Error for BlobError {}
 
-/// Decodes a cosign signature file: standard base64 of DER (surrounding whitespace allowed, as
-/// cosign writes a newline to stdout), or raw DER.
+/// Decodes a cosign signature file: standard base64 (surrounding whitespace allowed, as cosign
+/// writes a newline to stdout), or binary (raw DER ECDSA, or raw RSA bytes from `openssl dgst`).
 pub fn decode_signature(bytes: &[u8]) -> Result<Vec<u8>, BlobError> {
     let text: Vec<u8> = bytes
         .iter()
@@ -103,8 +103,12 @@ pub fn decode_signature(bytes: &[u8]) -> Result<Vec<u8>, BlobError> {
     if let Ok(der) = B64.decode(&text) {
         return Ok(der);
     }
-    // A DER ECDSA-Sig-Value starts with SEQUENCE (0x30).
-    if bytes.first() == Some(&0x30) {
+    // Binary: a DER ECDSA-Sig-Value (SEQUENCE, 0x30), or raw RSA signature bytes as
+    // `openssl dgst -sign` writes them. Text that is not base64 is an encoding error.
+    let binary = bytes
+        .iter()
+        .any(|b| !(b.is_ascii_graphic() || b.is_ascii_whitespace()));
+    if bytes.first() == Some(&0x30) || binary {
         return Ok(bytes.to_vec());
     }
     Err(BlobError::SignatureEncoding)
@@ -169,16 +173,16 @@ pub struct BlobVerified {
     pub identity: Option<String>,
 }
 
-/// Verifies a raw signature over the file whose digest (under `key.curve().hash()`) is `digest`.
+/// Verifies a raw signature over the file whose digest (under `key.hash()`) is `digest`.
 pub fn verify_signature(
     key: &PublicKey,
     digest: &Digest,
     signature: &[u8],
 ) -> Result<(), BlobError> {
-    if digest.algorithm() != key.curve().hash() {
+    if digest.algorithm() != key.hash() {
         return Err(BlobError::DigestAlgorithm {
             bundle: digest.algorithm().to_string(),
-            key: key.curve().hash().to_string(),
+            key: key.hash().to_string(),
         });
     }
     key.verify_prehash(digest.as_bytes(), signature)
@@ -232,7 +236,7 @@ pub fn verify_bundle(
                         ExpectedContent::Artifact(digests),
                     )
                     .map_err(BlobError::Sigstore)?;
-                    let digest = digest_under(digests, signer.key.curve().hash())?;
+                    let digest = digest_under(digests, signer.key.hash())?;
                     // cosign ignores the hint when given a key; we use it only to explain a
                     // failure.
                     verify_signature(&signer.key, digest, signature).map_err(|e| {
@@ -279,7 +283,7 @@ pub fn verify_bundle(
             Ok(BlobVerified {
                 ignored_transparency: !carried.is_empty()
                     && tlog == TlogPolicy::IgnoreUnverified
-                    && matches!(trust, Trust::Key(_)),
+                    && !matches!(trust, Trust::Keyless(_)),
                 tlog_entries: carried.tlog_entries,
                 identity: verified.identity,
             })
@@ -309,7 +313,7 @@ pub fn verify_bundle(
                     }
                 }
             }
-            verify_signature(key, digest_under(digests, key.curve().hash())?, signature)?;
+            verify_signature(key, digest_under(digests, key.hash())?, signature)?;
             Ok(BlobVerified {
                 ignored_transparency: *has_rekor,
                 tlog_entries: 0,

@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 use crate::digest::HashAlgorithm;
 use crate::pem;
 
+const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
@@ -99,7 +100,7 @@ impl fmt::Display for KeyError {
                 write!(f, "expected a {expected}, found PEM type '{found}'")
             }
             KeyError::NotEc => {
-                f.write_str("not an elliptic-curve key (only ECDSA keys are supported)")
+                f.write_str("not an ECDSA key (signing keys are ECDSA P-256, P-384 or P-521; RSA public keys verify only)")
             }
             KeyError::UnsupportedCurve(oid) => write!(
                 f,
@@ -159,9 +160,13 @@ enum Verifying {
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
+    /// RSA (2048 to 8192 bits), verify only: PKCS#1 v1.5 with SHA-256 (cosign's RSA keys,
+    /// RSA certificate leaves), checked by aws-lc-rs over the SPKI.
+    Rsa,
 }
 
-/// An ECDSA public key, kept with its canonical SubjectPublicKeyInfo DER.
+/// A public key (ECDSA, or RSA for verification only), kept with its canonical
+/// SubjectPublicKeyInfo DER.
 #[derive(Clone)]
 pub struct PublicKey {
     key: Verifying,
@@ -170,7 +175,12 @@ pub struct PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({}, {})", self.curve().name(), self.oms_hint())
+        write!(
+            f,
+            "PublicKey({}, {})",
+            self.algorithm_name(),
+            self.oms_hint()
+        )
     }
 }
 
@@ -198,6 +208,18 @@ impl PublicKey {
     pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
         let spki = SubjectPublicKeyInfoRef::from_der(der)
             .map_err(|_| KeyError::Malformed("SubjectPublicKeyInfo"))?;
+        if spki.algorithm.oid == OID_RSA_ENCRYPTION {
+            aws_lc_rs::signature::UnparsedPublicKey::new(
+                &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+                der,
+            )
+            .parse()
+            .map_err(|_| KeyError::Malformed("RSA public key (2048 to 8192 bits)"))?;
+            return Ok(PublicKey {
+                key: Verifying::Rsa,
+                spki_der: der.to_vec(),
+            });
+        }
         if spki.algorithm.oid != OID_EC_PUBLIC_KEY {
             return Err(KeyError::NotEc);
         }
@@ -234,12 +256,24 @@ impl PublicKey {
         Ok(PublicKey { key, spki_der })
     }
 
-    pub fn curve(&self) -> Curve {
+    /// The key's curve; `None` for an RSA key.
+    pub fn curve(&self) -> Option<Curve> {
         match self.key {
-            Verifying::P256(_) => Curve::P256,
-            Verifying::P384(_) => Curve::P384,
-            Verifying::P521(_) => Curve::P521,
+            Verifying::P256(_) => Some(Curve::P256),
+            Verifying::P384(_) => Some(Curve::P384),
+            Verifying::P521(_) => Some(Curve::P521),
+            Verifying::Rsa => None,
         }
+    }
+
+    /// The hash the key signs digests under: the curve's, SHA-256 for RSA (as cosign).
+    pub fn hash(&self) -> HashAlgorithm {
+        self.curve().map_or(HashAlgorithm::Sha256, Curve::hash)
+    }
+
+    /// `P-256`, `P-384`, `P-521` or `RSA`.
+    pub fn algorithm_name(&self) -> &'static str {
+        self.curve().map_or("RSA", Curve::name)
     }
 
     pub fn spki_der(&self) -> &[u8] {
@@ -264,7 +298,7 @@ impl PublicKey {
             .encode(HashAlgorithm::Sha256.digest(&self.spki_der).as_bytes())
     }
 
-    /// Verifies a DER ECDSA signature over `prehash`, the digest under `self.curve().hash()`.
+    /// Verifies a DER ECDSA signature over `prehash`, the digest under `self.hash()`.
     pub fn verify_prehash(&self, prehash: &[u8], der_signature: &[u8]) -> Result<(), SignError> {
         match &self.key {
             Verifying::P256(vk) => {
@@ -282,13 +316,26 @@ impl PublicKey {
                     .map_err(|_| SignError::MalformedSignature)?;
                 vk.verify_prehash(prehash, &sig)
             }
+            Verifying::Rsa => {
+                let digest = aws_lc_rs::digest::Digest::import_less_safe(
+                    prehash,
+                    &aws_lc_rs::digest::SHA256,
+                )
+                .map_err(|_| SignError::Mismatch)?;
+                return aws_lc_rs::signature::UnparsedPublicKey::new(
+                    &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+                    &self.spki_der,
+                )
+                .verify_digest(&digest, der_signature)
+                .map_err(|_| SignError::Mismatch);
+            }
         }
         .map_err(|_| SignError::Mismatch)
     }
 
     /// Verifies a DER ECDSA signature over `message`, hashing it with the curve's hash.
     pub fn verify_message(&self, message: &[u8], der_signature: &[u8]) -> Result<(), SignError> {
-        let prehash = self.curve().hash().digest(message);
+        let prehash = self.hash().digest(message);
         self.verify_prehash(prehash.as_bytes(), der_signature)
     }
 }
@@ -297,12 +344,12 @@ impl PublicKey {
 pub trait Signer {
     fn public_key(&self) -> &PublicKey;
 
-    /// Signs `prehash` (the digest under `public_key().curve().hash()`), returning DER.
+    /// Signs `prehash` (the digest under `public_key().hash()`), returning DER.
     fn sign_prehash(&self, prehash: &[u8]) -> Result<Vec<u8>, SignError>;
 
     /// Hashes `message` with the curve's hash and signs the digest.
     fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        let prehash = self.public_key().curve().hash().digest(message);
+        let prehash = self.public_key().hash().digest(message);
         self.sign_prehash(prehash.as_bytes())
     }
 
@@ -329,7 +376,11 @@ pub struct PrivateKey {
 
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PrivateKey({}, [redacted])", self.public.curve().name())
+        write!(
+            f,
+            "PrivateKey({}, [redacted])",
+            self.public.algorithm_name()
+        )
     }
 }
 

@@ -79,7 +79,7 @@ fn judged_at_the_given_time() {
     assert!(not_after > not_before);
     let leaf = trust(not_before + 3600, None).verify_chain(&chain).unwrap();
     assert_eq!(leaf.identities, ["pipeline@models.example"]);
-    assert_eq!(leaf.key.curve(), Curve::P256);
+    assert_eq!(leaf.key.curve(), Some(Curve::P256));
     trust(not_after, None).verify_chain(&chain).unwrap();
     match trust(not_after + 1, None).verify_chain(&chain) {
         Err(ChainError::Path(why)) => assert!(why.contains("expired at"), "{why}"),

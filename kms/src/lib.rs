@@ -240,11 +240,14 @@ pub struct KmsKey {
     runtime: tokio::runtime::Handle,
 }
 
-fn algorithm(curve: Curve) -> SigningAlgorithmSpec {
+/// The signing algorithm for the key's type: ECDSA with the curve's hash, or RSA PKCS#1 v1.5
+/// with SHA-256 (cosign's choice for RSA KMS keys).
+fn algorithm(curve: Option<Curve>) -> SigningAlgorithmSpec {
     match curve {
-        Curve::P256 => SigningAlgorithmSpec::EcdsaSha256,
-        Curve::P384 => SigningAlgorithmSpec::EcdsaSha384,
-        Curve::P521 => SigningAlgorithmSpec::EcdsaSha512,
+        Some(Curve::P256) => SigningAlgorithmSpec::EcdsaSha256,
+        Some(Curve::P384) => SigningAlgorithmSpec::EcdsaSha384,
+        Some(Curve::P521) => SigningAlgorithmSpec::EcdsaSha512,
+        None => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
     }
 }
 
@@ -398,7 +401,7 @@ impl Signer for KmsKey {
     fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
         match self.mode {
             MessageMode::Digest => {
-                let prehash = self.public.curve().hash().digest(message);
+                let prehash = self.public.hash().digest(message);
                 self.sign_prehash(prehash.as_bytes())
             }
             MessageMode::Raw if message.len() > RAW_LIMIT => Err(SignError::Backend(

@@ -29,7 +29,7 @@ pub fn sign_blob(
     bundle_out: Option<&Path>,
     json: bool,
 ) -> Result<()> {
-    let hash = key.public_key().curve().hash();
+    let hash = key.public_key().hash();
     let size = std::fs::metadata(file)
         .map_err(|e| failure::io("read", file, &e))?
         .len();
@@ -167,7 +167,7 @@ pub fn verify_blob(
     // subjects), the key's own hash, and SHA-384/512 where a bundle or certificate may use them.
     let mut algorithms = vec![HashAlgorithm::Sha256];
     match trust {
-        Trust::Key(key) => algorithms.push(key.curve().hash()),
+        Trust::Key(key) => algorithms.push(key.hash()),
         _ => algorithms.extend([HashAlgorithm::Sha384, HashAlgorithm::Sha512]),
     }
     if let Evidence::Bundle(BlobBundle::Sigstore(b)) = &evidence {
@@ -188,7 +188,7 @@ pub fn verify_blob(
     let outcome = match &evidence {
         Evidence::Raw(der) => match trust {
             Trust::Key(key) => {
-                let digest = digests.iter().find(|d| d.algorithm() == key.curve().hash());
+                let digest = digests.iter().find(|d| d.algorithm() == key.hash());
                 match digest {
                     Some(d) => blob::verify_signature(key, d, der).map(|()| None),
                     None => Err(blob::BlobError::SignatureEncoding),

@@ -303,11 +303,11 @@ pub fn sign(
     let by = match signer.certificates() {
         Some(chain) => format!(
             "certificate-bound {} key {} ({} certificates in the bundle)",
-            key.curve().name(),
+            key.algorithm_name(),
             &key.oms_hint()[..16],
             chain.len()
         ),
-        None => format!("{} key {}", key.curve().name(), &key.oms_hint()[..16]),
+        None => format!("{} key {}", key.algorithm_name(), &key.oms_hint()[..16]),
     };
     println!(
         "Signed model '{}' ({} files) with {by}; signature written to {}",

@@ -615,7 +615,7 @@ pub fn sign(
         println!(
             "Signed model '{model_uri}' ({} files) with {} key {}; signature written to {sig}, encrypted with SSE-KMS ({})",
             digests.len(),
-            key.curve().name(),
+            key.algorithm_name(),
             &key.oms_hint()[..16],
             sse.kms_key_id.as_deref().unwrap_or("the bucket's default key")
         );
