@@ -356,6 +356,39 @@ fn subject_names_file(payload: &[u8], digests: &[Digest]) -> Result<(), BlobErro
 mod tests {
     use super::*;
 
+    /// npm provenance names its subject by sha512 only; sha256 subjects are the common case.
+    #[test]
+    fn statement_subjects_by_sha256_or_sha512() {
+        let file = b"artifact bytes";
+        let digests = [
+            HashAlgorithm::Sha256.digest(file),
+            HashAlgorithm::Sha512.digest(file),
+        ];
+        let statement = |alg: &str, hex: &str| {
+            format!(
+                r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"x","digest":{{"{alg}":"{hex}"}}}}],"predicateType":"p","predicate":{{}}}}"#
+            )
+        };
+        let sha512 = statement("sha512", &digests[1].to_hex());
+        assert_eq!(subject_names_file(sha512.as_bytes(), &digests), Ok(()));
+        let upper = statement("sha256", &digests[0].to_hex().to_uppercase());
+        assert_eq!(subject_names_file(upper.as_bytes(), &digests), Ok(()));
+        let other = statement("sha256", &HashAlgorithm::Sha256.digest(b"other").to_hex());
+        assert_eq!(
+            subject_names_file(other.as_bytes(), &digests),
+            Err(BlobError::SubjectMismatch)
+        );
+        let unknown = statement("md5", "00");
+        assert_eq!(
+            subject_names_file(unknown.as_bytes(), &digests),
+            Err(BlobError::SubjectMismatch)
+        );
+        assert!(matches!(
+            subject_names_file(b"{}", &digests),
+            Err(BlobError::Statement(_))
+        ));
+    }
+
     #[test]
     fn signature_encodings() {
         assert_eq!(decode_signature(b"MAA=\n").unwrap(), vec![0x30, 0]);
