@@ -577,3 +577,146 @@ fn we_accept_openssl_rsa_blob_signatures() {
     let r = run_in(d, &["sign-blob", "blob.bin", "--key", "rsa.key"], &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+/// Certificate leaves of every key type verify: P-384 and P-521 leaves we sign with (and
+/// model_signing verifies), and an RSA leaf whose PKCS#1 v1.5 signature openssl makes over the
+/// DSSE PAE of a statement we signed first (model_signing cannot sign with RSA leaves).
+#[test]
+fn certificate_leaves_of_every_key_type() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Some(ms) = model_signing() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    awkward_model(d);
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(d)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let verify = |sig: &str, roots: &Path| {
+        run_in(
+            d,
+            &[
+                "verify",
+                "model",
+                "--signature",
+                sig,
+                "--certificate-chain",
+                roots.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    let mut roots = None;
+    for curve in ["secp384r1", "secp521r1"] {
+        let key = format!("{curve}.key");
+        openssl(&["ecparam", "-name", curve, "-genkey", "-noout", "-out", &key]);
+        openssl(&[
+            "pkey",
+            "-in",
+            &key,
+            "-pubout",
+            "-out",
+            &format!("{curve}.pub"),
+        ]);
+        let email = format!("{curve}@models.example");
+        let leaf =
+            modelseal_testkit::pki::certify(d, curve, &email, &d.join(format!("{curve}.pub")));
+        let sig = format!("{curve}.sig");
+        let r = run_in(
+            d,
+            &[
+                "sign",
+                "model",
+                "--key",
+                &key,
+                "--certificate",
+                leaf.cert.to_str().unwrap(),
+                "--certificate-chain",
+                leaf.chain.to_str().unwrap(),
+                "--signature",
+                &sig,
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{curve}: {}", r.stderr);
+        let r = verify(&sig, &leaf.roots);
+        assert_eq!(r.code, 0, "{curve}: {}", r.stderr);
+        let out = Command::new(&ms)
+            .current_dir(d)
+            .args(["verify", "certificate", "model", "--signature", &sig])
+            .args(["--certificate_chain", leaf.roots.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "model_signing, {curve}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        roots = Some(leaf.roots);
+    }
+    let roots = roots.unwrap();
+    // RSA: the P-384 bundle's statement, signed again by an RSA leaf.
+    openssl(&["genrsa", "-out", "rsa.key", "3072"]);
+    openssl(&["pkey", "-in", "rsa.key", "-pubout", "-out", "rsa.pub"]);
+    let leaf = modelseal_testkit::pki::certify(d, "rsa", "rsa@models.example", &d.join("rsa.pub"));
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("secp384r1.sig")).unwrap()).unwrap();
+    let payload = b64
+        .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let payload_type = bundle["dsseEnvelope"]["payloadType"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut pae = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    pae.extend_from_slice(&payload);
+    std::fs::write(d.join("pae.bin"), &pae).unwrap();
+    openssl(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        "rsa.key",
+        "-out",
+        "rsa.sigbytes",
+        "pae.bin",
+    ]);
+    let der = |pem: &Path| {
+        let text = std::fs::read_to_string(pem).unwrap();
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        body
+    };
+    bundle["dsseEnvelope"]["signatures"][0]["sig"] = b64
+        .encode(std::fs::read(d.join("rsa.sigbytes")).unwrap())
+        .into();
+    bundle["verificationMaterial"]["x509CertificateChain"]["certificates"] = serde_json::json!([
+        {"rawBytes": der(&leaf.cert)}, {"rawBytes": der(&leaf.chain)}
+    ]);
+    std::fs::write(d.join("rsa.sig"), serde_json::to_vec(&bundle).unwrap()).unwrap();
+    let r = verify("rsa.sig", &roots);
+    assert_eq!(r.code, 0, "RSA leaf: {}", r.stderr);
+    // The same signature under the P-384 leaf's chain is refused: the leaf decides the key.
+    bundle["verificationMaterial"]["x509CertificateChain"]["certificates"][0]["rawBytes"] =
+        der(&d.join("secp384r1.pem")).into();
+    std::fs::write(
+        d.join("rsa-wrong-leaf.sig"),
+        serde_json::to_vec(&bundle).unwrap(),
+    )
+    .unwrap();
+    let r = verify("rsa-wrong-leaf.sig", &roots);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
