@@ -138,16 +138,19 @@ pub fn trust(args: &crate::cli::TrustArgs, aws: Option<&Aws>) -> Result<Trust, F
             });
     }
     let matcher = |exact: &Option<String>, regexp: &Option<String>, flag: &str| {
-        match (exact, regexp) {
-            (Some(e), _) => Ok(Matcher::Exact(e.clone())),
-            (None, Some(r)) => Matcher::regex(r).map_err(|e| {
-                Failure::cannot_check(format!("--{flag}-regexp: {e}"), "write a regular expression (Rust regex syntax)")
-            }),
-            (None, None) => Err(Failure::cannot_check(
-                format!("keyless verification needs --{flag} or --{flag}-regexp"),
-                "pass --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp); there is no trust-anything mode",
-            )),
-        }
+        Matcher::either(exact.as_deref(), regexp.as_deref())
+            .map_err(|e| {
+                Failure::cannot_check(
+                    format!("--{flag}-regexp: {e}"),
+                    "write a regular expression (Rust regex syntax)",
+                )
+            })?
+            .ok_or_else(|| {
+                Failure::cannot_check(
+                    format!("keyless verification needs --{flag} or --{flag}-regexp"),
+                    "pass --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp); there is no trust-anything mode",
+                )
+            })
     };
     let identity = matcher(
         &args.certificate_identity,

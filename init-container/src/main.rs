@@ -315,13 +315,9 @@ async fn trusted_signer(config: &Config, sdk: &SdkConfig) -> Result<Option<Trust
         (None, None) => None,
     };
     let t = &config.trust;
-    let matcher = |exact: &Option<String>, regexp: &Option<String>, var: &str| match (exact, regexp)
-    {
-        (Some(e), _) => Ok(Some(Matcher::Exact(e.clone()))),
-        (None, Some(r)) => Matcher::regex(r)
-            .map(Some)
-            .map_err(|e| format!("{var}_REGEXP: {e}")),
-        (None, None) => Ok(None),
+    let matcher = |exact: &Option<String>, regexp: &Option<String>, var: &str| {
+        Matcher::either(exact.as_deref(), regexp.as_deref())
+            .map_err(|e| format!("{var}_REGEXP: {e}"))
     };
     let identity = matcher(
         &t.certificate_identity,

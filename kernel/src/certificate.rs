@@ -272,6 +272,59 @@ impl CertificateTrust {
     }
 }
 
+/// A leaf's path, for the purpose `eku` (DER body of the OID), to one of `authorities` (each a
+/// chain from its issuing certificate to its root, as a trusted root lists it) whose window
+/// holds `time`, every certificate valid at `time`. Returns the issuing certificate's DER, or
+/// why no authority fits. Fulcio leaves (code signing) and TSA leaves (time stamping) use it.
+pub(crate) fn chain_to_authority(
+    leaf: &[u8],
+    authorities: &[crate::trusted_root::Authority],
+    time: u64,
+    eku: &'static [u8],
+) -> Result<Vec<u8>, String> {
+    let leaf_der = CertificateDer::from(leaf);
+    let end_entity = EndEntityCert::try_from(&leaf_der).map_err(|e| webpki_reason(&e))?;
+    let mut why = "no authority of the trusted root is valid then".to_string();
+    for authority in authorities.iter().filter(|a| a.valid.contains(time)) {
+        let Some((anchor_der, rest)) = authority.chain.split_last() else {
+            continue;
+        };
+        let anchor_der = CertificateDer::from(anchor_der.as_slice());
+        let anchor = match webpki::anchor_from_trusted_cert(&anchor_der) {
+            Ok(a) => a,
+            Err(e) => {
+                why = format!("{}: {}", authority.name, webpki_reason(&e));
+                continue;
+            }
+        };
+        // A TSA's chain may list the leaf itself first; it is not its own intermediate.
+        let intermediates: Vec<CertificateDer<'_>> = rest
+            .iter()
+            .filter(|c| c.as_slice() != leaf)
+            .map(|c| CertificateDer::from(c.as_slice()))
+            .collect();
+        let anchors = [anchor];
+        match end_entity.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &anchors,
+            &intermediates,
+            UnixTime::since_unix_epoch(Duration::from_secs(time)),
+            webpki::KeyUsage::required(eku),
+            None,
+            None,
+        ) {
+            Ok(path) => {
+                return Ok(path
+                    .intermediate_certificates()
+                    .next()
+                    .map_or_else(|| anchor_der.to_vec(), |c| c.der().to_vec()))
+            }
+            Err(e) => why = format!("{}: {}", authority.name, webpki_reason(&e)),
+        }
+    }
+    Err(why)
+}
+
 /// Certificates in PEM (a `--certificate` or `--certificate-chain` file) as DER, in order.
 pub fn certificates_from_pem(text: &[u8]) -> Result<Vec<Vec<u8>>, RootsError> {
     let blocks = pem::parse_all(text).map_err(|e| RootsError::Pem(e.into()))?;

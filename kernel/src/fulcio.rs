@@ -3,11 +3,9 @@
 //! the identity (subject alternative name) and OIDC issuer (Fulcio's extensions) it names.
 
 use std::fmt;
-use std::time::Duration;
 
-use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use rustls_pki_types::CertificateDer;
 use sha2::{Digest as _, Sha256};
-use webpki::{EndEntityCert, KeyUsage};
 use x509_cert::der::asn1::{ObjectIdentifier, OctetString, Utf8StringRef};
 use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::name::GeneralName;
@@ -39,6 +37,16 @@ impl Matcher {
         regex_lite::Regex::new(&format!("^(?:{pattern})$"))
             .map(Matcher::Regex)
             .map_err(|e| format!("'{pattern}' is not a regular expression: {e}"))
+    }
+
+    /// From a pair of settings (cosign's `--x` / `--x-regexp`): the exact value if given, else
+    /// the regexp, else `None`. The error is the regexp's.
+    pub fn either(exact: Option<&str>, regexp: Option<&str>) -> Result<Option<Self>, String> {
+        match (exact, regexp) {
+            (Some(e), _) => Ok(Some(Matcher::Exact(e.to_string()))),
+            (None, Some(r)) => Matcher::regex(r).map(Some),
+            (None, None) => Ok(None),
+        }
     }
 
     pub fn matches(&self, value: &str) -> bool {
@@ -214,52 +222,13 @@ impl Leaf {
                 not_after: self.not_after,
             });
         }
-        let leaf = CertificateDer::from(self.der.as_slice());
-        let end_entity = EndEntityCert::try_from(&leaf).map_err(|e| malformed(format!("{e:?}")))?;
-        let mut why = "no certificate authority of the trusted root is valid then".to_string();
-        for ca in root
-            .certificate_authorities
-            .iter()
-            .filter(|ca| ca.valid.contains(time))
-        {
-            let Some((anchor_der, intermediates)) = ca.chain.split_last() else {
-                continue;
-            };
-            let anchor_der = CertificateDer::from(anchor_der.as_slice());
-            let anchor: TrustAnchor<'_> = match webpki::anchor_from_trusted_cert(&anchor_der) {
-                Ok(a) => a,
-                Err(e) => {
-                    why = format!("{}: {}", ca.name, crate::certificate::webpki_reason(&e));
-                    continue;
-                }
-            };
-            let intermediates: Vec<CertificateDer<'_>> = intermediates
-                .iter()
-                .map(|d| CertificateDer::from(d.as_slice()))
-                .collect();
-            let anchors = [anchor];
-            let verified = end_entity.verify_for_usage(
-                webpki::ALL_VERIFICATION_ALGS,
-                &anchors,
-                &intermediates,
-                UnixTime::since_unix_epoch(Duration::from_secs(time)),
-                KeyUsage::required(CODE_SIGNING),
-                None,
-                None,
-            );
-            match verified {
-                Ok(path) => {
-                    let issuer = path
-                        .intermediate_certificates()
-                        .next()
-                        .map(|c| c.der().to_vec())
-                        .unwrap_or_else(|| anchor_der.to_vec());
-                    return Ok(issuer);
-                }
-                Err(e) => why = format!("{}: {}", ca.name, crate::certificate::webpki_reason(&e)),
-            }
-        }
-        Err(FulcioError::Chain { time, why })
+        crate::certificate::chain_to_authority(
+            &self.der,
+            &root.certificate_authorities,
+            time,
+            CODE_SIGNING,
+        )
+        .map_err(|why| FulcioError::Chain { time, why })
     }
 
     /// At least one SCT embedded in the leaf verifies with a CT log of `root` valid at the SCT's

@@ -6,12 +6,9 @@
 //! valid then, for the timeStamping purpose.
 
 use std::fmt;
-use std::time::Duration;
 
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier};
-use rustls_pki_types::{CertificateDer, UnixTime};
-use webpki::{EndEntityCert, KeyUsage};
 use x509_cert::der::asn1::{ObjectIdentifier, OctetString};
 use x509_cert::der::{Decode, Encode};
 use x509_tsp::{TimeStampResp, TstInfo};
@@ -170,7 +167,12 @@ pub fn verify(der: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<u64, T
     let mut why = "no certificate for the signer".to_string();
     for leaf in candidates.iter().filter(|c| sid_matches(c)) {
         // 5. The certificate chains to an authority of the root valid at the stamped time...
-        if let Err(e) = chain_to_authority(leaf, root, time) {
+        if let Err(e) = crate::certificate::chain_to_authority(
+            leaf,
+            &root.timestamp_authorities,
+            time,
+            TIME_STAMPING,
+        ) {
             why = e;
             continue;
         }
@@ -219,43 +221,4 @@ pub fn verify(der: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<u64, T
         return Ok(time);
     }
     Err(TimestampError::Authority { time, why })
-}
-
-fn chain_to_authority(leaf: &[u8], root: &TrustedRoot, time: u64) -> Result<(), String> {
-    let leaf_der = CertificateDer::from(leaf);
-    let ee =
-        EndEntityCert::try_from(&leaf_der).map_err(|e| crate::certificate::webpki_reason(&e))?;
-    let mut why = "no timestamp authority of the trusted root is valid then".to_string();
-    for tsa in root
-        .timestamp_authorities
-        .iter()
-        .filter(|a| a.valid.contains(time))
-    {
-        let Some((anchor, rest)) = tsa.chain.split_last() else {
-            continue;
-        };
-        let anchor_der = CertificateDer::from(anchor.as_slice());
-        let Ok(anchor) = webpki::anchor_from_trusted_cert(&anchor_der) else {
-            continue;
-        };
-        let intermediates: Vec<CertificateDer<'_>> = rest
-            .iter()
-            .filter(|c| c.as_slice() != leaf)
-            .map(|c| CertificateDer::from(c.as_slice()))
-            .collect();
-        let anchors = [anchor];
-        match ee.verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &anchors,
-            &intermediates,
-            UnixTime::since_unix_epoch(Duration::from_secs(time)),
-            KeyUsage::required(TIME_STAMPING),
-            None,
-            None,
-        ) {
-            Ok(_) => return Ok(()),
-            Err(e) => why = format!("{}: {}", tsa.name, crate::certificate::webpki_reason(&e)),
-        }
-    }
-    Err(why)
 }

@@ -479,6 +479,20 @@ fn signer_of(pem_b64: &[u8]) -> Result<Vec<u8>, TlogError> {
     }
 }
 
+/// The one signature a logged envelope must hold (the bundle's envelope has exactly one).
+fn only_signature(sigs: Option<&serde_json::Value>) -> Result<&serde_json::Value, TlogError> {
+    let sigs = sigs
+        .and_then(|s| s.as_array())
+        .ok_or_else(|| TlogError::BodyMismatch("the logged signatures are missing".into()))?;
+    match sigs.as_slice() {
+        [sig] => Ok(sig),
+        _ => Err(TlogError::BodyMismatch(format!(
+            "the entry logs {} signatures, the bundle one",
+            sigs.len()
+        ))),
+    }
+}
+
 /// A Rekor v2 `verifier`: an X.509 certificate or a public key, DER.
 fn verifier_v2(sig: Option<&serde_json::Value>) -> Result<Vec<u8>, TlogError> {
     let v = sig
@@ -562,20 +576,12 @@ pub fn verify_body(entry: &TlogEntry, expected: &Expected<'_>) -> Result<(), Tlo
         }
         ("dsse", "0.0.1", ExpectedContent::Dsse { payload, .. }) => {
             digest_matches(&body, &["spec", "payloadHash"], payload)?;
-            let sigs = field(&body, &["spec", "signatures"])
-                .and_then(|s| s.as_array())
-                .ok_or_else(|| mismatch("signatures"))?;
-            if sigs.len() != 1 {
-                return Err(TlogError::BodyMismatch(format!(
-                    "the entry logs {} signatures, the bundle one",
-                    sigs.len()
-                )));
-            }
-            if decoded(&sigs[0], &["signature"])? != expected.signature {
+            let sig = only_signature(field(&body, &["spec", "signatures"]))?;
+            if decoded(sig, &["signature"])? != expected.signature {
                 return Err(mismatch("signature"));
             }
             same_signer(
-                &signer_of(&decoded(&sigs[0], &["verifier"])?)?,
+                &signer_of(&decoded(sig, &["verifier"])?)?,
                 expected.signer_der,
             )
         }
@@ -593,24 +599,14 @@ pub fn verify_body(entry: &TlogEntry, expected: &Expected<'_>) -> Result<(), Tlo
                 return Err(mismatch("payload type"));
             }
             digest_matches(&body, &["spec", "content", "payloadHash"], payload)?;
-            let sigs = env
-                .get("signatures")
-                .and_then(|s| s.as_array())
-                .ok_or_else(|| mismatch("signatures"))?;
-            if sigs.len() != 1 {
-                return Err(TlogError::BodyMismatch(format!(
-                    "the entry logs {} signatures, the bundle one",
-                    sigs.len()
-                )));
-            }
+            let logged = only_signature(env.get("signatures"))?;
             // intoto 0.0.2 stores the signature base64-encoded twice.
-            let once = decoded(&sigs[0], &["sig"])?;
-            let sig = B64.decode(&once).map_err(|_| mismatch("signature"))?;
-            if sig != expected.signature {
+            let once = decoded(logged, &["sig"])?;
+            if B64.decode(&once).ok().as_deref() != Some(expected.signature) {
                 return Err(mismatch("signature"));
             }
             same_signer(
-                &signer_of(&decoded(&sigs[0], &["publicKey"])?)?,
+                &signer_of(&decoded(logged, &["publicKey"])?)?,
                 expected.signer_der,
             )
         }
@@ -656,16 +652,7 @@ pub fn verify_body(entry: &TlogEntry, expected: &Expected<'_>) -> Result<(), Tlo
             if decoded(spec, &["payloadHash", "digest"])? != alg.digest(payload).as_bytes() {
                 return Err(mismatch("payload digest"));
             }
-            let sigs = spec
-                .get("signatures")
-                .and_then(|s| s.as_array())
-                .ok_or_else(|| mismatch("signatures"))?;
-            let [sig] = sigs.as_slice() else {
-                return Err(TlogError::BodyMismatch(format!(
-                    "the entry logs {} signatures, the bundle one",
-                    sigs.len()
-                )));
-            };
+            let sig = only_signature(spec.get("signatures"))?;
             if decoded(sig, &["content"])? != expected.signature {
                 return Err(mismatch("signature"));
             }

@@ -1,22 +1,15 @@
 //! Private-CA chains on model_signing's certificate-method vectors: the time the chain is
 //! judged at, identities, and the signing side's key check.
 
-use std::path::Path;
+mod common;
+
+use common::testdata;
 
 use base64::Engine as _;
 use modelseal_kernel::bundle::{Bundle, KeyMaterial};
 use modelseal_kernel::certificate::{self, CertificateTrust, Certified, ChainError};
 use modelseal_kernel::keys::{PrivateKey, PrivateKeyPem};
 use modelseal_kernel::{Curve, Signer};
-
-fn testdata(rel: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../testdata")
-            .join(rel),
-    )
-    .unwrap()
-}
 
 fn chain_of(case: &str) -> Vec<Vec<u8>> {
     let bundle =

@@ -2,8 +2,9 @@
 //! certificate, a Rekor v1 dsse entry with an inclusion proof, and an RFC 3161 timestamp from
 //! the production TSA), against the production trusted root modelseal carries.
 
-use std::path::Path;
+mod common;
 
+use common::testdata;
 use modelseal_kernel::bundle::Bundle;
 use modelseal_kernel::fulcio::Matcher;
 use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
@@ -12,9 +13,7 @@ use modelseal_kernel::trusted_root::{self, TrustedRoot};
 use modelseal_kernel::Trust;
 
 fn bundle() -> Bundle {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/oms-spec/v1.0/valid/sigstore.bundle.json");
-    Bundle::from_json(&std::fs::read(path).unwrap()).unwrap()
+    Bundle::from_json(&testdata("oms-spec/v1.0/valid/sigstore.bundle.json")).unwrap()
 }
 
 fn keyless(identity: Matcher, issuer: Matcher) -> Trust {

@@ -3,7 +3,9 @@
 //! CI; the coverage-guided part is `fuzz/` (`scripts/fuzz.sh`), and every input it found that
 //! crashed is replayed here.
 
-use std::path::Path;
+mod common;
+
+use common::testdata;
 
 use modelseal_kernel::blob::{decode_signature, BlobBundle};
 use modelseal_kernel::bundle::{Bundle, Content};
@@ -11,15 +13,6 @@ use modelseal_kernel::cosign_key::EncryptedKey;
 use modelseal_kernel::manifest::ResourcePath;
 use modelseal_kernel::oms;
 use modelseal_kernel::{PrivateKey, PublicKey};
-
-fn testdata(rel: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../testdata")
-            .join(rel),
-    )
-    .unwrap()
-}
 
 /// xorshift64*: reproducible mutations without a dependency.
 struct Rng(u64);
