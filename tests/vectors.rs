@@ -542,6 +542,22 @@ fn model_signing_keyless_cases() {
             "{}",
             r.stderr
         );
+        // A trusted root has nothing to check beside a key here: refused, not ignored.
+        let root =
+            testdata("sigstore-conformance/bundle-verify/rekor2-happy-path/trusted_root.json");
+        let root = root.to_str().unwrap();
+        let r = verify(&["--key", key.to_str().unwrap(), "--trusted-root", root]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        // Another instance's trusted root: the production-signed model is refused.
+        let r = verify(&[
+            "--certificate-identity",
+            ID,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            root,
+        ]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
     }
     // A changed byte in a copy of the model: the signature still verifies, the model does not.
     let dir = tempfile::tempdir().unwrap();

@@ -215,7 +215,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let signature = check.signature.as_deref();
             let remote = is_s3(&model) || signature.is_some_and(is_s3);
             let aws = aws_if(remote || check.trust.is_kms(), &aws, Runtime::OneThread)?;
-            let trust = keyfile::trust(&check.trust, aws.as_ref())?;
+            let trust = model_trust(&check.trust, aws.as_ref())?;
             match (is_s3(&model), &aws) {
                 (true, Some(aws)) => {
                     let objects = hashing.threads.map(usize::from);
@@ -256,7 +256,7 @@ pub fn run(cli: Cli) -> Result<()> {
             aws,
         } => {
             let aws = Aws::new(&aws, Runtime::Workers)?;
-            let trust = keyfile::trust(&trust, Some(&aws))?;
+            let trust = model_trust(&trust, Some(&aws))?;
             let args = audit::Args {
                 uri: &uri,
                 trust: &trust,
@@ -275,7 +275,7 @@ pub fn run(cli: Cli) -> Result<()> {
             aws,
         } => {
             let aws = Aws::new(&aws, Runtime::OneThread)?;
-            let trust = keyfile::trust(&check.trust, Some(&aws))?;
+            let trust = model_trust(&check.trust, Some(&aws))?;
             let check = remote_check(&check, &trust);
             remote::pull(&uri, &dest, force, check, &aws)
         }
@@ -359,6 +359,22 @@ pub fn run(cli: Cli) -> Result<()> {
             )
         }
     }
+}
+
+/// The trust for model commands (`verify`, `pull`, `audit`). A trusted root beside a key is
+/// refused rather than ignored: model bundles signed with a key (model_signing's key method)
+/// carry no log entries for it to check; it applies to keyless trust and `verify-blob`.
+fn model_trust(
+    args: &crate::cli::TrustArgs,
+    aws: Option<&crate::aws::Aws>,
+) -> Result<modelseal_kernel::Trust> {
+    if args.key.is_some() && args.trusted_root.is_some() {
+        return Err(crate::failure::Failure::cannot_check(
+            "--trusted-root with --key: model signatures made with a key carry no transparency-log entries to check",
+            "drop --trusted-root, or verify keyless with --certificate-identity and --certificate-oidc-issuer",
+        ));
+    }
+    keyfile::trust(args, aws)
 }
 
 /// cosign's flags: accepted where modelseal does the same, refused where it would not.
