@@ -186,6 +186,39 @@ fn local_commands_print_one_valid_object_on_success_and_failure() {
     assert_eq!(r.code, 1);
     objects.push(object("verify-blob, changed", "verify-blob", &r));
 
+    // Keyless: a conformance bundle verified against the production root, and refused for
+    // another identity.
+    let case = testdata("sigstore-conformance/bundle-verify");
+    let keyless = |identity: &str| {
+        ms(&[
+            "verify-blob",
+            case.join("a.txt").to_str().unwrap(),
+            "--bundle",
+            case.join("happy-path-v0.3/bundle.sigstore.json")
+                .to_str()
+                .unwrap(),
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            "--json",
+        ])
+    };
+    let id = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    let (l, o) = object("verify-blob, keyless", "verify-blob", &keyless(id));
+    assert_eq!(
+        (o["identity"].as_str(), o["tlog_entries_verified"].as_u64()),
+        (Some(id), Some(1))
+    );
+    objects.push((l, o));
+    let r = keyless("someone-else");
+    assert_eq!(r.code, 1);
+    objects.push(object(
+        "verify-blob, keyless, other identity",
+        "verify-blob",
+        &r,
+    ));
+
     // A usage error clap finds (no --key) is still one object, exit 2.
     let r = ms(&["verify", "model", "--json"]);
     assert_eq!(r.code, 2);
