@@ -180,7 +180,14 @@ pub enum Command {
     /// Verify a model directory or file against an OMS v1.0 bundle.
     #[command(after_help = "Example:
   modelseal verify ./model --key cosign.pub
-  modelseal verify s3://models/resnet --key cosign.pub --json")]
+  modelseal verify s3://models/resnet --key cosign.pub --json
+  modelseal verify ./model --certificate-chain ca.pem --certificate-identity pipeline@example.com
+  modelseal verify ./model --certificate-identity-regexp 'https://github\\.com/org/repo/.*' \\
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com
+
+Regexps must match the whole value (cosign searches unanchored: there `org/repo` also matches
+`evil-org/repo-x`). Keyless bundles are checked offline against --trusted-root, or the Sigstore
+production root modelseal carries.")]
     Verify {
         /// The model: a directory, a single file, or s3://BUCKET/PREFIX (streamed, nothing kept).
         model: String,
