@@ -679,6 +679,67 @@ pub fn verify_body(entry: &TlogEntry, expected: &Expected<'_>) -> Result<(), Tlo
 mod tests {
     use super::*;
 
+    /// A dsse 0.0.2 body (Rekor v2; no conformance vector carries one): the payload digest, the
+    /// one signature and its verifier must be the bundle's.
+    #[test]
+    fn dsse_v2_bodies_match_the_bundle() {
+        let payload = b"{\"_type\":\"https://in-toto.io/Statement/v1\"}";
+        let cert = vec![0x30u8, 0x03, 0x02, 0x01, 0x01];
+        let body = |digest: &[u8], sig: &[u8], verifier: &[u8]| {
+            let json = serde_json::json!({
+                "apiVersion": "0.0.2", "kind": "dsse",
+                "spec": {"dsseV002": {
+                    "payloadHash": {"algorithm": "SHA2_256", "digest": B64.encode(digest)},
+                    "signatures": [{"content": B64.encode(sig), "verifier": {
+                        "x509Certificate": {"rawBytes": B64.encode(verifier)},
+                        "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}]}}
+            });
+            TlogEntry {
+                log_index: 0,
+                log_id: vec![0; 32],
+                kind: "dsse".into(),
+                version: "0.0.2".into(),
+                integrated_time: 0,
+                inclusion_promise: None,
+                inclusion_proof: None,
+                body: serde_json::to_vec(&json).unwrap(),
+            }
+        };
+        let expected = Expected {
+            signature: b"sig",
+            signer_der: &cert,
+            content: ExpectedContent::Dsse {
+                payload_type: "application/vnd.in-toto+json",
+                payload,
+            },
+        };
+        let good = HashAlgorithm::Sha256.digest(payload);
+        assert_eq!(
+            verify_body(&body(good.as_bytes(), b"sig", &cert), &expected),
+            Ok(())
+        );
+        let other = HashAlgorithm::Sha256.digest(b"other");
+        for entry in [
+            body(other.as_bytes(), b"sig", &cert),
+            body(good.as_bytes(), b"gis", &cert),
+            body(good.as_bytes(), b"sig", &[0x30, 0x00]),
+        ] {
+            assert!(matches!(
+                verify_body(&entry, &expected),
+                Err(TlogError::BodyMismatch(_))
+            ));
+        }
+        // A dsse entry cannot log a message signature.
+        let blob = Expected {
+            content: ExpectedContent::Artifact(&[]),
+            ..expected
+        };
+        assert!(matches!(
+            verify_body(&body(good.as_bytes(), b"sig", &cert), &blob),
+            Err(TlogError::BodyMismatch(_))
+        ));
+    }
+
     /// RFC 9162 test tree of 7 leaves: a proof of leaf 3 is checked by recomputation.
     #[test]
     fn inclusion_proofs_recompute_the_root() {
