@@ -251,7 +251,8 @@ production root modelseal carries.")]
     --certificate-identity-regexp 'https://github.com/org/repo/\\.github/workflows/.*' \\
     --certificate-oidc-issuer https://token.actions.githubusercontent.com")]
     VerifyBlob {
-        /// The file to verify.
+        /// The file to verify, or its digest as `sha256:HEX` (as the sigstore-conformance
+        /// protocol gives it; bundles and keys needing another hash then fail).
         file: PathBuf,
         #[command(flatten)]
         trust: TrustArgs,

@@ -2,7 +2,8 @@
 //! through the CLI, as the suite's `verify-bundle` protocol drives a client: `verify-blob
 //! ARTIFACT --bundle B` with `--key key.pub` where the case has one, else the case's (or the
 //! default) identity and issuer; `--trusted-root` where the case has one, else the production
-//! root modelseal carries. A `_fail` case must not verify; every other case must.
+//! root modelseal carries. Each case runs twice, the artifact given as a file and as
+//! `sha256:HEX`, as the suite runs it. A `_fail` case must not verify; every other case must.
 
 mod common;
 
@@ -13,12 +14,31 @@ use common::{run, testdata};
 const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 
-fn verify(case: &Path) -> common::Run {
+/// How the artifact is given: as a file, or as `sha256:HEX` (the suite runs every case both ways).
+#[derive(Clone, Copy)]
+enum Input {
+    File,
+    Digest,
+}
+
+fn verify(case: &Path, input: Input) -> common::Run {
     let root = case.parent().unwrap();
     let artifact = if case.join("artifact").exists() {
         case.join("artifact")
     } else {
         root.join("a.txt")
+    };
+    let artifact = match input {
+        Input::File => artifact.display().to_string(),
+        Input::Digest => {
+            let bytes = std::fs::read(&artifact).unwrap();
+            format!(
+                "sha256:{}",
+                modelseal_kernel::HashAlgorithm::Sha256
+                    .digest(&bytes)
+                    .to_hex()
+            )
+        }
     };
     let text = |name: &str, default: &str| {
         std::fs::read_to_string(case.join(name))
@@ -26,7 +46,7 @@ fn verify(case: &Path) -> common::Run {
     };
     let mut args: Vec<String> = vec![
         "verify-blob".into(),
-        artifact.display().to_string(),
+        artifact,
         "--bundle".into(),
         case.join("bundle.sigstore.json").display().to_string(),
     ];
@@ -61,9 +81,12 @@ fn every_bundle_verify_case() {
     cases.sort();
     assert_eq!(cases.len(), 70, "cases missing");
     let mut wrong = Vec::new();
-    for case in &cases {
+    for (case, input) in cases
+        .iter()
+        .flat_map(|c| [(c, Input::File), (c, Input::Digest)])
+    {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        let r = verify(case);
+        let r = verify(case, input);
         // A case whose key file is itself corrupt is a key that cannot be read: exit 2 (the
         // check could not run), as for every unreadable key; any other refusal is exit 1.
         let want = if !name.ends_with("_fail") {
@@ -74,8 +97,12 @@ fn every_bundle_verify_case() {
             1
         };
         if r.code != want {
+            let how = match input {
+                Input::File => "file",
+                Input::Digest => "digest",
+            };
             wrong.push(format!(
-                "{name}: exit {} (want {want}): {}",
+                "{name} ({how}): exit {} (want {want}): {}",
                 r.code,
                 r.stderr.trim()
             ));
@@ -85,7 +112,7 @@ fn every_bundle_verify_case() {
     }
     assert!(
         wrong.is_empty(),
-        "{} of 70 wrong:\n{}",
+        "{} of 140 runs wrong:\n{}",
         wrong.len(),
         wrong.join("\n")
     );
@@ -131,7 +158,7 @@ fn refusals_name_their_step() {
         ("managed-key-no-key_fail", "signed with a bare key"),
         ("dsse-mismatch-envelope_fail", "payloadHash"),
     ] {
-        let r = verify(&root.join(case));
+        let r = verify(&root.join(case), Input::File);
         assert!(r.stderr.contains(why), "{case}: {}", r.stderr);
     }
 }
