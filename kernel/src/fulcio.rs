@@ -17,6 +17,8 @@ use crate::trusted_root::TrustedRoot;
 /// Fulcio's OIDC issuer extension, v1 (raw string) and v2 (DER UTF8String).
 const ISSUER_V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.1");
 const ISSUER_V2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.8");
+/// Fulcio's otherName SAN for username identities.
+const USERNAME_SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
 /// RFC 6962 embedded SCT list.
 const SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 /// id-kp-codeSigning, DER body, as webpki wants it.
@@ -138,7 +140,7 @@ pub struct Leaf {
     pub key: PublicKey,
     pub not_before: u64,
     pub not_after: u64,
-    /// Subject alternative names: URIs, emails, DNS names.
+    /// Subject alternative names: URIs, emails, DNS names, Fulcio username otherNames.
     pub identities: Vec<String>,
     pub issuer: Option<String>,
 }
@@ -162,6 +164,13 @@ impl Leaf {
                     GeneralName::Rfc822Name(s) => Some(s.to_string()),
                     GeneralName::UniformResourceIdentifier(s) => Some(s.to_string()),
                     GeneralName::DnsName(s) => Some(s.to_string()),
+                    // Fulcio's username identities: otherName of type 1.3.6.1.4.1.57264.1.7,
+                    // a UTF8String (cosign matches it as the certificate identity).
+                    GeneralName::OtherName(o) if o.type_id == USERNAME_SAN => o
+                        .value
+                        .decode_as::<Utf8StringRef<'_>>()
+                        .ok()
+                        .map(|u| u.as_str().to_string()),
                     _ => None,
                 })
                 .collect(),

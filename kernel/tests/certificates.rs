@@ -148,3 +148,65 @@ fn certified_signers() {
         Some(ChainError::NotTheSigningKey.to_string())
     );
 }
+
+/// Keyless identities come from every SAN form Fulcio writes: email, URI, and the username
+/// otherName (1.3.6.1.4.1.57264.1.7); the OIDC issuer from the v2 extension (a DER UTF8String).
+#[test]
+fn fulcio_identities_include_username_other_names() {
+    use modelseal_kernel::fulcio::{Leaf, Matcher};
+    let dir = std::env::temp_dir().join(format!("modelseal-fulcio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "k.pem",
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        "k.pem",
+        "-subj",
+        "/CN=x",
+        "-days",
+        "1",
+        "-addext",
+        "subjectAltName=email:a@example.com,URI:https://ci.example/job,otherName:1.3.6.1.4.1.57264.1.7;UTF8:alice",
+        "-addext",
+        "1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:https://issuer.example",
+        "-outform",
+        "DER",
+        "-out",
+        "c.der",
+    ]);
+    let leaf = Leaf::parse(&std::fs::read(dir.join("c.der")).unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        leaf.identities,
+        ["a@example.com", "https://ci.example/job", "alice"]
+    );
+    assert_eq!(leaf.issuer.as_deref(), Some("https://issuer.example"));
+    let issuer = Matcher::Exact("https://issuer.example".into());
+    leaf.check_identity(&Matcher::Exact("alice".into()), &issuer)
+        .unwrap();
+    assert!(leaf
+        .check_identity(&Matcher::Exact("bob".into()), &issuer)
+        .is_err());
+}
