@@ -312,6 +312,44 @@ mod tests {
         assert!(e.starts_with("no trust configured"), "{e}");
     }
 
+    /// Exactly one trust; keyless needs both halves; CA trust takes only an exact identity.
+    #[test]
+    fn trust_combinations() {
+        const ID: (&str, &str) = ("MODELSEAL_CERTIFICATE_IDENTITY", "a@b");
+        const ID_RE: (&str, &str) = ("MODELSEAL_CERTIFICATE_IDENTITY_REGEXP", ".*@b");
+        const ISS: (&str, &str) = ("MODELSEAL_CERTIFICATE_OIDC_ISSUER", "https://i");
+        const ISS_RE: (&str, &str) = ("MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP", "https://.*");
+        const CHAIN: (&str, &str) = ("MODELSEAL_CERTIFICATE_CHAIN", "/trust/ca.pem");
+        const ROOT: (&str, &str) = ("MODELSEAL_TRUSTED_ROOT", "/trust/root.json");
+        for ok in [
+            vec![ID, ISS],
+            vec![ID_RE, ISS_RE, ROOT],
+            vec![CHAIN],
+            vec![CHAIN, ID],
+            vec![(
+                "MODELSEAL_CERTIFICATE_CHAIN_PEM",
+                "-----BEGIN CERTIFICATE-----",
+            )],
+        ] {
+            assert!(from_env(env(&ok)).is_ok(), "{ok:?}");
+        }
+        for (bad, why) in [
+            (vec![ID], "keyless trust needs exactly one of"),
+            (vec![ISS], "keyless trust needs exactly one of"),
+            (vec![ROOT], "keyless trust needs exactly one of"),
+            (vec![ID, ID_RE, ISS], "keyless trust needs exactly one of"),
+            (vec![ID, ISS, ISS_RE], "keyless trust needs exactly one of"),
+            (vec![CHAIN, ISS], "is keyless Sigstore trust"),
+            (vec![CHAIN, ID_RE], "is keyless Sigstore trust"),
+            (vec![CHAIN, ROOT], "is keyless Sigstore trust"),
+            (vec![KEY, ID, ISS], "set only one trust"),
+            (vec![KEY, CHAIN], "set only one trust"),
+        ] {
+            let e = from_env(env(&bad)).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+    }
+
     #[test]
     fn endpoint_fallbacks_and_addressing() {
         let c = from_env(env(&[
