@@ -720,3 +720,88 @@ fn certificate_leaves_of_every_key_type() {
     let r = verify("rsa-wrong-leaf.sig", &roots);
     assert_eq!(r.code, 1, "{}", r.stderr);
 }
+
+/// Keyless through a private Sigstore instance made by Python's `cryptography`
+/// (scripts/keyless-instance.py: its own Fulcio CA, CT log and Rekor-like log, none of it our
+/// code): the model verifies for the identity and issuer under that instance's trusted root, and
+/// is refused for another identity, under the production root, and with its log entry altered.
+#[test]
+fn keyless_through_a_private_sigstore_instance() {
+    let Some(ms) = model_signing() else { return };
+    let python = ms.with_file_name("python");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    awkward_model(d);
+    generate_cosign_key(d);
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--key",
+            "cosign.key",
+            "--signature",
+            "keyed.sig",
+        ],
+        &[("COSIGN_PASSWORD", "pw")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/keyless-instance.py");
+    let out = Command::new(&python)
+        .current_dir(d)
+        .arg(&script)
+        .args([
+            "keyed.sig",
+            "keyless.sig",
+            "root.json",
+            "ml@models.example",
+            "https://issuer.example",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verify = |sig: &str, identity: &str, root: Option<&str>| {
+        let mut args = vec![
+            "verify",
+            "model",
+            "--signature",
+            sig,
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            "https://issuer.example",
+        ];
+        if let Some(root) = root {
+            args.extend(["--trusted-root", root]);
+        }
+        run_in(d, &args, &[])
+    };
+    let r = verify("keyless.sig", "ml@models.example", Some("root.json"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = verify("keyless.sig", "other@models.example", Some("root.json"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let r = verify("keyless.sig", "ml@models.example", None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // The logged body of another signature: the entry no longer matches the bundle.
+    let mut b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("keyless.sig")).unwrap()).unwrap();
+    let entry = &mut b["verificationMaterial"]["tlogEntries"][0];
+    let body = entry["canonicalizedBody"].as_str().unwrap().to_string();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let text = String::from_utf8(b64.decode(body).unwrap()).unwrap();
+    let changed = text.replacen("\"value\":\"", "\"value\":\"0", 2);
+    entry["canonicalizedBody"] = b64.encode(changed).into();
+    std::fs::write(d.join("altered.sig"), serde_json::to_vec(&b).unwrap()).unwrap();
+    let r = verify("altered.sig", "ml@models.example", Some("root.json"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("transparency-log entry 1"),
+        "{}",
+        r.stderr
+    );
+}
