@@ -532,14 +532,7 @@ fn we_accept_openssl_rsa_blob_signatures() {
     let d = dir.path();
     std::fs::write(d.join("blob.bin"), vec![7u8; 100_000]).unwrap();
     for bits in ["2048", "4096"] {
-        let ok = |args: &[&str]| {
-            assert!(Command::new("openssl")
-                .current_dir(d)
-                .args(args)
-                .status()
-                .unwrap()
-                .success())
-        };
+        let ok = |args: &[&str]| modelseal_testkit::pki::openssl(d, args);
         ok(&["genrsa", "-out", "rsa.key", bits]);
         ok(&["pkey", "-in", "rsa.key", "-pubout", "-out", "rsa.pub"]);
         ok(&[
@@ -589,18 +582,7 @@ fn certificate_leaves_of_every_key_type() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     awkward_model(d);
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .current_dir(d)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let openssl = |args: &[&str]| modelseal_testkit::pki::openssl(d, args);
     let verify = |sig: &str, roots: &Path| {
         run_in(
             d,

@@ -23,7 +23,8 @@ fn ca(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+/// Runs openssl in `dir`, failing the test with its stderr when it fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
         .current_dir(dir)
         .args(args)
