@@ -27,9 +27,6 @@ pub enum BlobError {
     Bundle(BundleError),
     /// The legacy bundle JSON is malformed (serde's text).
     Legacy(String),
-    /// A DSSE (OMS) bundle was given where a message signature was expected.
-    NotMessageSignature,
-    Certificate,
     Transparency(Transparency),
     /// The bundle's message digest uses another hash than the key's curve.
     DigestAlgorithm {
@@ -56,12 +53,6 @@ impl fmt::Display for BlobError {
             BlobError::SignatureEncoding => f.write_str("the signature is neither base64 nor DER"),
             BlobError::Bundle(e) => write!(f, "{e}"),
             BlobError::Legacy(e) => write!(f, "not a cosign bundle: {e}"),
-            BlobError::NotMessageSignature => f.write_str(
-                "the bundle holds a DSSE envelope, not a blob signature (is it a model signature? use 'modelseal verify')",
-            ),
-            BlobError::Certificate => f.write_str(
-                "the bundle is signed with a certificate; only key-based bundles are supported",
-            ),
             BlobError::Transparency(t) => write!(
                 f,
                 "the bundle carries {} transparency-log entries and {} timestamps; their verification is not supported yet",

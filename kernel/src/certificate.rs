@@ -135,8 +135,6 @@ impl fmt::Debug for CertificateTrust {
 #[derive(Debug, Clone)]
 pub struct VerifiedLeaf {
     pub key: PublicKey,
-    /// The leaf's subject, RFC 4514 style.
-    pub subject: String,
     /// The leaf's subject alternative names (emails, URIs, DNS names).
     pub identities: Vec<String>,
 }
@@ -177,19 +175,6 @@ impl CertificateTrust {
             identity,
             at,
         })
-    }
-
-    pub fn identity(&self) -> Option<&str> {
-        self.identity.as_deref()
-    }
-
-    pub fn roots(&self) -> usize {
-        self.anchors.len()
-    }
-
-    /// Seconds since the Unix epoch at which the chain is judged.
-    pub fn at(&self) -> u64 {
-        self.at
     }
 
     /// Checks a bundle's chain (leaf first, then any intermediates): a path to a trusted root
@@ -264,11 +249,7 @@ impl CertificateTrust {
         // 4. The key the signature must verify with.
         let spki = tbs.subject_public_key_info.to_der().map_err(malformed)?;
         let key = PublicKey::from_spki_der(&spki).map_err(ChainError::Key)?;
-        Ok(VerifiedLeaf {
-            key,
-            subject: tbs.subject.to_string(),
-            identities,
-        })
+        Ok(VerifiedLeaf { key, identities })
     }
 }
 

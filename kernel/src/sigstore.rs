@@ -67,12 +67,10 @@ impl fmt::Display for SigstoreError {
 
 impl std::error::Error for SigstoreError {}
 
-/// What verified: the key that must verify the signature, and the signing times the log
-/// vouched for.
+/// What verified: the key that must verify the signature, and for keyless bundles whom it names.
 #[derive(Debug, Clone)]
 pub struct VerifiedSigner {
     pub key: PublicKey,
-    pub signing_times: Vec<u64>,
     /// The certificate's identity, for keyless bundles.
     pub identity: Option<String>,
 }
@@ -217,7 +215,6 @@ pub fn verify_signer(
                 .cloned();
             Ok(VerifiedSigner {
                 key: leaf.key,
-                signing_times: times,
                 identity,
             })
         }
@@ -229,14 +226,12 @@ pub fn verify_signer(
             if bundle.tlog_entries.is_empty() && timestamps == 0 {
                 return Ok(VerifiedSigner {
                     key,
-                    signing_times: Vec::new(),
                     identity: None,
                 });
             }
             if tlog_policy == TlogPolicy::IgnoreUnverified {
                 return Ok(VerifiedSigner {
                     key,
-                    signing_times: Vec::new(),
                     identity: None,
                 });
             }
@@ -250,12 +245,12 @@ pub fn verify_signer(
                 signer_der: &signer_der,
                 content,
             };
+            // Beside a key, the evidence proves the signature was logged and stamped; no time is
+            // needed (a key has no validity window).
             let stamped = verify_timestamps(bundle, root, signature)?;
-            let mut times = verify_entries(bundle, root, &expected, &stamped)?;
-            times.extend(stamped);
+            verify_entries(bundle, root, &expected, &stamped)?;
             Ok(VerifiedSigner {
                 key,
-                signing_times: times,
                 identity: None,
             })
         }

@@ -95,18 +95,4 @@ impl Trust {
                 .map_err(SignerError::Chain),
         }
     }
-
-    /// One line naming the trust, for reports: `key <hint>` or `certificates from N roots`.
-    pub fn describe(&self) -> String {
-        match self {
-            Trust::Key(key) => format!("key {}", &key.oms_hint()[..16]),
-            Trust::Keyless(k) => {
-                format!("keyless identity {} from issuer {}", k.identity, k.issuer)
-            }
-            Trust::Certificates(ca) => match ca.identity() {
-                Some(id) => format!("certificate for '{id}' from {} trusted roots", ca.roots()),
-                None => format!("certificate from {} trusted roots", ca.roots()),
-            },
-        }
-    }
 }

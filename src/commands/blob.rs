@@ -102,7 +102,6 @@ fn blob_hint(e: &BlobError) -> &'static str {
         BlobError::DigestMismatch { .. } | BlobError::Signature(SignError::Mismatch) => {
             "the file or its signature changed after signing; do not use it"
         }
-        BlobError::NotMessageSignature => "verify a model signature with 'modelseal verify'",
         BlobError::Sigstore(e) => super::verdict::sigstore_hint(e),
         BlobError::SubjectMismatch => {
             "the attestation is about another file; verify the file it names"
