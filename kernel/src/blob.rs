@@ -270,7 +270,7 @@ pub fn verify_bundle(
                     signer
                 }
             };
-            let carried = b.transparency;
+            let carried = b.transparency();
             Ok(BlobVerified {
                 ignored_transparency: !carried.is_empty()
                     && tlog == TlogPolicy::IgnoreUnverified

@@ -204,7 +204,6 @@ pub enum Content {
 pub struct Bundle {
     pub media_type: String,
     pub key_material: KeyMaterial,
-    pub transparency: Transparency,
     /// Whether `verificationMaterial.tlogEntries` was present (OMS v1.0 requires the field).
     pub has_tlog_entries_field: bool,
     /// The transparency-log entries, checked for shape only.
@@ -215,6 +214,14 @@ pub struct Bundle {
 }
 
 impl Bundle {
+    /// How much transparency evidence the bundle carries.
+    pub fn transparency(&self) -> Transparency {
+        Transparency {
+            tlog_entries: self.tlog_entries.len(),
+            rfc3161_timestamps: self.timestamps.len(),
+        }
+    }
+
     /// Parses bundle JSON. Structure only: no signature is checked here.
     pub fn from_json(bytes: &[u8]) -> Result<Self, BundleError> {
         let wire: WireBundle =
@@ -289,10 +296,6 @@ impl Bundle {
                     "verificationMaterial.timestampVerificationData.rfc3161Timestamps[].signedTimestamp",
                 )
             })?;
-        let transparency = Transparency {
-            tlog_entries: tlog_entries.len(),
-            rfc3161_timestamps: timestamps.len(),
-        };
         let content = match (wire.dsse_envelope, wire.message_signature) {
             (Some(env), None) => {
                 let payload = B64
@@ -336,7 +339,6 @@ impl Bundle {
         Ok(Bundle {
             media_type,
             key_material,
-            transparency,
             has_tlog_entries_field,
             tlog_entries,
             timestamps,

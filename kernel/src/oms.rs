@@ -369,7 +369,7 @@ pub enum TlogPolicy {
 /// Whether a bundle that verified under `trust` carried log entries or timestamps that were not
 /// checked (only possible when the caller asked to ignore them: keyless trust checks them all).
 pub fn unverified_transparency(bundle: &Bundle, trust: &Trust) -> bool {
-    !bundle.transparency.is_empty() && !matches!(trust, Trust::Keyless(_))
+    !bundle.transparency().is_empty() && !matches!(trust, Trust::Keyless(_))
 }
 
 /// Why an OMS bundle's signature cannot be trusted.
@@ -452,8 +452,8 @@ pub fn verify_envelope(
                 .map_err(EnvelopeError::Signer)?;
             // 4. Log entries and timestamps beside a key or private CA cannot be verified here
             //    (OMS bundles of those methods carry none): refused unless explicitly ignored.
-            if !bundle.transparency.is_empty() && tlog == TlogPolicy::Refuse {
-                return Err(EnvelopeError::Transparency(bundle.transparency));
+            if !bundle.transparency().is_empty() && tlog == TlogPolicy::Refuse {
+                return Err(EnvelopeError::Transparency(bundle.transparency()));
             }
             key
         }
