@@ -118,22 +118,46 @@ impl<'f> RangeReader<'f> {
     }
 }
 
-/// Hashes one range on this thread.
+/// Hashers fed the same bytes: one read of a file gives a digest per algorithm.
+struct Hashers(Vec<Hasher>);
+
+impl Hashers {
+    fn new(algorithms: &[HashAlgorithm]) -> Self {
+        Hashers(algorithms.iter().map(|a| Hasher::new(*a)).collect())
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        for h in &mut self.0 {
+            h.update(data);
+        }
+        HASHED.fetch_add(data.len() as u64, Ordering::Relaxed);
+    }
+
+    fn finalize(self) -> Vec<Digest> {
+        self.0.into_iter().map(Hasher::finalize).collect()
+    }
+}
+
+/// The one digest of a single-algorithm hash.
+fn only(digests: io::Result<Vec<Digest>>) -> io::Result<Digest> {
+    digests?
+        .pop()
+        .ok_or_else(|| io::Error::other("no hash algorithm"))
+}
+
+/// Hashes one range on this thread, once per algorithm, reading it once.
 fn hash_direct(
     file: &mut File,
     range: Option<(u64, u64)>,
-    algorithm: HashAlgorithm,
+    algorithms: &[HashAlgorithm],
     buf: &mut Buffer,
-) -> io::Result<Digest> {
-    let mut h = Hasher::new(algorithm);
+) -> io::Result<Vec<Digest>> {
+    let mut h = Hashers::new(algorithms);
     let mut reader = RangeReader::new(file, range)?;
     loop {
         match reader.next_into(buf.space())? {
             0 => return Ok(h.finalize()),
-            n => {
-                h.update(buf.filled(n));
-                HASHED.fetch_add(n as u64, Ordering::Relaxed);
-            }
+            n => h.update(buf.filled(n)),
         }
     }
 }
@@ -142,8 +166,8 @@ fn hash_direct(
 fn hash_pipelined(
     file: &mut File,
     range: Option<(u64, u64)>,
-    algorithm: HashAlgorithm,
-) -> io::Result<Digest> {
+    algorithms: &[HashAlgorithm],
+) -> io::Result<Vec<Digest>> {
     std::thread::scope(|scope| {
         // The channels live in this closure, so an early return drops them and the reader stops.
         let (full_tx, full_rx) = sync_channel::<io::Result<(Buffer, usize)>>(IN_FLIGHT);
@@ -164,11 +188,10 @@ fn hash_pipelined(
                 let _ = full_tx.send(Err(e));
             }
         });
-        let mut h = Hasher::new(algorithm);
+        let mut h = Hashers::new(algorithms);
         for msg in full_rx {
             let (buf, n) = msg?;
             h.update(buf.filled(n));
-            HASHED.fetch_add(n as u64, Ordering::Relaxed);
             let _ = empty_tx.send(buf);
         }
         Ok(h.finalize())
@@ -181,11 +204,23 @@ fn open(path: &Path) -> Result<File, Failure> {
 
 /// Hashes one whole file; uses a reader thread when more than one core is allowed.
 pub fn hash_file(path: &Path, algorithm: HashAlgorithm, threads: usize) -> Result<Digest, Failure> {
+    let mut digests = hash_file_all(path, &[algorithm], threads)?;
+    digests
+        .pop()
+        .ok_or_else(|| Failure::cannot_check("internal: no digest", "report this bug"))
+}
+
+/// Hashes one whole file under each of `algorithms`, reading it once.
+pub fn hash_file_all(
+    path: &Path,
+    algorithms: &[HashAlgorithm],
+    threads: usize,
+) -> Result<Vec<Digest>, Failure> {
     let mut file = open(path)?;
     let result = if threads > 1 {
-        hash_pipelined(&mut file, None, algorithm)
+        hash_pipelined(&mut file, None, algorithms)
     } else {
-        hash_direct(&mut file, None, algorithm, &mut Buffer::new())
+        hash_direct(&mut file, None, algorithms, &mut Buffer::new())
     };
     result.map_err(|e| failure::io("read", path, &e))
 }
@@ -200,7 +235,8 @@ pub fn run(mut tasks: Vec<(Task, u64)>, threads: usize) -> Result<Vec<(ItemKey, 
         let mut file = open(&task.file)?;
         let mut out = Vec::new();
         for key in &task.job.keys {
-            let d = hash_pipelined(&mut file, range_of(key), task.job.algorithm)
+            let algorithm = std::slice::from_ref(&task.job.algorithm);
+            let d = only(hash_pipelined(&mut file, range_of(key), algorithm))
                 .map_err(|e| failure::io("read", &task.file, &e))?;
             out.push((key.clone(), d));
         }
@@ -223,8 +259,9 @@ pub fn run(mut tasks: Vec<(Task, u64)>, threads: usize) -> Result<Vec<(ItemKey, 
                     let outcome = open(&task.file).and_then(|mut file| {
                         let mut local = Vec::with_capacity(task.job.keys.len());
                         for key in &task.job.keys {
+                            let algorithm = std::slice::from_ref(&task.job.algorithm);
                             let d =
-                                hash_direct(&mut file, range_of(key), task.job.algorithm, &mut buf)
+                                only(hash_direct(&mut file, range_of(key), algorithm, &mut buf))
                                     .map_err(|e| failure::io("read", &task.file, &e))?;
                             local.push((key.clone(), d));
                         }
@@ -269,19 +306,23 @@ mod tests {
         assert_eq!(hash_file(&path, HashAlgorithm::Sha256, 1).unwrap(), whole);
         let mut f = File::open(&path).unwrap();
         let r = (BUF as u64 - 7, 2 * BUF as u64 + 9);
-        let part = hash_pipelined(&mut f, Some(r), HashAlgorithm::Sha256).unwrap();
+        let sha256 = &[HashAlgorithm::Sha256];
+        let part = only(hash_pipelined(&mut f, Some(r), sha256)).unwrap();
         assert_eq!(
             part,
             HashAlgorithm::Sha256.digest(&data[r.0 as usize..r.1 as usize])
         );
         let past_end = (0, data.len() as u64 + 1);
-        assert!(hash_direct(
-            &mut f,
-            Some(past_end),
+        assert!(hash_direct(&mut f, Some(past_end), sha256, &mut Buffer::new()).is_err());
+        assert!(hash_pipelined(&mut f, Some(past_end), sha256).is_err());
+        // Several algorithms from one read, both ways.
+        let all = [
             HashAlgorithm::Sha256,
-            &mut Buffer::new()
-        )
-        .is_err());
-        assert!(hash_pipelined(&mut f, Some(past_end), HashAlgorithm::Sha256).is_err());
+            HashAlgorithm::Sha384,
+            HashAlgorithm::Sha512,
+        ];
+        let want: Vec<Digest> = all.iter().map(|a| a.digest(&data)).collect();
+        assert_eq!(hash_file_all(&path, &all, 2).unwrap(), want);
+        assert_eq!(hash_file_all(&path, &all, 1).unwrap(), want);
     }
 }

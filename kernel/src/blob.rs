@@ -10,6 +10,7 @@ use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use serde::Deserialize;
 
 use crate::bundle::{Bundle, BundleError, Content, KeyMaterial, Transparency};
+use crate::certificate::certified_key;
 use crate::digest::{Digest, HashAlgorithm};
 use crate::dsse::{pae, IN_TOTO_PAYLOAD_TYPE};
 use crate::keys::{PublicKey, SignError};
@@ -180,8 +181,37 @@ pub fn verify_signature(
         .map_err(BlobError::Signature)
 }
 
+/// The file digests verifying `bundle` (`None`: a bare signature) under `trust` may compare, so
+/// the shell reads the file once for all of them: SHA-256 (hashedrekord entries, in-toto
+/// subjects), the signing key's hash (the given key's, or the bundle leaf's, read here only to
+/// choose), the message digest's algorithm, and SHA-512 for in-toto subjects. Choosing trusts
+/// nothing: a digest the verification needs and lacks is a refusal naming it.
+pub fn digests_needed(bundle: Option<&BlobBundle>, trust: &Trust) -> Vec<HashAlgorithm> {
+    let mut algorithms = vec![HashAlgorithm::Sha256];
+    if let Trust::Key(key) = trust {
+        algorithms.push(key.hash());
+    }
+    if let Some(BlobBundle::Sigstore(b)) = bundle {
+        if let KeyMaterial::Certificates(chain) = &b.key_material {
+            if let Some(key) = chain.first().and_then(|leaf| certified_key(leaf).ok()) {
+                algorithms.push(key.hash());
+            }
+        }
+        match &b.content {
+            Content::MessageSignature {
+                digest: Some(d), ..
+            } => algorithms.push(d.algorithm()),
+            Content::MessageSignature { digest: None, .. } => {}
+            Content::Dsse(_) => algorithms.push(HashAlgorithm::Sha512),
+        }
+    }
+    algorithms.sort_by_key(|a| a.output_len());
+    algorithms.dedup();
+    algorithms
+}
+
 /// The file's digest under `alg`, among those the shell computed.
-fn digest_under(digests: &[Digest], alg: HashAlgorithm) -> Result<&Digest, BlobError> {
+pub fn digest_under(digests: &[Digest], alg: HashAlgorithm) -> Result<&Digest, BlobError> {
     digests
         .iter()
         .find(|d| d.algorithm() == alg)
@@ -346,6 +376,30 @@ fn subject_names_file(payload: &[u8], digests: &[Digest]) -> Result<(), BlobErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shell hashes only what the verification may compare.
+    #[test]
+    fn digests_needed_follow_the_key_and_the_bundle() {
+        use crate::keys::{Curve, PrivateKey, Signer as _};
+        let p384 = PrivateKey::generate(Curve::P384, &mut rand_core::OsRng);
+        let key = Trust::Key(p384.public_key().clone());
+        let (s256, s384, s512) = (
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Sha384,
+            HashAlgorithm::Sha512,
+        );
+        assert_eq!(digests_needed(None, &key), [s256, s384]);
+        let dsse = BlobBundle::from_json(
+            br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":""}},"dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"MAA="}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(digests_needed(Some(&dsse), &key), [s256, s384, s512]);
+        let message = BlobBundle::from_json(
+            br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":""}},"messageSignature":{"messageDigest":{"algorithm":"SHA2_512","digest":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="},"signature":"MAA="}}"#,
+        )
+        .unwrap();
+        assert_eq!(digests_needed(Some(&message), &key), [s256, s384, s512]);
+    }
 
     /// npm provenance names its subject by sha512 only; sha256 subjects are the common case.
     #[test]

@@ -5,7 +5,6 @@ use std::path::Path;
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use modelseal_kernel::blob::{self, BlobBundle, BlobError};
 use modelseal_kernel::bundle;
-use modelseal_kernel::bundle::Content;
 use modelseal_kernel::keys::SignError;
 use modelseal_kernel::oms::TlogPolicy;
 use modelseal_kernel::{Digest, HashAlgorithm, Signer, Trust};
@@ -162,24 +161,6 @@ pub fn verify_blob(
         }
         _ => None,
     };
-    // The digests the verification may compare: SHA-256 always (log entries, in-toto
-    // subjects), the key's own hash, and SHA-384/512 where a bundle or certificate may use them.
-    let mut algorithms = vec![HashAlgorithm::Sha256];
-    match trust {
-        Trust::Key(key) => algorithms.push(key.hash()),
-        _ => algorithms.extend([HashAlgorithm::Sha384, HashAlgorithm::Sha512]),
-    }
-    if let Evidence::Bundle(BlobBundle::Sigstore(b)) = &evidence {
-        match &b.content {
-            Content::MessageSignature {
-                digest: Some(d), ..
-            } => algorithms.push(d.algorithm()),
-            Content::Dsse(_) => algorithms.push(HashAlgorithm::Sha512),
-            Content::MessageSignature { digest: None, .. } => {}
-        }
-    }
-    algorithms.sort_by_key(|a| a.output_len());
-    algorithms.dedup();
     // `sha256:HEX` in place of a file (the sigstore-conformance protocol's digest form) gives
     // the SHA-256 only: what needs another hash then fails, naming it.
     let given = file
@@ -189,20 +170,19 @@ pub fn verify_blob(
         .and_then(Digest::parse_pin);
     let digests = match given {
         Some(d) => vec![d],
-        None => algorithms
-            .into_iter()
-            .map(|alg| hashing::hash_file(file, alg, threads()))
-            .collect::<Result<Vec<_>>>()?,
+        None => {
+            let bundle = match &evidence {
+                Evidence::Bundle(b) => Some(b),
+                Evidence::Raw(_) => None,
+            };
+            hashing::hash_file_all(file, &blob::digests_needed(bundle, trust), threads())?
+        }
     };
     let outcome = match &evidence {
         Evidence::Raw(der) => match trust {
-            Trust::Key(key) => {
-                let digest = digests.iter().find(|d| d.algorithm() == key.hash());
-                match digest {
-                    Some(d) => blob::verify_signature(key, d, der).map(|()| None),
-                    None => Err(blob::BlobError::SignatureEncoding),
-                }
-            }
+            Trust::Key(key) => blob::digest_under(&digests, key.hash())
+                .and_then(|d| blob::verify_signature(key, d, der))
+                .map(|()| None),
             _ => {
                 return Err(Failure::cannot_check(
                     "a bare --signature is checked with --key only",
