@@ -22,6 +22,16 @@ fn model_signing() -> Option<PathBuf> {
     panic!("MODELSEAL_MODEL_SIGNING is not set: run scripts/test.sh, or set MODELSEAL_SKIP_INTEROP=1 to skip");
 }
 
+/// Runs a peer tool (model_signing, Python) that must succeed; `what` and its stderr say why not.
+fn peer_ok(c: &mut Command, what: &str) {
+    let out = c.output().expect("run a peer tool");
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs the reference verifier; returns its exit code and output.
 fn reference_verify(
     ms: &Path,
@@ -171,9 +181,8 @@ fn we_accept_what_model_signing_signs() {
         .status()
         .unwrap()
         .success());
-    let out = Command::new(&ms)
-        .current_dir(d)
-        .args([
+    peer_ok(
+        Command::new(&ms).current_dir(d).args([
             "sign",
             "key",
             "model",
@@ -181,13 +190,8 @@ fn we_accept_what_model_signing_signs() {
             "k.pem",
             "--signature",
             "model/model.sig",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ]),
+        "model_signing sign key",
     );
     let r = run_in(d, &["verify", "model", "--key", "k.pub"], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -284,9 +288,8 @@ fn ignore_paths_mean_what_they_mean_to_model_signing() {
         &pw,
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let out = Command::new(&ms)
-        .current_dir(d)
-        .args([
+    peer_ok(
+        Command::new(&ms).current_dir(d).args([
             "verify",
             "key",
             "model",
@@ -298,13 +301,8 @@ fn ignore_paths_mean_what_they_mean_to_model_signing() {
             "model/nested",
             "--ignore-paths",
             "model/a.txt",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "model_signing refused: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ]),
+        "model_signing verify key refused",
     );
     // Both verifiers read the ignore paths from the signed manifest, so neither needs the flag,
     // and the ignored files may change.
@@ -471,17 +469,13 @@ fn model_signing_and_we_agree_on_certificates() {
     );
     assert_eq!(ours("ours.sig").code, 0);
     // model_signing signs; we verify.
-    let out = Command::new(&ms)
-        .current_dir(d)
-        .args(["sign", "certificate", "model", "--private_key", key])
-        .args(["--signing_certificate", cert, "--certificate_chain", chain])
-        .args(["--signature", "theirs.sig"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    peer_ok(
+        Command::new(&ms)
+            .current_dir(d)
+            .args(["sign", "certificate", "model", "--private_key", key])
+            .args(["--signing_certificate", cert, "--certificate_chain", chain])
+            .args(["--signature", "theirs.sig"]),
+        "model_signing sign certificate",
     );
     let r = ours("theirs.sig");
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -632,16 +626,12 @@ fn certificate_leaves_of_every_key_type() {
         assert_eq!(r.code, 0, "{curve}: {}", r.stderr);
         let r = verify(&sig, &leaf.roots);
         assert_eq!(r.code, 0, "{curve}: {}", r.stderr);
-        let out = Command::new(&ms)
-            .current_dir(d)
-            .args(["verify", "certificate", "model", "--signature", &sig])
-            .args(["--certificate_chain", leaf.roots.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "model_signing, {curve}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        peer_ok(
+            Command::new(&ms)
+                .current_dir(d)
+                .args(["verify", "certificate", "model", "--signature", &sig])
+                .args(["--certificate_chain", leaf.roots.to_str().unwrap()]),
+            &format!("model_signing verify certificate, {curve}"),
         );
         roots = Some(leaf.roots);
     }
@@ -729,22 +719,15 @@ fn keyless_through_a_private_sigstore_instance() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/keyless-instance.py");
-    let out = Command::new(&python)
-        .current_dir(d)
-        .arg(&script)
-        .args([
+    peer_ok(
+        Command::new(&python).current_dir(d).arg(&script).args([
             "keyed.sig",
             "keyless.sig",
             "root.json",
             "ml@models.example",
             "https://issuer.example",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ]),
+        "scripts/keyless-instance.py",
     );
     let verify = |sig: &str, identity: &str, root: Option<&str>| {
         let mut args = vec![
