@@ -54,14 +54,13 @@ Trust (at least one):
   MODELSEAL_KEY               awskms://[ENDPOINT]/KEYID|alias/NAME|ARN
   MODELSEAL_CERTIFICATE_CHAIN a PEM file of trusted CA certificates: the model must be signed
                               with a certificate issued under them (model_signing's certificate
-                              method), valid now
-  MODELSEAL_CERTIFICATE_CHAIN_PEM the same as PEM text (e.g. from a ConfigMap)
-  Keyless Sigstore (both needed; checked offline against a trusted root):
-  MODELSEAL_CERTIFICATE_IDENTITY (or MODELSEAL_CERTIFICATE_IDENTITY_REGEXP, matching the whole SAN)
-  MODELSEAL_CERTIFICATE_OIDC_ISSUER (or MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP)
-  MODELSEAL_TRUSTED_ROOT      a trusted_root.json [default: the Sigstore production root carried]
-  MODELSEAL_CERTIFICATE_IDENTITY  with the chain: the SAN (email, URI, DNS) the signing
-                              certificate must carry, exactly
+                              method), valid now; MODELSEAL_CERTIFICATE_CHAIN_PEM: the PEM text
+                              (e.g. from a ConfigMap); MODELSEAL_CERTIFICATE_IDENTITY: a SAN
+                              (email, URI, DNS) the signing certificate must carry, exactly
+  Keyless Sigstore, both halves required, checked offline against a trusted root:
+    MODELSEAL_CERTIFICATE_IDENTITY or MODELSEAL_CERTIFICATE_IDENTITY_REGEXP (matches the whole SAN)
+    MODELSEAL_CERTIFICATE_OIDC_ISSUER or MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP
+    MODELSEAL_TRUSTED_ROOT    a trusted_root.json [default: the Sigstore production root carried]
   VERIFICATION_DIGEST         sha256:HEX pin: a single file's SHA-256 (trust on its own), or
                               with a key a directory's signed root digest (`modelseal digest`)
   MODELSEAL_SIGNATURE         the signature's s3:// URI, when it is not beside the model
@@ -283,8 +282,8 @@ fn read_config_file(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, Stri
         .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
 
-/// Who signatures must be made by: a mounted PEM key, a KMS key's public half, or a private
-/// CA's certificates (judged at the current time).
+/// Who signatures must be made by: a mounted PEM key, a KMS key's public half, a private CA's
+/// certificates, or a keyless identity.
 async fn trusted_signer(config: &Config, sdk: &SdkConfig) -> Result<Option<Trust>, String> {
     if let Some(path) = &config.trust.public_key {
         let pem = read_config_file(path, "MODELSEAL_PUBLIC_KEY", evidence::KEY_LIMIT)?;
@@ -300,21 +299,36 @@ async fn trusted_signer(config: &Config, sdk: &SdkConfig) -> Result<Option<Trust
     if let Some(reference) = &config.trust.kms_key {
         return kms_key(reference, sdk).await.map(|k| Some(Trust::Key(k)));
     }
-    let ca = match (
-        &config.trust.certificate_chain,
-        &config.trust.certificate_chain_pem,
-    ) {
-        (Some(path), _) => Some((
+    if let Some(ca) = ca_trust(&config.trust)? {
+        return Ok(Some(ca));
+    }
+    keyless_trust(&config.trust)
+}
+
+/// A private CA's trust (MODELSEAL_CERTIFICATE_CHAIN or `_PEM`), judged at the current time.
+fn ca_trust(t: &config::TrustSettings) -> Result<Option<Trust>, String> {
+    let (pem, shown) = match (&t.certificate_chain, &t.certificate_chain_pem) {
+        (Some(path), _) => (
             read_config_file(path, "MODELSEAL_CERTIFICATE_CHAIN", evidence::TRUST_LIMIT)?,
             format!("MODELSEAL_CERTIFICATE_CHAIN {}", path.display()),
-        )),
-        (None, Some(pem)) => Some((
+        ),
+        (None, Some(pem)) => (
             pem.as_bytes().to_vec(),
             "MODELSEAL_CERTIFICATE_CHAIN_PEM".to_string(),
-        )),
-        (None, None) => None,
+        ),
+        (None, None) => return Ok(None),
     };
-    let t = &config.trust;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let ca = CertificateTrust::from_pem(&pem, t.certificate_identity.clone(), now)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    Ok(Some(Trust::Certificates(ca)))
+}
+
+/// Sigstore keyless trust: identity and issuer (config has checked both are set, or neither),
+/// and MODELSEAL_TRUSTED_ROOT or the production root carried.
+fn keyless_trust(t: &config::TrustSettings) -> Result<Option<Trust>, String> {
     let matcher = |exact: &Option<String>, regexp: &Option<String>, var: &str| {
         Matcher::either(exact.as_deref(), regexp.as_deref())
             .map_err(|e| format!("{var}_REGEXP: {e}"))
@@ -329,33 +343,25 @@ async fn trusted_signer(config: &Config, sdk: &SdkConfig) -> Result<Option<Trust
         &t.certificate_oidc_issuer_regexp,
         "MODELSEAL_CERTIFICATE_OIDC_ISSUER",
     )?;
-    if let (None, Some(identity), Some(issuer)) = (&ca, identity, issuer) {
-        let (bytes, shown) = match &t.trusted_root {
-            Some(path) => (
-                read_config_file(path, "MODELSEAL_TRUSTED_ROOT", evidence::TRUST_LIMIT)?,
-                format!("MODELSEAL_TRUSTED_ROOT {}", path.display()),
-            ),
-            None => (
-                trusted_root::PRODUCTION.to_vec(),
-                "the carried production root".into(),
-            ),
-        };
-        let root = TrustedRoot::from_json(&bytes).map_err(|e| format!("{shown}: {e}"))?;
-        return Ok(Some(Trust::Keyless(Box::new(KeylessTrust {
-            identity,
-            issuer,
-            root,
-        }))));
-    }
-    if let Some((pem, shown)) = ca {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let ca = CertificateTrust::from_pem(&pem, config.trust.certificate_identity.clone(), now)
-            .map_err(|e| format!("{shown}: {e}"))?;
-        return Ok(Some(Trust::Certificates(ca)));
-    }
-    Ok(None)
+    let (Some(identity), Some(issuer)) = (identity, issuer) else {
+        return Ok(None);
+    };
+    let (bytes, shown) = match &t.trusted_root {
+        Some(path) => (
+            read_config_file(path, "MODELSEAL_TRUSTED_ROOT", evidence::TRUST_LIMIT)?,
+            format!("MODELSEAL_TRUSTED_ROOT {}", path.display()),
+        ),
+        None => (
+            trusted_root::PRODUCTION.to_vec(),
+            "the carried production root".into(),
+        ),
+    };
+    let root = TrustedRoot::from_json(&bytes).map_err(|e| format!("{shown}: {e}"))?;
+    Ok(Some(Trust::Keyless(Box::new(KeylessTrust {
+        identity,
+        issuer,
+        root,
+    }))))
 }
 
 #[cfg(feature = "kms")]
