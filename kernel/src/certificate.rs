@@ -148,28 +148,18 @@ impl CertificateTrust {
         identity: Option<String>,
         at: u64,
     ) -> Result<Self, RootsError> {
-        let blocks = pem::parse_all(roots_pem).map_err(|e| RootsError::Pem(e.into()))?;
-        let mut anchors = Vec::with_capacity(blocks.len());
-        for (index, block) in blocks.into_iter().enumerate() {
-            if block.label != "CERTIFICATE" {
-                return Err(RootsError::Label {
-                    index,
-                    label: block.label,
-                });
-            }
-            let der = CertificateDer::from(block.der);
-            x509_cert::Certificate::from_der(&der).map_err(|e| RootsError::Certificate {
-                index,
-                reason: e.to_string(),
-            })?;
-            let anchor = webpki::anchor_from_trusted_cert(&der)
-                .map_err(|e| RootsError::Certificate {
-                    index,
-                    reason: webpki_reason(&e),
-                })?
-                .to_owned();
-            anchors.push(anchor);
-        }
+        let anchors = certificates_from_pem(roots_pem)?
+            .into_iter()
+            .enumerate()
+            .map(|(index, der)| {
+                webpki::anchor_from_trusted_cert(&CertificateDer::from(der.as_slice()))
+                    .map(|a| a.to_owned())
+                    .map_err(|e| RootsError::Certificate {
+                        index,
+                        reason: webpki_reason(&e),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(CertificateTrust {
             anchors,
             identity,
