@@ -770,3 +770,80 @@ fn keyless_through_a_private_sigstore_instance() {
         r.stderr
     );
 }
+
+/// Blob bundles with SHA-384 and SHA-512 message digests (P-384 and P-521 keys) verify, and
+/// openssl agrees with the signatures inside, under the same hash.
+#[test]
+fn p384_and_p521_blob_bundles_carry_their_hash() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_tree(d, &[("blob.bin", &[9u8; 70_000])]);
+    for (curve, hash, name) in [
+        ("secp384r1", "-sha384", "SHA2_384"),
+        ("secp521r1", "-sha512", "SHA2_512"),
+    ] {
+        let openssl = |args: &[&str]| modelseal_testkit::pki::openssl(d, args);
+        openssl(&[
+            "ecparam", "-name", curve, "-genkey", "-noout", "-out", "k.pem",
+        ]);
+        openssl(&["pkey", "-in", "k.pem", "-pubout", "-out", "k.pub"]);
+        let r = run_in(
+            d,
+            &[
+                "sign-blob",
+                "blob.bin",
+                "--key",
+                "k.pem",
+                "--bundle",
+                "b.json",
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{curve}: {}", r.stderr);
+        let b: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join("b.json")).unwrap()).unwrap();
+        assert_eq!(b["messageSignature"]["messageDigest"]["algorithm"], name);
+        let r = run_in(
+            d,
+            &[
+                "verify-blob",
+                "blob.bin",
+                "--key",
+                "k.pub",
+                "--bundle",
+                "b.json",
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{curve}: {}", r.stderr);
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(b["messageSignature"]["signature"].as_str().unwrap())
+            .unwrap();
+        std::fs::write(d.join("sig.der"), sig).unwrap();
+        openssl(&[
+            "dgst",
+            hash,
+            "-verify",
+            "k.pub",
+            "-signature",
+            "sig.der",
+            "blob.bin",
+        ]);
+        // The bundle against another file: the message digest no longer matches.
+        write_tree(d, &[("other.bin", b"other")]);
+        let r = run_in(
+            d,
+            &[
+                "verify-blob",
+                "other.bin",
+                "--key",
+                "k.pub",
+                "--bundle",
+                "b.json",
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 1, "{curve}: {}", r.stderr);
+    }
+}
