@@ -506,9 +506,9 @@ pub fn read_local_signature(path: &Path) -> Result<Option<Vec<u8>>, FetchError> 
 
 /// What establishes trust.
 pub enum Trust<'a> {
-    /// A signature by a signer this policy accepts (a key, or a certificate from a trusted CA);
-    /// optionally also a SHA-256 pin, compared with the file digest of a single-file model or
-    /// the signed root digest of a directory.
+    /// A signature by a signer this policy accepts (a key, a certificate from a trusted CA, or a
+    /// keyless identity); optionally also a SHA-256 pin, compared with the file digest of a
+    /// single-file model or the signed root digest of a directory.
     Signed {
         signer: &'a modelseal_kernel::Trust,
         /// Where the bundle is; `None` means the default place (`PREFIX/model.sig`, `KEY.sig`).
