@@ -49,8 +49,9 @@ COMPONENTS = [
     ("explainerOk", "!has(object.spec.explainer) || (" +
      " && ".join([spec_ok("object.spec.explainer", "art")] + common_ok("object.spec.explainer")) +
      ")", "spec.explainer"),
-    # spec.canary exists in KServe's v1beta1 CRD since 2026; on a release without it, delete this
-    # variable and its validation (CEL refuses a field the CRD does not declare).
+    # spec.canary exists in KServe's v1beta1 CRD since 2026. On a release without it the API
+    # server's type check warns about this expression (status.typeChecking, informational);
+    # at admission the object is untyped and has(object.spec.canary) is false.
     ("canaryOk", "!has(object.spec.canary) || object.spec.canary.all(k, " +
      predictor_ok("k.predictor") + ")", "spec.canary[].predictor"),
 ]

@@ -11,10 +11,14 @@ Run by scripts/test-deploy.sh (which installs the tools into .venv-deploy):
   layer properties (default deny, get-only Role, STRICT mTLS, ...) are checked on the manifests
   and refused on the known-bad copies in testdata/deploy/bad.
 - The ValidatingAdmissionPolicy CEL is evaluated with cel-python against sample objects.
+- `kubectl kustomize` builds the package to exactly its manifests, also after the namespace
+  rename kustomization.yaml documents.
 """
 import copy
 import json
 import pathlib
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +35,8 @@ VENV_BIN = pathlib.Path(sys.executable).parent
 K8S_VERSION = "1.30.0"
 CRD_KINDS = {"InferenceService", "ClusterStorageContainer", "RequestAuthentication",
              "AuthorizationPolicy", "PeerAuthentication"}
+CLUSTER_SCOPED = {"Namespace", "ClusterStorageContainer", "ValidatingAdmissionPolicy",
+                  "ValidatingAdmissionPolicyBinding"}
 
 
 def docs(path):
@@ -151,14 +157,12 @@ class Schemas(unittest.TestCase):
         # names the package's namespace itself, and cluster-scoped ones name none.
         self.assertNotIn("namespace", k)
         ns = docs(DEPLOY / "namespace.yaml")[0]["metadata"]["name"]
-        cluster_scoped = {"Namespace", "ClusterStorageContainer", "ValidatingAdmissionPolicy",
-                          "ValidatingAdmissionPolicyBinding"}
         for path in DEPLOY.glob("*.yaml"):
             if path.name == "kustomization.yaml":
                 continue
             for doc in docs(path):
                 with self.subTest(f"{path.name} {doc['kind']}"):
-                    if doc["kind"] in cluster_scoped:
+                    if doc["kind"] in CLUSTER_SCOPED:
                         self.assertNotIn("namespace", doc["metadata"])
                     else:
                         self.assertEqual(doc["metadata"].get("namespace"), ns)
@@ -174,6 +178,58 @@ class Schemas(unittest.TestCase):
             out = subprocess.run([str(ms), "policy", "bucket", "--bucket", "models",
                                   "--kms-key", arn], capture_output=True, text=True, check=True)
             self.assertEqual(json.loads(out.stdout), bucket)
+
+
+# ---------------------------------------------------------------- kustomize
+
+def kustomize(directory):
+    """The objects `kubectl kustomize DIR` builds (kubectl embeds kustomize)."""
+    r = subprocess.run(["kubectl", "kustomize", str(directory)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError(f"kubectl kustomize {directory}: {r.stderr}")
+    return [d for d in yaml.safe_load_all(r.stdout) if d]
+
+
+def canonical(objs):
+    return sorted(json.dumps(o, sort_keys=True) for o in objs)
+
+
+class Kustomize(unittest.TestCase):
+    def test_the_package_builds_to_exactly_its_manifests(self):
+        files = [d for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml"
+                 for d in docs(p)]
+        self.assertEqual(canonical(kustomize(DEPLOY)), canonical(files))
+
+    def test_the_documented_rename_moves_every_namespaced_object(self):
+        line = [ln for ln in (DEPLOY / "kustomization.yaml").read_text().splitlines()
+                if "sed -i" in ln][0]
+        script = re.search(r"sed -i '([^']+)' deploy/\*\.yaml", line).group(1)
+        with tempfile.TemporaryDirectory() as tmp:
+            pkg = pathlib.Path(tmp) / "deploy"
+            shutil.copytree(DEPLOY, pkg)
+            subprocess.run(["sed", "-i", script.replace("NAME", "team-a")]
+                           + sorted(str(p) for p in pkg.glob("*.yaml")), check=True)
+            built = kustomize(pkg)
+        self.assertEqual(len(built), len(kustomize(DEPLOY)))
+        for obj in built:
+            with self.subTest(f"{obj['kind']} {obj['metadata']['name']}"):
+                if obj["kind"] == "Namespace":
+                    self.assertEqual(obj["metadata"]["name"], "team-a")
+                elif obj["kind"] in CLUSTER_SCOPED:
+                    self.assertNotIn("namespace", obj["metadata"])
+                else:
+                    self.assertEqual(obj["metadata"]["namespace"], "team-a")
+
+    def test_a_namespace_transformer_would_stamp_cluster_scoped_objects(self):
+        # Why kustomization.yaml sets no `namespace:`: kustomize does not know the CRD's scope.
+        with tempfile.TemporaryDirectory() as tmp:
+            pkg = pathlib.Path(tmp) / "deploy"
+            shutil.copytree(DEPLOY, pkg)
+            with open(pkg / "kustomization.yaml", "a") as f:
+                f.write("namespace: other\n")
+            built = kustomize(pkg)
+        csc = [o for o in built if o["kind"] == "ClusterStorageContainer"][0]
+        self.assertEqual(csc["metadata"].get("namespace"), "other")
 
 
 # ---------------------------------------------------------------- layer properties
@@ -291,6 +347,12 @@ def isvc(**spec):
             "metadata": {"name": "m", "namespace": "models"}, "spec": base}
 
 
+def canary(uri):
+    return {"trafficPercent": 10,
+            "predictor": {"model": {"name": "c", "modelFormat": {"name": "sklearn"},
+                                    "storageUri": uri}}}
+
+
 def pod(image):
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "models"},
             "spec": {"initContainers": [{"name": "storage-initializer", "image": image,
@@ -311,6 +373,14 @@ class Admission(unittest.TestCase):
         gen = gen_admission()
         self.image = gen.IMAGE + "@" + gen.DIGEST
 
+    def admit(self, policy, obj):
+        """`admit`, on an object the API server would accept (strict schema: the vendored CRD or
+        the Kubernetes OpenAPI). cel-python is untyped, so a field name the policy misspells
+        would read as absent; judging only schema-valid samples ties the paths the policy
+        reads to the schema's, as the API server's type check would."""
+        self.assertEqual(errors(obj), [], f"sample is not schema-valid: {obj}")
+        return admit(policy, obj)
+
     def test_generated_file_is_current_and_matches_the_storage_container(self):
         self.assertEqual(gen_admission().render(), (DEPLOY / "admission.yaml").read_text())
         csc = [d for d in docs(DEPLOY / "cluster-storage-container.yaml")
@@ -325,13 +395,13 @@ class Admission(unittest.TestCase):
                          transformer={"containers": [{"name": "t", "image": "t",
                                                       "env": [{"name": "STORAGE_URI", "value": "s3://b/t"}]}]},
                          explainer={"art": {"storageUri": "s3://b/e"}},
-                         canary=[{"predictor": {"model": {"storageUri": "s3://b/c"}}}])]:
-            self.assertEqual(admit(self.locations, obj), [])
-        self.assertEqual(admit(self.initializer, pod(self.image)), [])
-        self.assertEqual(admit(self.initializer, pod(self.image.replace("@", ":0.1.0@"))), [])
+                         canary=[canary("s3://b/c")])]:
+            self.assertEqual(self.admit(self.locations, obj), [])
+        self.assertEqual(self.admit(self.initializer, pod(self.image)), [])
+        self.assertEqual(self.admit(self.initializer, pod(self.image.replace("@", ":0.1.0@"))), [])
         no_init = pod(self.image)
         del no_init["spec"]["initContainers"]
-        self.assertEqual(admit(self.initializer, no_init), [])
+        self.assertEqual(self.admit(self.initializer, no_init), [])
 
     def test_non_s3_locations_are_denied_wherever_they_appear(self):
         cases = {
@@ -349,11 +419,11 @@ class Admission(unittest.TestCase):
                 {"name": "c", "image": "c", "env": [{"name": "STORAGE_URI",
                                                     "valueFrom": {"secretKeyRef": {"name": "x", "key": "y"}}}]}]}),
             "explainer": isvc(explainer={"art": {"storageUri": "gs://b/e"}}),
-            "canary": isvc(canary=[{"predictor": {"model": {"storageUri": "pvc://c/m"}}}]),
+            "canary": isvc(canary=[canary("pvc://c/m")]),
         }
         for name, obj in cases.items():
             with self.subTest(name):
-                self.assertNotEqual(admit(self.locations, obj), [], f"{name} was admitted")
+                self.assertNotEqual(self.admit(self.locations, obj), [], f"{name} was admitted")
 
     def test_other_storage_initializers_are_denied(self):
         for image in ["kserve/storage-initializer:v0.15.0", "kserve/storage-initializer:latest",
@@ -362,7 +432,7 @@ class Admission(unittest.TestCase):
                       "ghcr.io/modelseal/modelseal-init-evil@sha256:" + "0" * 64,
                       "evil.io/ghcr.io/modelseal/modelseal-init@sha256:" + "0" * 64]:
             with self.subTest(image):
-                self.assertNotEqual(admit(self.initializer, pod(image)), [], f"{image} was admitted")
+                self.assertNotEqual(self.admit(self.initializer, pod(image)), [], f"{image} was admitted")
 
 
 # ---------------------------------------------------------------- checkov
