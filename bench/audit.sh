@@ -5,6 +5,8 @@
 # list-objects-v2` over the same bucket (one listing), and of a HEAD of every object with curl,
 # 32 in flight: the floor of any audit that reads each object's encryption, which only HEAD
 # tells (moto answers about 410 HEADs a second here, at any concurrency).
+# Then the same 10,000 objects on s3rver, a faster server that records no SSE (so every object is
+# a not_sse_kms finding there): how fast the audit itself goes when the server is not the limit.
 #   bench/audit.sh [MODELS]    (default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,3 +51,24 @@ printf '| %-44s | %8s |\n' "tool" "wall s" "$(printf -- '-%.0s' {1..44})" "-----
 printf '| %-44s | %8.2f |\n' "modelseal audit --shallow (HEAD every object)" "$(echo "$t1 - $t0" | bc)"
 printf '| %-44s | %8.2f |\n' "aws s3api list-objects-v2 (the listing alone)" "$(echo "$t2 - $t1" | bc)"
 printf '| %-44s | %8.2f |\n' "curl -I every object, 32 in flight (floor)" "$(echo "$t4 - $t3" | bc)"
+
+# The same bucket layout on s3rver: a signed model copied MODELS times, uploaded by the aws CLI.
+start_s3rver
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+"$MS" sign "$WORK/m" --key "$WORK/signer.key" >/dev/null
+mkdir -p "$WORK/tree"
+for i in $(seq 1 "$MODELS"); do cp -r "$WORK/m" "$WORK/tree/m$i"; done
+AWS_ENDPOINT_URL=$S3RVER_URL $AWS s3 cp --recursive --only-show-errors "$WORK/tree" "s3://$S3RVER_BUCKET/models/"
+t0=$(date +%s.%N)
+AWS_ENDPOINT_URL=$S3RVER_URL "$MS" audit "s3://$S3RVER_BUCKET" --key "$WORK/signer.pub" --shallow --json > "$WORK/audit-s3rver.json" || true
+t1=$(date +%s.%N)
+AWS_ENDPOINT_URL=$S3RVER_URL $AWS s3api list-objects-v2 --bucket "$S3RVER_BUCKET" --query 'Contents[].Key' --output text > "$WORK/keys"
+tr '\t' '\n' < "$WORK/keys" \
+  | while read -r k; do printf 'url = "%s/%s/%s"\noutput = "/dev/null"\n' "$S3RVER_URL" "$S3RVER_BUCKET" "$k"; done > "$WORK/heads.cfg"
+t2=$(date +%s.%N)
+curl -s -I -Z --parallel-max 32 -K "$WORK/heads.cfg" > /dev/null 2>&1
+t3=$(date +%s.%N)
+summary=$(python3 -c "import json,collections; r=json.load(open('$WORK/audit-s3rver.json')); print(r['objects'], sum(m['verified'] for m in r['models']), dict(collections.Counter(f['kind'] for f in r['findings'])))")
+echo "s3rver: objects, verified models, findings by kind: $summary"
+printf '| %-44s | %8.2f |\n' "s3rver: modelseal audit --shallow" "$(echo "$t1 - $t0" | bc)"
+printf '| %-44s | %8.2f |\n' "s3rver: curl -I every object, 32 in flight" "$(echo "$t3 - $t2" | bc)"

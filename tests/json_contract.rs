@@ -372,3 +372,38 @@ fn s3_commands_print_one_valid_object_on_success_and_failure() {
 
     assert_eq!(invalid(&python, &objects), Vec::<String>::new());
 }
+
+/// audit on a store that lacks the bucket-setting calls (s3rver): settings it could not read are
+/// `null` and listed in `unreadable`, each with its own finding; the object is schema-valid.
+#[test]
+fn audit_with_unreadable_bucket_settings_prints_a_valid_object() {
+    let Some(python) = python() else { return };
+    let Some(url) = aws::server("MODELSEAL_TEST_S3RVER") else {
+        return;
+    };
+    let bucket =
+        std::env::var("MODELSEAL_TEST_S3RVER_BUCKET").unwrap_or_else(|_| "modelseal".into());
+    let rt = aws::rt();
+    let s3 = aws::s3(&url, "S3RVER", "S3RVER");
+    let dir = workdir(&[("model/config.json", b"{}\n")]);
+    let d = dir.path();
+    let ms = |args: &[&str]| run(d, aws::modelseal(&url, "S3RVER", "S3RVER"), args);
+    let prefix = format!("json-{}", std::process::id());
+    aws::put(&s3, &rt, &bucket, &format!("{prefix}/config.json"), b"{}\n");
+    let r = ms(&[
+        "audit",
+        &format!("s3://{bucket}/{prefix}"),
+        "--key",
+        "signer.pub",
+        "--json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let (l, o) = object("audit, unreadable settings", "audit", &r);
+    assert_eq!(o["bucket_settings"]["policy"], serde_json::Value::Null);
+    assert_eq!(
+        o["bucket_settings"]["unreadable"].as_array().unwrap().len(),
+        3,
+        "{o}"
+    );
+    assert_eq!(invalid(&python, &[(l, o)]), Vec::<String>::new());
+}

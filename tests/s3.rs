@@ -686,6 +686,68 @@ fn s3rver_round_trip() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(std::fs::read(d.join("out/weights.bin")).unwrap(), big);
+    // audit on a store without the bucket-setting calls (s3rver: GetBucketPolicy 405,
+    // GetPublicAccessBlock 501, GetBucketVersioning a bucket listing): each setting is reported
+    // unchecked, and the objects are still audited.
+    let r = ms(&[
+        "audit",
+        &format!("s3://{bucket}/{prefix}"),
+        "--key",
+        "signer.pub",
+        "--json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["models"][0]["verified"], true, "{v}");
+    assert_eq!(v["bucket_settings"]["policy"], serde_json::Value::Null);
+    assert_eq!(
+        v["bucket_settings"]["unreadable"],
+        serde_json::json!(["policy", "versioning", "public_access_block"])
+    );
+    let mut found: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().into(),
+                f["key"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    found.sort();
+    let mut want: Vec<(String, String)> = ["config.json", "model.sig", "weights.bin"]
+        .iter()
+        .map(|k| ("not_sse_kms".to_string(), format!("{prefix}/{k}")))
+        .chain((0..3).map(|_| ("bucket_setting_unreadable".to_string(), String::new())))
+        .collect();
+    want.sort();
+    assert_eq!(found, want, "{v}");
+    let details: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "bucket_setting_unreadable")
+        .map(|f| f["detail"].as_str().unwrap())
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("GetBucketPolicy") && d.contains("405")),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("GetBucketVersioning") && d.contains("<ListBucketResult>")),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("GetPublicAccessBlock") && d.contains("501")),
+        "{details:?}"
+    );
     // Wrong credentials: access denied, a usage error.
     let r = run(
         aws::modelseal(&url, "NOT-S3RVER", "wrong-secret"),

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use modelseal_kernel::oms::TlogPolicy;
-use modelseal_s3::{BucketSettings, Engine, Head, Object};
+use modelseal_s3::{BucketSettings, Engine, Head, Object, Setting};
 
 use crate::{check_listing, fetch, located_dir, FetchError, Located, Trust, SIGNATURE_NAME};
 
@@ -44,6 +44,9 @@ pub enum Kind {
     VersioningOff,
     /// The public access block is missing or not fully on.
     PublicAccessNotBlocked,
+    /// A bucket setting could not be read (access denied, or the store lacks the call), so it
+    /// was not checked.
+    BucketSettingUnreadable,
 }
 
 impl Kind {
@@ -62,6 +65,7 @@ impl Kind {
             Kind::PolicyAllowsHttp => "policy_allows_http",
             Kind::VersioningOff => "versioning_off",
             Kind::PublicAccessNotBlocked => "public_access_not_blocked",
+            Kind::BucketSettingUnreadable => "bucket_setting_unreadable",
         }
     }
 }
@@ -360,10 +364,26 @@ pub fn policy_findings(
     out
 }
 
-/// Versioning and the public access block.
+/// Versioning and the public access block; a setting that could not be read is one finding
+/// of its own, never taken as off or as on.
 pub fn settings_findings(settings: &BucketSettings) -> Vec<Finding> {
-    let mut out = Vec::new();
-    if settings.versioning.as_deref() != Some("Enabled") {
+    let mut out: Vec<Finding> = settings
+        .unreadable
+        .iter()
+        .map(|u| Finding {
+            kind: Kind::BucketSettingUnreadable,
+            key: String::new(),
+            detail: format!(
+                "the bucket's {} was not checked: {}: {}",
+                u.setting.name(),
+                u.setting.call(),
+                u.reason
+            ),
+        })
+        .collect();
+    if !settings.is_unreadable(Setting::Versioning)
+        && settings.versioning.as_deref() != Some("Enabled")
+    {
         out.push(Finding {
             kind: Kind::VersioningOff,
             key: String::new(),
@@ -373,7 +393,9 @@ pub fn settings_findings(settings: &BucketSettings) -> Vec<Finding> {
             ),
         });
     }
-    if settings.public_access_block != Some([true; 4]) {
+    if !settings.is_unreadable(Setting::PublicAccessBlock)
+        && settings.public_access_block != Some([true; 4])
+    {
         out.push(Finding {
             kind: Kind::PublicAccessNotBlocked,
             key: String::new(),
@@ -417,7 +439,8 @@ pub struct Report {
 }
 
 /// Audits `s3://bucket/prefix`. Errors are failures to audit (listing, HEAD, a model's bytes
-/// unreadable, the bucket's settings unreadable), never findings.
+/// unreadable, a bucket setting failing other than by refusal), never findings; a bucket setting
+/// the store refuses to tell is a `bucket_setting_unreadable` finding.
 /// Models checked at once by a shallow audit (a signature GET each).
 const MODELS_IN_FLIGHT: usize = 16;
 
@@ -500,11 +523,13 @@ pub async fn audit(
         .bucket_settings(bucket)
         .await
         .map_err(FetchError::s3)?;
-    findings.extend(policy_findings(
-        bucket,
-        settings.policy.as_deref(),
-        opts.kms_key.as_ref().map(|(_, arn)| arn.as_str()),
-    ));
+    if !settings.is_unreadable(Setting::Policy) {
+        findings.extend(policy_findings(
+            bucket,
+            settings.policy.as_deref(),
+            opts.kms_key.as_ref().map(|(_, arn)| arn.as_str()),
+        ));
+    }
     findings.extend(settings_findings(&settings));
     findings.sort();
     Ok(Report {
@@ -598,6 +623,37 @@ mod tests {
             size: 1,
             etag: None,
         }
+    }
+
+    #[test]
+    fn an_unreadable_setting_is_a_finding_of_its_own_never_on_or_off() {
+        let kinds = |s: &BucketSettings| -> Vec<&str> {
+            settings_findings(s).iter().map(|f| f.kind.name()).collect()
+        };
+        let mut s = BucketSettings::default();
+        assert_eq!(kinds(&s), ["versioning_off", "public_access_not_blocked"]);
+        s.unreadable.push(modelseal_s3::Unreadable {
+            setting: Setting::Versioning,
+            reason: "NotImplemented (HTTP 501)".into(),
+        });
+        assert_eq!(
+            kinds(&s),
+            ["bucket_setting_unreadable", "public_access_not_blocked"]
+        );
+        assert_eq!(
+            settings_findings(&s)[0].detail,
+            "the bucket's versioning was not checked: GetBucketVersioning: NotImplemented (HTTP 501)"
+        );
+        s.public_access_block = Some([true; 4]);
+        s.unreadable.push(modelseal_s3::Unreadable {
+            setting: Setting::PublicAccessBlock,
+            reason: "access denied: Access Denied".into(),
+        });
+        // A refused call is reported even where a value was somehow present: never taken as on.
+        assert_eq!(
+            kinds(&s),
+            ["bucket_setting_unreadable", "bucket_setting_unreadable"]
+        );
     }
 
     #[test]

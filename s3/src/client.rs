@@ -285,14 +285,29 @@ impl Engine {
     }
 
     /// The bucket's policy, versioning and public access block (three calls, each retried).
-    /// A setting the bucket does not have (S3 answers 404) is `None`; any other error fails.
+    /// A setting the bucket does not have (S3 answers 404) is `None`; one whose call is refused
+    /// (denied, or not implemented by the store) is `None` and listed in `unreadable`; any other
+    /// error fails.
     pub async fn bucket_settings(&self, bucket: &str) -> Result<crate::BucketSettings, S3Error> {
-        /// A 404 means the bucket has no such setting. (S3Error is the engine's error everywhere.)
+        let mut unreadable = Vec::new();
+        // A 404 means the bucket has no such setting; a refusal leaves the setting unknown.
+        // (S3Error is the engine's error everywhere.)
         #[allow(clippy::result_large_err)]
-        fn absent<T>() -> impl Fn(S3Error) -> Result<Option<T>, S3Error> {
-            |e| match e {
-                S3Error::NoSuchKey { .. } => Ok(None),
-                e => Err(e),
+        fn settle<T>(
+            setting: crate::Setting,
+            read: Result<Option<T>, S3Error>,
+            unreadable: &mut Vec<crate::Unreadable>,
+        ) -> Result<Option<T>, S3Error> {
+            match read {
+                Err(S3Error::NoSuchKey { .. }) => Ok(None),
+                Err(e) => match e.refusal() {
+                    Some(reason) => {
+                        unreadable.push(crate::Unreadable { setting, reason });
+                        Ok(None)
+                    }
+                    None => Err(e),
+                },
+                ok => ok,
             }
         }
         let policy = self
@@ -305,33 +320,43 @@ impl Engine {
                         .map_err(|e| classify("GetBucketPolicy", bucket, "", e))
                 }
             })
-            .await
-            .or_else(absent())?;
+            .await;
+        let policy = settle(crate::Setting::Policy, policy, &mut unreadable)?;
         let versioning = self
             .with_retries(|| {
                 let req = self.client.get_bucket_versioning().bucket(bucket);
                 async move {
                     match req.send().await {
-                        Ok(o) => Ok(o.status().map(|s| s.as_str().to_string())),
+                        Ok(o) => Ok(Ok(o.status().map(|s| s.as_str().to_string()))),
                         // moto names the root element GetBucketVersioningResponse, not
                         // VersioningConfiguration, which the SDK refuses; the 200 body's
-                        // <Status> is still the answer.
+                        // <Status> is still the answer. Any other 200 document (s3rver answers
+                        // with a bucket listing) says nothing about versioning.
                         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 200) => {
                             let body = e
                                 .raw_response()
                                 .and_then(|r| r.body().bytes())
                                 .map(|b| String::from_utf8_lossy(b).into_owned())
                                 .unwrap_or_default();
-                            Ok(body
-                                .split_once("<Status>")
-                                .and_then(|(_, rest)| rest.split_once("</Status>"))
-                                .map(|(status, _)| status.to_string()))
+                            Ok(versioning_status(&body))
                         }
                         Err(e) => Err(classify("GetBucketVersioning", bucket, "", e)),
                     }
                 }
             })
-            .await?;
+            .await;
+        let versioning = match versioning {
+            Ok(Err(reason)) => {
+                unreadable.push(crate::Unreadable {
+                    setting: crate::Setting::Versioning,
+                    reason,
+                });
+                Ok(None)
+            }
+            Ok(Ok(status)) => Ok(status),
+            Err(e) => Err(e),
+        };
+        let versioning = settle(crate::Setting::Versioning, versioning, &mut unreadable)?;
         let public_access_block = self
             .with_retries(|| {
                 let req = self.client.get_public_access_block().bucket(bucket);
@@ -351,12 +376,17 @@ impl Engine {
                         .map_err(|e| classify("GetPublicAccessBlock", bucket, "", e))
                 }
             })
-            .await
-            .or_else(absent())?;
+            .await;
+        let public_access_block = settle(
+            crate::Setting::PublicAccessBlock,
+            public_access_block,
+            &mut unreadable,
+        )?;
         Ok(crate::BucketSettings {
             policy,
             versioning,
             public_access_block,
+            unreadable,
         })
     }
 
@@ -413,4 +443,51 @@ pub(crate) fn pause(attempt: u32, error: &S3Error) -> Duration {
         .retry_after()
         .map_or(Duration::ZERO, |d| d.min(MAX_RETRY_AFTER));
     backoff(attempt).max(after)
+}
+
+/// The `<Status>` of a versioning document the SDK could not parse (moto's root element), or why
+/// the document is not one.
+fn versioning_status(body: &str) -> Result<Option<String>, String> {
+    let doc = body.trim_start();
+    let doc = match doc.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map_or("", |(_, r)| r).trim_start(),
+        None => doc,
+    };
+    if !(doc.starts_with("<GetBucketVersioningResponse")
+        || doc.starts_with("<VersioningConfiguration"))
+    {
+        let root: String = doc
+            .chars()
+            .skip(1)
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        return Err(format!(
+            "the store answered with <{root}>, not a versioning configuration"
+        ));
+    }
+    Ok(doc
+        .split_once("<Status>")
+        .and_then(|(_, rest)| rest.split_once("</Status>"))
+        .map(|(status, _)| status.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::versioning_status;
+
+    #[test]
+    fn a_versioning_answer_is_read_only_from_a_versioning_document() {
+        let moto = r#"<?xml version="1.0" encoding="UTF-8"?>
+<GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></GetBucketVersioningResponse>"#;
+        assert_eq!(versioning_status(moto), Ok(Some("Enabled".into())));
+        assert_eq!(versioning_status("<VersioningConfiguration/>"), Ok(None));
+        let s3rver = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult><Contents><Key>k</Key><Status>Enabled</Status></Contents></ListBucketResult>"#;
+        assert_eq!(
+            versioning_status(s3rver),
+            Err(
+                "the store answered with <ListBucketResult>, not a versioning configuration".into()
+            )
+        );
+    }
 }

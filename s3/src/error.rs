@@ -155,6 +155,20 @@ fn reason(status: u16) -> &'static str {
 }
 
 impl S3Error {
+    /// Why a call was refused for good, in one line: access denied, or a store that does not
+    /// implement it (501 NotImplemented, 405 MethodNotAllowed). `None` for anything else.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            S3Error::AccessDenied { message, .. } => Some(format!("access denied: {message}")),
+            S3Error::Service {
+                status: Some(status @ (405 | 501)),
+                code,
+                ..
+            } => Some(format!("{code} (HTTP {status})")),
+            _ => None,
+        }
+    }
+
     /// The last error of a request that ran out of attempts.
     pub(crate) fn gave_up(self, attempts: u32) -> Self {
         if attempts > 1 {
@@ -282,7 +296,8 @@ where
                     Retry::No(S3Error::ObjectChanged { bucket, key })
                 }
                 _ => {
-                    let retryable = status.is_some_and(|s| s >= 500 || s == 429);
+                    // 501 NotImplemented is the store's lasting answer, not a fault.
+                    let retryable = status.is_some_and(|s| (s >= 500 && s != 501) || s == 429);
                     let e = S3Error::Service {
                         op,
                         bucket,

@@ -34,7 +34,8 @@ pub struct Object {
     pub etag: Option<String>,
 }
 
-/// A bucket's security settings, as an auditor reads them; `None` where the bucket has none.
+/// A bucket's security settings, as an auditor reads them; `None` where the bucket has none,
+/// or where the store would not tell (then `unreadable` names it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BucketSettings {
     /// The bucket policy's JSON text.
@@ -43,6 +44,51 @@ pub struct BucketSettings {
     pub versioning: Option<String>,
     /// BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets.
     pub public_access_block: Option<[bool; 4]>,
+    /// Settings whose call was refused: access denied, or a store without the call (501
+    /// NotImplemented; s3rver answers GetBucketPolicy with 405).
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl BucketSettings {
+    /// Whether `setting` was refused, so that its `None` means "unknown", not "not set".
+    pub fn is_unreadable(&self, setting: Setting) -> bool {
+        self.unreadable.iter().any(|u| u.setting == setting)
+    }
+}
+
+/// One of a bucket's settings the auditor could not read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    pub setting: Setting,
+    /// The store's answer, in one line (`access denied: ...`, `NotImplemented (HTTP 501)`).
+    pub reason: String,
+}
+
+/// The bucket settings an audit reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Setting {
+    Policy,
+    Versioning,
+    PublicAccessBlock,
+}
+
+impl Setting {
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Policy => "policy",
+            Setting::Versioning => "versioning",
+            Setting::PublicAccessBlock => "public_access_block",
+        }
+    }
+
+    /// The S3 call that reads it.
+    pub fn call(self) -> &'static str {
+        match self {
+            Setting::Policy => "GetBucketPolicy",
+            Setting::Versioning => "GetBucketVersioning",
+            Setting::PublicAccessBlock => "GetPublicAccessBlock",
+        }
+    }
 }
 
 /// What HEAD says about an object's encryption.

@@ -5,6 +5,7 @@
 use modelseal_fetch::audit::{self, Options, Report};
 use modelseal_kernel::oms::TlogPolicy;
 use modelseal_kernel::Trust;
+use modelseal_s3::Setting;
 
 use super::verdict::{fetch_failure, parse_uri};
 use crate::aws::Aws;
@@ -86,9 +87,10 @@ fn json(r: &Report, bucket: &str, prefix: &str, shallow: bool) -> serde_json::Va
             "uri": m.uri, "signature": m.signature, "verified": m.verified,
         })).collect::<Vec<_>>(),
         "bucket_settings": {
-            "policy": r.settings.policy.is_some(),
+            "policy": (!r.settings.is_unreadable(Setting::Policy)).then_some(r.settings.policy.is_some()),
             "versioning": r.settings.versioning,
             "public_access_block": r.settings.public_access_block,
+            "unreadable": r.settings.unreadable.iter().map(|u| u.setting.name()).collect::<Vec<_>>(),
         },
         "clean": r.findings.is_empty(),
         "findings": r.findings.iter().map(|f| serde_json::json!({
