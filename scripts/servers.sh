@@ -36,6 +36,9 @@ start_s3rver() {
   [ -x "$_servers_root/.tools/node_modules/.bin/s3rver" ] || (mkdir -p "$_servers_root/.tools" && cd "$_servers_root/.tools" && npm install --silent --no-audit --no-fund s3rver@3.7.1 >/dev/null)
   local port dir; port=$(free_port); dir=$(mktemp -d)
   export S3RVER_BUCKET=${S3RVER_BUCKET:-modelseal}
+  # s3rver 3.7.1 encrypts ListObjectsV2 continuation tokens with DES, which Node's OpenSSL 3
+  # offers only with the legacy provider: without it every listing past 1,000 keys is a 500.
+  NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--openssl-legacy-provider" \
   "$_servers_root/.tools/node_modules/.bin/s3rver" -d "$dir" -a 127.0.0.1 -p "$port" --configure-bucket "$S3RVER_BUCKET" --silent >"${TMPDIR:-/tmp}/modelseal-s3rver-$port.log" 2>&1 &
   _server_pids+=($!)
   _server_dirs+=("$dir")
