@@ -438,12 +438,12 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-/// Audits `s3://bucket/prefix`. Errors are failures to audit (listing, HEAD, a model's bytes
-/// unreadable, a bucket setting failing other than by refusal), never findings; a bucket setting
-/// the store refuses to tell is a `bucket_setting_unreadable` finding.
 /// Models checked at once by a shallow audit (a signature GET each).
 const MODELS_IN_FLIGHT: usize = 16;
 
+/// Audits `s3://bucket/prefix`. Errors are failures to audit (listing, HEAD, a model's bytes
+/// unreadable, a bucket setting failing other than by refusal), never findings; a bucket setting
+/// the store refuses to tell is a `bucket_setting_unreadable` finding.
 pub async fn audit(
     engine: &Engine,
     bucket: &str,
