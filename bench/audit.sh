@@ -4,9 +4,10 @@
 # audit (32 HEADs in flight, then each model's signature and listing), of `aws s3api
 # list-objects-v2` over the same bucket (one listing), and of a HEAD of every object with curl,
 # 32 in flight: the floor of any audit that reads each object's encryption, which only HEAD
-# tells (moto answers about 410 HEADs a second here, at any concurrency).
-# Then the same 10,000 objects on s3rver, a faster server that records no SSE (so every object is
-# a not_sse_kms finding there): how fast the audit itself goes when the server is not the limit.
+# tells (moto answers 170-420 HEADs a second on the VMs measured so far, at any concurrency).
+# Then the same 10,000 objects on s3rver, which records no SSE (so every object is a not_sse_kms
+# finding there) and lacks the bucket-setting calls: the audit and curl's HEAD floor once more,
+# on a second server (about 590 HEADs a second here).
 #   bench/audit.sh [MODELS]    (default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
