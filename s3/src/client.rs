@@ -338,7 +338,7 @@ impl Engine {
                                 .and_then(|r| r.body().bytes())
                                 .map(|b| String::from_utf8_lossy(b).into_owned())
                                 .unwrap_or_default();
-                            Ok(versioning_status(&body))
+                            Ok(crate::parse::versioning_status(&body))
                         }
                         Err(e) => Err(classify("GetBucketVersioning", bucket, "", e)),
                     }
@@ -443,51 +443,4 @@ pub(crate) fn pause(attempt: u32, error: &S3Error) -> Duration {
         .retry_after()
         .map_or(Duration::ZERO, |d| d.min(MAX_RETRY_AFTER));
     backoff(attempt).max(after)
-}
-
-/// The `<Status>` of a versioning document the SDK could not parse (moto's root element), or why
-/// the document is not one.
-fn versioning_status(body: &str) -> Result<Option<String>, String> {
-    let doc = body.trim_start();
-    let doc = match doc.strip_prefix("<?xml") {
-        Some(rest) => rest.split_once("?>").map_or("", |(_, r)| r).trim_start(),
-        None => doc,
-    };
-    if !(doc.starts_with("<GetBucketVersioningResponse")
-        || doc.starts_with("<VersioningConfiguration"))
-    {
-        let root: String = doc
-            .chars()
-            .skip(1)
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        return Err(format!(
-            "the store answered with <{root}>, not a versioning configuration"
-        ));
-    }
-    Ok(doc
-        .split_once("<Status>")
-        .and_then(|(_, rest)| rest.split_once("</Status>"))
-        .map(|(status, _)| status.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::versioning_status;
-
-    #[test]
-    fn a_versioning_answer_is_read_only_from_a_versioning_document() {
-        let moto = r#"<?xml version="1.0" encoding="UTF-8"?>
-<GetBucketVersioningResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></GetBucketVersioningResponse>"#;
-        assert_eq!(versioning_status(moto), Ok(Some("Enabled".into())));
-        assert_eq!(versioning_status("<VersioningConfiguration/>"), Ok(None));
-        let s3rver = r#"<?xml version="1.0" encoding="UTF-8"?>
-<ListBucketResult><Contents><Key>k</Key><Status>Enabled</Status></Contents></ListBucketResult>"#;
-        assert_eq!(
-            versioning_status(s3rver),
-            Err(
-                "the store answered with <ListBucketResult>, not a versioning configuration".into()
-            )
-        );
-    }
 }
