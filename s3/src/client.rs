@@ -290,25 +290,22 @@ impl Engine {
     /// error fails.
     pub async fn bucket_settings(&self, bucket: &str) -> Result<crate::BucketSettings, S3Error> {
         let mut unreadable = Vec::new();
-        // A 404 means the bucket has no such setting; a refusal leaves the setting unknown.
-        // (S3Error is the engine's error everywhere.)
+        // A 404 means the bucket has no such setting; a refusal, or an answer that is not the
+        // setting (`Ok(Err(why))`), leaves it unknown. (S3Error is the engine's error everywhere.)
         #[allow(clippy::result_large_err)]
         fn settle<T>(
             setting: crate::Setting,
-            read: Result<Option<T>, S3Error>,
+            read: Result<Result<Option<T>, String>, S3Error>,
             unreadable: &mut Vec<crate::Unreadable>,
         ) -> Result<Option<T>, S3Error> {
-            match read {
-                Err(S3Error::NoSuchKey { .. }) => Ok(None),
-                Err(e) => match e.refusal() {
-                    Some(reason) => {
-                        unreadable.push(crate::Unreadable { setting, reason });
-                        Ok(None)
-                    }
-                    None => Err(e),
-                },
-                ok => ok,
-            }
+            let reason = match read {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(why)) => why,
+                Err(S3Error::NoSuchKey { .. }) => return Ok(None),
+                Err(e) => e.refusal().ok_or(e)?,
+            };
+            unreadable.push(crate::Unreadable { setting, reason });
+            Ok(None)
         }
         let policy = self
             .with_retries(|| {
@@ -316,7 +313,7 @@ impl Engine {
                 async move {
                     req.send()
                         .await
-                        .map(|o| o.policy().map(str::to_string))
+                        .map(|o| Ok(o.policy().map(str::to_string)))
                         .map_err(|e| classify("GetBucketPolicy", bucket, "", e))
                 }
             })
@@ -345,17 +342,6 @@ impl Engine {
                 }
             })
             .await;
-        let versioning = match versioning {
-            Ok(Err(reason)) => {
-                unreadable.push(crate::Unreadable {
-                    setting: crate::Setting::Versioning,
-                    reason,
-                });
-                Ok(None)
-            }
-            Ok(Ok(status)) => Ok(status),
-            Err(e) => Err(e),
-        };
         let versioning = settle(crate::Setting::Versioning, versioning, &mut unreadable)?;
         let public_access_block = self
             .with_retries(|| {
@@ -364,14 +350,14 @@ impl Engine {
                     req.send()
                         .await
                         .map(|o| {
-                            o.public_access_block_configuration().map(|c| {
+                            Ok(o.public_access_block_configuration().map(|c| {
                                 [
                                     c.block_public_acls().unwrap_or(false),
                                     c.ignore_public_acls().unwrap_or(false),
                                     c.block_public_policy().unwrap_or(false),
                                     c.restrict_public_buckets().unwrap_or(false),
                                 ]
-                            })
+                            }))
                         })
                         .map_err(|e| classify("GetPublicAccessBlock", bucket, "", e))
                 }

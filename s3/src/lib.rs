@@ -65,7 +65,7 @@ pub struct Unreadable {
 }
 
 /// The bucket settings an audit reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Setting {
     Policy,
     Versioning,
