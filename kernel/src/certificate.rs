@@ -5,6 +5,10 @@
 //! codeSigning EKU, the subject alternative names) are read with RustCrypto's `x509-cert`. No
 //! ASN.1 is parsed by hand here.
 //!
+//! A signing certificate that is itself a CA (basicConstraints cA=TRUE) is accepted as
+//! model_signing accepts it, when it is otherwise a valid signer; webpki refuses such a leaf, so
+//! its path is checked by [`crate::ca_signer`].
+//!
 //! The chain is judged at the time the caller gives ([`CertificateTrust::at`]): the verifier's
 //! clock. model_signing 1.1.1 judges it at the leaf's own notBefore, which never lets a
 //! certificate expire; we do not, so a leaf past its notAfter (or a CA past its own) is refused.
@@ -16,7 +20,7 @@ use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
 use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, SubjectAltName};
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName};
 
 use crate::keys::{KeyError, PublicKey, SignError, Signer};
 use crate::pem;
@@ -184,34 +188,45 @@ impl CertificateTrust {
             })?;
         }
         // 1. The path: every signature, validity window, basic constraints and name
-        //    constraint, from the leaf to one of the anchors, at the verification time.
-        let leaf_cert = CertificateDer::from(leaf_der.as_slice());
-        let end_entity =
-            EndEntityCert::try_from(&leaf_cert).map_err(|e| ChainError::Malformed {
-                index: 0,
-                reason: webpki_reason(&e),
-            })?;
-        let intermediates: Vec<CertificateDer<'_>> = rest
-            .iter()
-            .map(|d| CertificateDer::from(d.as_slice()))
-            .collect();
-        end_entity
-            .verify_for_usage(
-                webpki::ALL_VERIFICATION_ALGS,
-                &self.anchors,
-                &intermediates,
-                UnixTime::since_unix_epoch(Duration::from_secs(self.at)),
-                AnyPurpose,
-                None,
-                None,
-            )
-            .map_err(|e| ChainError::Path(webpki_reason(&e)))?;
-        // 2. The leaf is for signing: KeyUsage digitalSignature, or EKU codeSigning.
+        //    constraint, from the leaf to one of the anchors, at the verification time. A leaf
+        //    that is itself a CA signs as model_signing lets it (crate::ca_signer); any other
+        //    path is webpki's.
         let tbs = &leaf.tbs_certificate;
         let malformed = |e: x509_cert::der::Error| ChainError::Malformed {
             index: 0,
             reason: e.to_string(),
         };
+        let leaf_is_ca = tbs
+            .get::<BasicConstraints>()
+            .map_err(malformed)?
+            .is_some_and(|(_, bc)| bc.ca);
+        if leaf_is_ca {
+            crate::ca_signer::verify_path(leaf_der, rest, &self.anchors, self.at)
+                .map_err(ChainError::Path)?;
+        } else {
+            let leaf_cert = CertificateDer::from(leaf_der.as_slice());
+            let end_entity =
+                EndEntityCert::try_from(&leaf_cert).map_err(|e| ChainError::Malformed {
+                    index: 0,
+                    reason: webpki_reason(&e),
+                })?;
+            let intermediates: Vec<CertificateDer<'_>> = rest
+                .iter()
+                .map(|d| CertificateDer::from(d.as_slice()))
+                .collect();
+            end_entity
+                .verify_for_usage(
+                    webpki::ALL_VERIFICATION_ALGS,
+                    &self.anchors,
+                    &intermediates,
+                    UnixTime::since_unix_epoch(Duration::from_secs(self.at)),
+                    AnyPurpose,
+                    None,
+                    None,
+                )
+                .map_err(|e| ChainError::Path(webpki_reason(&e)))?;
+        }
+        // 2. The leaf is for signing: KeyUsage digitalSignature, or EKU codeSigning.
         let digital_signature = tbs
             .get::<KeyUsage>()
             .map_err(malformed)?

@@ -210,3 +210,308 @@ fn fulcio_identities_include_username_other_names() {
         .check_identity(&Matcher::Exact("bob".into()), &issuer)
         .is_err());
 }
+
+/// A PKI made with openssl in the shape model-transparency's test-CA script (certtool) gives
+/// it, which the OMS conformance suite's bundles use: an RSA root and intermediate
+/// (CA, keyCertSign), and a P-384 signing certificate that is itself a CA (basicConstraints
+/// CA:TRUE, KeyUsage digitalSignature, EKU codeSigning), named like its issuer.
+struct CaPki {
+    dir: std::path::PathBuf,
+}
+
+impl CaPki {
+    fn new(tag: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("modelseal-capki-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let pki = CaPki { dir };
+        pki.ext(
+            "ca.ext",
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
+        );
+        pki.openssl(&["genrsa", "-out", "root.key", "2048"]);
+        pki.openssl(&[
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            "root.key",
+            "-subj",
+            "/CN=root-ca",
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+            "-out",
+            "root.pem",
+        ]);
+        pki.issue("int", "intermediate-ca", "root", "ca.ext", "rsa");
+        pki.ext(
+            "signer.ext",
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n",
+        );
+        pki.issue("signer", "intermediate-ca", "int", "signer.ext", "p384");
+        pki
+    }
+
+    fn ext(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.join(name), text).unwrap();
+    }
+
+    fn openssl(&self, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .current_dir(&self.dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `NAME.pem` with key `NAME.key` (RSA or P-384), subject `/CN=cn`, issued by `issuer`.
+    fn issue(&self, name: &str, cn: &str, issuer: &str, ext: &str, key: &str) {
+        let key_file = format!("{name}.key");
+        match key {
+            "rsa" => self.openssl(&["genrsa", "-out", &key_file, "2048"]),
+            _ => self.openssl(&[
+                "ecparam",
+                "-name",
+                "secp384r1",
+                "-genkey",
+                "-noout",
+                "-out",
+                &key_file,
+            ]),
+        }
+        let csr = format!("{name}.csr");
+        self.openssl(&[
+            "req",
+            "-new",
+            "-key",
+            &key_file,
+            "-subj",
+            &format!("/CN={cn}"),
+            "-out",
+            &csr,
+        ]);
+        let serial = format!("0x{:x}", name.len() * 7919 + cn.len());
+        self.openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &format!("{issuer}.pem"),
+            "-CAkey",
+            &format!("{issuer}.key"),
+            "-set_serial",
+            &serial,
+            "-days",
+            "30",
+            "-extfile",
+            ext,
+            "-out",
+            &format!("{name}.pem"),
+        ]);
+    }
+
+    fn der(&self, name: &str) -> Vec<u8> {
+        certificate::certificates_from_pem(
+            &std::fs::read(self.dir.join(format!("{name}.pem"))).unwrap(),
+        )
+        .unwrap()
+        .remove(0)
+    }
+
+    fn trust(&self, root: &str, at: u64) -> CertificateTrust {
+        CertificateTrust::from_pem(
+            &std::fs::read(self.dir.join(format!("{root}.pem"))).unwrap(),
+            None,
+            at,
+        )
+        .unwrap()
+    }
+}
+
+impl Drop for CaPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A minute from now: inside the 30 days of every certificate issued during the test.
+fn now() -> u64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    secs + 60
+}
+
+fn path_error(r: Result<certificate::VerifiedLeaf, ChainError>) -> String {
+    match r {
+        Err(ChainError::Path(why)) => why,
+        other => panic!("expected a path error, got {other:?}"),
+    }
+}
+
+/// A signing certificate that is a CA signs, as model_signing lets it, when it is otherwise a
+/// valid signer; the rest of its path is held to what webpki holds every other path to.
+#[test]
+fn a_ca_signing_certificate_signs_through_a_valid_path_only() {
+    let pki = CaPki::new("main");
+    let (signer, int) = (pki.der("signer"), pki.der("int"));
+    let at = now();
+    let leaf = pki
+        .trust("root", at)
+        .verify_chain(&[signer.clone(), int.clone()])
+        .unwrap();
+    assert_eq!(leaf.key.curve(), Some(Curve::P384));
+    // The intermediate only among the trusted certificates works too; neither place: no path.
+    let roots = [
+        std::fs::read(pki.dir.join("root.pem")).unwrap(),
+        std::fs::read(pki.dir.join("int.pem")).unwrap(),
+    ]
+    .concat();
+    CertificateTrust::from_pem(&roots, None, at)
+        .unwrap()
+        .verify_chain(std::slice::from_ref(&signer))
+        .unwrap();
+    assert!(path_error(
+        pki.trust("root", at)
+            .verify_chain(std::slice::from_ref(&signer))
+    )
+    .contains("no path"));
+    // Another root, a time past the certificates, a changed signature: refused.
+    let other = CaPki::new("other");
+    path_error(
+        other
+            .trust("root", at)
+            .verify_chain(&[signer.clone(), int.clone()]),
+    );
+    let later = at + 40 * 86_400;
+    assert!(path_error(
+        pki.trust("root", later)
+            .verify_chain(&[signer.clone(), int.clone()])
+    )
+    .contains("expired"));
+    let mut tampered = signer.clone();
+    let n = tampered.len();
+    tampered[n - 5] ^= 1;
+    assert!(
+        path_error(pki.trust("root", at).verify_chain(&[tampered, int.clone()]))
+            .contains("signature")
+    );
+}
+
+/// Self-signed, trusted as its own anchor (the suite's certificate-self-signed case), also when
+/// the bundle carries it twice (a chain file naming the certificate itself).
+#[test]
+fn a_self_signed_ca_signing_certificate_is_its_own_anchor() {
+    let pki = CaPki::new("self");
+    pki.openssl(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "self.key",
+    ]);
+    pki.openssl(&[
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        "self.key",
+        "-subj",
+        "/CN=self-signed-test",
+        "-days",
+        "30",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=digitalSignature",
+        "-addext",
+        "extendedKeyUsage=codeSigning",
+        "-out",
+        "self.pem",
+    ]);
+    let own = pki.der("self");
+    let trust = pki.trust("self", now());
+    trust.verify_chain(std::slice::from_ref(&own)).unwrap();
+    trust.verify_chain(&[own.clone(), own.clone()]).unwrap();
+    assert!(path_error(pki.trust("root", now()).verify_chain(&[own])).contains("no path"));
+}
+
+/// An issuer above a CA signing certificate: a CA, within its path length, with keyCertSign
+/// when it has a KeyUsage, and no name constraints (which this path does not evaluate).
+#[test]
+fn issuers_of_a_ca_signing_certificate_are_held_to_the_issuer_rules() {
+    let pki = CaPki::new("issuers");
+    let at = now();
+    let signer_of = |ext: &str, name: &str| {
+        pki.ext(&format!("{name}.ext"), ext);
+        pki.issue(
+            name,
+            &format!("{name}-ca"),
+            "root",
+            &format!("{name}.ext"),
+            "rsa",
+        );
+        pki.issue(&format!("{name}-signer"), "s", name, "signer.ext", "p384");
+        (pki.der(&format!("{name}-signer")), pki.der(name))
+    };
+    let (signer, int) = signer_of(
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\n",
+        "nocertsign",
+    );
+    let why = path_error(pki.trust("root", at).verify_chain(&[signer, int]));
+    assert!(why.contains("keyCertSign"), "{why}");
+    let (signer, int) = signer_of("basicConstraints=critical,CA:FALSE\n", "notca");
+    let why = path_error(pki.trust("root", at).verify_chain(&[signer, int]));
+    assert!(why.contains("not a CA"), "{why}");
+    let (signer, int) = signer_of(
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign\nnameConstraints=permitted;email:.example.com\n",
+        "constrained",
+    );
+    let why = path_error(pki.trust("root", at).verify_chain(&[signer, int]));
+    assert!(why.contains("name constraints"), "{why}");
+    // pathlen:0 on the first intermediate forbids a second one below it.
+    let (_, top) = signer_of(
+        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=keyCertSign\n",
+        "top",
+    );
+    pki.ext(
+        "mid.ext",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign\n",
+    );
+    pki.issue("mid", "mid-ca", "top", "mid.ext", "rsa");
+    pki.issue("mid-signer", "s", "mid", "signer.ext", "p384");
+    let chain = [pki.der("mid-signer"), pki.der("mid"), top];
+    let why = path_error(pki.trust("root", at).verify_chain(&chain));
+    assert!(why.contains("path length"), "{why}");
+}
+
+/// A CA signing certificate must still be for signing.
+#[test]
+fn a_ca_signing_certificate_must_be_for_signing() {
+    let pki = CaPki::new("purpose");
+    pki.ext(
+        "plain.ext",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
+    );
+    pki.issue("plain", "p", "int", "plain.ext", "p384");
+    assert_eq!(
+        pki.trust("root", now())
+            .verify_chain(&[pki.der("plain"), pki.der("int")])
+            .unwrap_err(),
+        ChainError::NotForSigning
+    );
+}

@@ -104,3 +104,100 @@ pub fn certify(dir: &Path, name: &str, email: &str, public_key: &Path) -> Leaf {
         roots: ca("root.pem"),
     }
 }
+
+/// A private PKI in the shape model-transparency's test-CA script (certtool) makes and the OMS
+/// conformance suite signs with, made with openssl in `dir`: an RSA root and intermediate (CA,
+/// keyCertSign) and a P-384 signing certificate that is itself a CA (basicConstraints CA:TRUE,
+/// KeyUsage digitalSignature, EKU codeSigning, named like its issuer). Valid from now for a
+/// day. `key` is the signing key (SEC1 PEM), `chain` the intermediate, `roots` the root.
+pub fn ca_signing_leaf(dir: &Path) -> Leaf {
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).expect("write");
+    write(
+        "ca.ext",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
+    );
+    write(
+        "signer.ext",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n",
+    );
+    openssl(dir, &["genrsa", "-out", "root-ca.key", "2048"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            "root-ca.key",
+            "-subj",
+            "/CN=root-ca",
+            "-days",
+            "1",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+            "-out",
+            "root-ca.pem",
+        ],
+    );
+    openssl(dir, &["genrsa", "-out", "int-ca.key", "2048"]);
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "secp384r1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "signer.key",
+        ],
+    );
+    for (name, issuer, ext, serial) in [
+        ("int-ca", "root-ca", "ca.ext", "0x11"),
+        ("signer", "int-ca", "signer.ext", "0x12"),
+    ] {
+        let csr = format!("{name}.csr");
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                &format!("{name}.key"),
+                "-subj",
+                "/CN=intermediate-ca",
+                "-out",
+                &csr,
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &format!("{issuer}.pem"),
+                "-CAkey",
+                &format!("{issuer}.key"),
+                "-set_serial",
+                serial,
+                "-days",
+                "1",
+                "-extfile",
+                ext,
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
+    }
+    Leaf {
+        key: dir.join("signer.key"),
+        cert: dir.join("signer.pem"),
+        chain: dir.join("int-ca.pem"),
+        roots: dir.join("root-ca.pem"),
+    }
+}
