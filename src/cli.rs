@@ -191,6 +191,14 @@ production root modelseal carries.")]
     Verify {
         /// The model: a directory, a single file, or s3://BUCKET/PREFIX (streamed, nothing kept).
         model: String,
+        /// Local models: leave these files or directories out of the check, as model_signing's
+        /// `verify --ignore-paths` does (absolute, or relative to the working directory;
+        /// repeatable; a path that does not exist changes nothing). OMS does not define
+        /// exclusions at verification: this is the operator's choice, for bundles whose signed
+        /// ignore paths do not name the model's files (the Go client records them relative to
+        /// its repository). A file the signature lists is checked all the same.
+        #[arg(long, value_name = "PATH")]
+        ignore_paths: Vec<PathBuf>,
         #[command(flatten)]
         check: CheckArgs,
         #[command(flatten)]
@@ -335,6 +343,11 @@ pub struct CheckArgs {
     /// Accept bundles carrying transparency-log entries without verifying them.
     #[arg(long)]
     pub insecure_ignore_tlog: bool,
+    /// Tolerate files (or objects under the prefix) the signature does not cover: they are
+    /// listed, never hashed, downloaded or placed. Without it such a file refuses the model
+    /// (OMS 8.5; model_signing's flag of the same name).
+    #[arg(long)]
+    pub ignore_unsigned_files: bool,
     /// Refuse a model that verifies but is not this one (sha256:HEX, as `modelseal digest`
     /// prints it): a directory's signed root digest, a single file's SHA-256. Guards against a
     /// validly signed older model copied over the current one.
@@ -354,11 +367,11 @@ pub struct TrustArgs {
           conflicts_with_all = ["certificate_chain", "certificate_identity", "certificate_identity_regexp",
                                 "certificate_oidc_issuer", "certificate_oidc_issuer_regexp"])]
     pub key: Option<String>,
-    /// Trusted CA certificates (PEM): the signature must be made with a certificate that chains
-    /// to one of them, valid now, for digital signatures or code signing (model_signing's
-    /// certificate method).
+    /// Trusted CA certificates (PEM; repeatable, every certificate of every file is trusted):
+    /// the signature must be made with a certificate that chains to one of them, valid now, for
+    /// digital signatures or code signing (model_signing's certificate method).
     #[arg(long, value_name = "PEM")]
-    pub certificate_chain: Option<PathBuf>,
+    pub certificate_chain: Vec<PathBuf>,
     /// The signing certificate's identity (an email, URI or DNS subject alternative name),
     /// compared exactly. Without --certificate-chain: Sigstore keyless, with
     /// --certificate-oidc-issuer.
@@ -399,9 +412,10 @@ pub struct CertificateArgs {
     /// hint (model_signing's certificate method; verify with --certificate-chain).
     #[arg(long, value_name = "PEM")]
     pub certificate: Option<PathBuf>,
-    /// Intermediate CA certificates (PEM) to carry in the bundle after the signing certificate.
+    /// Intermediate CA certificates (PEM) to carry in the bundle after the signing certificate,
+    /// in the order given (repeatable).
     #[arg(long, value_name = "PEM", requires = "certificate")]
-    pub certificate_chain: Option<PathBuf>,
+    pub certificate_chain: Vec<PathBuf>,
 }
 
 fn parse_pin(text: &str) -> Result<modelseal_kernel::Digest, String> {

@@ -71,12 +71,13 @@ pub fn signer(arg: &str, aws: Option<&Aws>) -> Result<Box<dyn Signer>, Failure> 
     Ok(Box::new(private_key(arg)?))
 }
 
-/// A signer named by a certificate (`--certificate LEAF.pem`, `--certificate-chain CHAIN.pem`),
-/// as model_signing's certificate method writes it; without a certificate, the signer itself.
+/// A signer named by a certificate (`--certificate LEAF.pem`, `--certificate-chain CHAIN.pem`
+/// repeated), as model_signing's certificate method writes it; without a certificate, the
+/// signer itself.
 pub fn certified(
     signer: Box<dyn Signer>,
     certificate: Option<&Path>,
-    chain: Option<&Path>,
+    chain: &[std::path::PathBuf],
 ) -> Result<Box<dyn Signer>, Failure> {
     let Some(leaf) = certificate else {
         return Ok(signer);
@@ -92,8 +93,8 @@ pub fn certified(
             "put the issuing CAs in --certificate-chain",
         ));
     }
-    if let Some(chain) = chain {
-        certificates.extend(self::certificates(chain, "certificate chain")?);
+    for path in chain {
+        certificates.extend(self::certificates(path, "certificate chain")?);
     }
     Certified::new(signer, certificates)
         .map_err(|e| {
@@ -123,16 +124,28 @@ pub fn trust(args: &crate::cli::TrustArgs, aws: Option<&Aws>) -> Result<Trust, F
     if let Some(key) = &args.key {
         return verifier(key, aws).map(Trust::Key);
     }
-    if let Some(path) = &args.certificate_chain {
-        let pem = read_bounded(path, "certificate chain", evidence::TRUST_LIMIT)?;
+    if !args.certificate_chain.is_empty() {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let mut pem = Vec::new();
+        for path in &args.certificate_chain {
+            let text = read_bounded(path, "certificate chain", evidence::TRUST_LIMIT)?;
+            // Each file must stand on its own, so an error names the file it is in.
+            CertificateTrust::from_pem(&text, None, now).map_err(|e| {
+                Failure::cannot_check(
+                    format!("cannot use --certificate-chain {}: {e}", path.display()),
+                    "pass the PEM certificates of the CA(s) that issue signing certificates",
+                )
+            })?;
+            pem.extend_from_slice(&text);
+            pem.push(b'\n');
+        }
         return CertificateTrust::from_pem(&pem, args.certificate_identity.clone(), now)
             .map(Trust::Certificates)
             .map_err(|e| {
                 Failure::cannot_check(
-                    format!("cannot use --certificate-chain {}: {e}", path.display()),
+                    format!("cannot use --certificate-chain: {e}"),
                     "pass the PEM certificates of the CA(s) that issue signing certificates",
                 )
             });

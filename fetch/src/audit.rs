@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use modelseal_kernel::manifest::UnsignedFiles;
 use modelseal_kernel::oms::TlogPolicy;
 use modelseal_s3::{BucketSettings, Engine, Head, Object, Setting};
 
@@ -553,13 +554,21 @@ async fn verify_one(
         pin: None,
     };
     let result = if opts.shallow {
-        check_listing(engine, located, trust(), opts.tlog)
+        check_listing(engine, located, trust(), opts.tlog, UnsignedFiles::Refuse)
             .await
             .map(|_| ())
     } else {
-        fetch(engine, located, trust(), opts.tlog, None, None)
-            .await
-            .map(|_| ())
+        fetch(
+            engine,
+            located,
+            trust(),
+            opts.tlog,
+            UnsignedFiles::Refuse,
+            None,
+            None,
+        )
+        .await
+        .map(|_| ())
     };
     let error = match result {
         Ok(()) => return Ok(true),

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use modelseal_kernel::bundle::{Bundle, BundleError};
 use modelseal_kernel::manifest::{
-    HashJob, ItemKey, LocalFile, LocalModel, Mismatch, Plan, ResourcePath, SignedManifest, Verified,
+    HashJob, ItemKey, LocalFile, LocalModel, Mismatch, Plan, PlanOptions, ResourcePath,
+    SignedManifest, UnsignedFiles, Verified,
 };
 use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
 use modelseal_kernel::{Digest, Hasher};
@@ -620,11 +621,14 @@ pub struct Listed {
 
 /// Steps 0-9 without hashing: the signature (and pin) checked, then the listing against the
 /// signed manifest, so a missing, extra or resized object is refused before any byte moves.
+/// With [`UnsignedFiles::Tolerate`], objects the manifest does not list are left where they are
+/// (never downloaded, never placed) and reported in the plan.
 pub async fn check_listing(
     engine: &Engine,
     located: &Located,
     trust: Trust<'_>,
     tlog: TlogPolicy,
+    unsigned: UnsignedFiles,
 ) -> Result<Listed, FetchError> {
     let uri = located.uri();
     let pinned_only = matches!(trust, Trust::Pin(_));
@@ -670,7 +674,12 @@ pub async fn check_listing(
             )
         }
     };
-    let plan = manifest.plan(&located.local_model(), &evidence);
+    let options = PlanOptions {
+        evidence,
+        excluded: Vec::new(),
+        unsigned,
+    };
+    let plan = manifest.plan(&located.local_model(), &options);
     // The listing alone can prove a mismatch: refuse before moving any bytes.
     if !plan.missing.is_empty() || !plan.extra.is_empty() || !plan.size_changed.is_empty() {
         let mismatch = Mismatch {
@@ -694,12 +703,14 @@ pub async fn check_listing(
 }
 
 /// Signature first, then every selected signed object streamed through the hashers (and into
-/// `staging`), then the check. `select` keeps only some signed files (KServe's patterns).
+/// `staging`), then the check. `select` keeps only some signed files (KServe's patterns);
+/// `unsigned` says whether objects outside the manifest refuse the model or are left alone.
 pub async fn fetch(
     engine: &Engine,
     located: &Located,
     trust: Trust<'_>,
     tlog: TlogPolicy,
+    unsigned: UnsignedFiles,
     staging: Option<&Path>,
     select: Option<&dyn Fn(&ResourcePath) -> bool>,
 ) -> Result<Fetched, FetchError> {
@@ -710,7 +721,7 @@ pub async fn fetch(
         signature,
         ignored_transparency,
         pinned_only,
-    } = check_listing(engine, located, trust, tlog).await?;
+    } = check_listing(engine, located, trust, tlog, unsigned).await?;
     if let Some(keep) = select {
         plan.select(keep);
     }

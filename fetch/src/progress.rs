@@ -97,6 +97,15 @@ pub fn describe(done: u64, total: Option<u64>, elapsed: Duration) -> String {
     }
 }
 
+/// `n` things, in the right number: "1 file", "2 files".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Binary units, one decimal above KiB: "512 B", "1.5 KiB", "3.0 GiB".
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -64,6 +64,9 @@ pub struct Config {
     pub trust: TrustSettings,
     pub allow: Vec<String>,
     pub ignore: Vec<String>,
+    /// MODELSEAL_IGNORE_UNSIGNED_FILES=true: objects under the prefix the signature does not
+    /// cover (training leftovers) are skipped, never placed, instead of refusing the model.
+    pub ignore_unsigned_files: bool,
     pub termination_log: PathBuf,
 }
 
@@ -73,6 +76,17 @@ fn truthy(v: Option<&String>) -> bool {
 
 fn falsy(v: Option<&String>) -> bool {
     v.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0" | "no"))
+}
+
+/// A switch that widens what is accepted: unset or empty is off, and anything but a clear
+/// true or false is refused rather than guessed.
+fn switch(env: &Env, key: &str) -> Result<bool, String> {
+    match non_empty(env, key) {
+        None => Ok(false),
+        Some(v) if truthy(Some(&v)) => Ok(true),
+        Some(v) if falsy(Some(&v)) => Ok(false),
+        Some(v) => Err(format!("{key} '{v}' is neither true nor false")),
+    }
 }
 
 fn non_empty(env: &Env, key: &str) -> Option<String> {
@@ -286,6 +300,7 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
         trust,
         allow: patterns(&env, "STORAGE_ALLOW_PATTERNS")?,
         ignore: patterns(&env, "STORAGE_IGNORE_PATTERNS")?,
+        ignore_unsigned_files: switch(&env, "MODELSEAL_IGNORE_UNSIGNED_FILES")?,
         termination_log: PathBuf::from(
             non_empty(&env, "MODELSEAL_TERMINATION_LOG")
                 .unwrap_or_else(|| "/dev/termination-log".into()),

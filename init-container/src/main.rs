@@ -14,13 +14,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use modelseal_fetch::progress::count;
 use modelseal_fetch::{
     clear_dest, evidence, fetch, locate, place, prepare_staging, progress, remove_staging,
     stop_requested, FetchError, Located, SignatureSource, Trust as FetchTrust,
 };
 use modelseal_kernel::certificate::CertificateTrust;
 use modelseal_kernel::fulcio::Matcher;
-use modelseal_kernel::manifest::ResourcePath;
+use modelseal_kernel::manifest::{ResourcePath, UnsignedFiles};
 use modelseal_kernel::oms::TlogPolicy;
 use modelseal_kernel::sigstore::KeylessTrust;
 use modelseal_kernel::trusted_root::{self, TrustedRoot};
@@ -64,6 +65,9 @@ Trust (at least one):
   VERIFICATION_DIGEST         sha256:HEX pin: a single file's SHA-256 (trust on its own), or
                               with a key a directory's signed root digest (`modelseal digest`)
   MODELSEAL_SIGNATURE         the signature's s3:// URI, when it is not beside the model
+  MODELSEAL_IGNORE_UNSIGNED_FILES=true
+                              objects under the prefix the signature does not cover (e.g.
+                              training leftovers) are skipped and logged, never placed
 
 S3 (as kserve-storage reads them):
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ROLE_ARN +
@@ -497,16 +501,30 @@ async fn stage_and_place(
         selector(config)
     };
     let select_ref = select.as_ref().map(|f| f as &dyn Fn(&ResourcePath) -> bool);
+    let unsigned = if config.ignore_unsigned_files {
+        UnsignedFiles::Tolerate
+    } else {
+        UnsignedFiles::Refuse
+    };
     let fetched = fetch(
         engine,
         located,
         trust,
         TlogPolicy::Refuse,
+        unsigned,
         Some(staging),
         select_ref,
     )
     .await
     .map_err(|e| reason(&e))?;
+    if !fetched.plan.unsigned.is_empty() {
+        log(format!(
+            "skipped {} under {} that the signature does not cover (MODELSEAL_IGNORE_UNSIGNED_FILES): {}",
+            count(fetched.plan.unsigned.len(), "object"),
+            located.uri(),
+            fetched.plan.unsigned.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ));
+    }
     if !fetched.plan.skipped.is_empty() {
         log(format!(
             "selected {} of {} signed files (STORAGE_ALLOW_PATTERNS {:?}, STORAGE_IGNORE_PATTERNS {:?}); not placed: {}",
@@ -517,10 +535,15 @@ async fn stage_and_place(
             fetched.plan.skipped.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         ));
     }
+    let legacy = if fetched.verified.predicate.is_legacy() {
+        format!("; legacy predicate {}", fetched.verified.predicate.uri())
+    } else {
+        String::new()
+    };
     log(format!(
-        "verified {} ({} items, root sha256 {}) in {:.1} s",
+        "verified {} ({}, root sha256 {}{legacy}) in {:.1} s",
         located.uri(),
-        fetched.verified.items,
+        count(fetched.verified.items, "item"),
         fetched.verified.root,
         started.elapsed().as_secs_f64()
     ));
@@ -553,15 +576,16 @@ async fn stage_and_place(
         }
         remove_staging(staging);
         log(format!(
-            "unpacked {name} ({files} files) into {}",
+            "unpacked {name} ({}) into {}",
+            count(files, "file"),
             dest.display()
         ));
         return Ok(());
     }
     let placed = place(located, &fetched, staging, dest, false).map_err(|e| reason(&e))?;
     log(format!(
-        "placed {} files in {}",
-        placed.files.len(),
+        "placed {} in {}",
+        count(placed.files.len(), "file"),
         dest.display()
     ));
     Ok(())

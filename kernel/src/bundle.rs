@@ -204,8 +204,6 @@ pub enum Content {
 pub struct Bundle {
     pub media_type: String,
     pub key_material: KeyMaterial,
-    /// Whether `verificationMaterial.tlogEntries` was present (OMS v1.0 requires the field).
-    pub has_tlog_entries_field: bool,
     /// The transparency-log entries, checked for shape only.
     pub tlog_entries: Vec<crate::tlog::TlogEntry>,
     /// RFC 3161 timestamps (DER), not yet verified.
@@ -276,7 +274,6 @@ impl Bundle {
             }
             _ => return Err(BundleError::KeyMaterial),
         };
-        let has_tlog_entries_field = material.tlog_entries.is_some();
         let tlog_entries = material
             .tlog_entries
             .unwrap_or_default()
@@ -339,7 +336,6 @@ impl Bundle {
         Ok(Bundle {
             media_type,
             key_material,
-            has_tlog_entries_field,
             tlog_entries,
             timestamps,
             content,
@@ -500,7 +496,7 @@ mod tests {
             r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"ab"},"tlogEntries":[]},"dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"MAA=","keyid":""}]}}"#
         );
         let b = Bundle::from_json(json.as_bytes()).unwrap();
-        assert!(b.has_tlog_entries_field);
+        assert!(b.tlog_entries.is_empty());
         assert_eq!(
             b.key_material,
             KeyMaterial::PublicKey {

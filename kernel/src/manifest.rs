@@ -174,12 +174,37 @@ pub struct Serialization {
 /// The paths model_signing ignores by default, relative to the model root.
 pub const DEFAULT_IGNORES: [&str; 4] = [".git", ".gitattributes", ".github", ".gitignore"];
 
+/// Which in-toto predicate the manifest was signed as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PredicateType {
+    /// OMS v1.0: `predicate.resources` and `predicate.serialization`, a root digest subject.
+    V1_0,
+    /// model_signing 0.2.x's deprecated layout (OMS 5.1, 11): one in-toto subject per file
+    /// (name and sha256), no serialization, no root digest. Verified, never written.
+    DigestsV0_1,
+}
+
+impl PredicateType {
+    /// The `predicateType` URI.
+    pub const fn uri(self) -> &'static str {
+        match self {
+            PredicateType::V1_0 => "https://model_signing/signature/v1.0",
+            PredicateType::DigestsV0_1 => "https://model_signing/Digests/v0.1",
+        }
+    }
+
+    pub fn is_legacy(self) -> bool {
+        self == PredicateType::DigestsV0_1
+    }
+}
+
 /// A manifest whose names, digests and root digest have been checked against each other.
 #[derive(Clone, Debug)]
 pub struct SignedManifest {
     pub model_name: String,
     pub root: Digest,
     pub serialization: Serialization,
+    pub predicate: PredicateType,
     items: BTreeMap<ItemKey, Digest>,
 }
 
@@ -193,6 +218,9 @@ impl SignedManifest {
         listed: Vec<(ItemKey, Digest)>,
     ) -> Result<Self, crate::oms::ManifestError> {
         use crate::oms::ManifestError;
+        if listed.is_empty() {
+            return Err(ManifestError::Empty);
+        }
         let computed = root_digest(listed.iter().map(|(_, d)| d));
         if computed != root {
             return Err(ManifestError::RootMismatch {
@@ -207,18 +235,41 @@ impl SignedManifest {
                 why: "'.' names a single-file model and cannot stand beside other files".into(),
             });
         }
-        let mut items = BTreeMap::new();
-        for (key, digest) in listed {
-            let name = key.to_string();
-            if items.insert(key, digest).is_some() {
-                return Err(ManifestError::Duplicate(name));
-            }
-        }
         Ok(SignedManifest {
             model_name,
             root,
             serialization,
-            items,
+            predicate: PredicateType::V1_0,
+            items: unique(listed)?,
+        })
+    }
+
+    /// A manifest from the deprecated `Digests/v0.1` predicate: one SHA-256 per file, no root
+    /// digest signed. Its root (what a pin and a revocation compare with) is computed from the
+    /// files as OMS v1.0 computes it, over the component-wise order.
+    pub(crate) fn legacy(
+        listed: Vec<(ResourcePath, Digest)>,
+    ) -> Result<Self, crate::oms::ManifestError> {
+        let mut listed: Vec<(ItemKey, Digest)> = listed
+            .into_iter()
+            .map(|(p, d)| (ItemKey::File(p), d))
+            .collect();
+        if listed.is_empty() {
+            return Err(crate::oms::ManifestError::Empty);
+        }
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        let root = root_digest(listed.iter().map(|(_, d)| d));
+        Ok(SignedManifest {
+            model_name: String::new(),
+            root,
+            serialization: Serialization {
+                method: Method::Files,
+                hash: HashAlgorithm::Sha256,
+                allow_symlinks: false,
+                ignore_paths: Vec::new(),
+            },
+            predicate: PredicateType::DigestsV0_1,
+            items: unique(listed)?,
         })
     }
 
@@ -240,6 +291,7 @@ impl SignedManifest {
                 allow_symlinks: false,
                 ignore_paths: Vec::new(),
             },
+            predicate: PredicateType::V1_0,
             items,
         }
     }
@@ -301,12 +353,12 @@ impl SignedManifest {
         }
     }
 
-    /// Decides what to hash. `local` lists every regular file the shell found; `evidence` names
-    /// the signature file when it is stored among them. Listed files are always hashed, even
-    /// under an ignore. The signature is excused by its exact path only: a file below it (an S3
-    /// prefix can hold both `model.sig` and `model.sig/x`) is extra, whatever the ignore paths
-    /// say.
-    pub fn plan(&self, local: &LocalModel, evidence: &[ResourcePath]) -> Plan {
+    /// Decides what to hash. `local` lists every regular file the shell found; `options` says
+    /// which of them are the signature and what the verifier chose to exclude or tolerate.
+    /// Listed files are always hashed, even under an ignore or exclusion. The signature is
+    /// excused by its exact path only: a file below it (an S3 prefix can hold both `model.sig`
+    /// and `model.sig/x`) is extra, whatever the ignore paths or options say.
+    pub fn plan(&self, local: &LocalModel, options: &PlanOptions) -> Plan {
         let mut plan = Plan::default();
         let listed = self.listed_paths();
         let files: Vec<LocalFile> = match local {
@@ -325,6 +377,7 @@ impl SignedManifest {
             LocalModel::File { .. } => Vec::new(),
             LocalModel::Directory { .. } => self.ignores(),
         };
+        let evidence = &options.evidence;
         let mut seen = BTreeSet::new();
         for file in files {
             if listed.contains(&file.path) {
@@ -350,8 +403,12 @@ impl SignedManifest {
                 plan.extra.push(file.path);
             } else if ignores.iter().any(|i| file.path.is_within(i)) {
                 plan.ignored.push(file.path);
+            } else if options.excluded.iter().any(|i| file.path.is_within(i)) {
+                plan.excluded.push(file.path);
             } else if self.keys_for(&file.path, file.size).is_empty() {
                 // Shards method: an empty file has no items, in the signer's view and ours.
+            } else if options.unsigned == UnsignedFiles::Tolerate {
+                plan.unsigned.push(file.path);
             } else {
                 plan.extra.push(file.path);
             }
@@ -405,8 +462,12 @@ impl SignedManifest {
             Ok(Verified {
                 model_name: self.model_name.clone(),
                 root: self.root.clone(),
+                predicate: self.predicate,
+                files: self.listed_paths().len(),
                 items: self.items.len(),
                 ignored: plan.ignored.len(),
+                excluded: plan.excluded.clone(),
+                unsigned: plan.unsigned.clone(),
             })
         } else {
             Err(mismatch)
@@ -421,6 +482,20 @@ pub fn root_digest<'a>(digests: impl Iterator<Item = &'a Digest>) -> Digest {
         h.update(d.as_bytes());
     }
     h.finalize()
+}
+
+/// The items keyed by name; a name listed twice is refused.
+fn unique(
+    listed: Vec<(ItemKey, Digest)>,
+) -> Result<BTreeMap<ItemKey, Digest>, crate::oms::ManifestError> {
+    let mut items = BTreeMap::new();
+    for (key, digest) in listed {
+        let name = key.to_string();
+        if items.insert(key, digest).is_some() {
+            return Err(crate::oms::ManifestError::Duplicate(name));
+        }
+    }
+    Ok(items)
 }
 
 /// `[start, end)` ranges of `shard_size` covering `size` bytes; none for an empty file.
@@ -453,6 +528,27 @@ pub struct HashJob {
     pub algorithm: HashAlgorithm,
 }
 
+/// What an unlisted file means.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnsignedFiles {
+    /// It is extra: the model does not match (OMS 8.5's default).
+    #[default]
+    Refuse,
+    /// It is tolerated, never hashed, and reported (`--ignore-unsigned-files`, OMS 8.5).
+    Tolerate,
+}
+
+/// What the verifier knows beyond the signature, for [`SignedManifest::plan`].
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    /// The signature's own paths among the model's files, excused by their exact path only.
+    pub evidence: Vec<ResourcePath>,
+    /// Paths the operator excludes at verification (`verify --ignore-paths`, which OMS 6.2.1
+    /// does not define): unlisted files at or below them are neither hashed nor extra.
+    pub excluded: Vec<ResourcePath>,
+    pub unsigned: UnsignedFiles,
+}
+
 /// What must be hashed, and what is already known to be wrong.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -461,8 +557,12 @@ pub struct Plan {
     pub extra: Vec<ResourcePath>,
     /// Files whose size no longer matches their signed shards.
     pub size_changed: Vec<(ResourcePath, u64)>,
-    /// Unlisted files excused by an ignore path.
+    /// Unlisted files excused by a signed (or default) ignore path, or being the signature.
     pub ignored: Vec<ResourcePath>,
+    /// Unlisted files below a path the verifier excluded ([`PlanOptions::excluded`]).
+    pub excluded: Vec<ResourcePath>,
+    /// Unlisted files tolerated by [`UnsignedFiles::Tolerate`]: not hashed, never placed.
+    pub unsigned: Vec<ResourcePath>,
     /// Signed files deliberately left out by [`Plan::select`]: not hashed, not placed, not missing.
     pub skipped: Vec<ResourcePath>,
 }
@@ -561,8 +661,15 @@ impl PinnedKind {
 pub struct Verified {
     pub model_name: String,
     pub root: Digest,
+    pub predicate: PredicateType,
+    /// Signed files (a sharded file counts once).
+    pub files: usize,
+    /// Signed items: files, or shards of them.
     pub items: usize,
     pub ignored: usize,
+    /// Unlisted files the verifier excluded, and unlisted files it tolerated ([`Plan`]).
+    pub excluded: Vec<ResourcePath>,
+    pub unsigned: Vec<ResourcePath>,
 }
 
 #[cfg(test)]
@@ -632,7 +739,8 @@ mod tests {
                 .map(|n| (p(n), HashAlgorithm::Sha256.digest(n.as_bytes())))
                 .collect::<Vec<_>>(),
             &[],
-        );
+        )
+        .unwrap();
         crate::oms::parse_statement(&payload).unwrap()
     }
 
@@ -663,7 +771,10 @@ mod tests {
     #[test]
     fn listed_files_are_checked_even_under_an_ignore_path() {
         let m = manifest(&["a", ".git/config"]);
-        let plan = m.plan(&dir(&["a", ".git/config", ".git/HEAD"]), &[]);
+        let plan = m.plan(
+            &dir(&["a", ".git/config", ".git/HEAD"]),
+            &PlanOptions::default(),
+        );
         assert_eq!(plan.jobs.len(), 2);
         assert_eq!(plan.ignored, [p(".git/HEAD")]);
         assert!(m.check(&plan, &hash_all(&plan)).is_ok());
@@ -675,13 +786,16 @@ mod tests {
     #[test]
     fn selection_skips_signed_files_but_never_excuses_unsigned_ones() {
         let m = manifest(&["a.bin", "b.txt"]);
-        let mut plan = m.plan(&dir(&["a.bin", "b.txt", "evil.bin"]), &[]);
+        let mut plan = m.plan(
+            &dir(&["a.bin", "b.txt", "evil.bin"]),
+            &PlanOptions::default(),
+        );
         plan.select(|p| p.as_str().ends_with(".bin"));
         assert_eq!(plan.skipped, [p("b.txt")]);
         let err = m.check(&plan, &hash_all(&plan)).unwrap_err();
         assert_eq!(err.extra, [p("evil.bin")]);
         assert!(err.missing.is_empty(), "a skipped file is not missing");
-        let mut plan = m.plan(&dir(&["a.bin", "b.txt"]), &[]);
+        let mut plan = m.plan(&dir(&["a.bin", "b.txt"]), &PlanOptions::default());
         plan.select(|p| p.as_str().ends_with(".bin"));
         assert!(m.check(&plan, &hash_all(&plan)).is_ok());
         // Without a result for a selected job, the check fails closed.
@@ -695,15 +809,78 @@ mod tests {
             "m",
             &[(p("a"), HashAlgorithm::Sha256.digest(b"a"))],
             &["model.sig".into()],
-        );
+        )
+        .unwrap();
         let m = crate::oms::parse_statement(&payload).unwrap();
-        let evidence = [p("model.sig")];
-        let plan = m.plan(&dir(&["a", "model.sig", "model.sig/x"]), &evidence);
+        let options = PlanOptions {
+            evidence: vec![p("model.sig")],
+            ..PlanOptions::default()
+        };
+        let plan = m.plan(&dir(&["a", "model.sig", "model.sig/x"]), &options);
         assert_eq!(plan.ignored, [p("model.sig")]);
         assert_eq!(plan.extra, [p("model.sig/x")], "below the signature: extra");
         // Without the signature stored there, the signed ignore path still excuses a directory.
-        let plan = m.plan(&dir(&["a", "model.sig/x"]), &[]);
+        let plan = m.plan(&dir(&["a", "model.sig/x"]), &PlanOptions::default());
         assert!(plan.extra.is_empty());
+        // Tolerating unsigned files does not excuse one below the signature either.
+        let options = PlanOptions {
+            unsigned: UnsignedFiles::Tolerate,
+            ..options
+        };
+        let plan = m.plan(&dir(&["a", "model.sig", "model.sig/x", "b"]), &options);
+        assert_eq!(plan.extra, [p("model.sig/x")]);
+        assert_eq!(plan.unsigned, [p("b")]);
+    }
+
+    #[test]
+    fn exclusions_and_tolerated_files_never_excuse_a_listed_file() {
+        let m = manifest(&["a", "cache/keep"]);
+        let found = dir(&["a", "cache/keep", "cache/tmp", "junk"]);
+        let options = PlanOptions {
+            excluded: vec![p("cache")],
+            ..PlanOptions::default()
+        };
+        let plan = m.plan(&found, &options);
+        assert_eq!(
+            plan.jobs.len(),
+            2,
+            "a listed file below an exclusion is hashed"
+        );
+        assert_eq!(plan.excluded, [p("cache/tmp")]);
+        assert_eq!(plan.extra, [p("junk")]);
+        let options = PlanOptions {
+            unsigned: UnsignedFiles::Tolerate,
+            ..options
+        };
+        let plan = m.plan(&found, &options);
+        assert!(plan.extra.is_empty());
+        assert_eq!(plan.unsigned, [p("junk")]);
+        let v = m.check(&plan, &hash_all(&plan)).unwrap();
+        assert_eq!((v.files, v.excluded.len(), v.unsigned.len()), (2, 1, 1));
+        // Tolerance never excuses a missing or changed signed file.
+        let plan = m.plan(&dir(&["cache/keep", "junk"]), &options);
+        assert_eq!(plan.missing, [p("a")]);
+        let plan = m.plan(&found, &options);
+        let mut wrong = hash_all(&plan);
+        wrong[0].1 = HashAlgorithm::Sha256.digest(b"other");
+        assert_eq!(m.check(&plan, &wrong).unwrap_err().changed.len(), 1);
+    }
+
+    #[test]
+    fn legacy_manifests_sort_and_root_their_files() {
+        let d = |s: &str| HashAlgorithm::Sha256.digest(s.as_bytes());
+        let m = SignedManifest::legacy(vec![(p("b"), d("b")), (p("a/x"), d("a/x"))]).unwrap();
+        assert_eq!(m.predicate, PredicateType::DigestsV0_1);
+        assert_eq!(m.root, root_digest([d("a/x"), d("b")].iter()));
+        assert_eq!(m.pinned_digest().0, &m.root);
+        assert_eq!(
+            SignedManifest::legacy(Vec::new()).unwrap_err(),
+            crate::oms::ManifestError::Empty
+        );
+        assert!(matches!(
+            SignedManifest::legacy(vec![(p("a"), d("a")), (p("a"), d("b"))]),
+            Err(crate::oms::ManifestError::Duplicate(_))
+        ));
     }
 
     #[test]

@@ -13,13 +13,14 @@ use crate::digest::{Digest, HashAlgorithm};
 use crate::dsse::{pae, IN_TOTO_PAYLOAD_TYPE};
 use crate::keys::{PublicKey, SignError, Signer};
 use crate::manifest::{
-    root_digest, ItemKey, Method, PathError, ResourcePath, Serialization, SignedManifest,
+    root_digest, ItemKey, Method, PathError, PredicateType, ResourcePath, Serialization,
+    SignedManifest,
 };
 use crate::tlog::ExpectedContent;
 use crate::trust::{SignerError, Trust};
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
-pub const PREDICATE_TYPE: &str = "https://model_signing/signature/v1.0";
+pub const PREDICATE_TYPE: &str = PredicateType::V1_0.uri();
 
 /// Why a statement does not describe a model we can check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,13 @@ pub enum ManifestError {
     SubjectCount(usize),
     /// The subject has no sha256 digest, or it is not 64 hex digits.
     SubjectDigest,
+    /// The manifest lists no file (OMS 5.2.1: at least one resource).
+    Empty,
+    /// A `Digests/v0.1` subject that is not one file by name and SHA-256.
+    LegacySubject {
+        index: usize,
+        why: String,
+    },
     Method(String),
     HashType(String),
     ShardSize(String),
@@ -59,6 +67,12 @@ impl fmt::Display for ManifestError {
             ManifestError::PredicateType(t) => write!(f, "unknown predicate type '{t}'"),
             ManifestError::SubjectCount(n) => write!(f, "the statement has {n} subjects; OMS requires exactly one"),
             ManifestError::SubjectDigest => f.write_str("the subject has no valid sha256 digest"),
+            ManifestError::Empty => f.write_str("the signed manifest lists no files (OMS v1.0 requires at least one)"),
+            ManifestError::LegacySubject { index, why } => write!(
+                f,
+                "subject {} of the legacy Digests/v0.1 statement is not a file: {why}",
+                index + 1
+            ),
             ManifestError::Method(m) => write!(f, "unknown serialization method '{m}'"),
             ManifestError::HashType(h) => write!(f, "unsupported hash type '{h}'"),
             ManifestError::ShardSize(s) => write!(f, "invalid shard_size {s}"),
@@ -161,12 +175,16 @@ fn parse_shard(name: &str, shard_size: u64) -> Result<ItemKey, ManifestError> {
     })
 }
 
-/// Step 7 and 8: parses the exact payload bytes into a checked manifest.
+/// Step 7 and 8: parses the exact payload bytes into a checked manifest. The deprecated
+/// `Digests/v0.1` predicate (model_signing 0.2.x) is read as model_signing reads it.
 pub fn parse_statement(payload: &[u8]) -> Result<SignedManifest, ManifestError> {
     let st: WireStatement =
         serde_json::from_slice(payload).map_err(|e| ManifestError::Malformed(e.to_string()))?;
     if st.statement_type != STATEMENT_TYPE {
         return Err(ManifestError::StatementType(st.statement_type));
+    }
+    if st.predicate_type == PredicateType::DigestsV0_1.uri() {
+        return parse_legacy_subjects(&st.subject);
     }
     if st.predicate_type != PREDICATE_TYPE {
         return Err(ManifestError::PredicateType(st.predicate_type));
@@ -235,6 +253,31 @@ pub fn parse_statement(payload: &[u8]) -> Result<SignedManifest, ManifestError> 
     )
 }
 
+/// `Digests/v0.1`: every subject is one file, named by its model-relative path, with exactly a
+/// SHA-256 digest (annotations are informational). The predicate body carries nothing.
+fn parse_legacy_subjects(subjects: &[WireSubject]) -> Result<SignedManifest, ManifestError> {
+    let mut files = Vec::with_capacity(subjects.len());
+    for (index, subject) in subjects.iter().enumerate() {
+        let why = |why: &str| ManifestError::LegacySubject {
+            index,
+            why: why.to_string(),
+        };
+        let name = subject
+            .name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| why("it has no name"))?;
+        let path = parse_path(name)?;
+        let digest = match (subject.digest.len(), subject.digest.get("sha256")) {
+            (1, Some(hex)) => Digest::from_hex(HashAlgorithm::Sha256, hex)
+                .ok_or_else(|| why("its sha256 is not 64 hex digits"))?,
+            _ => return Err(why("its digest must be exactly one sha256")),
+        };
+        files.push((path, digest));
+    }
+    SignedManifest::legacy(files)
+}
+
 #[derive(Serialize)]
 struct OutStatement<'a> {
     #[serde(rename = "_type")]
@@ -301,12 +344,16 @@ pub fn pinned_digest_of(files: &[(ResourcePath, Digest)]) -> Digest {
 }
 
 /// The statement payload for a files/sha256 signature: resources in component-wise order (the
-/// caller's order is ignored), root over that order, ignore paths recorded as given.
+/// caller's order is ignored), root over that order, ignore paths recorded as given. An empty
+/// model is refused (OMS 6.1): a signature over nothing would verify any empty directory.
 pub fn statement_payload(
     model_name: &str,
     files: &[(ResourcePath, Digest)],
     ignore_paths: &[String],
-) -> Vec<u8> {
+) -> Result<Vec<u8>, ManifestError> {
+    if files.is_empty() {
+        return Err(ManifestError::Empty);
+    }
     let (sorted, root) = sorted_root(files);
     let statement = OutStatement {
         statement_type: STATEMENT_TYPE,
@@ -335,7 +382,7 @@ pub fn statement_payload(
         },
     };
     // Serializing plain structs of strings cannot fail.
-    serde_json::to_vec_pretty(&statement).unwrap_or_default()
+    Ok(serde_json::to_vec_pretty(&statement).unwrap_or_default())
 }
 
 /// Signs `payload` as a DSSE envelope and returns the OMS bundle JSON.
@@ -377,7 +424,6 @@ pub fn unverified_transparency(bundle: &Bundle, trust: &Trust) -> bool {
 pub enum EnvelopeError {
     MediaType(String),
     NotDsse,
-    MissingTlogEntries,
     Signer(SignerError),
     Sigstore(crate::sigstore::SigstoreError),
     Transparency(Transparency),
@@ -391,7 +437,6 @@ impl fmt::Display for EnvelopeError {
         match self {
             EnvelopeError::MediaType(m) => write!(f, "media type '{m}' is not an OMS v1.0 bundle ({MEDIA_TYPE_V03})"),
             EnvelopeError::NotDsse => f.write_str("the bundle holds a message signature, not a DSSE envelope (is it a sign-blob bundle?)"),
-            EnvelopeError::MissingTlogEntries => f.write_str("the bundle has no 'verificationMaterial.tlogEntries' (OMS v1.0 requires the field)"),
             EnvelopeError::Signer(e) => write!(f, "{e}"),
             EnvelopeError::Sigstore(e) => write!(f, "{e}"),
             EnvelopeError::Transparency(t) => write!(
@@ -420,13 +465,12 @@ pub fn verify_envelope(
     if bundle.media_type != MEDIA_TYPE_V03 {
         return Err(EnvelopeError::MediaType(bundle.media_type.clone()));
     }
-    // 2. Content: a DSSE envelope, with the tlogEntries field OMS requires.
+    // 2. Content: a DSSE envelope. `tlogEntries` may be absent or empty for the key and
+    //    certificate methods (OMS 4.1, 11.1: the Go client never writes it); keyless trust
+    //    requires an entry (crate::sigstore, S1).
     let Content::Dsse(envelope) = &bundle.content else {
         return Err(EnvelopeError::NotDsse);
     };
-    if !bundle.has_tlog_entries_field {
-        return Err(EnvelopeError::MissingTlogEntries);
-    }
     // 3. The signer: the given key (named by the bundle's hint, when it has one), or a
     //    certificate chaining to the given CA; never a key the bundle brings itself.
     //    Keyless: the certificate, its log entries and identity (crate::sigstore, S1-S6).
@@ -463,13 +507,41 @@ pub fn verify_envelope(
         return Err(EnvelopeError::PayloadType(envelope.payload_type.clone()));
     }
     // 6. Signature over the exact PAE bytes of the exact payload.
-    key.verify_message(
+    let signed = key.verify_message(
         &pae(&envelope.payload_type, &envelope.payload),
         &envelope.signature,
-    )
-    .map_err(EnvelopeError::Signature)?;
-    // 7-8. Only now is the payload parsed: statement, predicate, names, root digest.
-    parse_statement(&envelope.payload).map_err(EnvelopeError::Manifest)
+    );
+    match signed {
+        // 7-8. Only now is the payload parsed: statement, predicate, names, root digest.
+        Ok(()) => parse_statement(&envelope.payload).map_err(EnvelopeError::Manifest),
+        Err(SignError::Mismatch) if !matches!(trust, Trust::Keyless(_)) => {
+            verify_v0_2(bundle, &key, envelope)
+                .map_err(|()| EnvelopeError::Signature(SignError::Mismatch))
+        }
+        Err(e) => Err(EnvelopeError::Signature(e)),
+    }
+}
+
+/// 6b. model_signing 0.2.x signed the Python repr of the payload (`dsse::pae_v0_2`), with
+/// SHA-256 for certificates whatever the curve; model_signing still verifies those signatures.
+/// So do we, for the deprecated `Digests/v0.1` statement those releases wrote and nothing
+/// else: a payload that verifies only this way but is another statement is refused.
+fn verify_v0_2(
+    bundle: &Bundle,
+    key: &PublicKey,
+    envelope: &crate::bundle::Envelope,
+) -> Result<SignedManifest, ()> {
+    let hash = match bundle.key_material {
+        crate::bundle::KeyMaterial::Certificates(_) => HashAlgorithm::Sha256,
+        crate::bundle::KeyMaterial::PublicKey { .. } => key.hash(),
+    };
+    let message = crate::dsse::pae_v0_2(&envelope.payload_type, &envelope.payload);
+    key.verify_prehash(hash.digest(&message).as_bytes(), &envelope.signature)
+        .map_err(|_| ())?;
+    match parse_statement(&envelope.payload) {
+        Ok(m) if m.predicate.is_legacy() => Ok(m),
+        _ => Err(()),
+    }
 }
 
 #[cfg(test)]
@@ -487,7 +559,7 @@ mod tests {
             (ResourcePath::parse("a.txt").unwrap(), h("1")),
             (ResourcePath::parse("a/b").unwrap(), h("2")),
         ];
-        let payload = statement_payload("m", &files, &[".git".into()]);
+        let payload = statement_payload("m", &files, &[".git".into()]).unwrap();
         let m = parse_statement(&payload).unwrap();
         let names: Vec<String> = m.items().map(|(k, _)| k.to_string()).collect();
         assert_eq!(names, ["a/b", "a.txt"]);
@@ -511,7 +583,7 @@ mod tests {
             (&one, PinnedKind::Root),
             (&two, PinnedKind::Root),
         ] {
-            let m = parse_statement(&statement_payload("m", files, &[])).unwrap();
+            let m = parse_statement(&statement_payload("m", files, &[]).unwrap()).unwrap();
             let (signed, signed_kind) = m.pinned_digest();
             assert_eq!(signed_kind, kind);
             assert_eq!(*signed, pinned_digest_of(files));
@@ -523,7 +595,8 @@ mod tests {
 
     #[test]
     fn hostile_statements_are_refused() {
-        let good = statement_payload("m", &[(ResourcePath::parse("x").unwrap(), h("1"))], &[]);
+        let good =
+            statement_payload("m", &[(ResourcePath::parse("x").unwrap(), h("1"))], &[]).unwrap();
         let text = String::from_utf8(good).unwrap();
         let escape = text.replace("\"name\": \"x\"", "\"name\": \"../x\"");
         assert!(matches!(
@@ -540,6 +613,67 @@ mod tests {
             parse_statement(pred.as_bytes()),
             Err(ManifestError::PredicateType(_))
         ));
+    }
+
+    fn legacy(subjects: &str) -> Vec<u8> {
+        format!(
+            r#"{{"_type":"{STATEMENT_TYPE}","subject":{subjects},"predicateType":"https://model_signing/Digests/v0.1","predicate":{{"unused":"x"}}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn legacy_digests_predicate_is_one_subject_per_file() {
+        let (a, b) = (h("a").to_hex(), h("b").to_hex());
+        let m = parse_statement(&legacy(&format!(
+            r#"[{{"name":"signme-2","digest":{{"sha256":"{b}"}},"annotations":{{"actual_hash_algorithm":"file-sha256"}}}},
+                {{"name":"signme-1","digest":{{"sha256":"{a}"}}}}]"#
+        )))
+        .unwrap();
+        assert_eq!(m.predicate, PredicateType::DigestsV0_1);
+        let names: Vec<String> = m.items().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(names, ["signme-1", "signme-2"]);
+        assert_eq!(m.root, root_digest([h("a"), h("b")].iter()));
+        for (body, refused) in [
+            ("[]".to_string(), "empty"),
+            (format!(r#"[{{"digest":{{"sha256":"{a}"}}}}]"#), "no name"),
+            (
+                format!(r#"[{{"name":"x","digest":{{"sha512":"{a}"}}}}]"#),
+                "no sha256",
+            ),
+            (
+                format!(r#"[{{"name":"x","digest":{{"sha256":"{a}","md5":"00"}}}}]"#),
+                "two digests",
+            ),
+            (
+                r#"[{"name":"x","digest":{"sha256":"zz"}}]"#.to_string(),
+                "bad hex",
+            ),
+            (
+                format!(r#"[{{"name":"../x","digest":{{"sha256":"{a}"}}}}]"#),
+                "escape",
+            ),
+        ] {
+            assert!(parse_statement(&legacy(&body)).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn empty_models_are_neither_signed_nor_verified() {
+        assert_eq!(statement_payload("m", &[], &[]), Err(ManifestError::Empty));
+        let one =
+            statement_payload("m", &[(ResourcePath::parse("x").unwrap(), h("1"))], &[]).unwrap();
+        let text = String::from_utf8(one).unwrap();
+        let start = text.find("\"resources\": [").unwrap() + "\"resources\": [".len();
+        let end = text[start..].find(']').unwrap() + start;
+        let empty = format!("{}{}", &text[..start], &text[end..]).replace(
+            &root_digest(std::iter::once(&h("1"))).to_hex(),
+            &root_digest(std::iter::empty()).to_hex(),
+        );
+        assert_eq!(
+            parse_statement(empty.as_bytes()).unwrap_err(),
+            ManifestError::Empty
+        );
     }
 
     #[test]

@@ -40,7 +40,10 @@ pub enum SigstoreError {
         index: usize,
         error: TlogError,
     },
-    /// A keyless bundle must carry a log entry (or, later, a timestamp) for its signing time.
+    /// A keyless bundle carries no transparency-log entry (cosign, sigstore-go and
+    /// sigstore-python require one by default; OMS 4.1 requires one for the sigstore method).
+    NoLogEntry,
+    /// A keyless bundle must carry a log entry's SET or a timestamp for its signing time.
     NoSigningTime,
     Timestamp {
         index: usize,
@@ -57,6 +60,7 @@ impl fmt::Display for SigstoreError {
             SigstoreError::Signer(e) => write!(f, "{e}"),
             SigstoreError::NoLogRoot => f.write_str("the bundle carries transparency-log entries and no trusted root was given to verify them"),
             SigstoreError::Tlog { index, error } => write!(f, "transparency-log entry {}: {error}", index + 1),
+            SigstoreError::NoLogEntry => f.write_str("a keyless bundle must carry a transparency-log entry, and this one carries none"),
             SigstoreError::NoSigningTime => f.write_str("no verified signing time: a keyless bundle needs a transparency-log entry with a signed entry timestamp"),
             SigstoreError::Timestamp { index, error } => write!(f, "RFC 3161 timestamp {}: {error}", index + 1),
             SigstoreError::DuplicateTimestamp(index) => write!(f, "RFC 3161 timestamp {} repeats an earlier one", index + 1),
@@ -184,6 +188,10 @@ pub fn verify_signer(
                 return Err(SigstoreError::Fulcio(FulcioError::RootInBundle));
             }
             let leaf = Leaf::parse(leaf_der).map_err(SigstoreError::Fulcio)?;
+            // A keyless signature is logged: a timestamp alone does not make it public.
+            if bundle.tlog_entries.is_empty() {
+                return Err(SigstoreError::NoLogEntry);
+            }
             // S2-S5. Every log entry, against the keyless trust's own root; S5b every timestamp.
             let expected = Expected {
                 signature,

@@ -10,6 +10,7 @@ mod verdict;
 
 use std::path::{Path, PathBuf};
 
+use modelseal_kernel::manifest::UnsignedFiles;
 use modelseal_kernel::oms::TlogPolicy;
 
 use crate::aws::{Aws, Runtime};
@@ -119,6 +120,7 @@ fn remote_check<'a>(args: &'a CheckArgs, trust: &'a modelseal_kernel::Trust) -> 
         trust,
         signature: args.signature.as_deref(),
         tlog: tlog_policy(args.insecure_ignore_tlog),
+        unsigned: unsigned_files(args.ignore_unsigned_files),
         pin: args.digest.clone(),
         json: args.json,
     }
@@ -180,7 +182,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let signer = keyfile::certified(
                 keyfile::signer(&key, aws.as_ref())?,
                 certificate.certificate.as_deref(),
-                certificate.certificate_chain.as_deref(),
+                &certificate.certificate_chain,
             )?;
             if let (true, Some(aws)) = (remote, &aws) {
                 let sse = remote::PushSse {
@@ -208,12 +210,19 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Verify {
             model,
+            ignore_paths,
             check,
             hashing,
             aws,
         } => {
             let signature = check.signature.as_deref();
             let remote = is_s3(&model) || signature.is_some_and(is_s3);
+            if is_s3(&model) && !ignore_paths.is_empty() {
+                return Err(crate::failure::Failure::cannot_check(
+                    "--ignore-paths applies to local models only",
+                    "for a model in S3, --ignore-unsigned-files leaves objects the signature does not cover alone",
+                ));
+            }
             let aws = aws_if(remote || check.trust.is_kms(), &aws, Runtime::OneThread)?;
             let trust = model_trust(&check.trust, aws.as_ref())?;
             match (is_s3(&model), &aws) {
@@ -229,15 +238,16 @@ pub fn run(cli: Cli) -> Result<()> {
                         ));
                     }
                     let sig = signature.map(PathBuf::from);
-                    model::verify(
-                        Path::new(&model),
-                        &trust,
-                        sig.as_deref(),
-                        tlog_policy(check.insecure_ignore_tlog),
-                        check.digest.as_ref(),
-                        hashing.threads(),
-                        check.json,
-                    )
+                    let local = model::LocalCheck {
+                        signature: sig.as_deref(),
+                        tlog: tlog_policy(check.insecure_ignore_tlog),
+                        pin: check.digest.as_ref(),
+                        ignore: &ignore_paths,
+                        unsigned: unsigned_files(check.ignore_unsigned_files),
+                        threads: hashing.threads(),
+                        json: check.json,
+                    };
+                    model::verify(Path::new(&model), &trust, local)
                 }
             }
         }
@@ -386,6 +396,14 @@ fn check_cosign_flags(flags: crate::cli::CosignFlags) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+fn unsigned_files(ignore_unsigned_files: bool) -> UnsignedFiles {
+    if ignore_unsigned_files {
+        UnsignedFiles::Tolerate
+    } else {
+        UnsignedFiles::Refuse
+    }
 }
 
 fn tlog_policy(insecure_ignore_tlog: bool) -> TlogPolicy {

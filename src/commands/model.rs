@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use modelseal_kernel::manifest::{
-    HashJob, ItemKey, LocalModel, ResourcePath, SignedManifest, Verified, DEFAULT_IGNORES,
+    HashJob, ItemKey, LocalModel, PlanOptions, ResourcePath, SignedManifest, UnsignedFiles,
+    Verified, DEFAULT_IGNORES,
 };
 use modelseal_kernel::oms::{self, TlogPolicy};
 use modelseal_kernel::{Digest, HashAlgorithm, Signer};
@@ -14,6 +15,7 @@ use crate::failure::{self, Failure, Result};
 use crate::files::{self, Model, WalkError};
 use crate::hashing::{self, Task};
 use crate::progress::Progress;
+use modelseal_fetch::progress::count;
 
 /// Maps a walk failure; a symlink or special file is a verdict when verifying, a usage problem
 /// when signing.
@@ -208,10 +210,25 @@ pub(super) fn sign_digests(
     files: &[(ResourcePath, Digest)],
     ignore_paths: &[String],
 ) -> Result<String> {
-    let payload = oms::statement_payload(name, files, ignore_paths);
+    let payload = oms::statement_payload(name, files, ignore_paths).map_err(|e| match e {
+        oms::ManifestError::Empty => nothing_to_sign(shown, ignore_paths),
+        e => Failure::cannot_check(format!("cannot sign model {shown}: {e}"), "report this bug"),
+    })?;
     oms::sign_statement(signer, &payload).map_err(|e| {
         Failure::cannot_check(format!("cannot sign model {shown}: {e}"), "check the key")
     })
+}
+
+/// OMS 6.1: a model with no file after its exclusions is not signed (a signature over nothing
+/// would vouch for any empty directory).
+pub(super) fn nothing_to_sign(shown: &str, ignore_paths: &[String]) -> Failure {
+    Failure::cannot_check(
+        format!(
+            "nothing to sign: model {shown} has no files once {} are left out",
+            ignore_paths.join(", ")
+        ),
+        "sign a directory that holds the model's files, or drop the --ignore-paths that exclude them",
+    )
 }
 
 /// Files and their digests.
@@ -227,7 +244,14 @@ fn hash_for_signing(
     threads: usize,
 ) -> Result<(Hashed, Vec<String>)> {
     let ignore_paths = ignore_paths(inside.as_ref(), extra_ignores);
-    let jobs = signed_paths(model, &ignore_paths)?
+    let paths = signed_paths(model, &ignore_paths)?;
+    if paths.is_empty() {
+        return Err(nothing_to_sign(
+            &format!("'{}'", model.path.display()),
+            &ignore_paths,
+        ));
+    }
+    let jobs = paths
         .into_iter()
         .map(|path| HashJob {
             keys: vec![ItemKey::File(path.clone())],
@@ -310,47 +334,60 @@ pub fn sign(
         None => format!("{} key {}", key.algorithm_name(), &key.oms_hint()[..16]),
     };
     println!(
-        "Signed model '{}' ({} files) with {by}; signature written to {}",
+        "Signed model '{}' ({}) with {by}; signature written to {}",
         model.name(),
-        files.len(),
+        count(files.len(), "file"),
         signature.display()
     );
     Ok(())
 }
 
+/// What `verify` is told about a local model beyond its trust.
+pub struct LocalCheck<'a> {
+    pub signature: Option<&'a Path>,
+    pub tlog: TlogPolicy,
+    pub pin: Option<&'a Digest>,
+    /// `--ignore-paths`: files or directories left out of the check.
+    pub ignore: &'a [PathBuf],
+    pub unsigned: UnsignedFiles,
+    pub threads: usize,
+    pub json: bool,
+}
+
 pub fn verify(
     model_path: &Path,
     trust: &modelseal_kernel::Trust,
-    signature: Option<&Path>,
-    tlog: TlogPolicy,
-    pin: Option<&Digest>,
-    threads: usize,
-    json: bool,
+    check: LocalCheck<'_>,
 ) -> Result<()> {
     if let Err(e) = std::fs::symlink_metadata(model_path) {
         return Err(failure::io("read model", model_path, &e));
     }
-    let sig_path =
-        signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
+    let sig_path = check
+        .signature
+        .map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
     let bytes = modelseal_fetch::read_local_signature(&sig_path).map_err(verdict::fetch_failure)?;
-    let manifest = verdict::check_signature(bytes, &sig_path.display().to_string(), trust, tlog)?;
-    verdict::check_pin(&manifest, pin, &model_path.display().to_string())?;
+    let manifest =
+        verdict::check_signature(bytes, &sig_path.display().to_string(), trust, check.tlog)?;
+    verdict::check_pin(&manifest, check.pin, &model_path.display().to_string())?;
     let model = open(model_path, true)?;
-    let verified = check_model(&model, &manifest, &sig_path, threads)?;
-    verdict::report("verify", &verified, &model.name(), json, &[]);
+    let options = PlanOptions {
+        evidence: signature_inside(&model, &sig_path).into_iter().collect(),
+        excluded: resolve_ignore_paths(&model, check.ignore)?,
+        unsigned: check.unsigned,
+    };
+    let verified = check_model(&model, &manifest, &options, check.threads)?;
+    verdict::report("verify", &verified, &model.name(), check.json, &[]);
     Ok(())
 }
 
 /// Steps 9 and 10 on disk: plan against the files found, hash what the plan asks, check.
-/// `signature` is excused when it lies inside the model.
 pub(super) fn check_model(
     model: &Model,
     manifest: &SignedManifest,
-    signature: &Path,
+    options: &PlanOptions,
     threads: usize,
 ) -> Result<Verified> {
-    let evidence: Vec<ResourcePath> = signature_inside(model, signature).into_iter().collect();
-    let plan = manifest.plan(&model.local, &evidence);
+    let plan = manifest.plan(&model.local, options);
     let digests = hash("verify", model, plan.jobs.clone(), threads)?;
     manifest
         .check(&plan, &digests)

@@ -10,7 +10,7 @@ use modelseal_fetch::{
     clear_dest, dest_entries, fetch, locate, place, prepare_staging, stop_requested, FetchError,
     Located, SignatureSource, Trust,
 };
-use modelseal_kernel::manifest::{LocalModel, ResourcePath};
+use modelseal_kernel::manifest::{LocalModel, ResourcePath, UnsignedFiles};
 use modelseal_kernel::oms::TlogPolicy;
 use modelseal_kernel::{Digest, HashAlgorithm, Hasher, Signer};
 use modelseal_s3::{Engine, Head, Sse};
@@ -21,6 +21,7 @@ use crate::aws::{s3_failure, Aws};
 use crate::failure::{Failure, Result};
 use crate::files;
 use crate::progress::Progress;
+use modelseal_fetch::progress::count;
 
 pub use modelseal_fetch::SIGNATURE_NAME;
 
@@ -39,6 +40,8 @@ pub struct Check<'a> {
     /// Where the bundle is, when not in the default place.
     pub signature: Option<&'a str>,
     pub tlog: TlogPolicy,
+    /// `--ignore-unsigned-files`: objects the signature does not cover are left alone.
+    pub unsigned: UnsignedFiles,
     /// `--digest`: the model must also be this one.
     pub pin: Option<Digest>,
     pub json: bool,
@@ -69,7 +72,7 @@ fn progress(verb: &str, located: &Located, engine: &Engine) -> Progress {
 
 pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) -> Result<()> {
     let uri = parse_uri(uri)?;
-    let (trust, tlog, json) = (check.trust()?, check.tlog, check.json);
+    let (trust, tlog, unsigned, json) = (check.trust()?, check.tlog, check.unsigned, check.json);
     let engine = aws.engine(threads);
     let (located, fetched) = aws
         .rt
@@ -77,7 +80,7 @@ pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) ->
             let work = async {
                 let located = locate(&engine, &uri).await?;
                 let _progress = progress("verify", &located, &engine);
-                let fetched = fetch(&engine, &located, trust, tlog, None, None).await?;
+                let fetched = fetch(&engine, &located, trust, tlog, unsigned, None, None).await?;
                 Ok((located, fetched))
             };
             tokio::select! {
@@ -93,7 +96,7 @@ pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) ->
 
 pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) -> Result<()> {
     let uri = parse_uri(uri)?;
-    let (trust, tlog, json) = (check.trust()?, check.tlog, check.json);
+    let (trust, tlog, unsigned, json) = (check.trust()?, check.tlog, check.unsigned, check.json);
     // DEST ends with exactly the signed files: what it holds already is refused, or with
     // --force removed first (a staging directory left by a killed pull is ours to replace).
     let existing = dest_entries(dest).map_err(fetch_failure)?;
@@ -115,7 +118,7 @@ pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) ->
             let progress = progress("pull", &located, &engine);
             let dir = prepare_staging(dest)?;
             staging = Some(dir.clone());
-            let fetched = fetch(&engine, &located, trust, tlog, Some(&dir), None).await?;
+            let fetched = fetch(&engine, &located, trust, tlog, unsigned, Some(&dir), None).await?;
             progress.phase("verified; placing the files");
             // Placement has no await: once it starts, a signal waits until it is done.
             let placed = place(&located, &fetched, &dir, dest, true)?;
@@ -158,16 +161,16 @@ pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) ->
     if !json {
         match (&placed.signature, &placed.signature_not_placed) {
             (_, Some(name)) => println!(
-                "Placed {} files in {}; the signature was not written: the signed file '{name}' has its name",
-                placed.files.len(),
+                "Placed {} in {}; the signature was not written: the signed file '{name}' has its name",
+                count(placed.files.len(), "file"),
                 dest.display()
             ),
             (Some(_), None) => println!(
-                "Placed {} files and the signature in {}",
-                placed.files.len(),
+                "Placed {} and the signature in {}",
+                count(placed.files.len(), "file"),
                 dest.display()
             ),
-            (None, None) => println!("Placed {} files in {}", placed.files.len(), dest.display()),
+            (None, None) => println!("Placed {} in {}", count(placed.files.len(), "file"), dest.display()),
         }
     }
     Ok(())
@@ -288,13 +291,20 @@ pub fn push(
             (ups, format!("{prefix}{SIGNATURE_NAME}"))
         }
     };
+    // Refused before anything goes up: no object of an unsignable model reaches the bucket.
+    if uploads.is_empty() {
+        return Err(model::nothing_to_sign(
+            &format!("'{}'", model.path.display()),
+            &ignore_paths,
+        ));
+    }
     // Signed from the bytes as they go up, or an existing bundle checked against the model
     // before anything goes up. The key is opened (and its password asked) before any upload.
     let source = match signature {
         None => BundleSource::Sign(crate::keyfile::certified(
             crate::keyfile::signer(key, Some(aws))?,
             certificate.certificate.as_deref(),
-            certificate.certificate_chain.as_deref(),
+            &certificate.certificate_chain,
         )?),
         Some(_) if certificate.certificate.is_some() => {
             return Err(Failure::cannot_check(
@@ -374,12 +384,11 @@ pub fn push(
             signal = stop_requested() => Err(interrupted(signal)),
         }
     })?;
-    let count = uploads.len();
     if json {
         let o = serde_json::json!({
             "pushed": true,
             "uri": format!("s3://{}/{}", uri.bucket, uri.key),
-            "objects": count,
+            "objects": uploads.len(),
             "object_keys": uploads.iter().map(|u| format!("s3://{}/{}", uri.bucket, u.key)).collect::<Vec<_>>(),
             "signature": format!("s3://{}/{sig_key}", uri.bucket),
             "sse": "aws:kms",
@@ -388,9 +397,12 @@ pub fn push(
         crate::report::success("push", verdict::merged(o, verdict::signed_fields(&digests)));
     } else {
         println!(
-            "Pushed {count} files and the signature to s3://{}/{sig_key}, encrypted with SSE-KMS ({})",
+            "Pushed {} and the signature to s3://{}/{sig_key}, encrypted with SSE-KMS ({})",
+            count(uploads.len(), "file"),
             uri.bucket,
-            sse.kms_key_id.as_deref().unwrap_or("the bucket's default key")
+            sse.kms_key_id
+                .as_deref()
+                .unwrap_or("the bucket's default key")
         );
     }
     Ok(())
@@ -410,7 +422,11 @@ fn check_local(
         trust,
         TlogPolicy::Refuse,
     )?;
-    model::check_model(model, &manifest, path, threads).map(|_| ())
+    let options = modelseal_kernel::manifest::PlanOptions {
+        evidence: model::signature_inside(model, path).into_iter().collect(),
+        ..Default::default()
+    };
+    model::check_model(model, &manifest, &options, threads).map(|_| ())
 }
 
 /// Uploads the model's files (each read once, hashed as it goes up) and checks S3 recorded
@@ -613,8 +629,8 @@ pub fn sign(
         crate::report::success("sign", verdict::merged(o, verdict::signed_fields(&digests)));
     } else {
         println!(
-            "Signed model '{model_uri}' ({} files) with {} key {}; signature written to {sig}, encrypted with SSE-KMS ({})",
-            digests.len(),
+            "Signed model '{model_uri}' ({}) with {} key {}; signature written to {sig}, encrypted with SSE-KMS ({})",
+            count(digests.len(), "file"),
             key.algorithm_name(),
             &key.oms_hint()[..16],
             sse.kms_key_id.as_deref().unwrap_or("the bucket's default key")

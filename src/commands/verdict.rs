@@ -15,6 +15,7 @@ use modelseal_s3::S3Uri;
 
 use crate::aws::s3_failure;
 use crate::failure::{Failure, Finding, Result};
+use modelseal_fetch::progress::count;
 
 pub(super) fn parse_uri(uri: &str) -> Result<S3Uri> {
     S3Uri::parse(uri).map_err(|e| Failure::cannot_check(e.to_string(), "write s3://BUCKET/PREFIX"))
@@ -105,6 +106,9 @@ pub(super) fn sigstore_hint(e: &SigstoreError) -> &'static str {
         }
         SigstoreError::Timestamp { .. } | SigstoreError::DuplicateTimestamp(_) => {
             "the timestamp does not vouch for this signature; do not use it (or check --trusted-root names the timestamp authority)"
+        }
+        SigstoreError::NoLogEntry => {
+            "a keyless signature must be logged in a transparency log; re-sign it with the log upload on"
         }
         SigstoreError::NoSigningTime => {
             "a keyless signature needs a log entry with a signed entry timestamp or an RFC 3161 timestamp; re-sign it"
@@ -216,7 +220,8 @@ pub(super) fn merged(mut o: serde_json::Value, extra: serde_json::Value) -> serd
     o
 }
 
-/// Prints a verified model: one line, or `command`'s JSON object.
+/// Prints a verified model: one line (and a line each for what was left unchecked), or
+/// `command`'s JSON object.
 pub(super) fn report(
     command: &str,
     v: &Verified,
@@ -224,12 +229,17 @@ pub(super) fn report(
     json: bool,
     extra: &[(&str, serde_json::Value)],
 ) {
+    let names =
+        |paths: &[ResourcePath]| -> Vec<String> { paths.iter().map(ToString::to_string).collect() };
     if json {
         let mut o = serde_json::json!({
             "model": shown,
             "name": v.model_name,
             "items": v.items,
             "root_sha256": v.root.to_hex(),
+            "predicate_type": v.predicate.uri(),
+            "ignored_paths": names(&v.excluded),
+            "unsigned_files": names(&v.unsigned),
         });
         if let Some(map) = o.as_object_mut() {
             for (k, val) in extra {
@@ -237,12 +247,32 @@ pub(super) fn report(
             }
         }
         crate::report::success(command, o);
+        return;
+    }
+    let items = if v.items == v.files {
+        count(v.files, "file")
     } else {
+        format!("{} in {}", count(v.files, "file"), count(v.items, "shard"))
+    };
+    let legacy = if v.predicate.is_legacy() {
+        format!("; legacy predicate {}", v.predicate.uri())
+    } else {
+        String::new()
+    };
+    println!(
+        "Verified OK: model '{shown}' ({items}, root sha256 {}{legacy})",
+        v.root
+    );
+    if !v.excluded.is_empty() {
         println!(
-            "Verified OK: model '{shown}' ({} {}, root sha256 {})",
-            v.items,
-            if v.items == 1 { "item" } else { "items" },
-            v.root
+            "  not checked, left out by --ignore-paths: {}",
+            names(&v.excluded).join(", ")
+        );
+    }
+    if !v.unsigned.is_empty() {
+        println!(
+            "  not signed, left unchecked (--ignore-unsigned-files): {}",
+            names(&v.unsigned).join(", ")
         );
     }
 }
