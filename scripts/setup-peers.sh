@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the peer tools the tests and benchmarks run against, on a fresh machine:
 #   openssl and curl (Debian); model_signing 1.1.1 + pyopenssl and moto[server] 5.2.5 (PyPI) in
-#   ./.venv; s3rver 3.7.1 (npm) in ./.tools.
+#   ./.venv; model_signing 0.2.0 in ./.venv-legacy; s3rver 3.7.1 (npm) in ./.tools.
 # Idempotent: a second run does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,14 @@ if ! .venv/bin/model_signing --help >/dev/null 2>&1; then
   python3 -m venv .venv || { apt_install python3-venv && python3 -m venv .venv; }
   # model_signing 1.1.1 imports pyOpenSSL without declaring it (see shared/reference).
   .venv/bin/pip install -q --disable-pip-version-check 'model-signing==1.1.1' pyopenssl
+fi
+
+# model_signing 0.2.0 signs the deprecated Digests/v0.1 predicate verifiers still accept
+# (scripts/model-signing-0.2.py); its protobuf specs are that era's.
+if ! .venv-legacy/bin/python -c 'import model_signing.signing.in_toto_signature, model_signing.signature.pki' 2>/dev/null; then
+  echo "setup-peers: installing model-signing==0.2.0 into .venv-legacy" >&2
+  python3 -m venv .venv-legacy
+  .venv-legacy/bin/pip install -q --disable-pip-version-check 'model-signing==0.2.0' 'sigstore-protobuf-specs==0.3.2' pyopenssl
 fi
 
 if [ ! -x .venv/bin/moto_server ]; then

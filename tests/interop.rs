@@ -847,3 +847,623 @@ fn p384_and_p521_blob_bundles_carry_their_hash() {
         assert_eq!(r.code, 1, "{curve}: {}", r.stderr);
     }
 }
+
+// ---- OMS v1.0 conformance: what other clients write, and model_signing's verify options ----
+
+/// model_signing 0.2.0 (`scripts/model-signing-0.2.py`), which writes the deprecated
+/// `Digests/v0.1` predicate. `scripts/test.sh` installs it into `.venv-legacy` and sets
+/// `MODELSEAL_MODEL_SIGNING_LEGACY`.
+fn model_signing_0_2() -> Option<Command> {
+    let python = match std::env::var_os("MODELSEAL_MODEL_SIGNING_LEGACY") {
+        Some(p) => PathBuf::from(p),
+        None if std::env::var("MODELSEAL_SKIP_INTEROP").as_deref() == Ok("1") => return None,
+        None => panic!("MODELSEAL_MODEL_SIGNING_LEGACY is not set: run scripts/test.sh, or set MODELSEAL_SKIP_INTEROP=1 to skip"),
+    };
+    let mut c = Command::new(python);
+    c.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/model-signing-0.2.py"));
+    Some(c)
+}
+
+/// model_signing 1.1.1's `verify key` or `verify certificate` with extra arguments.
+fn reference_verify_with(ms: &Path, dir: &Path, method: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new(ms)
+        .current_dir(dir)
+        .args(["verify", method])
+        .args(args)
+        .output()
+        .expect("run model_signing");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The Go client writes no `verificationMaterial.tlogEntries` and no `keyid` (OMS 4.1, 11.1):
+/// such key and certificate bundles verify, here and in model_signing.
+#[test]
+fn bundles_without_tlog_entries_verify_as_the_go_client_writes_them() {
+    let Some(ms) = model_signing() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    awkward_model(d);
+    generate_cosign_key(d);
+    let leaf = modelseal_testkit::pki::issue_leaf(d, "leaf", "pipeline@models.example");
+    let pw = [("COSIGN_PASSWORD", "pw")];
+    let key_sign = [
+        "sign",
+        "model",
+        "--key",
+        "cosign.key",
+        "--signature",
+        "key.sig",
+    ];
+    assert_eq!(run_in(d, &key_sign, &pw).code, 0);
+    let (k, c, ch) = (
+        leaf.key.to_str().unwrap(),
+        leaf.cert.to_str().unwrap(),
+        leaf.chain.to_str().unwrap(),
+    );
+    let cert_sign = [
+        "sign",
+        "model",
+        "--key",
+        k,
+        "--certificate",
+        c,
+        "--certificate-chain",
+        ch,
+        "--signature",
+        "cert.sig",
+    ];
+    assert_eq!(run_in(d, &cert_sign, &[]).code, 0);
+    for sig in ["key.sig", "cert.sig"] {
+        let mut b: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join(sig)).unwrap()).unwrap();
+        b["verificationMaterial"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tlogEntries");
+        b["dsseEnvelope"]["signatures"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("keyid");
+        std::fs::write(d.join(format!("go-{sig}")), serde_json::to_vec(&b).unwrap()).unwrap();
+    }
+    let roots = leaf.roots.to_str().unwrap();
+    let r = run_in(
+        d,
+        &[
+            "verify",
+            "model",
+            "--key",
+            "cosign.pub",
+            "--signature",
+            "go-key.sig",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_in(
+        d,
+        &[
+            "verify",
+            "model",
+            "--certificate-chain",
+            roots,
+            "--signature",
+            "go-cert.sig",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, out) = reference_verify(&ms, d, "model", "go-key.sig", "cosign.pub");
+    assert_eq!(code, 0, "model_signing refused the Go-style bundle: {out}");
+}
+
+/// A signing certificate that is itself a CA, from a PKI shaped as model-transparency's script
+/// makes it: model_signing accepts what we sign with it, and we accept what it signs.
+#[test]
+fn ca_signing_certificates_both_ways() {
+    let Some(ms) = model_signing() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    awkward_model(d);
+    let leaf = modelseal_testkit::pki::ca_signing_leaf(d);
+    let (k, c, ch, roots) = (
+        leaf.key.to_str().unwrap(),
+        leaf.cert.to_str().unwrap(),
+        leaf.chain.to_str().unwrap(),
+        leaf.roots.to_str().unwrap(),
+    );
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--key",
+            k,
+            "--certificate",
+            c,
+            "--certificate-chain",
+            ch,
+            "--signature",
+            "ours.sig",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, out) = reference_verify_with(
+        &ms,
+        d,
+        "certificate",
+        &[
+            "model",
+            "--signature",
+            "ours.sig",
+            "--certificate_chain",
+            roots,
+        ],
+    );
+    assert_eq!(code, 0, "model_signing refused our CA-leaf bundle: {out}");
+    peer_ok(
+        Command::new(&ms).current_dir(d).args([
+            "sign",
+            "certificate",
+            "model",
+            "--signature",
+            "theirs.sig",
+            "--private_key",
+            k,
+            "--signing_certificate",
+            c,
+            "--certificate_chain",
+            ch,
+        ]),
+        "model_signing sign certificate",
+    );
+    for sig in ["ours.sig", "theirs.sig"] {
+        let r = run_in(
+            d,
+            &[
+                "verify",
+                "model",
+                "--certificate-chain",
+                roots,
+                "--signature",
+                sig,
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{sig}: {}", r.stderr);
+    }
+    // Trusting the intermediate as a second anchor file (repeatable, as model_signing's flag).
+    let r = run_in(
+        d,
+        &[
+            "verify",
+            "model",
+            "--certificate-chain",
+            ch,
+            "--certificate-chain",
+            roots,
+            "--signature",
+            "theirs.sig",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Another CA's root is refused.
+    let other = tempfile::tempdir().unwrap();
+    let other_roots = modelseal_testkit::pki::ca_signing_leaf(other.path()).roots;
+    let r = run_in(
+        d,
+        &[
+            "verify",
+            "model",
+            "--certificate-chain",
+            other_roots.to_str().unwrap(),
+            "--signature",
+            "theirs.sig",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+/// model_signing 0.2.0's `Digests/v0.1` bundles, key and certificate (whose signature it made
+/// over SHA-256 of a P-384 leaf): both verifiers accept them for the model signed, with the
+/// verdict naming the legacy predicate; a changed file is refused by both.
+#[test]
+fn legacy_digests_bundles_from_model_signing_0_2() {
+    let Some(ms) = model_signing() else { return };
+    let Some(mut legacy) = model_signing_0_2() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_tree(
+        d,
+        &[
+            ("model/weights.bin", b"w\n"),
+            ("model/cfg/config.json", b"{}\n"),
+        ],
+    );
+    modelseal_testkit::pki::openssl(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "k.pem",
+        ],
+    );
+    modelseal_testkit::pki::openssl(d, &["pkey", "-in", "k.pem", "-pubout", "-out", "k.pub"]);
+    peer_ok(
+        legacy.current_dir(d).args(["model", "key.sig", "k.pem"]),
+        "model_signing 0.2.0 (key)",
+    );
+    let leaf = modelseal_testkit::pki::ca_signing_leaf(d);
+    let Some(mut legacy) = model_signing_0_2() else {
+        return;
+    };
+    peer_ok(
+        legacy.current_dir(d).args([
+            "model",
+            "cert.sig",
+            leaf.key.to_str().unwrap(),
+            leaf.cert.to_str().unwrap(),
+            leaf.chain.to_str().unwrap(),
+        ]),
+        "model_signing 0.2.0 (certificate)",
+    );
+    let roots = leaf.roots.to_str().unwrap();
+    let ours = |sig: &str| {
+        let trust: Vec<&str> = if sig == "key.sig" {
+            vec!["--key", "k.pub"]
+        } else {
+            vec!["--certificate-chain", roots]
+        };
+        let mut args = vec!["verify", "model", "--signature", sig, "--json"];
+        args.extend(trust);
+        run_in(d, &args, &[])
+    };
+    let theirs = |sig: &str| {
+        if sig == "key.sig" {
+            reference_verify(&ms, d, "model", sig, "k.pub")
+        } else {
+            reference_verify_with(
+                &ms,
+                d,
+                "certificate",
+                &["model", "--signature", sig, "--certificate_chain", roots],
+            )
+        }
+    };
+    for sig in ["key.sig", "cert.sig"] {
+        let r = ours(sig);
+        assert_eq!(r.code, 0, "{sig}: {}", r.stderr);
+        let o: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(o["predicate_type"], "https://model_signing/Digests/v0.1");
+        assert_eq!(o["items"], 2);
+        let (code, out) = theirs(sig);
+        assert_eq!(code, 0, "model_signing 1.1.1 refused {sig}: {out}");
+    }
+    let text = run_in(
+        d,
+        &[
+            "verify",
+            "model",
+            "--signature",
+            "key.sig",
+            "--key",
+            "k.pub",
+        ],
+        &[],
+    );
+    assert!(text.stdout.contains("legacy predicate"), "{}", text.stdout);
+    // The pin of a legacy model is its root as v1.0 computes it: what `digest` prints.
+    let digest = run_in(d, &["digest", "model"], &[])
+        .stdout
+        .trim()
+        .to_string();
+    let r = run_in(
+        d,
+        &[
+            "verify",
+            "model",
+            "--signature",
+            "key.sig",
+            "--key",
+            "k.pub",
+            "--digest",
+            &digest,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::write(d.join("model/weights.bin"), b"W\n").unwrap();
+    for sig in ["key.sig", "cert.sig"] {
+        assert_eq!(ours(sig).code, 1, "{sig}");
+        assert_ne!(
+            theirs(sig).0,
+            0,
+            "model_signing accepted a changed file ({sig})"
+        );
+    }
+}
+
+/// A `Digests/v0.1` statement whose subjects are not files by name and SHA-256 is refused (exit
+/// 1), and so is a v1.0 statement signed the 0.2.x way (that encoding is for v0.1 only).
+#[test]
+fn legacy_statements_of_any_other_shape_are_refused() {
+    use modelseal_kernel::bundle::{oms_bundle_json, SignerMaterial};
+    use modelseal_kernel::dsse::{pae, pae_v0_2, IN_TOTO_PAYLOAD_TYPE};
+    use modelseal_kernel::{Curve, HashAlgorithm, PrivateKey, Signer};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_tree(d, &[("model/a", b"a\n")]);
+    let key = PrivateKey::generate(Curve::P256, &mut rand_core::OsRng);
+    std::fs::write(d.join("k.pub"), key.public_key().to_pem()).unwrap();
+    let sha = HashAlgorithm::Sha256.digest(b"a\n").to_hex();
+    let statement = |subject: &str, predicate_type: &str| {
+        format!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{subject}],"predicateType":"{predicate_type}","predicate":{{}}}}"#
+        )
+    };
+    let v01 = "https://model_signing/Digests/v0.1";
+    let sign = |name: &str, payload: &str, legacy_pae: bool| {
+        let message = if legacy_pae {
+            pae_v0_2(IN_TOTO_PAYLOAD_TYPE, payload.as_bytes())
+        } else {
+            pae(IN_TOTO_PAYLOAD_TYPE, payload.as_bytes())
+        };
+        let sig = key.sign_message(&message).unwrap();
+        let hint = key.public_key().oms_hint();
+        let json = oms_bundle_json(SignerMaterial::KeyHint(&hint), payload.as_bytes(), &sig);
+        std::fs::write(d.join(name), json).unwrap();
+    };
+    let verify = |name: &str| {
+        run_in(
+            d,
+            &["verify", "model", "--key", "k.pub", "--signature", name],
+            &[],
+        )
+    };
+    sign(
+        "good.sig",
+        &statement(
+            &format!(r#"{{"name":"a","digest":{{"sha256":"{sha}"}}}}"#),
+            v01,
+        ),
+        true,
+    );
+    assert_eq!(verify("good.sig").code, 0, "{}", verify("good.sig").stderr);
+    for (name, subject) in [
+        (
+            "nosha.sig",
+            format!(r#"{{"name":"a","digest":{{"sha512":"{sha}"}}}}"#),
+        ),
+        (
+            "noname.sig",
+            format!(r#"{{"digest":{{"sha256":"{sha}"}}}}"#),
+        ),
+        (
+            "escape.sig",
+            format!(r#"{{"name":"../a","digest":{{"sha256":"{sha}"}}}}"#),
+        ),
+        ("empty.sig", String::new()),
+    ] {
+        sign(name, &statement(&subject, v01), false);
+        let r = verify(name);
+        assert_eq!(r.code, 1, "{name}: {}", r.stderr);
+    }
+    // A v1.0 statement over the 0.2.x encoding: the signature is valid over those bytes, and
+    // still refused, because that encoding is accepted for the legacy predicate alone.
+    let payload = statement(
+        &format!(r#"{{"name":"model","digest":{{"sha256":"{sha}"}}}}"#),
+        "https://model_signing/signature/v1.0",
+    );
+    sign("v1-legacy-pae.sig", &payload, true);
+    let r = verify("v1-legacy-pae.sig");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("does not match the key"), "{}", r.stderr);
+}
+
+/// model_signing's verify options: `--ignore-paths` leaves named unlisted files out, and
+/// `--ignore-unsigned-files` tolerates every unlisted one; neither excuses a signed file. Both
+/// verifiers agree on each case.
+#[test]
+fn verify_options_mean_what_they_mean_to_model_signing() {
+    let Some(ms) = model_signing() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    awkward_model(d);
+    generate_cosign_key(d);
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--key",
+            "cosign.key",
+            "--signature",
+            "m.sig",
+        ],
+        &[("COSIGN_PASSWORD", "pw")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    write_tree(
+        d,
+        &[
+            ("model/cache/tmp.bin", b"left by training\n"),
+            ("model/notes.txt", b"n\n"),
+        ],
+    );
+    let ours = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "model",
+            "--key",
+            "cosign.pub",
+            "--signature",
+            "m.sig",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        run_in(d, &args, &[])
+    };
+    let theirs = |extra: &[&str]| {
+        let mut args = vec![
+            "model",
+            "--signature",
+            "m.sig",
+            "--public_key",
+            "cosign.pub",
+        ];
+        args.extend_from_slice(extra);
+        reference_verify_with(&ms, d, "key", &args).0
+    };
+    // Extra files: refused by both.
+    assert_eq!(ours(&[]).code, 1);
+    assert_ne!(theirs(&[]), 0);
+    // Both named: accepted by both, and the names are reported.
+    let named = [
+        "--ignore-paths",
+        "model/cache",
+        "--ignore-paths",
+        "model/notes.txt",
+    ];
+    let r = ours(&named);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let o: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        o["ignored_paths"],
+        serde_json::json!(["cache/tmp.bin", "notes.txt"])
+    );
+    assert_eq!(theirs(&named), 0);
+    // One named: still refused (by both); a path that does not exist changes nothing.
+    assert_eq!(
+        ours(&[
+            "--ignore-paths",
+            "model/cache",
+            "--ignore-paths",
+            "model/nope"
+        ])
+        .code,
+        1
+    );
+    assert_ne!(theirs(&["--ignore-paths", "model/cache"]), 0);
+    // Every unsigned file tolerated.
+    let r = ours(&["--ignore-unsigned-files"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let o: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        o["unsigned_files"],
+        serde_json::json!(["cache/tmp.bin", "notes.txt"])
+    );
+    assert_eq!(theirs(&["--ignore_unsigned_files"]), 0);
+    let text = run_in(
+        d,
+        &[
+            "verify",
+            "model",
+            "--key",
+            "cosign.pub",
+            "--signature",
+            "m.sig",
+            "--ignore-unsigned-files",
+        ],
+        &[],
+    );
+    assert!(
+        text.stdout.contains(
+            "not signed, left unchecked (--ignore-unsigned-files): cache/tmp.bin, notes.txt"
+        ),
+        "{}",
+        text.stdout
+    );
+    // A signed file named by --ignore-paths is still checked; a changed one is refused by both,
+    // whatever the options.
+    std::fs::write(d.join("model/a-b"), b"Dash\n").unwrap();
+    let all = ["--ignore-unsigned-files", "--ignore-paths", "model/a-b"];
+    assert_eq!(ours(&all).code, 1);
+    assert_ne!(theirs(&["--ignore_unsigned_files"]), 0);
+    std::fs::remove_file(d.join("model/a-b")).unwrap();
+    assert_eq!(
+        ours(&["--ignore-unsigned-files"]).code,
+        1,
+        "a missing signed file"
+    );
+}
+
+/// OMS 6.1 and 5.2.1: an empty model is neither signed nor verified. model_signing 1.1.1 signs
+/// and verifies one; we refuse to sign it (exit 2, nothing written) and refuse its bundle.
+#[test]
+fn empty_models_are_neither_signed_nor_verified() {
+    let Some(ms) = model_signing() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_tree(d, &[("model/.gitignore", b"*\n")]);
+    modelseal_testkit::pki::openssl(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "k.pem",
+        ],
+    );
+    modelseal_testkit::pki::openssl(d, &["pkey", "-in", "k.pem", "-pubout", "-out", "k.pub"]);
+    let r = run_in(
+        d,
+        &["sign", "model", "--key", "k.pem", "--signature", "ours.sig"],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: nothing to sign: model 'model' has no files"),
+        "{}",
+        r.stderr
+    );
+    assert!(!d.join("ours.sig").exists());
+    peer_ok(
+        Command::new(&ms).current_dir(d).args([
+            "sign",
+            "key",
+            "model",
+            "--signature",
+            "theirs.sig",
+            "--private_key",
+            "k.pem",
+        ]),
+        "model_signing sign key (an empty model)",
+    );
+    let (code, out) = reference_verify(&ms, d, "model", "theirs.sig", "k.pub");
+    assert_eq!(
+        code, 0,
+        "model_signing now refuses its own empty model: {out}"
+    );
+    let r = run_in(
+        d,
+        &[
+            "verify",
+            "model",
+            "--key",
+            "k.pub",
+            "--signature",
+            "theirs.sig",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("lists no files"), "{}", r.stderr);
+}

@@ -858,6 +858,107 @@ fn push_with_an_unusable_key_uploads_nothing() {
     }
 }
 
+/// `--ignore-unsigned-files` (OMS 8.5) on a model in S3: objects the signature does not cover
+/// are left where they are (never downloaded, never placed) and listed; signed objects are
+/// still all checked.
+#[test]
+fn unsigned_objects_are_tolerated_only_when_asked() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    m.push_small(&bucket, "m");
+    aws::put(
+        &m.s3,
+        &m.rt,
+        &bucket,
+        "m/checkpoints/step-100.bin",
+        b"leftover",
+    );
+    let uri = format!("s3://{bucket}/m");
+    let r = m.ms(&["verify", &uri, "--key", "signer.pub"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let r = m.ms(&[
+        "verify",
+        &uri,
+        "--key",
+        "signer.pub",
+        "--ignore-unsigned-files",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let o: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        o["unsigned_files"],
+        serde_json::json!(["checkpoints/step-100.bin"])
+    );
+    assert_eq!(o["items"], 3);
+    let dest = m.d().join("pulled");
+    let r = m.ms(&[
+        "pull",
+        &uri,
+        dest.to_str().unwrap(),
+        "--key",
+        "signer.pub",
+        "--ignore-unsigned-files",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(
+            "not signed, left unchecked (--ignore-unsigned-files): checkpoints/step-100.bin"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        names(&dest),
+        ["config.json", "model.sig", "tokenizer", "weights.bin"]
+    );
+    // A changed signed object is refused all the same.
+    aws::put(
+        &m.s3,
+        &m.rt,
+        &bucket,
+        "m/config.json",
+        b"{\"hidden_size\": 65}\n",
+    );
+    let r = m.ms(&[
+        "verify",
+        &uri,
+        "--key",
+        "signer.pub",
+        "--ignore-unsigned-files",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // --ignore-paths names local files only.
+    let r = m.ms(&["verify", &uri, "--key", "signer.pub", "--ignore-paths", "x"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+/// OMS 6.1: a model with no file is not pushed: refused before anything goes up.
+#[test]
+fn push_of_an_empty_model_uploads_nothing() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    write_tree(m.d(), &[("empty/.gitignore", b"*\n")]);
+    let (id, _) = aws::sse_key(&m.kms, &m.rt);
+    let r = m.push(
+        "empty",
+        &format!("s3://{bucket}/empty"),
+        "signer.key",
+        &id,
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("error: nothing to sign"),
+        "{}",
+        r.stderr
+    );
+    let listed =
+        m.rt.block_on(m.s3.list_objects_v2().bucket(&bucket).send())
+            .unwrap();
+    assert!(listed.contents().is_empty(), "objects uploaded");
+}
+
 // ---- Hostile DEST and hostile evidence (issue 9's findings; each failed on the code before) ----
 
 fn names(dir: &Path) -> Vec<String> {

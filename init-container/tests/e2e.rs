@@ -427,7 +427,7 @@ fn two_pairs_single_object_and_storage_config() {
     )];
     let b = oms::sign_statement(
         &key(SIGNER),
-        &oms::statement_payload("model.onnx", &items, &[]),
+        &oms::statement_payload("model.onnx", &items, &[]).unwrap(),
     )
     .unwrap();
     m.put("b/model.onnx.sig", b.as_bytes());
@@ -556,6 +556,57 @@ fn allow_patterns_select_signed_files_but_never_excuse_unsigned_ones() {
         err.contains("evil.bin: not in the signed manifest"),
         "{err}"
     );
+}
+
+/// MODELSEAL_IGNORE_UNSIGNED_FILES=true: objects under the prefix the signature does not cover
+/// (training leftovers) are skipped and logged, never placed; without it they refuse the model;
+/// a value that is neither true nor false is refused before anything moves.
+#[test]
+fn unsigned_objects_are_skipped_only_when_asked() {
+    let Some(m) = moto() else { return };
+    let files = model();
+    m.publish("left", &files, &key(SIGNER));
+    m.put("left/optimizer.pt", b"training leftover");
+    let uri = m.uri("left");
+    let dest = m.d().join("strict");
+    let err = refused(&m.init(&[&uri, dest.to_str().unwrap()]));
+    assert!(
+        err.contains("optimizer.pt: not in the signed manifest"),
+        "{err}"
+    );
+    let dest = m.d().join("tolerant");
+    let mut c = m.command();
+    c.env("MODELSEAL_IGNORE_UNSIGNED_FILES", "true");
+    let out = m.run(c, &[&uri, dest.to_str().unwrap()]);
+    ok(&out);
+    assert_eq!(
+        tree(&dest),
+        expected(&files),
+        "only the signed files are placed"
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("skipped 1 object under")
+            && log.contains("(MODELSEAL_IGNORE_UNSIGNED_FILES): optimizer.pt"),
+        "{log}"
+    );
+    // A signed object changed is refused all the same.
+    let mut w = files["weights.bin"].clone();
+    w[7] ^= 1;
+    m.put("left/weights.bin", &w);
+    let mut c = m.command();
+    c.env("MODELSEAL_IGNORE_UNSIGNED_FILES", "true");
+    let dest = m.d().join("changed");
+    let err = refused(&m.run(c, &[&uri, dest.to_str().unwrap()]));
+    assert!(err.contains("weights.bin: content changed"), "{err}");
+    let mut c = m.command();
+    c.env("MODELSEAL_IGNORE_UNSIGNED_FILES", "sometimes");
+    let err = refused(&m.run(c, &[&uri, dest.to_str().unwrap()]));
+    assert!(
+        err.contains("MODELSEAL_IGNORE_UNSIGNED_FILES 'sometimes' is neither true nor false"),
+        "{err}"
+    );
+    assert!(tree(&dest).is_empty());
 }
 
 #[test]
@@ -823,7 +874,13 @@ fn help_lists_every_environment_variable() {
     let mut names = std::collections::BTreeSet::new();
     for file in ["config.rs", "main.rs"] {
         let text = std::fs::read_to_string(format!("{src}/{file}")).unwrap();
-        for lookup in ["env.get(\"", "non_empty(&env, \"", "seconds(\"", "num(\""] {
+        for lookup in [
+            "env.get(\"",
+            "non_empty(&env, \"",
+            "switch(&env, \"",
+            "seconds(\"",
+            "num(\"",
+        ] {
             for piece in text.split(lookup).skip(1) {
                 names.insert(piece.split('"').next().unwrap().to_string());
             }

@@ -27,6 +27,26 @@ fn keyless(identity: Matcher, issuer: Matcher) -> Trust {
 const ID: &str = "stefanb@us.ibm.com";
 const ISSUER: &str = "https://sigstore.verify.ibm.com/oauth2";
 
+/// OMS 4.1: the sigstore method requires a transparency-log entry. The spec's own invalid
+/// vector (its valid keyless bundle without `tlogEntries`) is refused for that reason, and so is
+/// the valid one with its entries removed but its RFC 3161 timestamp kept.
+#[test]
+fn keyless_bundles_without_a_log_entry_are_refused() {
+    let trust = keyless(Matcher::Exact(ID.into()), Matcher::Exact(ISSUER.into()));
+    let spec_invalid = Bundle::from_json(&testdata(
+        "oms-spec/v1.0/invalid/missing-tlog-entries.bundle.json",
+    ))
+    .unwrap();
+    let mut timestamp_only = bundle();
+    timestamp_only.tlog_entries.clear();
+    for b in [spec_invalid, timestamp_only] {
+        assert!(matches!(
+            oms::verify_envelope(&b, &trust, TlogPolicy::Refuse),
+            Err(EnvelopeError::Sigstore(SigstoreError::NoLogEntry))
+        ));
+    }
+}
+
 #[test]
 fn the_spec_bundle_verifies_for_its_signer_only() {
     let b = bundle();

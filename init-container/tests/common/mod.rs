@@ -123,7 +123,7 @@ pub fn bundle(files: &Files, signer: &dyn Signer) -> String {
             )
         })
         .collect();
-    let payload = oms::statement_payload("model", &items, &["model.sig".to_string()]);
+    let payload = oms::statement_payload("model", &items, &["model.sig".to_string()]).unwrap();
     oms::sign_statement(signer, &payload).unwrap()
 }
 
