@@ -17,7 +17,7 @@ export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(bundle statement blob keys certificates sigstore cosign_key manifest_path s3_headers archive storage_config bucket_policy)
+    targets=(bundle statement blob keys certificates sigstore policy cosign_key manifest_path s3_headers archive storage_config bucket_policy)
 fi
 
 seed() { # seed TARGET FILE...
@@ -39,6 +39,7 @@ seed s3_headers fuzz/seeds/s3_headers/*
 seed archive fuzz/seeds/archive/*
 seed storage_config fuzz/seeds/storage_config/*
 seed bucket_policy deploy/aws/*.json
+seed policy examples/*.json docs/trust-policy.schema.json fuzz/seeds/policy/*
 
 cargo fuzz build --release --fuzz-dir fuzz
 report=fuzz/report.txt

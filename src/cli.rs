@@ -362,8 +362,15 @@ pub struct CheckArgs {
 /// keyless identity.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrustArgs {
+    /// A trust policy (JSON; docs/trust-policy.md): rules by model location, each with one or
+    /// more authorities (keys, private CAs, keyless identities, optionally bounded in time),
+    /// and revoked digests. Instead of the flags below, which make a one-rule policy.
+    #[arg(long, value_name = "FILE",
+          conflicts_with_all = ["key", "certificate_chain", "certificate_identity", "certificate_identity_regexp",
+                                "certificate_oidc_issuer", "certificate_oidc_issuer_regexp", "trusted_root"])]
+    pub policy: Option<PathBuf>,
     /// Public key PEM (SubjectPublicKeyInfo), env://VAR, or awskms://...
-    #[arg(long, required_unless_present_any = ["certificate_chain", "certificate_identity", "certificate_identity_regexp"],
+    #[arg(long, required_unless_present_any = ["certificate_chain", "certificate_identity", "certificate_identity_regexp", "policy"],
           conflicts_with_all = ["certificate_chain", "certificate_identity", "certificate_identity_regexp",
                                 "certificate_oidc_issuer", "certificate_oidc_issuer_regexp"])]
     pub key: Option<String>,
@@ -392,9 +399,9 @@ pub struct TrustArgs {
     #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_chain")]
     pub certificate_oidc_issuer_regexp: Option<String>,
     /// A Sigstore trusted_root.json [default: the public-good production root modelseal
-    /// carries]: keyless certificates, and the log entries of key-signed bundles, are checked
-    /// against it.
-    #[arg(long, value_name = "JSON", conflicts_with = "certificate_chain")]
+    /// carries]: keyless certificates, and the log entries and timestamps a key- or
+    /// CA-signed bundle carries, are checked against it.
+    #[arg(long, value_name = "JSON")]
     pub trusted_root: Option<PathBuf>,
 }
 

@@ -4,12 +4,11 @@ use std::io::IsTerminal as _;
 use std::path::Path;
 
 use modelseal_fetch::evidence;
-use modelseal_kernel::certificate::{self, CertificateTrust, Certified};
-use modelseal_kernel::fulcio::Matcher;
+use modelseal_kernel::certificate::{self, Certified};
 use modelseal_kernel::keys::PrivateKeyPem;
-use modelseal_kernel::sigstore::KeylessTrust;
-use modelseal_kernel::trusted_root::{self, TrustedRoot};
-use modelseal_kernel::{KeyError, PrivateKey, PublicKey, Signer, Trust};
+use modelseal_kernel::trust::document::{KeySource, RootSource, Shorthand, Source};
+use modelseal_kernel::trust::Policy;
+use modelseal_kernel::{KeyError, PrivateKey, PublicKey, Signer};
 use modelseal_kms::{KeyRef, KmsError, KmsKey};
 use zeroize::Zeroizing;
 
@@ -117,89 +116,101 @@ fn certificates(path: &Path, what: &str) -> Result<Vec<Vec<u8>>, Failure> {
     })
 }
 
-/// The trust policy for `verify`, `pull`, `audit` and `verify-blob`: a key, a private CA's
-/// certificates (optionally with the identity the signing certificate must carry), judged now,
-/// or a keyless identity and issuer with a Sigstore trusted root.
-pub fn trust(args: &crate::cli::TrustArgs, aws: Option<&Aws>) -> Result<Trust, Failure> {
-    if let Some(key) = &args.key {
-        return verifier(key, aws).map(Trust::Key);
-    }
-    if !args.certificate_chain.is_empty() {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut pem = Vec::new();
-        for path in &args.certificate_chain {
-            let text = read_bounded(path, "certificate chain", evidence::TRUST_LIMIT)?;
-            // Each file must stand on its own, so an error names the file it is in.
-            CertificateTrust::from_pem(&text, None, now).map_err(|e| {
-                Failure::cannot_check(
-                    format!("cannot use --certificate-chain {}: {e}", path.display()),
-                    "pass the PEM certificates of the CA(s) that issue signing certificates",
-                )
-            })?;
-            pem.extend_from_slice(&text);
-            pem.push(b'\n');
+/// The trust policy for `verify`, `pull`, `audit` and `verify-blob`: the `--policy` document,
+/// or the one-rule policy the shorthand flags make (a key, a private CA's certificates with an
+/// optional identity, or a keyless identity and issuer), built the way modelseal-init builds
+/// its own (`modelseal_fetch::trust`). Any problem with it is exit 2, naming the field or flag.
+pub fn policy(args: &crate::cli::TrustArgs, aws: Option<&Aws>) -> Result<Policy, Failure> {
+    let document = match &args.policy {
+        Some(path) => modelseal_fetch::trust::read_policy_file(path).map_err(|e| {
+            Failure::cannot_check(
+                e,
+                "fix the policy (modelseal trust check FILE says what it holds)",
+            )
+        })?,
+        None => {
+            let document = modelseal_fetch::trust::shorthand(shorthand(args)?)
+                .map_err(|e| Failure::cannot_check(e.to_string(), shorthand_hint(&e.path)))?;
+            document.ok_or_else(|| Failure::cannot_check("no trust given", SHORTHAND_HINT))?
         }
-        return CertificateTrust::from_pem(&pem, args.certificate_identity.clone(), now)
-            .map(Trust::Certificates)
-            .map_err(|e| {
-                Failure::cannot_check(
-                    format!("cannot use --certificate-chain: {e}"),
-                    "pass the PEM certificates of the CA(s) that issue signing certificates",
-                )
-            });
-    }
-    let matcher = |exact: &Option<String>, regexp: &Option<String>, flag: &str| {
-        Matcher::either(exact.as_deref(), regexp.as_deref())
-            .map_err(|e| {
-                Failure::cannot_check(
-                    format!("--{flag}-regexp: {e}"),
-                    "write a regular expression (Rust regex syntax)",
-                )
-            })?
-            .ok_or_else(|| {
-                Failure::cannot_check(
-                    format!("keyless verification needs --{flag} or --{flag}-regexp"),
-                    "pass --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp); there is no trust-anything mode",
-                )
-            })
     };
-    let identity = matcher(
-        &args.certificate_identity,
-        &args.certificate_identity_regexp,
-        "certificate-identity",
-    )?;
-    let issuer = matcher(
-        &args.certificate_oidc_issuer,
-        &args.certificate_oidc_issuer_regexp,
-        "certificate-oidc-issuer",
-    )?;
-    let root = trusted_root(args.trusted_root.as_deref())?;
-    Ok(Trust::Keyless(Box::new(KeylessTrust {
-        identity,
-        issuer,
-        root,
-    })))
+    let mut kms = std::collections::BTreeMap::new();
+    for reference in document.kms_references() {
+        let key = verifier(&reference, aws)?;
+        kms.insert(reference, key);
+    }
+    let shown = args
+        .policy
+        .as_ref()
+        .map(|p| format!("trust policy {}: ", p.display()))
+        .unwrap_or_default();
+    modelseal_fetch::trust::build(document, kms, modelseal_fetch::trust::now()).map_err(|e| {
+        if args.policy.is_some() {
+            let hint = "fix the policy (modelseal trust check FILE says what it holds)";
+            Failure::cannot_check(format!("{shown}{e}"), hint)
+        } else {
+            Failure::cannot_check(format!("cannot use {e}"), shorthand_hint(&e.path))
+        }
+    })
 }
 
-/// `--trusted-root FILE`, or the production root modelseal carries.
-pub fn trusted_root(path: Option<&Path>) -> Result<TrustedRoot, Failure> {
-    let (bytes, shown) = match path {
-        Some(p) => (
-            read_bounded(p, "trusted root", evidence::TRUST_LIMIT)?,
-            p.display().to_string(),
-        ),
-        None => (
-            trusted_root::PRODUCTION.to_vec(),
-            "(carried production root)".to_string(),
-        ),
+/// What to do about a trust flag that cannot be used, by the flag.
+fn shorthand_hint(flag: &str) -> &'static str {
+    match flag.split(' ').next().unwrap_or_default() {
+        "--key" => "pass the public key (cosign.pub), env://VAR, or awskms://...",
+        "--certificate-chain" => {
+            "pass the PEM certificates of the CA(s) that issue signing certificates"
+        }
+        "--trusted-root" => {
+            "pass a Sigstore trusted_root.json (sigstore-python and cosign write this format)"
+        }
+        "--certificate-identity-regexp" | "--certificate-oidc-issuer-regexp" => {
+            "write a regular expression (Rust regex syntax) that the whole value must match"
+        }
+        _ => SHORTHAND_HINT,
+    }
+}
+
+const SHORTHAND_HINT: &str = "pass --key, --certificate-chain (with an optional --certificate-identity), keyless --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp], or --policy FILE";
+
+/// The shorthand flags, each value with the flag that gave it.
+fn shorthand(args: &crate::cli::TrustArgs) -> Result<Shorthand, Failure> {
+    let named = |flag: &str, v: &Option<String>| v.clone().map(|v| (flag.to_string(), v));
+    // A key file (or env://VAR) is read and checked here, where its errors have always been
+    // worded for the flag; the policy gets its PEM. A KMS key is fetched by reference.
+    let key = match args.key.as_deref() {
+        None => None,
+        Some(k) if is_kms(k) => Some(KeySource::Kms(k.to_string())),
+        Some(k) => Some(KeySource::Pem(public_key(k)?.to_pem())),
     };
-    TrustedRoot::from_json(&bytes).map_err(|e| {
-        Failure::cannot_check(
-            format!("cannot use trusted root {shown}: {e}"),
-            "pass a Sigstore trusted_root.json (sigstore-python and cosign write this format)",
+    let certificates = (!args.certificate_chain.is_empty()).then(|| {
+        (
+            "--certificate-chain".to_string(),
+            args.certificate_chain
+                .iter()
+                .map(|p| Source::Path(p.display().to_string()))
+                .collect(),
         )
+    });
+    Ok(Shorthand {
+        key: key.map(|k| ("--key".to_string(), k)),
+        certificates,
+        identity: named("--certificate-identity", &args.certificate_identity),
+        identity_regexp: named(
+            "--certificate-identity-regexp",
+            &args.certificate_identity_regexp,
+        ),
+        issuer: named("--certificate-oidc-issuer", &args.certificate_oidc_issuer),
+        issuer_regexp: named(
+            "--certificate-oidc-issuer-regexp",
+            &args.certificate_oidc_issuer_regexp,
+        ),
+        trusted_root: args.trusted_root.as_ref().map(|p| {
+            (
+                "--trusted-root".to_string(),
+                RootSource::Path(p.display().to_string()),
+            )
+        }),
     })
 }
 

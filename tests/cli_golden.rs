@@ -56,7 +56,7 @@ fn success_prints_one_line() {
     assert_eq!(r.stderr, "");
     assert_eq!(
         r.stdout,
-        "Verified OK: model 'model' (3 files, root sha256 7a5b6eb927712a7a0240d9890bb0b29d9afc95185d3f4edee05ad59023966c49)\n"
+        "Verified OK: model 'model' (3 files, digest sha256:7a5b6eb927712a7a0240d9890bb0b29d9afc95185d3f4edee05ad59023966c49; by '--key')\n"
     );
 }
 

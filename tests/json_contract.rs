@@ -237,6 +237,7 @@ fn the_schema_rejects_what_the_contract_forbids() {
     let good = serde_json::json!({
         "schema_version": 1, "command": "verify-blob", "ok": true, "verified": true,
         "file": "f", "signature": "s", "transparency_ignored": false,
+        "policy_rule": "--key", "authority": "--key",
     });
     let mut unknown = good.clone();
     unknown["surprise"] = serde_json::json!(1);

@@ -106,12 +106,19 @@ fn worked_example_bytes() {
             hint: Some(key.oms_hint())
         }
     );
-    let m = oms::verify_envelope(
-        &bundle,
-        &modelseal_kernel::Trust::Key(key.clone()),
-        oms::TlogPolicy::Refuse,
+    let root = modelseal_kernel::trusted_root::TrustedRoot::from_json(
+        modelseal_kernel::trusted_root::PRODUCTION,
     )
     .unwrap();
+    let policy = modelseal_kernel::trust::Policy::one(
+        "key",
+        modelseal_kernel::trust::Signer::Key {
+            key: key.clone(),
+            root: std::sync::Arc::new(root),
+        },
+        0,
+    );
+    let m = policy.verify_model(&bundle, "model").unwrap().manifest;
     assert_eq!(
         m.root.to_hex(),
         "98fd477224bc81f35315388bba2c7b132a635574ff00acd3c64e0153010732dc"
@@ -547,12 +554,18 @@ fn model_signing_keyless_cases() {
             "{}",
             r.stderr
         );
-        // A trusted root has nothing to check beside a key here: refused, not ignored.
+        // A trusted root beside a key verifies a key bundle's evidence; it does not make a
+        // certificate bundle acceptable to a key.
         let root =
             testdata("sigstore-conformance/bundle-verify/rekor2-happy-path/trusted_root.json");
         let root = root.to_str().unwrap();
         let r = verify(&["--key", key.to_str().unwrap(), "--trusted-root", root]);
-        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("signed with a certificate"),
+            "{}",
+            r.stderr
+        );
         // Another instance's trusted root: the production-signed model is refused.
         let r = verify(&[
             "--certificate-identity",

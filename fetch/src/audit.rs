@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use modelseal_kernel::manifest::UnsignedFiles;
-use modelseal_kernel::oms::TlogPolicy;
+use modelseal_kernel::trust::Policy;
 use modelseal_s3::{BucketSettings, Engine, Head, Object, Setting};
 
-use crate::{check_listing, fetch, located_dir, FetchError, Located, Trust, SIGNATURE_NAME};
+use crate::{check_listing, fetch, located_dir, FetchError, Located, SIGNATURE_NAME};
 
 /// What is wrong, by kind. [`Kind::name`] is the stable JSON spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -410,9 +410,9 @@ pub fn settings_findings(settings: &BucketSettings) -> Vec<Finding> {
 
 /// How to audit.
 pub struct Options<'a> {
-    /// Who models must be signed by.
-    pub signer: &'a modelseal_kernel::Trust,
-    pub tlog: TlogPolicy,
+    /// Who models must be signed by: each model is judged by the rule that governs its
+    /// location.
+    pub policy: &'a Policy,
     /// Check signatures and listings only; do not stream and hash the models.
     pub shallow: bool,
     /// The ids S3 may report for the expected KMS key (id, ARN), and its ARN for the policy.
@@ -548,21 +548,16 @@ async fn verify_one(
     opts: &Options<'_>,
     findings: &mut Vec<Finding>,
 ) -> Result<bool, FetchError> {
-    let trust = || Trust::Signed {
-        signer: opts.signer,
-        signature: None,
-        pin: None,
-    };
     let result = if opts.shallow {
-        check_listing(engine, located, trust(), opts.tlog, UnsignedFiles::Refuse)
+        check_listing(engine, located, opts.policy, None, UnsignedFiles::Refuse)
             .await
             .map(|_| ())
     } else {
         fetch(
             engine,
             located,
-            trust(),
-            opts.tlog,
+            opts.policy,
+            None,
             UnsignedFiles::Refuse,
             None,
             None,

@@ -19,7 +19,7 @@ use modelseal_kernel::manifest::{
     HashJob, ItemKey, LocalFile, LocalModel, Mismatch, Plan, PlanOptions, ResourcePath,
     SignedManifest, UnsignedFiles, Verified,
 };
-use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
+use modelseal_kernel::trust::{Accepted, ModelVerdict, Policy, TrustError};
 use modelseal_kernel::{Digest, Hasher};
 use modelseal_s3::{Chunk, Engine, Object, S3Error, S3Uri, Sink};
 
@@ -27,6 +27,7 @@ pub mod audit;
 pub mod evidence;
 pub mod progress;
 mod staged;
+pub mod trust;
 use evidence::{EvidenceError, Links, SIGNATURE_LIMIT};
 use staged::StagedFile;
 
@@ -63,9 +64,12 @@ pub enum FetchError {
         shown: String,
         error: BundleError,
     },
-    Signature {
-        shown: String,
-        error: EnvelopeError,
+    /// The trust policy refused the model's signature (or the model it covers: revoked, or
+    /// not the pinned one). `signature` and `model` name them in messages.
+    Trust {
+        signature: String,
+        model: String,
+        error: TrustError,
     },
     /// The model differs from its signed manifest (or from its pinned digest).
     Mismatch {
@@ -150,9 +154,34 @@ impl fmt::Display for FetchError {
             FetchError::SignatureMalformed { shown, error } => {
                 write!(f, "signature {shown} is malformed: {error}")
             }
-            FetchError::Signature { shown, error } => {
-                write!(f, "signature {shown} does not verify: {error}")
-            }
+            FetchError::Trust {
+                model,
+                error:
+                    TrustError::PinMismatch {
+                        pinned,
+                        found,
+                        kind,
+                    },
+                ..
+            } => write!(
+                f,
+                "the pinned digest sha256:{} is not {} of {model} (sha256:{})",
+                pinned.to_hex(),
+                kind.describe(),
+                found.to_hex()
+            ),
+            FetchError::Trust {
+                model,
+                error: error @ TrustError::Revoked { .. },
+                ..
+            } => write!(f, "model {model} is refused: {error}"),
+            FetchError::Trust {
+                error: error @ TrustError::NoRule { .. },
+                ..
+            } => write!(f, "{error}"),
+            FetchError::Trust {
+                signature, error, ..
+            } => write!(f, "signature {signature} does not verify: {error}"),
             FetchError::Mismatch { shown, .. } => {
                 write!(f, "model '{shown}' does not match its signature")
             }
@@ -189,25 +218,29 @@ impl fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
-/// Steps 0-8: a bundle's bytes (`None` when it does not exist) to a manifest whose every byte a
-/// valid signature by a signer `trust` accepts covers. `shown` names the bundle in errors.
+/// Steps 0-8 under the trust policy: a bundle's bytes (`None` when it does not exist) to a
+/// manifest whose every byte a signature the policy accepts for `location` covers, neither
+/// revoked nor other than the policy's pin. `shown` names the bundle and `model` the model in
+/// errors.
 pub fn check_signature(
     bytes: Option<Vec<u8>>,
     shown: &str,
-    trust: &modelseal_kernel::Trust,
-    tlog: TlogPolicy,
-) -> Result<(SignedManifest, Bundle), FetchError> {
+    model: &str,
+    policy: &Policy,
+    location: &str,
+) -> Result<ModelVerdict, FetchError> {
     let bytes = bytes.ok_or_else(|| FetchError::SignatureMissing(shown.to_string()))?;
     let bundle = Bundle::from_json(&bytes).map_err(|error| FetchError::SignatureMalformed {
         shown: shown.to_string(),
         error,
     })?;
-    let manifest =
-        oms::verify_envelope(&bundle, trust, tlog).map_err(|error| FetchError::Signature {
-            shown: shown.to_string(),
+    policy
+        .verify_model(&bundle, location)
+        .map_err(|error| FetchError::Trust {
+            signature: shown.to_string(),
+            model: model.to_string(),
             error,
-        })?;
-    Ok((manifest, bundle))
+        })
 }
 
 /// A model in a bucket, as listed.
@@ -236,6 +269,12 @@ impl Located {
             Remote::File { object, .. } => format!("s3://{}/{}", self.bucket, object.key),
             Remote::Dir { prefix, .. } => format!("s3://{}/{prefix}", self.bucket),
         }
+    }
+
+    /// The model's location as a trust policy's rules match it: `s3://BUCKET/PREFIX` without a
+    /// trailing slash (`s3://BUCKET` for a bucket's root), or `s3://BUCKET/KEY`.
+    pub fn location(&self) -> String {
+        self.uri().trim_end_matches('/').to_string()
     }
 
     pub fn is_single_file(&self) -> bool {
@@ -505,21 +544,6 @@ pub fn read_local_signature(path: &Path) -> Result<Option<Vec<u8>>, FetchError> 
     }
 }
 
-/// What establishes trust.
-pub enum Trust<'a> {
-    /// A signature by a signer this policy accepts (a key, a certificate from a trusted CA, or a
-    /// keyless identity); optionally also a SHA-256 pin, compared with the file digest of a
-    /// single-file model or the signed root digest of a directory.
-    Signed {
-        signer: &'a modelseal_kernel::Trust,
-        /// Where the bundle is; `None` means the default place (`PREFIX/model.sig`, `KEY.sig`).
-        signature: Option<SignatureSource>,
-        pin: Option<Digest>,
-    },
-    /// Only a SHA-256 pin for a single-file model (KServe's `VERIFICATION_DIGEST`).
-    Pin(Digest),
-}
-
 /// Hashes an object's bytes as they stream in (one hasher per signed item, by byte range) and,
 /// when staging, writes them to a new file.
 struct HashSink {
@@ -603,9 +627,8 @@ pub struct Fetched {
     pub plan: Plan,
     /// The bundle's bytes, to place beside the model; empty when trust was a pin.
     pub signature: Vec<u8>,
-    /// True when the bundle carried transparency-log entries or timestamps that were, by
-    /// request (`TlogPolicy::IgnoreUnverified`), not verified.
-    pub ignored_transparency: bool,
+    /// Who the policy accepted (rule, authority, evidence); `None` when trust was a pin.
+    pub accepted: Option<Accepted>,
 }
 
 /// A model whose signature verified and whose listing matches the signed manifest: what
@@ -615,8 +638,8 @@ pub struct Listed {
     pub plan: Plan,
     /// The bundle's bytes; empty when trust was a pin.
     pub signature: Vec<u8>,
-    pub ignored_transparency: bool,
-    pinned_only: bool,
+    /// Who the policy accepted; `None` when trust was a pin.
+    pub accepted: Option<Accepted>,
 }
 
 /// Steps 0-9 without hashing: the signature (and pin) checked, then the listing against the
@@ -626,51 +649,36 @@ pub struct Listed {
 pub async fn check_listing(
     engine: &Engine,
     located: &Located,
-    trust: Trust<'_>,
-    tlog: TlogPolicy,
+    policy: &Policy,
+    signature: Option<SignatureSource>,
     unsigned: UnsignedFiles,
 ) -> Result<Listed, FetchError> {
     let uri = located.uri();
-    let pinned_only = matches!(trust, Trust::Pin(_));
-    let (manifest, signature, evidence, ignored_transparency) = match trust {
-        Trust::Signed {
-            signer,
-            signature,
-            pin,
-        } => {
-            let signature =
-                signature.unwrap_or_else(|| SignatureSource::S3(located.default_signature()));
-            let bytes = signature.read(engine).await?;
-            let sig_bytes = bytes.clone().unwrap_or_default();
-            let (manifest, bundle) = check_signature(bytes, &signature.shown(), signer, tlog)?;
-            if let Some(pin) = pin {
-                let (signed, kind) = manifest.pinned_digest();
-                if *signed != pin {
-                    return Err(FetchError::PinMismatch {
-                        uri,
-                        pinned: pin.to_hex(),
-                        found: signed.to_hex(),
-                        source: kind.describe(),
-                    });
-                }
-            }
-            let evidence = located.evidence(&signature);
-            (
-                manifest,
-                sig_bytes,
-                evidence,
-                oms::unverified_transparency(&bundle, signer),
-            )
-        }
-        Trust::Pin(pin) => {
+    let (manifest, signature, evidence, accepted) = match (policy.is_pin_only(), policy.pin()) {
+        (true, Some(pin)) => {
             let Remote::File { name, .. } = &located.remote else {
                 return Err(FetchError::PinNeedsSingleFile(uri));
             };
             (
-                SignedManifest::from_pin(name, pin),
+                SignedManifest::from_pin(name, pin.clone()),
                 Vec::new(),
                 Vec::new(),
-                false,
+                None,
+            )
+        }
+        _ => {
+            let signature =
+                signature.unwrap_or_else(|| SignatureSource::S3(located.default_signature()));
+            let bytes = signature.read(engine).await?;
+            let sig_bytes = bytes.clone().unwrap_or_default();
+            let verdict =
+                check_signature(bytes, &signature.shown(), &uri, policy, &located.location())?;
+            let evidence = located.evidence(&signature);
+            (
+                verdict.manifest,
+                sig_bytes,
+                evidence,
+                Some(verdict.accepted),
             )
         }
     };
@@ -697,8 +705,7 @@ pub async fn check_listing(
         manifest,
         plan,
         signature,
-        ignored_transparency,
-        pinned_only,
+        accepted,
     })
 }
 
@@ -708,8 +715,8 @@ pub async fn check_listing(
 pub async fn fetch(
     engine: &Engine,
     located: &Located,
-    trust: Trust<'_>,
-    tlog: TlogPolicy,
+    policy: &Policy,
+    signature: Option<SignatureSource>,
     unsigned: UnsignedFiles,
     staging: Option<&Path>,
     select: Option<&dyn Fn(&ResourcePath) -> bool>,
@@ -719,15 +726,14 @@ pub async fn fetch(
         manifest,
         mut plan,
         signature,
-        ignored_transparency,
-        pinned_only,
-    } = check_listing(engine, located, trust, tlog, unsigned).await?;
+        accepted,
+    } = check_listing(engine, located, policy, signature, unsigned).await?;
     if let Some(keep) = select {
         plan.select(keep);
     }
     let digests = hash_objects(engine, located, &plan, staging).await?;
     let verified = manifest.check(&plan, &digests).map_err(|mismatch| {
-        match (pinned_only, mismatch.changed.first()) {
+        match (accepted.is_none(), mismatch.changed.first()) {
             (true, Some(c)) => FetchError::PinMismatch {
                 uri: uri.clone(),
                 pinned: c.expected.to_hex(),
@@ -744,7 +750,7 @@ pub async fn fetch(
         verified,
         plan,
         signature,
-        ignored_transparency,
+        accepted,
     })
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use modelseal_kernel::trust::document::{KeySource, RootSource, Shorthand, Source};
 use modelseal_kernel::Digest;
 
 pub type Env = BTreeMap<String, String>;
@@ -52,10 +53,170 @@ pub struct TrustSettings {
     /// Keyless: MODELSEAL_TRUSTED_ROOT, a Sigstore trusted_root.json [default: the carried
     /// production root].
     pub trusted_root: Option<PathBuf>,
+    /// MODELSEAL_POLICY: a trust policy file; MODELSEAL_POLICY_JSON: its text (a
+    /// ClusterStorageContainer cannot mount volumes, but can read a ConfigMap value).
+    pub policy: Option<PathBuf>,
+    pub policy_json: Option<String>,
     /// MODELSEAL_SIGNATURE: where the signature is, when not at the default place.
     pub signature: Option<String>,
     /// VERIFICATION_DIGEST: a SHA-256 pin for a single-file model.
     pub pin: Option<Digest>,
+}
+
+/// Where modelseal-init's trust policy comes from.
+#[derive(Debug)]
+pub enum TrustSource {
+    /// MODELSEAL_POLICY: a policy file.
+    Policy(PathBuf),
+    /// MODELSEAL_POLICY_JSON: a policy's text.
+    PolicyJson(String),
+    /// The other trust variables, as a one-rule policy named after them.
+    Shorthand(Shorthand),
+    /// VERIFICATION_DIGEST alone: a single file's SHA-256 is the trust.
+    PinOnly(Digest),
+}
+
+/// The trust variables the shorthand reads, with their kinds.
+const SHORTHAND_VARS: [&str; 11] = [
+    "MODELSEAL_PUBLIC_KEY",
+    "MODELSEAL_PUBLIC_KEY_PEM",
+    "MODELSEAL_KEY",
+    "MODELSEAL_CERTIFICATE_CHAIN",
+    "MODELSEAL_CERTIFICATE_CHAIN_PEM",
+    "MODELSEAL_CERTIFICATE_IDENTITY",
+    "MODELSEAL_CERTIFICATE_IDENTITY_REGEXP",
+    "MODELSEAL_CERTIFICATE_OIDC_ISSUER",
+    "MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP",
+    "MODELSEAL_TRUSTED_ROOT",
+    "VERIFICATION_DIGEST",
+];
+
+impl TrustSettings {
+    fn set(&self) -> [(&'static str, bool); 11] {
+        let v = [
+            self.public_key.is_some(),
+            self.public_key_pem.is_some(),
+            self.kms_key.is_some(),
+            self.certificate_chain.is_some(),
+            self.certificate_chain_pem.is_some(),
+            self.certificate_identity.is_some(),
+            self.certificate_identity_regexp.is_some(),
+            self.certificate_oidc_issuer.is_some(),
+            self.certificate_oidc_issuer_regexp.is_some(),
+            self.trusted_root.is_some(),
+            self.pin.is_some(),
+        ];
+        let mut out = [("", false); 11];
+        for (i, (name, set)) in SHORTHAND_VARS.iter().zip(v).enumerate() {
+            out[i] = (name, set);
+        }
+        out
+    }
+
+    /// The trust this environment names, its combinations checked (by the kernel's shorthand
+    /// rules, as the CLI's flags are). Nothing is read here.
+    pub fn source(&self) -> Result<TrustSource, String> {
+        let named = |name: &str, v: &Option<String>| v.clone().map(|v| (name.to_string(), v));
+        let policy = match (&self.policy, &self.policy_json) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "MODELSEAL_POLICY and MODELSEAL_POLICY_JSON are both set; give one".into(),
+                )
+            }
+            (Some(path), None) => Some(("MODELSEAL_POLICY", TrustSource::Policy(path.clone()))),
+            (None, Some(text)) => Some((
+                "MODELSEAL_POLICY_JSON",
+                TrustSource::PolicyJson(text.clone()),
+            )),
+            (None, None) => None,
+        };
+        if let Some((var, source)) = policy {
+            // VERIFICATION_DIGEST still adds a pin to a policy.
+            let others: Vec<&str> = self
+                .set()
+                .iter()
+                .filter(|(n, set)| *set && *n != "VERIFICATION_DIGEST")
+                .map(|(n, _)| *n)
+                .collect();
+            if !others.is_empty() {
+                return Err(format!(
+                    "{var} is the whole trust; unset {} (put them in the policy)",
+                    others.join(", ")
+                ));
+            }
+            return Ok(source);
+        }
+        let keys = [
+            (
+                "MODELSEAL_PUBLIC_KEY",
+                self.public_key
+                    .as_ref()
+                    .map(|p| KeySource::Path(p.display().to_string())),
+            ),
+            (
+                "MODELSEAL_PUBLIC_KEY_PEM",
+                self.public_key_pem.clone().map(KeySource::Pem),
+            ),
+            ("MODELSEAL_KEY", self.kms_key.clone().map(KeySource::Kms)),
+        ];
+        let mut keys = keys
+            .into_iter()
+            .filter_map(|(n, k)| k.map(|k| (n.to_string(), k)));
+        let key = keys.next();
+        if let (Some((first, _)), Some((second, _))) = (&key, keys.next()) {
+            return Err(format!("{first} and {second} are two keys; set one"));
+        }
+        let certificates = match (&self.certificate_chain, &self.certificate_chain_pem) {
+            (Some(_), Some(_)) => {
+                return Err("MODELSEAL_CERTIFICATE_CHAIN and MODELSEAL_CERTIFICATE_CHAIN_PEM are both set; set one".into())
+            }
+            (Some(path), None) => Some((
+                "MODELSEAL_CERTIFICATE_CHAIN".to_string(),
+                vec![Source::Path(path.display().to_string())],
+            )),
+            (None, Some(pem)) => Some((
+                "MODELSEAL_CERTIFICATE_CHAIN_PEM".to_string(),
+                vec![Source::Pem(pem.clone())],
+            )),
+            (None, None) => None,
+        };
+        let shorthand = Shorthand {
+            key,
+            certificates,
+            identity: named("MODELSEAL_CERTIFICATE_IDENTITY", &self.certificate_identity),
+            identity_regexp: named(
+                "MODELSEAL_CERTIFICATE_IDENTITY_REGEXP",
+                &self.certificate_identity_regexp,
+            ),
+            issuer: named(
+                "MODELSEAL_CERTIFICATE_OIDC_ISSUER",
+                &self.certificate_oidc_issuer,
+            ),
+            issuer_regexp: named(
+                "MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP",
+                &self.certificate_oidc_issuer_regexp,
+            ),
+            trusted_root: self.trusted_root.as_ref().map(|p| {
+                (
+                    "MODELSEAL_TRUSTED_ROOT".to_string(),
+                    RootSource::Path(p.display().to_string()),
+                )
+            }),
+        };
+        match shorthand.clone().document().map_err(|e| e.to_string())? {
+            Some(_) => Ok(TrustSource::Shorthand(shorthand)),
+            None => match &self.pin {
+                Some(pin) => Ok(TrustSource::PinOnly(pin.clone())),
+                None => Err(
+                    "no trust configured: set MODELSEAL_PUBLIC_KEY (a PEM file), MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY (awskms://...) \
+                     or MODELSEAL_CERTIFICATE_CHAIN (a private CA), or keyless MODELSEAL_CERTIFICATE_IDENTITY + \
+                     MODELSEAL_CERTIFICATE_OIDC_ISSUER, or MODELSEAL_POLICY / MODELSEAL_POLICY_JSON (a trust policy), \
+                     or VERIFICATION_DIGEST for a single-file model; modelseal-init never places an unverified model"
+                        .into(),
+                ),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -231,70 +392,14 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
         certificate_oidc_issuer: non_empty(&env, "MODELSEAL_CERTIFICATE_OIDC_ISSUER"),
         certificate_oidc_issuer_regexp: non_empty(&env, "MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP"),
         trusted_root: non_empty(&env, "MODELSEAL_TRUSTED_ROOT").map(PathBuf::from),
+        policy: non_empty(&env, "MODELSEAL_POLICY").map(PathBuf::from),
+        policy_json: non_empty(&env, "MODELSEAL_POLICY_JSON"),
         signature: non_empty(&env, "MODELSEAL_SIGNATURE"),
         pin,
     };
-    let ca = trust.certificate_chain.is_some() || trust.certificate_chain_pem.is_some();
-    let keyless_only = [
-        (
-            "MODELSEAL_CERTIFICATE_IDENTITY_REGEXP",
-            trust.certificate_identity_regexp.is_some(),
-        ),
-        (
-            "MODELSEAL_CERTIFICATE_OIDC_ISSUER",
-            trust.certificate_oidc_issuer.is_some(),
-        ),
-        (
-            "MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP",
-            trust.certificate_oidc_issuer_regexp.is_some(),
-        ),
-        ("MODELSEAL_TRUSTED_ROOT", trust.trusted_root.is_some()),
-    ];
-    let keyless =
-        !ca && (trust.certificate_identity.is_some() || keyless_only.iter().any(|(_, set)| *set));
-    if let (true, Some((var, _))) = (ca, keyless_only.iter().find(|(_, set)| *set)) {
-        return Err(format!(
-            "{var} is keyless Sigstore trust; with MODELSEAL_CERTIFICATE_CHAIN only MODELSEAL_CERTIFICATE_IDENTITY applies"
-        ));
-    }
-    if keyless {
-        // No trust-anything mode: a keyless trust names both who and which issuer.
-        let identity = trust.certificate_identity.is_some() as u8
-            + trust.certificate_identity_regexp.is_some() as u8;
-        let issuer = trust.certificate_oidc_issuer.is_some() as u8
-            + trust.certificate_oidc_issuer_regexp.is_some() as u8;
-        if identity != 1 || issuer != 1 {
-            return Err(
-                "keyless trust needs exactly one of MODELSEAL_CERTIFICATE_IDENTITY and MODELSEAL_CERTIFICATE_IDENTITY_REGEXP, \
-                 and exactly one of MODELSEAL_CERTIFICATE_OIDC_ISSUER and MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP"
-                    .into(),
-            );
-        }
-    }
-    let signers = [
-        trust.public_key.is_some(),
-        trust.public_key_pem.is_some(),
-        trust.kms_key.is_some(),
-        trust.certificate_chain.is_some(),
-        trust.certificate_chain_pem.is_some(),
-        keyless,
-    ];
-    if signers.iter().filter(|k| **k).count() > 1 {
-        return Err(
-            "set only one trust: MODELSEAL_PUBLIC_KEY, MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY, \
-             MODELSEAL_CERTIFICATE_CHAIN(_PEM), or keyless (MODELSEAL_CERTIFICATE_IDENTITY + MODELSEAL_CERTIFICATE_OIDC_ISSUER)"
-                .into(),
-        );
-    }
-    if !signers.contains(&true) && trust.pin.is_none() {
-        return Err(
-            "no trust configured: set MODELSEAL_PUBLIC_KEY (a PEM file), MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY (awskms://...) \
-             or MODELSEAL_CERTIFICATE_CHAIN (a private CA), or keyless MODELSEAL_CERTIFICATE_IDENTITY + \
-             MODELSEAL_CERTIFICATE_OIDC_ISSUER, or VERIFICATION_DIGEST for a single-file model; \
-             modelseal-init never places an unverified model"
-                .into(),
-        );
-    }
+    // Every combination is judged once, by the shorthand's own rules (the CLI's flags feed the
+    // same ones): only the policy variables' exclusivity is ours to check.
+    trust.source()?;
     Ok(Config {
         s3,
         trust,
@@ -327,7 +432,9 @@ mod tests {
         assert!(e.starts_with("no trust configured"), "{e}");
     }
 
-    /// Exactly one trust; keyless needs both halves; CA trust takes only an exact identity.
+    /// Exactly one trust; keyless needs both halves; CA trust takes only an exact identity; a
+    /// trusted root applies to any trust; a policy is the whole trust. (The combinations are
+    /// the kernel's shorthand rules, which the CLI's flags feed too.)
     #[test]
     fn trust_combinations() {
         const ID: (&str, &str) = ("MODELSEAL_CERTIFICATE_IDENTITY", "a@b");
@@ -341,24 +448,53 @@ mod tests {
             vec![ID_RE, ISS_RE, ROOT],
             vec![CHAIN],
             vec![CHAIN, ID],
+            vec![CHAIN, ROOT],
+            vec![KEY, ROOT],
             vec![(
                 "MODELSEAL_CERTIFICATE_CHAIN_PEM",
                 "-----BEGIN CERTIFICATE-----",
             )],
+            vec![("MODELSEAL_POLICY", "/trust/policy.json")],
+            vec![
+                ("MODELSEAL_POLICY_JSON", "{}"),
+                ("VERIFICATION_DIGEST", &"0".repeat(64)),
+            ],
         ] {
             assert!(from_env(env(&ok)).is_ok(), "{ok:?}");
         }
+        const POLICY: (&str, &str) = ("MODELSEAL_POLICY", "/trust/policy.json");
         for (bad, why) in [
-            (vec![ID], "keyless trust needs exactly one of"),
-            (vec![ISS], "keyless trust needs exactly one of"),
-            (vec![ROOT], "keyless trust needs exactly one of"),
-            (vec![ID, ID_RE, ISS], "keyless trust needs exactly one of"),
-            (vec![ID, ISS, ISS_RE], "keyless trust needs exactly one of"),
+            (vec![ID], "keyless trust needs both"),
+            (vec![ISS], "keyless trust needs both"),
+            (
+                vec![ROOT],
+                "names a trusted root, but no identity and issuer",
+            ),
+            (vec![ID, ID_RE, ISS], "both name the identity"),
+            (vec![ID, ISS, ISS_RE], "both name the OIDC issuer"),
             (vec![CHAIN, ISS], "is keyless Sigstore trust"),
             (vec![CHAIN, ID_RE], "is keyless Sigstore trust"),
-            (vec![CHAIN, ROOT], "is keyless Sigstore trust"),
-            (vec![KEY, ID, ISS], "set only one trust"),
-            (vec![KEY, CHAIN], "set only one trust"),
+            (
+                vec![KEY, ID, ISS],
+                "does not apply beside MODELSEAL_PUBLIC_KEY",
+            ),
+            (vec![KEY, CHAIN], "they are two trusts"),
+            (
+                vec![KEY, ("MODELSEAL_KEY", "awskms:///alias/k")],
+                "are two keys",
+            ),
+            (
+                vec![POLICY, KEY],
+                "MODELSEAL_POLICY is the whole trust; unset MODELSEAL_PUBLIC_KEY",
+            ),
+            (
+                vec![POLICY, ("MODELSEAL_POLICY_JSON", "{}")],
+                "are both set",
+            ),
+            (
+                vec![("MODELSEAL_CERTIFICATE_IDENTITY_REGEXP", "(")],
+                "is not a regular expression",
+            ),
         ] {
             let e = from_env(env(&bad)).unwrap_err();
             assert!(e.contains(why), "{bad:?}: {e}");

@@ -9,6 +9,7 @@
 //! This is the only code that writes to the serving path.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,18 +18,15 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use modelseal_fetch::progress::count;
 use modelseal_fetch::{
     clear_dest, evidence, fetch, locate, place, prepare_staging, progress, remove_staging,
-    stop_requested, FetchError, Located, SignatureSource, Trust as FetchTrust,
+    stop_requested, FetchError, Located, SignatureSource,
 };
-use modelseal_kernel::certificate::CertificateTrust;
-use modelseal_kernel::fulcio::Matcher;
 use modelseal_kernel::manifest::{ResourcePath, UnsignedFiles};
-use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::sigstore::KeylessTrust;
-use modelseal_kernel::trusted_root::{self, TrustedRoot};
-use modelseal_kernel::{PublicKey, Trust};
+use modelseal_kernel::trust::document::Document;
+use modelseal_kernel::trust::Policy;
+use modelseal_kernel::PublicKey;
 use modelseal_s3::{Engine, Options, S3Uri, Tuning};
 
-use modelseal_init::config::{self, Config, Env, S3Settings};
+use modelseal_init::config::{self, Config, Env, S3Settings, TrustSource};
 use modelseal_init::{archive, glob};
 
 /// Unpacked archives may not grow past this many bytes unless MODELSEAL_MAX_UNPACKED_BYTES says.
@@ -49,7 +47,12 @@ Downloads each s3:// SRC_URI, checks it against its signature (SRC/model.sig, or
 single object) and only then places it in DEST_PATH. Any failure: exit 1, one line on stderr and
 in /dev/termination-log, nothing placed.
 
-Trust (at least one):
+Trust, a policy:
+  MODELSEAL_POLICY            a trust policy file (modelseal.dev/v1 TrustPolicy, JSON): rules by
+                              model location, several authorities each (keys, private CAs,
+                              keyless identities, optionally bounded in time), revoked digests
+  MODELSEAL_POLICY_JSON       the policy's text (e.g. from a ConfigMap value)
+Or one of these, a one-rule policy named after the variable:
   MODELSEAL_PUBLIC_KEY        a PEM public key file
   MODELSEAL_PUBLIC_KEY_PEM    the PEM text itself
   MODELSEAL_KEY               awskms://[ENDPOINT]/KEYID|alias/NAME|ARN
@@ -61,9 +64,10 @@ Trust (at least one):
   Keyless Sigstore, both halves required, checked offline against a trusted root:
     MODELSEAL_CERTIFICATE_IDENTITY or MODELSEAL_CERTIFICATE_IDENTITY_REGEXP (matches the whole SAN)
     MODELSEAL_CERTIFICATE_OIDC_ISSUER or MODELSEAL_CERTIFICATE_OIDC_ISSUER_REGEXP
-    MODELSEAL_TRUSTED_ROOT    a trusted_root.json [default: the Sigstore production root carried]
+    MODELSEAL_TRUSTED_ROOT    a trusted_root.json [default: the Sigstore production root carried];
+                              beside a key or a CA it verifies their log entries and timestamps
   VERIFICATION_DIGEST         sha256:HEX pin: a single file's SHA-256 (trust on its own), or
-                              with a key a directory's signed root digest (`modelseal digest`)
+                              beside a policy or key what `modelseal digest` prints
   MODELSEAL_SIGNATURE         the signature's s3:// URI, when it is not beside the model
   MODELSEAL_IGNORE_UNSIGNED_FILES=true
                               objects under the prefix the signature does not cover (e.g.
@@ -151,7 +155,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
             profile: None,
         };
         let engine = Engine::from_sdk_config(&sdk, &options, tuning);
-        let signer = trusted_signer(&config, &sdk).await?;
+        let policy = trust_policy(&config, &sdk).await?;
         let dests: Vec<PathBuf> = args.chunks(2).map(|p| PathBuf::from(&p[1])).collect();
         for (i, pair) in args.chunks(2).enumerate() {
             // Another pair's DEST inside this one is not this pair's to empty.
@@ -165,7 +169,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
             let work = fetch_pair(
                 &engine,
                 &config,
-                signer.as_ref(),
+                &policy,
                 &pair[0],
                 dest,
                 &others,
@@ -286,86 +290,37 @@ fn read_config_file(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, Stri
         .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
 
-/// Who signatures must be made by: a mounted PEM key, a KMS key's public half, a private CA's
-/// certificates, or a keyless identity.
-async fn trusted_signer(config: &Config, sdk: &SdkConfig) -> Result<Option<Trust>, String> {
-    if let Some(path) = &config.trust.public_key {
-        let pem = read_config_file(path, "MODELSEAL_PUBLIC_KEY", evidence::KEY_LIMIT)?;
-        let key = PublicKey::from_pem(&pem)
-            .map_err(|e| format!("MODELSEAL_PUBLIC_KEY {}: {e}", path.display()))?;
-        return Ok(Some(Trust::Key(key)));
-    }
-    if let Some(pem) = &config.trust.public_key_pem {
-        let key = PublicKey::from_pem(pem.as_bytes())
-            .map_err(|e| format!("MODELSEAL_PUBLIC_KEY_PEM: {e}"))?;
-        return Ok(Some(Trust::Key(key)));
-    }
-    if let Some(reference) = &config.trust.kms_key {
-        return kms_key(reference, sdk).await.map(|k| Some(Trust::Key(k)));
-    }
-    if let Some(ca) = ca_trust(&config.trust)? {
-        return Ok(Some(ca));
-    }
-    keyless_trust(&config.trust)
-}
-
-/// A private CA's trust (MODELSEAL_CERTIFICATE_CHAIN or `_PEM`), judged at the current time.
-fn ca_trust(t: &config::TrustSettings) -> Result<Option<Trust>, String> {
-    let (pem, shown) = match (&t.certificate_chain, &t.certificate_chain_pem) {
-        (Some(path), _) => (
-            read_config_file(path, "MODELSEAL_CERTIFICATE_CHAIN", evidence::TRUST_LIMIT)?,
-            format!("MODELSEAL_CERTIFICATE_CHAIN {}", path.display()),
+/// The trust policy every pair is checked with: MODELSEAL_POLICY or MODELSEAL_POLICY_JSON, or
+/// the one-rule policy the other trust variables make, built as the CLI builds its own
+/// (`modelseal_fetch::trust`), with VERIFICATION_DIGEST as its pin; or that pin alone.
+async fn trust_policy(config: &Config, sdk: &SdkConfig) -> Result<Policy, String> {
+    let now = modelseal_fetch::trust::now();
+    let (document, shown) = match config.trust.source()? {
+        TrustSource::PinOnly(pin) => return Ok(Policy::pin_only(pin, now)),
+        TrustSource::Policy(path) => (
+            modelseal_fetch::trust::read_policy_file(&path)?,
+            format!("trust policy {}: ", path.display()),
         ),
-        (None, Some(pem)) => (
-            pem.as_bytes().to_vec(),
-            "MODELSEAL_CERTIFICATE_CHAIN_PEM".to_string(),
+        TrustSource::PolicyJson(text) => (
+            Document::from_json(text.as_bytes())
+                .map_err(|e| format!("MODELSEAL_POLICY_JSON: {e}"))?,
+            "MODELSEAL_POLICY_JSON: ".to_string(),
         ),
-        (None, None) => return Ok(None),
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let ca = CertificateTrust::from_pem(&pem, t.certificate_identity.clone(), now)
-        .map_err(|e| format!("{shown}: {e}"))?;
-    Ok(Some(Trust::Certificates(ca)))
-}
-
-/// Sigstore keyless trust: identity and issuer (config has checked both are set, or neither),
-/// and MODELSEAL_TRUSTED_ROOT or the production root carried.
-fn keyless_trust(t: &config::TrustSettings) -> Result<Option<Trust>, String> {
-    let matcher = |exact: &Option<String>, regexp: &Option<String>, var: &str| {
-        Matcher::either(exact.as_deref(), regexp.as_deref())
-            .map_err(|e| format!("{var}_REGEXP: {e}"))
-    };
-    let identity = matcher(
-        &t.certificate_identity,
-        &t.certificate_identity_regexp,
-        "MODELSEAL_CERTIFICATE_IDENTITY",
-    )?;
-    let issuer = matcher(
-        &t.certificate_oidc_issuer,
-        &t.certificate_oidc_issuer_regexp,
-        "MODELSEAL_CERTIFICATE_OIDC_ISSUER",
-    )?;
-    let (Some(identity), Some(issuer)) = (identity, issuer) else {
-        return Ok(None);
-    };
-    let (bytes, shown) = match &t.trusted_root {
-        Some(path) => (
-            read_config_file(path, "MODELSEAL_TRUSTED_ROOT", evidence::TRUST_LIMIT)?,
-            format!("MODELSEAL_TRUSTED_ROOT {}", path.display()),
-        ),
-        None => (
-            trusted_root::PRODUCTION.to_vec(),
-            "the carried production root".into(),
+        TrustSource::Shorthand(s) => (
+            s.document()
+                .map_err(|e| e.to_string())?
+                .ok_or("no trust configured")?,
+            String::new(),
         ),
     };
-    let root = TrustedRoot::from_json(&bytes).map_err(|e| format!("{shown}: {e}"))?;
-    Ok(Some(Trust::Keyless(Box::new(KeylessTrust {
-        identity,
-        issuer,
-        root,
-    }))))
+    let mut kms = BTreeMap::new();
+    for reference in document.kms_references() {
+        let key = kms_key(&reference, sdk).await?;
+        kms.insert(reference, key);
+    }
+    let policy =
+        modelseal_fetch::trust::build(document, kms, now).map_err(|e| format!("{shown}{e}"))?;
+    Ok(policy.with_pin(config.trust.pin.clone()))
 }
 
 #[cfg(feature = "kms")]
@@ -410,7 +365,7 @@ struct Settings {
 async fn fetch_pair(
     engine: &Engine,
     config: &Config,
-    signer: Option<&Trust>,
+    policy: &Policy,
     src: &str,
     dest: &Path,
     other_dests: &[PathBuf],
@@ -427,24 +382,11 @@ async fn fetch_pair(
     }
     let uri = S3Uri::parse(src).map_err(|e| e.to_string())?;
     let located = locate(engine, &uri).await.map_err(|e| reason(&e))?;
-    let trust = match signer {
-        Some(signer) => {
-            let signature = match &config.trust.signature {
-                Some(s) => Some(SignatureSource::S3(
-                    S3Uri::parse(s).map_err(|e| format!("MODELSEAL_SIGNATURE: {e}"))?,
-                )),
-                None => None,
-            };
-            FetchTrust::Signed {
-                signer,
-                signature,
-                pin: config.trust.pin.clone(),
-            }
-        }
-        None => match &config.trust.pin {
-            Some(pin) => FetchTrust::Pin(pin.clone()),
-            None => return Err("no trust configured".into()),
-        },
+    let signature = match &config.trust.signature {
+        Some(s) => Some(SignatureSource::S3(
+            S3Uri::parse(s).map_err(|e| format!("MODELSEAL_SIGNATURE: {e}"))?,
+        )),
+        None => None,
     };
     let staging = prepare_staging(dest).map_err(|e| reason(&e))?;
     // KServe's DEST is an emptyDir: what it holds (a crashed run's files, a restarted pod's
@@ -471,7 +413,7 @@ async fn fetch_pair(
         engine,
         config,
         &located,
-        trust,
+        (policy, signature),
         &staging,
         dest,
         max_unpacked,
@@ -488,7 +430,7 @@ async fn stage_and_place(
     engine: &Engine,
     config: &Config,
     located: &Located,
-    trust: FetchTrust<'_>,
+    (policy, signature): (&Policy, Option<SignatureSource>),
     staging: &Path,
     dest: &Path,
     max_unpacked: u64,
@@ -509,8 +451,8 @@ async fn stage_and_place(
     let fetched = fetch(
         engine,
         located,
-        trust,
-        TlogPolicy::Refuse,
+        policy,
+        signature,
         unsigned,
         Some(staging),
         select_ref,
@@ -540,11 +482,16 @@ async fn stage_and_place(
     } else {
         String::new()
     };
+    let by = match &fetched.accepted {
+        Some(a) if a.rule == a.authority => format!("; by '{}'", a.authority),
+        Some(a) => format!("; by authority '{}' of rule '{}'", a.authority, a.rule),
+        None => "; by VERIFICATION_DIGEST".to_string(),
+    };
     log(format!(
-        "verified {} ({}, root sha256 {}{legacy}) in {:.1} s",
+        "verified {} ({}, digest sha256:{}{legacy}{by}) in {:.1} s",
         located.uri(),
         count(fetched.verified.items, "item"),
-        fetched.verified.root,
+        fetched.verified.digest.to_hex(),
         started.elapsed().as_secs_f64()
     ));
     // A single downloaded archive is unpacked, after verification, as KServe does.

@@ -277,12 +277,12 @@ fn a_private_ca_is_trusted_through_modelseal_certificate_chain() {
     let mut c = with_ca(&leaf.roots, None);
     c.env("MODELSEAL_PUBLIC_KEY", m.d().join("model.pub"));
     let err = refused(&m.run(c, &[&m.uri("pki"), dest.to_str().unwrap()]));
-    assert!(err.contains("set only one trust"), "{err}");
+    assert!(err.contains("they are two trusts"), "{err}");
     let mut c = m.command();
     c.env_remove("MODELSEAL_PUBLIC_KEY")
         .env("MODELSEAL_CERTIFICATE_IDENTITY", "pipeline@models.example");
     let err = refused(&m.run(c, &[&m.uri("pki"), dest.to_str().unwrap()]));
-    assert!(err.contains("keyless trust needs exactly one of"), "{err}");
+    assert!(err.contains("keyless trust needs both"), "{err}");
     let mut c = with_ca(&m.d().join("model.pub"), None);
     c.env_remove("MODELSEAL_PUBLIC_KEY");
     let err = refused(&m.run(c, &[&m.uri("pki"), dest.to_str().unwrap()]));
@@ -368,7 +368,7 @@ fn a_keyless_identity_is_trusted_offline() {
         ),
         (
             &[("MODELSEAL_CERTIFICATE_IDENTITY", ID)],
-            "keyless trust needs exactly one of",
+            "keyless trust needs both",
         ),
     ];
     for (i, (vars, why)) in cases.iter().enumerate() {

@@ -9,16 +9,11 @@ use std::fmt;
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use serde::Deserialize;
 
-use crate::bundle::{Bundle, BundleError, Content, KeyMaterial, Transparency};
+use crate::bundle::{Bundle, BundleError, Content, KeyMaterial};
 use crate::certificate::certified_key;
 use crate::digest::{Digest, HashAlgorithm};
-use crate::dsse::{pae, IN_TOTO_PAYLOAD_TYPE};
+use crate::dsse::pae;
 use crate::keys::{PublicKey, SignError};
-use crate::oms::TlogPolicy;
-use crate::sigstore;
-use crate::tlog::ExpectedContent;
-use crate::trust::{SignerError, Trust};
-use crate::trusted_root::TrustedRoot;
 
 /// Why a blob signature cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,19 +23,15 @@ pub enum BlobError {
     Bundle(BundleError),
     /// The legacy bundle JSON is malformed (serde's text).
     Legacy(String),
-    Transparency(Transparency),
-    /// The bundle's message digest uses another hash than the key's curve.
-    DigestAlgorithm {
-        bundle: String,
-        key: String,
-    },
+    /// A digest of the file the check needs and the verifier did not compute (a `sha256:HEX`
+    /// given in place of the file has only SHA-256).
+    NotComputed(HashAlgorithm),
     DigestMismatch {
         bundle: String,
         file: String,
     },
     KeyMismatch,
     Signature(SignError),
-    Sigstore(sigstore::SigstoreError),
     /// A DSSE bundle whose payload is not an in-toto statement.
     PayloadType(String),
     Statement(String),
@@ -54,14 +45,9 @@ impl fmt::Display for BlobError {
             BlobError::SignatureEncoding => f.write_str("the signature is neither base64 nor DER"),
             BlobError::Bundle(e) => write!(f, "{e}"),
             BlobError::Legacy(e) => write!(f, "not a cosign bundle: {e}"),
-            BlobError::Transparency(t) => write!(
+            BlobError::NotComputed(alg) => write!(
                 f,
-                "the bundle carries {} transparency-log entries and {} timestamps; their verification is not supported yet",
-                t.tlog_entries, t.rfc3161_timestamps
-            ),
-            BlobError::DigestAlgorithm { bundle, key } => write!(
-                f,
-                "the bundle's message digest is {bundle}, but the key signs {key} digests"
+                "the check needs the file's {alg} digest, which was not computed (a sha256:HEX given in place of the file has only SHA-256)"
             ),
             BlobError::DigestMismatch { bundle, file } => write!(
                 f,
@@ -69,7 +55,6 @@ impl fmt::Display for BlobError {
             ),
             BlobError::KeyMismatch => f.write_str("the signature was made by another key"),
             BlobError::Signature(e) => write!(f, "{e}"),
-            BlobError::Sigstore(e) => write!(f, "{e}"),
             BlobError::PayloadType(t) => write!(f, "the DSSE payload type '{t}' is not in-toto"),
             BlobError::Statement(e) => write!(f, "the signed in-toto statement is unusable: {e}"),
             BlobError::SubjectMismatch => f.write_str(
@@ -154,43 +139,22 @@ impl BlobBundle {
     }
 }
 
-/// What a successful blob verification checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobVerified {
-    /// True when transparency evidence was present and, by request, not verified.
-    pub ignored_transparency: bool,
-    /// Log entries verified (their signed times, for keyless bundles).
-    pub tlog_entries: usize,
-    /// The certificate identity that matched, for keyless bundles.
-    pub identity: Option<String>,
+/// A raw signature (`--signature`) over the file, by `key`: over the file's digest under the
+/// key's hash.
+pub(crate) fn check_raw(key: &PublicKey, der: &[u8], digests: &[Digest]) -> Result<(), BlobError> {
+    let digest = digest_under(digests, key.hash())?;
+    key.verify_digest(digest, der).map_err(BlobError::Signature)
 }
 
-/// Verifies a raw signature over the file whose digest (under `key.hash()`) is `digest`.
-pub fn verify_signature(
-    key: &PublicKey,
-    digest: &Digest,
-    signature: &[u8],
-) -> Result<(), BlobError> {
-    if digest.algorithm() != key.hash() {
-        return Err(BlobError::DigestAlgorithm {
-            bundle: digest.algorithm().to_string(),
-            key: key.hash().to_string(),
-        });
-    }
-    key.verify_prehash(digest.as_bytes(), signature)
-        .map_err(BlobError::Signature)
-}
-
-/// The file digests verifying `bundle` (`None`: a bare signature) under `trust` may compare, so
-/// the shell reads the file once for all of them: SHA-256 (hashedrekord entries, in-toto
-/// subjects), the signing key's hash (the given key's, or the bundle leaf's, read here only to
-/// choose), the message digest's algorithm, and SHA-512 for in-toto subjects. Choosing trusts
-/// nothing: a digest the verification needs and lacks is a refusal naming it.
-pub fn digests_needed(bundle: Option<&BlobBundle>, trust: &Trust) -> Vec<HashAlgorithm> {
+/// The file digests verifying `bundle` (`None`: a bare signature) with `keys` (the governing
+/// rule's key authorities) may compare, so the shell reads the file once for all of them:
+/// SHA-256 (hashedrekord entries, in-toto subjects, pins), each key's hash (a bare signature, a
+/// message signature naming no digest), the bundle leaf's hash (read here only to choose), the
+/// message digest's algorithm, and SHA-512 for in-toto subjects. Choosing trusts nothing: a
+/// digest the verification needs and lacks is a refusal naming it.
+pub fn digests_needed(bundle: Option<&BlobBundle>, keys: &[&PublicKey]) -> Vec<HashAlgorithm> {
     let mut algorithms = vec![HashAlgorithm::Sha256];
-    if let Trust::Key(key) = trust {
-        algorithms.push(key.hash());
-    }
+    algorithms.extend(keys.iter().map(|k| k.hash()));
     if let Some(BlobBundle::Sigstore(b)) = bundle {
         if let KeyMaterial::Certificates(chain) = &b.key_material {
             if let Some(key) = chain.first().and_then(|leaf| certified_key(leaf).ok()) {
@@ -215,133 +179,77 @@ pub fn digest_under(digests: &[Digest], alg: HashAlgorithm) -> Result<&Digest, B
     digests
         .iter()
         .find(|d| d.algorithm() == alg)
-        .ok_or(BlobError::DigestAlgorithm {
-            bundle: alg.to_string(),
-            key: "a digest the verifier computed".into(),
-        })
+        .ok_or(BlobError::NotComputed(alg))
 }
 
-/// Verifies a blob bundle against the file's `digests` (SHA-256, SHA-384 and SHA-512 of it, as
-/// the shell computed them) under `trust`. `log_root` verifies the log entries of key-signed
-/// bundles (keyless trust carries its own root).
-pub fn verify_bundle(
-    bundle: &BlobBundle,
-    trust: &Trust,
-    log_root: Option<&TrustedRoot>,
+/// A message signature's declared digest, when it has one, is the file's under that
+/// algorithm (as sigstore-go checks).
+pub(crate) fn check_declared_digest(
+    declared: Option<&Digest>,
     digests: &[Digest],
-    tlog: TlogPolicy,
-) -> Result<BlobVerified, BlobError> {
-    match bundle {
-        BlobBundle::Sigstore(b) => {
-            let verified = match &b.content {
-                Content::MessageSignature {
-                    digest: signed,
-                    signature,
-                } => {
-                    // As sigstore-go does: the signed digest must be the artifact's digest.
-                    if let Some(signed) = signed {
-                        let file = digest_under(digests, signed.algorithm())?;
-                        if signed != file {
-                            return Err(BlobError::DigestMismatch {
-                                bundle: signed.to_hex(),
-                                file: file.to_hex(),
-                            });
-                        }
-                    }
-                    let signer = sigstore::verify_signer(
-                        b,
-                        trust,
-                        log_root,
-                        tlog,
-                        signature,
-                        ExpectedContent::Artifact(digests),
-                    )
-                    .map_err(BlobError::Sigstore)?;
-                    let digest = digest_under(digests, signer.key.hash())?;
-                    // cosign ignores the hint when given a key; we use it only to explain a
-                    // failure.
-                    verify_signature(&signer.key, digest, signature).map_err(|e| {
-                        match (&b.key_material, trust) {
-                            (KeyMaterial::PublicKey { hint: Some(h) }, Trust::Key(key))
-                                if *h != key.cosign_hint() =>
-                            {
-                                BlobError::KeyMismatch
-                            }
-                            _ => e,
-                        }
-                    })?;
-                    signer
-                }
-                Content::Dsse(envelope) => {
-                    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
-                        return Err(BlobError::PayloadType(envelope.payload_type.clone()));
-                    }
-                    let signer = sigstore::verify_signer(
-                        b,
-                        trust,
-                        log_root,
-                        tlog,
-                        &envelope.signature,
-                        ExpectedContent::Dsse {
-                            payload_type: &envelope.payload_type,
-                            payload: &envelope.payload,
-                        },
-                    )
-                    .map_err(BlobError::Sigstore)?;
-                    signer
-                        .key
-                        .verify_message(
-                            &pae(&envelope.payload_type, &envelope.payload),
-                            &envelope.signature,
-                        )
-                        .map_err(BlobError::Signature)?;
-                    // Only now is the payload read: its subjects must name the file.
-                    subject_names_file(&envelope.payload, digests)?;
-                    signer
-                }
-            };
-            let carried = b.transparency();
-            Ok(BlobVerified {
-                ignored_transparency: !carried.is_empty()
-                    && tlog == TlogPolicy::IgnoreUnverified
-                    && !matches!(trust, Trust::Keyless(_)),
-                tlog_entries: carried.tlog_entries,
-                identity: verified.identity,
-            })
-        }
-        BlobBundle::Legacy {
-            signature,
-            key_pem,
-            has_rekor,
-        } => {
-            let Trust::Key(key) = trust else {
-                return Err(BlobError::Sigstore(sigstore::SigstoreError::Signer(
-                    SignerError::KeyForCertificate,
-                )));
-            };
-            if *has_rekor && tlog == TlogPolicy::Refuse {
-                return Err(BlobError::Transparency(Transparency {
-                    tlog_entries: 1,
-                    rfc3161_timestamps: 0,
-                }));
+) -> Result<(), BlobError> {
+    let Some(declared) = declared else {
+        return Ok(());
+    };
+    let file = digest_under(digests, declared.algorithm())?;
+    if declared != file {
+        return Err(BlobError::DigestMismatch {
+            bundle: declared.to_hex(),
+            file: file.to_hex(),
+        });
+    }
+    Ok(())
+}
+
+/// A message signature by `key`. The signature covers the digest the bundle declares, its
+/// algorithm and value (already checked equal to the file's): a P-384 key may sign a SHA-256
+/// digest (sigstore-python 1.x did), and a declared algorithm the signature does not cover
+/// fails. Without a declared digest, the file's digest under the key's hash.
+pub(crate) fn check_message_signature(
+    key: &PublicKey,
+    declared: Option<&Digest>,
+    signature: &[u8],
+    digests: &[Digest],
+) -> Result<(), BlobError> {
+    let digest = match declared {
+        Some(d) => d,
+        None => digest_under(digests, key.hash())?,
+    };
+    key.verify_digest(digest, signature)
+        .map_err(BlobError::Signature)
+}
+
+/// A DSSE envelope by `key`: the signature over the PAE, then (only then) the statement, one of
+/// whose subjects must be the file.
+pub(crate) fn check_dsse(
+    envelope: &crate::bundle::Envelope,
+    key: &PublicKey,
+    digests: &[Digest],
+) -> Result<(), BlobError> {
+    key.verify_message(
+        &pae(&envelope.payload_type, &envelope.payload),
+        &envelope.signature,
+    )
+    .map_err(BlobError::Signature)?;
+    subject_names_file(&envelope.payload, digests)
+}
+
+/// cosign's legacy bundle by `key`: a public key in `cert` must be the given key (a certificate
+/// there is not ours to judge: the given key decides), and the signature is over the file.
+pub(crate) fn check_legacy(
+    key: &PublicKey,
+    key_pem: Option<&[u8]>,
+    signature: &[u8],
+    digests: &[Digest],
+) -> Result<(), BlobError> {
+    if let Some(pem) = key_pem {
+        if let Ok(embedded) = PublicKey::from_pem(pem) {
+            if embedded != *key {
+                return Err(BlobError::KeyMismatch);
             }
-            // A public key in `cert` must be the given key; a certificate is not ours to judge,
-            // the given key decides.
-            if let Some(pem) = key_pem {
-                if let Ok(embedded) = PublicKey::from_pem(pem) {
-                    if embedded != *key {
-                        return Err(BlobError::KeyMismatch);
-                    }
-                }
-            }
-            verify_signature(key, digest_under(digests, key.hash())?, signature)?;
-            Ok(BlobVerified {
-                ignored_transparency: *has_rekor,
-                tlog_entries: 0,
-                identity: None,
-            })
         }
     }
+    check_raw(key, signature, digests)
 }
 
 /// An in-toto statement's subjects include the file: one subject digest (sha256 or sha512)
@@ -382,7 +290,7 @@ mod tests {
     fn digests_needed_follow_the_key_and_the_bundle() {
         use crate::keys::{Curve, PrivateKey, Signer as _};
         let p384 = PrivateKey::generate(Curve::P384, &mut rand_core::OsRng);
-        let key = Trust::Key(p384.public_key().clone());
+        let key = [p384.public_key()];
         let (s256, s384, s512) = (
             HashAlgorithm::Sha256,
             HashAlgorithm::Sha384,

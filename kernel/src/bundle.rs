@@ -75,6 +75,44 @@ impl fmt::Display for BundleError {
 
 impl std::error::Error for BundleError {}
 
+/// Why a bundle's signer is not the one a trust authority names (step 3 of verification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignerError {
+    /// A certificate bundle checked with a key.
+    CertificateForKey,
+    /// A key bundle checked with a certificate chain or a keyless identity.
+    KeyForCertificate,
+    /// The bundle's key hint names another key.
+    KeyMismatch {
+        bundle_hint: String,
+        key_hint: String,
+    },
+    Chain(crate::certificate::ChainError),
+}
+
+impl fmt::Display for SignerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignerError::CertificateForKey => f.write_str(
+                "the bundle is signed with a certificate, but a public key was given to verify it",
+            ),
+            SignerError::KeyForCertificate => f.write_str(
+                "the bundle is signed with a bare key, but only certificates (a CA or a keyless identity) are trusted",
+            ),
+            SignerError::KeyMismatch {
+                bundle_hint,
+                key_hint,
+            } => write!(
+                f,
+                "the bundle was signed by another key (bundle key hint {bundle_hint}, given key {key_hint})"
+            ),
+            SignerError::Chain(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SignerError {}
+
 // ---- wire types (as read) ----
 
 #[derive(Deserialize)]

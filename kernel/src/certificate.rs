@@ -175,6 +175,12 @@ impl CertificateTrust {
     /// valid at [`Self::at`], a leaf for signing, the identity when one was asked for. Returns
     /// the leaf's key, the only key the signature may be checked with.
     pub fn verify_chain(&self, chain: &[Vec<u8>]) -> Result<VerifiedLeaf, ChainError> {
+        self.verify_chain_at(chain, self.at)
+    }
+
+    /// [`Self::verify_chain`] at another time (a time-bounded trust policy judges the chain at
+    /// the signing time its evidence proves).
+    pub fn verify_chain_at(&self, chain: &[Vec<u8>], at: u64) -> Result<VerifiedLeaf, ChainError> {
         let (leaf_der, rest) = chain.split_first().ok_or(ChainError::Empty)?;
         let leaf =
             x509_cert::Certificate::from_der(leaf_der).map_err(|e| ChainError::Malformed {
@@ -201,7 +207,7 @@ impl CertificateTrust {
             .map_err(malformed)?
             .is_some_and(|(_, bc)| bc.ca);
         if leaf_is_ca {
-            crate::ca_signer::verify_path(leaf_der, rest, &self.anchors, self.at)
+            crate::ca_signer::verify_path(leaf_der, rest, &self.anchors, at)
                 .map_err(ChainError::Path)?;
         } else {
             let leaf_cert = CertificateDer::from(leaf_der.as_slice());
@@ -214,17 +220,18 @@ impl CertificateTrust {
                 .iter()
                 .map(|d| CertificateDer::from(d.as_slice()))
                 .collect();
+            let issuers = IssuerRule::default();
             end_entity
                 .verify_for_usage(
                     webpki::ALL_VERIFICATION_ALGS,
                     &self.anchors,
                     &intermediates,
-                    UnixTime::since_unix_epoch(Duration::from_secs(self.at)),
+                    UnixTime::since_unix_epoch(Duration::from_secs(at)),
                     AnyPurpose,
                     None,
-                    None,
+                    Some(&|path: &webpki::VerifiedPath<'_>| issuers.check(path)),
                 )
-                .map_err(|e| ChainError::Path(webpki_reason(&e)))?;
+                .map_err(|e| ChainError::Path(issuers.reason(&e)))?;
         }
         // 2. The leaf is for signing: KeyUsage digitalSignature, or EKU codeSigning.
         let digital_signature = tbs
@@ -262,6 +269,10 @@ impl CertificateTrust {
 /// chain from its issuing certificate to its root, as a trusted root lists it) whose window
 /// holds `time`, every certificate valid at `time`. Returns the issuing certificate's DER, or
 /// why no authority fits. Fulcio leaves (code signing) and TSA leaves (time stamping) use it.
+///
+/// The leaf must name the purpose in its EKU; an intermediate without an EKU is unrestricted
+/// (RFC 5280, as Go and pyca read it), one with an EKU must include the purpose, and every
+/// intermediate with a KeyUsage must allow keyCertSign ([`IssuerRule`]).
 pub(crate) fn chain_to_authority(
     leaf: &[u8],
     authorities: &[crate::trusted_root::Authority],
@@ -270,6 +281,7 @@ pub(crate) fn chain_to_authority(
 ) -> Result<Vec<u8>, String> {
     let leaf_der = CertificateDer::from(leaf);
     let end_entity = EndEntityCert::try_from(&leaf_der).map_err(|e| webpki_reason(&e))?;
+    leaf_has_purpose(leaf, eku)?;
     let mut why = "no authority of the trusted root is valid then".to_string();
     for authority in authorities.iter().filter(|a| a.valid.contains(time)) {
         let Some((anchor_der, rest)) = authority.chain.split_last() else {
@@ -290,14 +302,15 @@ pub(crate) fn chain_to_authority(
             .map(|c| CertificateDer::from(c.as_slice()))
             .collect();
         let anchors = [anchor];
+        let issuers = IssuerRule::default();
         match end_entity.verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
             &anchors,
             &intermediates,
             UnixTime::since_unix_epoch(Duration::from_secs(time)),
-            webpki::KeyUsage::required(eku),
+            webpki::KeyUsage::required_if_present(eku),
             None,
-            None,
+            Some(&|path: &webpki::VerifiedPath<'_>| issuers.check(path)),
         ) {
             Ok(path) => {
                 return Ok(path
@@ -305,10 +318,76 @@ pub(crate) fn chain_to_authority(
                     .next()
                     .map_or_else(|| anchor_der.to_vec(), |c| c.der().to_vec()))
             }
-            Err(e) => why = format!("{}: {}", authority.name, webpki_reason(&e)),
+            Err(e) => why = format!("{}: {}", authority.name, issuers.reason(&e)),
         }
     }
     Err(why)
+}
+
+/// The leaf's ExtendedKeyUsage is present and lists `eku` (DER body of the OID).
+fn leaf_has_purpose(leaf: &[u8], eku: &[u8]) -> Result<(), String> {
+    let cert = x509_cert::Certificate::from_der(leaf).map_err(|e| format!("invalid DER: {e}"))?;
+    let listed = cert
+        .tbs_certificate
+        .get::<ExtendedKeyUsage>()
+        .map_err(|e| format!("invalid DER: {e}"))?
+        .is_some_and(|(_, e)| e.0.iter().any(|oid| oid.as_bytes() == eku));
+    if listed {
+        Ok(())
+    } else {
+        Err(format!(
+            "the certificate's ExtendedKeyUsage does not list {}",
+            if eku == TIME_STAMPING_EKU {
+                "timeStamping"
+            } else {
+                "codeSigning"
+            }
+        ))
+    }
+}
+
+/// id-kp-timeStamping, DER body.
+const TIME_STAMPING_EKU: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
+
+/// RFC 5280 4.2.1.3, which rustls-webpki leaves out on purpose: a CA certificate whose
+/// KeyUsage is present must assert keyCertSign to issue. Checked on every intermediate of a
+/// path webpki built (carried in the bundle or in a trusted root's chain); the signing
+/// certificate and the trust anchors are not subject to it. A path that fails it is dropped
+/// and path building goes on; if none is left, the reason is this rule's.
+#[derive(Default)]
+struct IssuerRule {
+    refused: std::cell::RefCell<Option<String>>,
+}
+
+impl IssuerRule {
+    fn check(&self, path: &webpki::VerifiedPath<'_>) -> Result<(), webpki::Error> {
+        for (i, cert) in path.intermediate_certificates().enumerate() {
+            let why = match x509_cert::Certificate::from_der(cert.der().as_ref()) {
+                Err(e) => Some(format!("an intermediate is not valid DER: {e}")),
+                Ok(c) => match c.tbs_certificate.get::<KeyUsage>() {
+                    Err(e) => Some(format!("an intermediate's KeyUsage is not valid DER: {e}")),
+                    Ok(Some((_, ku))) if !ku.key_cert_sign() => Some(format!(
+                        "intermediate {} (issuer of the certificate below it) has a KeyUsage without keyCertSign, so it may not issue certificates",
+                        i + 1
+                    )),
+                    Ok(_) => None,
+                },
+            };
+            if let Some(why) = why {
+                *self.refused.borrow_mut() = Some(why);
+                return Err(webpki::Error::UnknownIssuer);
+            }
+        }
+        Ok(())
+    }
+
+    /// Why no path was accepted: this rule's reason when it refused a path webpki accepted.
+    fn reason(&self, e: &webpki::Error) -> String {
+        match self.refused.borrow().as_ref() {
+            Some(why) => why.clone(),
+            None => webpki_reason(e),
+        }
+    }
 }
 
 /// Certificates in PEM (a `--certificate` or `--certificate-chain` file) as DER, in order.
@@ -408,7 +487,7 @@ fn general_name_text(name: &GeneralName) -> Option<String> {
     }
 }
 
-/// webpki's errors, in words a user can act on.
+/// webpki's errors, in words a user can act on: every one a sentence, never a debug dump.
 pub(crate) fn webpki_reason(e: &webpki::Error) -> String {
     use webpki::Error as E;
     match e {
@@ -425,19 +504,46 @@ pub(crate) fn webpki_reason(e: &webpki::Error) -> String {
             unix(not_before),
             unix(time)
         ),
+        E::InvalidCertValidity => "a certificate's validity period ends before it starts".into(),
         E::InvalidSignatureForPublicKey => {
             "a certificate's signature does not verify with its issuer's key".into()
+        }
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            "a certificate is signed with an algorithm modelseal does not verify".into()
+        }
+        E::SignatureAlgorithmMismatch => {
+            "a certificate names two different signature algorithms".into()
         }
         E::CaUsedAsEndEntity => "the signing certificate is a CA certificate".into(),
         E::EndEntityUsedAsCa => "an intermediate is not a CA certificate".into(),
         E::PathLenConstraintViolated => "a CA's path length constraint is exceeded".into(),
         E::NameConstraintViolation => "a CA's name constraints are violated".into(),
+        E::MalformedNameConstraint | E::InvalidNetworkMaskConstraint => {
+            "a CA's name constraints are malformed".into()
+        }
+        E::RequiredEkuNotFoundContext(_) => {
+            "a certificate's ExtendedKeyUsage does not allow this use".into()
+        }
+        E::EmptyEkuExtension => "a certificate has an empty ExtendedKeyUsage".into(),
         E::UnsupportedCriticalExtension => {
             "a certificate has an unsupported critical extension".into()
         }
         E::UnsupportedCertVersion => "a certificate is not X.509 v3".into(),
-        E::BadDer | E::BadDerTime => "invalid DER".into(),
-        other => format!("{other:?}"),
+        E::CertDistrusted => "a certificate in the path is distrusted".into(),
+        E::MaximumPathDepthExceeded
+        | E::MaximumPathBuildCallsExceeded
+        | E::MaximumSignatureChecksExceeded
+        | E::MaximumNameConstraintComparisonsExceeded => {
+            "the certificate chain is too long or too tangled to check".into()
+        }
+        E::BadDer
+        | E::BadDerTime
+        | E::TrailingData(_)
+        | E::MalformedExtensions
+        | E::ExtensionValueInvalid
+        | E::InvalidSerialNumber => "a certificate is not valid DER".into(),
+        _ => "a certificate in the path cannot be used".into(),
     }
 }
 

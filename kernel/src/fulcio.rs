@@ -101,6 +101,12 @@ pub enum FulcioError {
         wanted: String,
         found: Option<String>,
     },
+    /// Fulcio's two OIDC issuer extensions (1.3.6.1.4.1.57264.1.1 and .1.8) name different
+    /// issuers: clients that read one or the other would disagree about the signer.
+    IssuersDisagree {
+        v1: String,
+        v2: String,
+    },
 }
 
 impl fmt::Display for FulcioError {
@@ -127,6 +133,10 @@ impl fmt::Display for FulcioError {
             FulcioError::Issuer { wanted, found: None } => {
                 write!(f, "certificate OIDC issuer {wanted} does not match: the certificate names no issuer")
             }
+            FulcioError::IssuersDisagree { v1, v2 } => write!(
+                f,
+                "the signing certificate's two OIDC issuer extensions disagree ('{v1}' in 1.3.6.1.4.1.57264.1.1, '{v2}' in .1.8)"
+            ),
         }
     }
 }
@@ -182,15 +192,23 @@ impl Leaf {
                 .find(|e| e.extn_id == oid)
                 .map(|e| e.extn_value.as_bytes().to_vec())
         };
-        let issuer = match (ext(ISSUER_V2), ext(ISSUER_V1)) {
-            (Some(v2), _) => Some(
+        let v2 = ext(ISSUER_V2)
+            .map(|v2| {
                 Utf8StringRef::from_der(&v2)
-                    .map_err(malformed)?
-                    .as_str()
-                    .to_string(),
-            ),
-            (None, Some(v1)) => Some(String::from_utf8(v1).map_err(malformed)?),
-            (None, None) => None,
+                    .map(|s| s.as_str().to_string())
+                    .map_err(malformed)
+            })
+            .transpose()?;
+        let v1 = ext(ISSUER_V1)
+            .map(|v1| String::from_utf8(v1).map_err(malformed))
+            .transpose()?;
+        // sigstore-python reads the first, cosign and we the second: when both are there they
+        // must agree, or one certificate would pass one verifier and fail another.
+        let issuer = match (v1, v2) {
+            (Some(v1), Some(v2)) if v1 != v2 => {
+                return Err(FulcioError::IssuersDisagree { v1, v2 })
+            }
+            (v1, v2) => v2.or(v1),
         };
         let validity = &tbs.validity;
         Ok(Leaf {

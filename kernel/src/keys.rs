@@ -15,7 +15,7 @@ use p256::pkcs8::{
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
-use crate::digest::HashAlgorithm;
+use crate::digest::{Digest, HashAlgorithm};
 use crate::pem;
 
 const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -331,6 +331,37 @@ impl PublicKey {
             }
         }
         .map_err(|_| SignError::Mismatch)
+    }
+
+    /// Verifies a signature over a digest of any algorithm: ECDSA over its bytes (truncated or
+    /// padded to the curve, as ECDSA defines), RSA PKCS#1 v1.5 under its algorithm. A digest
+    /// the signature was not made over fails, whatever the key's own hash.
+    pub fn verify_digest(&self, digest: &Digest, signature: &[u8]) -> Result<(), SignError> {
+        match &self.key {
+            Verifying::Rsa => {
+                let (alg, params) = match digest.algorithm() {
+                    HashAlgorithm::Sha256 => (
+                        &aws_lc_rs::digest::SHA256,
+                        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+                    ),
+                    HashAlgorithm::Sha384 => (
+                        &aws_lc_rs::digest::SHA384,
+                        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA384,
+                    ),
+                    HashAlgorithm::Sha512 => (
+                        &aws_lc_rs::digest::SHA512,
+                        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA512,
+                    ),
+                    _ => return Err(SignError::Mismatch),
+                };
+                let d = aws_lc_rs::digest::Digest::import_less_safe(digest.as_bytes(), alg)
+                    .map_err(|_| SignError::Mismatch)?;
+                aws_lc_rs::signature::UnparsedPublicKey::new(params, &self.spki_der)
+                    .verify_digest(&d, signature)
+                    .map_err(|_| SignError::Mismatch)
+            }
+            _ => self.verify_prehash(digest.as_bytes(), signature),
+        }
     }
 
     /// Verifies a DER ECDSA signature over `message`, hashing it with the curve's hash.

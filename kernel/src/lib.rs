@@ -30,4 +30,4 @@ pub mod trusted_root;
 
 pub use digest::{Digest, HashAlgorithm, Hasher};
 pub use keys::{Curve, KeyError, PrivateKey, PublicKey, SignError, Signer};
-pub use trust::Trust;
+pub use trust::Policy;

@@ -38,6 +38,76 @@ impl fmt::Display for PathError {
     }
 }
 
+/// Why a statement does not describe a model we can check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestError {
+    /// The payload is not JSON of the statement's shape; the text is serde's.
+    Malformed(String),
+    StatementType(String),
+    PredicateType(String),
+    SubjectCount(usize),
+    /// The subject has no sha256 digest, or it is not 64 hex digits.
+    SubjectDigest,
+    /// The manifest lists no file (OMS 5.2.1: at least one resource).
+    Empty,
+    /// A `Digests/v0.1` subject that is not one file by name and SHA-256.
+    LegacySubject {
+        index: usize,
+        why: String,
+    },
+    Method(String),
+    HashType(String),
+    ShardSize(String),
+    BadName {
+        name: String,
+        why: String,
+    },
+    /// A resource's algorithm does not match the serialization's.
+    Algorithm {
+        name: String,
+        algorithm: String,
+    },
+    BadDigest(String),
+    Duplicate(String),
+    RootMismatch {
+        signed: String,
+        computed: String,
+    },
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManifestError::Malformed(e) => write!(f, "the signed statement is malformed: {e}"),
+            ManifestError::StatementType(t) => write!(f, "unknown statement type '{t}'"),
+            ManifestError::PredicateType(t) => write!(f, "unknown predicate type '{t}'"),
+            ManifestError::SubjectCount(n) => write!(f, "the statement has {n} subjects; OMS requires exactly one"),
+            ManifestError::SubjectDigest => f.write_str("the subject has no valid sha256 digest"),
+            ManifestError::Empty => f.write_str("the signed manifest lists no files (OMS v1.0 requires at least one)"),
+            ManifestError::LegacySubject { index, why } => write!(
+                f,
+                "subject {} of the legacy Digests/v0.1 statement is not a file: {why}",
+                index + 1
+            ),
+            ManifestError::Method(m) => write!(f, "unknown serialization method '{m}'"),
+            ManifestError::HashType(h) => write!(f, "unsupported hash type '{h}'"),
+            ManifestError::ShardSize(s) => write!(f, "invalid shard_size {s}"),
+            ManifestError::BadName { name, why } => write!(f, "refused resource name {name:?}: {why}"),
+            ManifestError::Algorithm { name, algorithm } => {
+                write!(f, "resource {name:?} has algorithm '{algorithm}', which does not match the serialization")
+            }
+            ManifestError::BadDigest(name) => write!(f, "resource {name:?} has a malformed digest"),
+            ManifestError::Duplicate(name) => write!(f, "resource {name:?} is listed twice"),
+            ManifestError::RootMismatch { signed, computed } => write!(
+                f,
+                "the manifest is inconsistent: the subject digest is {signed} but the resources hash to {computed}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
 /// A model-relative POSIX path that cannot escape the model: no `..`, no leading `/`, no
 /// backslash or NUL, no empty or `.` components. The single name `"."` stands for a single-file
 /// model itself, as model_signing writes it.
@@ -216,8 +286,7 @@ impl SignedManifest {
         root: Digest,
         serialization: Serialization,
         listed: Vec<(ItemKey, Digest)>,
-    ) -> Result<Self, crate::oms::ManifestError> {
-        use crate::oms::ManifestError;
+    ) -> Result<Self, ManifestError> {
         if listed.is_empty() {
             return Err(ManifestError::Empty);
         }
@@ -247,15 +316,13 @@ impl SignedManifest {
     /// A manifest from the deprecated `Digests/v0.1` predicate: one SHA-256 per file, no root
     /// digest signed. Its root (what a pin and a revocation compare with) is computed from the
     /// files as OMS v1.0 computes it, over the component-wise order.
-    pub(crate) fn legacy(
-        listed: Vec<(ResourcePath, Digest)>,
-    ) -> Result<Self, crate::oms::ManifestError> {
+    pub(crate) fn legacy(listed: Vec<(ResourcePath, Digest)>) -> Result<Self, ManifestError> {
         let mut listed: Vec<(ItemKey, Digest)> = listed
             .into_iter()
             .map(|(p, d)| (ItemKey::File(p), d))
             .collect();
         if listed.is_empty() {
-            return Err(crate::oms::ManifestError::Empty);
+            return Err(ManifestError::Empty);
         }
         listed.sort_by(|a, b| a.0.cmp(&b.0));
         let root = root_digest(listed.iter().map(|(_, d)| d));
@@ -462,6 +529,7 @@ impl SignedManifest {
             Ok(Verified {
                 model_name: self.model_name.clone(),
                 root: self.root.clone(),
+                digest: self.pinned_digest().0.clone(),
                 predicate: self.predicate,
                 files: self.listed_paths().len(),
                 items: self.items.len(),
@@ -485,14 +553,12 @@ pub fn root_digest<'a>(digests: impl Iterator<Item = &'a Digest>) -> Digest {
 }
 
 /// The items keyed by name; a name listed twice is refused.
-fn unique(
-    listed: Vec<(ItemKey, Digest)>,
-) -> Result<BTreeMap<ItemKey, Digest>, crate::oms::ManifestError> {
+fn unique(listed: Vec<(ItemKey, Digest)>) -> Result<BTreeMap<ItemKey, Digest>, ManifestError> {
     let mut items = BTreeMap::new();
     for (key, digest) in listed {
         let name = key.to_string();
         if items.insert(key, digest).is_some() {
-            return Err(crate::oms::ManifestError::Duplicate(name));
+            return Err(ManifestError::Duplicate(name));
         }
     }
     Ok(items)
@@ -661,6 +727,9 @@ impl PinnedKind {
 pub struct Verified {
     pub model_name: String,
     pub root: Digest,
+    /// What a pin and a revocation compare with ([`SignedManifest::pinned_digest`]), as
+    /// `modelseal digest` prints it.
+    pub digest: Digest,
     pub predicate: PredicateType,
     /// Signed files (a sharded file counts once).
     pub files: usize,
@@ -875,11 +944,11 @@ mod tests {
         assert_eq!(m.pinned_digest().0, &m.root);
         assert_eq!(
             SignedManifest::legacy(Vec::new()).unwrap_err(),
-            crate::oms::ManifestError::Empty
+            ManifestError::Empty
         );
         assert!(matches!(
             SignedManifest::legacy(vec![(p("a"), d("a")), (p("a"), d("b"))]),
-            Err(crate::oms::ManifestError::Duplicate(_))
+            Err(ManifestError::Duplicate(_))
         ));
     }
 

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{Bundle, Content, SignerMaterial, Transparency, MEDIA_TYPE_V03};
+use crate::bundle::{Bundle, Content, Envelope, SignerMaterial, MEDIA_TYPE_V03};
 use crate::digest::{Digest, HashAlgorithm};
 use crate::dsse::{pae, IN_TOTO_PAYLOAD_TYPE};
 use crate::keys::{PublicKey, SignError, Signer};
@@ -16,81 +16,11 @@ use crate::manifest::{
     root_digest, ItemKey, Method, PathError, PredicateType, ResourcePath, Serialization,
     SignedManifest,
 };
-use crate::tlog::ExpectedContent;
-use crate::trust::{SignerError, Trust};
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = PredicateType::V1_0.uri();
 
-/// Why a statement does not describe a model we can check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ManifestError {
-    /// The payload is not JSON of the statement's shape; the text is serde's.
-    Malformed(String),
-    StatementType(String),
-    PredicateType(String),
-    SubjectCount(usize),
-    /// The subject has no sha256 digest, or it is not 64 hex digits.
-    SubjectDigest,
-    /// The manifest lists no file (OMS 5.2.1: at least one resource).
-    Empty,
-    /// A `Digests/v0.1` subject that is not one file by name and SHA-256.
-    LegacySubject {
-        index: usize,
-        why: String,
-    },
-    Method(String),
-    HashType(String),
-    ShardSize(String),
-    BadName {
-        name: String,
-        why: String,
-    },
-    /// A resource's algorithm does not match the serialization's.
-    Algorithm {
-        name: String,
-        algorithm: String,
-    },
-    BadDigest(String),
-    Duplicate(String),
-    RootMismatch {
-        signed: String,
-        computed: String,
-    },
-}
-
-impl fmt::Display for ManifestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ManifestError::Malformed(e) => write!(f, "the signed statement is malformed: {e}"),
-            ManifestError::StatementType(t) => write!(f, "unknown statement type '{t}'"),
-            ManifestError::PredicateType(t) => write!(f, "unknown predicate type '{t}'"),
-            ManifestError::SubjectCount(n) => write!(f, "the statement has {n} subjects; OMS requires exactly one"),
-            ManifestError::SubjectDigest => f.write_str("the subject has no valid sha256 digest"),
-            ManifestError::Empty => f.write_str("the signed manifest lists no files (OMS v1.0 requires at least one)"),
-            ManifestError::LegacySubject { index, why } => write!(
-                f,
-                "subject {} of the legacy Digests/v0.1 statement is not a file: {why}",
-                index + 1
-            ),
-            ManifestError::Method(m) => write!(f, "unknown serialization method '{m}'"),
-            ManifestError::HashType(h) => write!(f, "unsupported hash type '{h}'"),
-            ManifestError::ShardSize(s) => write!(f, "invalid shard_size {s}"),
-            ManifestError::BadName { name, why } => write!(f, "refused resource name {name:?}: {why}"),
-            ManifestError::Algorithm { name, algorithm } => {
-                write!(f, "resource {name:?} has algorithm '{algorithm}', which does not match the serialization")
-            }
-            ManifestError::BadDigest(name) => write!(f, "resource {name:?} has a malformed digest"),
-            ManifestError::Duplicate(name) => write!(f, "resource {name:?} is listed twice"),
-            ManifestError::RootMismatch { signed, computed } => write!(
-                f,
-                "the manifest is inconsistent: the subject digest is {signed} but the resources hash to {computed}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ManifestError {}
+pub use crate::manifest::ManifestError;
 
 #[derive(Deserialize)]
 struct WireStatement {
@@ -404,29 +334,11 @@ pub fn sign_statement(signer: &dyn Signer, payload: &[u8]) -> Result<String, Sig
     ))
 }
 
-/// What to do with transparency-log entries and timestamps, which we cannot verify yet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TlogPolicy {
-    /// Refuse bundles that carry them: a verdict must not look stronger than it is.
-    Refuse,
-    /// Check signature and digest only, as cosign's `--insecure-ignore-tlog` does.
-    IgnoreUnverified,
-}
-
-/// Whether a bundle that verified under `trust` carried log entries or timestamps that were not
-/// checked (only possible when the caller asked to ignore them: keyless trust checks them all).
-pub fn unverified_transparency(bundle: &Bundle, trust: &Trust) -> bool {
-    !bundle.transparency().is_empty() && !matches!(trust, Trust::Keyless(_))
-}
-
-/// Why an OMS bundle's signature cannot be trusted.
+/// Why an OMS bundle's envelope, signature or statement cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvelopeError {
     MediaType(String),
     NotDsse,
-    Signer(SignerError),
-    Sigstore(crate::sigstore::SigstoreError),
-    Transparency(Transparency),
     PayloadType(String),
     Signature(SignError),
     Manifest(ManifestError),
@@ -437,13 +349,6 @@ impl fmt::Display for EnvelopeError {
         match self {
             EnvelopeError::MediaType(m) => write!(f, "media type '{m}' is not an OMS v1.0 bundle ({MEDIA_TYPE_V03})"),
             EnvelopeError::NotDsse => f.write_str("the bundle holds a message signature, not a DSSE envelope (is it a sign-blob bundle?)"),
-            EnvelopeError::Signer(e) => write!(f, "{e}"),
-            EnvelopeError::Sigstore(e) => write!(f, "{e}"),
-            EnvelopeError::Transparency(t) => write!(
-                f,
-                "the bundle carries {} transparency-log entries and {} timestamps; their verification is not supported yet",
-                t.tlog_entries, t.rfc3161_timestamps
-            ),
             EnvelopeError::PayloadType(t) => write!(f, "unknown DSSE payload type '{t}'"),
             EnvelopeError::Signature(e) => write!(f, "{e}"),
             EnvelopeError::Manifest(e) => write!(f, "{e}"),
@@ -453,72 +358,48 @@ impl fmt::Display for EnvelopeError {
 
 impl std::error::Error for EnvelopeError {}
 
-/// Steps 1 to 8 of OMS verification: from a parsed bundle and a trust policy to a manifest whose
-/// every byte is covered by a valid signature. The model itself is checked by the caller with
-/// [`SignedManifest::plan`] and [`SignedManifest::check`] (steps 9 and 10).
-pub fn verify_envelope(
-    bundle: &Bundle,
-    trust: &Trust,
-    tlog: TlogPolicy,
-) -> Result<SignedManifest, EnvelopeError> {
+/// Steps 1, 2 and 5 of OMS verification, before any signer is considered: a v0.3 bundle
+/// holding a DSSE envelope of an in-toto statement. `tlogEntries` may be absent or empty (OMS
+/// 4.1 and 11.1: the Go client writes none); keyless trust requires an entry itself.
+pub fn envelope(bundle: &Bundle) -> Result<&Envelope, EnvelopeError> {
     // 1. Media type: OMS v1.0 is a v0.3 bundle.
     if bundle.media_type != MEDIA_TYPE_V03 {
         return Err(EnvelopeError::MediaType(bundle.media_type.clone()));
     }
-    // 2. Content: a DSSE envelope. `tlogEntries` may be absent or empty for the key and
-    //    certificate methods (OMS 4.1, 11.1: the Go client never writes it); keyless trust
-    //    requires an entry (crate::sigstore, S1).
+    // 2. Content: a DSSE envelope.
     let Content::Dsse(envelope) = &bundle.content else {
         return Err(EnvelopeError::NotDsse);
-    };
-    // 3. The signer: the given key (named by the bundle's hint, when it has one), or a
-    //    certificate chaining to the given CA; never a key the bundle brings itself.
-    //    Keyless: the certificate, its log entries and identity (crate::sigstore, S1-S6).
-    let key = match trust {
-        Trust::Keyless(_) => {
-            crate::sigstore::verify_signer(
-                bundle,
-                trust,
-                None,
-                tlog,
-                &envelope.signature,
-                ExpectedContent::Dsse {
-                    payload_type: &envelope.payload_type,
-                    payload: &envelope.payload,
-                },
-            )
-            .map_err(EnvelopeError::Sigstore)?
-            .key
-        }
-        _ => {
-            let key = trust
-                .signing_key(&bundle.key_material, Some(PublicKey::oms_hint))
-                .map_err(EnvelopeError::Signer)?;
-            // 4. Log entries and timestamps beside a key or private CA cannot be verified here
-            //    (OMS bundles of those methods carry none): refused unless explicitly ignored.
-            if !bundle.transparency().is_empty() && tlog == TlogPolicy::Refuse {
-                return Err(EnvelopeError::Transparency(bundle.transparency()));
-            }
-            key
-        }
     };
     // 5. Payload type.
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
         return Err(EnvelopeError::PayloadType(envelope.payload_type.clone()));
     }
+    Ok(envelope)
+}
+
+/// Steps 6 to 8, once the signer's key is known (step 3, `crate::trust`): the signature over
+/// the exact PAE of the exact payload, and only then the statement, to a manifest whose every
+/// byte the signature covers. The model itself is checked by the caller with
+/// [`SignedManifest::plan`] and [`SignedManifest::check`] (steps 9 and 10).
+///
+/// `legacy_pae_hash`: when not `None`, a signature that fails over the PAE is tried over
+/// model_signing 0.2.x's encoding with that hash (step 6b), for the legacy statement only.
+pub(crate) fn verify_statement(
+    envelope: &Envelope,
+    key: &PublicKey,
+    legacy_pae_hash: Option<HashAlgorithm>,
+) -> Result<SignedManifest, EnvelopeError> {
     // 6. Signature over the exact PAE bytes of the exact payload.
     let signed = key.verify_message(
         &pae(&envelope.payload_type, &envelope.payload),
         &envelope.signature,
     );
-    match signed {
+    match (signed, legacy_pae_hash) {
         // 7-8. Only now is the payload parsed: statement, predicate, names, root digest.
-        Ok(()) => parse_statement(&envelope.payload).map_err(EnvelopeError::Manifest),
-        Err(SignError::Mismatch) if !matches!(trust, Trust::Keyless(_)) => {
-            verify_v0_2(bundle, &key, envelope)
-                .map_err(|()| EnvelopeError::Signature(SignError::Mismatch))
-        }
-        Err(e) => Err(EnvelopeError::Signature(e)),
+        (Ok(()), _) => parse_statement(&envelope.payload).map_err(EnvelopeError::Manifest),
+        (Err(SignError::Mismatch), Some(hash)) => verify_v0_2(envelope, key, hash)
+            .map_err(|()| EnvelopeError::Signature(SignError::Mismatch)),
+        (Err(e), _) => Err(EnvelopeError::Signature(e)),
     }
 }
 
@@ -527,14 +408,10 @@ pub fn verify_envelope(
 /// So do we, for the deprecated `Digests/v0.1` statement those releases wrote and nothing
 /// else: a payload that verifies only this way but is another statement is refused.
 fn verify_v0_2(
-    bundle: &Bundle,
+    envelope: &Envelope,
     key: &PublicKey,
-    envelope: &crate::bundle::Envelope,
+    hash: HashAlgorithm,
 ) -> Result<SignedManifest, ()> {
-    let hash = match bundle.key_material {
-        crate::bundle::KeyMaterial::Certificates(_) => HashAlgorithm::Sha256,
-        crate::bundle::KeyMaterial::PublicKey { .. } => key.hash(),
-    };
     let message = crate::dsse::pae_v0_2(&envelope.payload_type, &envelope.payload);
     key.verify_prehash(hash.digest(&message).as_bytes(), &envelope.signature)
         .map_err(|_| ())?;

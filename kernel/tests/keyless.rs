@@ -5,23 +5,53 @@
 mod common;
 
 use common::testdata;
+use std::sync::Arc;
+
 use modelseal_kernel::bundle::Bundle;
 use modelseal_kernel::fulcio::Matcher;
-use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
-use modelseal_kernel::sigstore::{KeylessTrust, SigstoreError};
+use modelseal_kernel::manifest::SignedManifest;
+use modelseal_kernel::sigstore::SigstoreError;
+use modelseal_kernel::trust::{AuthorityError, Policy, Signer, TrustError};
 use modelseal_kernel::trusted_root::{self, TrustedRoot};
-use modelseal_kernel::Trust;
 
 fn bundle() -> Bundle {
     Bundle::from_json(&testdata("oms-spec/v1.0/valid/sigstore.bundle.json")).unwrap()
 }
 
-fn keyless(identity: Matcher, issuer: Matcher) -> Trust {
-    Trust::Keyless(Box::new(KeylessTrust {
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn keyless_with(identity: Matcher, issuer: Matcher, root: TrustedRoot) -> Policy {
+    let signer = Signer::Keyless {
         identity,
         issuer,
-        root: TrustedRoot::from_json(trusted_root::PRODUCTION).unwrap(),
-    }))
+        root: Arc::new(root),
+    };
+    Policy::one("keyless", signer, now())
+}
+
+fn keyless(identity: Matcher, issuer: Matcher) -> Policy {
+    keyless_with(
+        identity,
+        issuer,
+        TrustedRoot::from_json(trusted_root::PRODUCTION).unwrap(),
+    )
+}
+
+fn verify(b: &Bundle, policy: &Policy) -> Result<SignedManifest, TrustError> {
+    policy.verify_model(b, "model").map(|v| v.manifest)
+}
+
+/// The Sigstore step a one-authority policy refused at.
+fn sigstore_error(r: Result<SignedManifest, TrustError>) -> SigstoreError {
+    match r.map_err(|e| e.first_failure().cloned()) {
+        Err(Some(AuthorityError::Sigstore(e))) => e,
+        other => panic!("not a Sigstore refusal: {other:?}"),
+    }
 }
 
 const ID: &str = "stefanb@us.ibm.com";
@@ -40,20 +70,19 @@ fn keyless_bundles_without_a_log_entry_are_refused() {
     let mut timestamp_only = bundle();
     timestamp_only.tlog_entries.clear();
     for b in [spec_invalid, timestamp_only] {
-        assert!(matches!(
-            oms::verify_envelope(&b, &trust, TlogPolicy::Refuse),
-            Err(EnvelopeError::Sigstore(SigstoreError::NoLogEntry))
-        ));
+        assert_eq!(
+            sigstore_error(verify(&b, &trust)),
+            SigstoreError::NoLogEntry
+        );
     }
 }
 
 #[test]
 fn the_spec_bundle_verifies_for_its_signer_only() {
     let b = bundle();
-    let m = oms::verify_envelope(
+    let m = verify(
         &b,
         &keyless(Matcher::Exact(ID.into()), Matcher::Exact(ISSUER.into())),
-        TlogPolicy::Refuse,
     )
     .unwrap();
     assert!(m.items().count() > 0);
@@ -61,7 +90,7 @@ fn the_spec_bundle_verifies_for_its_signer_only() {
         Matcher::regex(r"[a-z]+@us\.ibm\.com").unwrap(),
         Matcher::regex(r"https://sigstore\.verify\.ibm\.com/.*").unwrap(),
     );
-    oms::verify_envelope(&b, &regexp, TlogPolicy::Refuse).unwrap();
+    verify(&b, &regexp).unwrap();
     // Another identity, another issuer, an unanchored-only match: refused, naming the step.
     for (id, iss) in [
         (
@@ -77,10 +106,8 @@ fn the_spec_bundle_verifies_for_its_signer_only() {
             Matcher::Exact(ISSUER.into()),
         ),
     ] {
-        match oms::verify_envelope(&b, &keyless(id, iss), TlogPolicy::Refuse) {
-            Err(EnvelopeError::Sigstore(SigstoreError::Fulcio(e))) => {
-                assert!(e.to_string().contains("does not match"), "{e}")
-            }
+        match sigstore_error(verify(&b, &keyless(id, iss))) {
+            SigstoreError::Fulcio(e) => assert!(e.to_string().contains("does not match"), "{e}"),
             other => panic!("{other:?}"),
         }
     }
@@ -95,48 +122,42 @@ fn tampered_evidence_is_refused() {
     let at = body.len() / 2;
     body[at] ^= 1;
     assert!(matches!(
-        oms::verify_envelope(&b, &trust, TlogPolicy::Refuse),
-        Err(EnvelopeError::Sigstore(SigstoreError::Tlog { .. }))
+        sigstore_error(verify(&b, &trust)),
+        SigstoreError::Tlog { .. }
     ));
     // The timestamp repeated, or corrupted.
     let mut b = bundle();
     b.timestamps.push(b.timestamps[0].clone());
-    assert!(matches!(
-        oms::verify_envelope(&b, &trust, TlogPolicy::Refuse),
-        Err(EnvelopeError::Sigstore(SigstoreError::DuplicateTimestamp(
-            1
-        )))
-    ));
+    assert_eq!(
+        sigstore_error(verify(&b, &trust)),
+        SigstoreError::DuplicateTimestamp(1)
+    );
     let mut b = bundle();
     let n = b.timestamps[0].len();
     b.timestamps[0][n - 3] ^= 1;
     assert!(matches!(
-        oms::verify_envelope(&b, &trust, TlogPolicy::Refuse),
-        Err(EnvelopeError::Sigstore(SigstoreError::Timestamp { .. }))
+        sigstore_error(verify(&b, &trust)),
+        SigstoreError::Timestamp { .. }
     ));
     // No timestamp and no SET: no signing time.
     let mut b = bundle();
     b.timestamps.clear();
-    oms::verify_envelope(&b, &trust, TlogPolicy::Refuse).unwrap(); // the SET still dates it
+    verify(&b, &trust).unwrap(); // the SET still dates it
     b.tlog_entries[0].inclusion_promise = None;
-    let r = oms::verify_envelope(&b, &trust, TlogPolicy::Refuse);
-    assert!(
-        matches!(
-            r,
-            Err(EnvelopeError::Sigstore(SigstoreError::NoSigningTime))
-        ),
-        "{r:?}"
+    assert_eq!(
+        sigstore_error(verify(&b, &trust)),
+        SigstoreError::NoSigningTime
     );
     // A root without the production Rekor log: the entry cannot be checked.
     let mut root = TrustedRoot::from_json(trusted_root::PRODUCTION).unwrap();
     root.tlogs.clear();
-    let trust = Trust::Keyless(Box::new(KeylessTrust {
-        identity: Matcher::Exact(ID.into()),
-        issuer: Matcher::Exact(ISSUER.into()),
+    let trust = keyless_with(
+        Matcher::Exact(ID.into()),
+        Matcher::Exact(ISSUER.into()),
         root,
-    }));
+    );
     assert!(matches!(
-        oms::verify_envelope(&bundle(), &trust, TlogPolicy::Refuse),
-        Err(EnvelopeError::Sigstore(SigstoreError::Tlog { .. }))
+        sigstore_error(verify(&bundle(), &trust)),
+        SigstoreError::Tlog { .. }
     ));
 }

@@ -12,7 +12,23 @@ use modelseal_kernel::bundle::{Bundle, Content};
 use modelseal_kernel::cosign_key::EncryptedKey;
 use modelseal_kernel::manifest::ResourcePath;
 use modelseal_kernel::oms;
+use modelseal_kernel::trust::{Policy, Signer, TlogPolicy};
+use modelseal_kernel::trusted_root::{TrustedRoot, PRODUCTION};
 use modelseal_kernel::{PrivateKey, PublicKey};
+use std::sync::Arc;
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A one-key policy that ignores log evidence (so mutated bundles reach the signature check).
+fn key_policy(key: PublicKey) -> Policy {
+    let root = Arc::new(TrustedRoot::from_json(PRODUCTION).unwrap());
+    Policy::one("key", Signer::Key { key, root }, now()).with_tlog(TlogPolicy::IgnoreUnverified)
+}
 
 /// xorshift64*: reproducible mutations without a dependency.
 struct Rng(u64);
@@ -73,14 +89,14 @@ fn bundles_statements_and_blob_bundles() {
     ];
     let key =
         PublicKey::from_pem(&testdata("model-signing/dir-basic/keys/signer.pub.pem")).unwrap();
-    let trust = modelseal_kernel::Trust::Key(key);
+    let trust = key_policy(key);
     let mut parsed = 0;
     for seed in &seeds {
         for m in mutants(seed, 1500, &mut rng) {
             let _ = BlobBundle::from_json(&m);
             if let Ok(b) = Bundle::from_json(&m) {
                 parsed += 1;
-                let _ = oms::verify_envelope(&b, &trust, oms::TlogPolicy::IgnoreUnverified);
+                let _ = trust.verify_model(&b, "model");
                 if let Content::Dsse(env) = &b.content {
                     let _ = oms::parse_statement(&env.payload);
                 }
@@ -131,10 +147,17 @@ fn certificates_and_certificate_bundles() {
             let _ = certificate::certificates_from_pem(&m);
         }
     }
-    let trust = modelseal_kernel::Trust::Certificates(ca);
+    let trust = Policy::one(
+        "ca",
+        Signer::Certificates {
+            ca,
+            root: Arc::new(TrustedRoot::from_json(PRODUCTION).unwrap()),
+        },
+        at,
+    );
     for m in mutants(&sig, 1500, &mut rng) {
         if let Ok(b) = Bundle::from_json(&m) {
-            let _ = oms::verify_envelope(&b, &trust, oms::TlogPolicy::Refuse);
+            let _ = trust.verify_model(&b, "model");
         }
     }
 }
@@ -146,9 +169,7 @@ fn certificates_and_certificate_bundles() {
 fn sigstore_evidence() {
     use base64::Engine as _;
     use modelseal_kernel::fulcio::{Leaf, Matcher};
-    use modelseal_kernel::sigstore::KeylessTrust;
     use modelseal_kernel::tlog::Checkpoint;
-    use modelseal_kernel::trusted_root::{TrustedRoot, PRODUCTION};
     use modelseal_kernel::{time, timestamp};
     let mut rng = Rng(0x5eed_0006);
     let root = TrustedRoot::from_json(PRODUCTION).unwrap();
@@ -185,14 +206,18 @@ fn sigstore_evidence() {
             }
         }
     }
-    let trust = modelseal_kernel::Trust::Keyless(Box::new(KeylessTrust {
-        identity: Matcher::Exact("stefanb@us.ibm.com".into()),
-        issuer: Matcher::Exact("https://sigstore.verify.ibm.com/oauth2".into()),
-        root,
-    }));
+    let trust = Policy::one(
+        "keyless",
+        Signer::Keyless {
+            identity: Matcher::Exact("stefanb@us.ibm.com".into()),
+            issuer: Matcher::Exact("https://sigstore.verify.ibm.com/oauth2".into()),
+            root: Arc::new(root),
+        },
+        now(),
+    );
     let verifies = |bytes: &[u8]| {
         Bundle::from_json(bytes)
-            .map(|b| oms::verify_envelope(&b, &trust, oms::TlogPolicy::Refuse).is_ok())
+            .map(|b| trust.verify_model(&b, "model").is_ok())
             .unwrap_or(false)
     };
     assert!(verifies(&sig), "the seed bundle must verify");

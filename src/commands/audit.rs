@@ -3,8 +3,7 @@
 //! not run.
 
 use modelseal_fetch::audit::{self, Options, Report};
-use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::Trust;
+use modelseal_kernel::trust::Policy;
 use modelseal_s3::Setting;
 
 use super::verdict::{fetch_failure, parse_uri};
@@ -13,8 +12,8 @@ use crate::failure::{Failure, Result};
 
 pub struct Args<'a> {
     pub uri: &'a str,
-    pub trust: &'a Trust,
-    pub tlog: TlogPolicy,
+    /// Each model is judged by the rule that governs its location.
+    pub policy: &'a Policy,
     pub kms_key: Option<&'a str>,
     pub shallow: bool,
     pub json: bool,
@@ -44,8 +43,7 @@ pub fn run(args: Args<'_>, aws: &Aws) -> Result<()> {
             }
         };
         let opts = Options {
-            signer: args.trust,
-            tlog: args.tlog,
+            policy: args.policy,
             shallow: args.shallow,
             kms_key,
             heads_in_flight: 32,

@@ -6,8 +6,8 @@ use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use modelseal_kernel::blob::{self, BlobBundle, BlobError};
 use modelseal_kernel::bundle;
 use modelseal_kernel::keys::SignError;
-use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::{Digest, HashAlgorithm, Signer, Trust};
+use modelseal_kernel::trust::{BlobEvidence, Policy};
+use modelseal_kernel::{Digest, HashAlgorithm, Signer};
 
 use crate::failure::{self, Failure, Result};
 use crate::files::write_atomic;
@@ -94,14 +94,10 @@ fn read_evidence(path: &Path, what: &str) -> Result<Vec<u8>> {
 
 fn blob_hint(e: &BlobError) -> &'static str {
     match e {
-        BlobError::Transparency(_) => {
-            "pass --insecure-ignore-tlog to check the signature and digest only"
-        }
         BlobError::KeyMismatch => "verify with the public key of the key that signed the file",
         BlobError::DigestMismatch { .. } | BlobError::Signature(SignError::Mismatch) => {
             "the file or its signature changed after signing; do not use it"
         }
-        BlobError::Sigstore(e) => super::verdict::sigstore_hint(e),
         BlobError::SubjectMismatch => {
             "the attestation is about another file; verify the file it names"
         }
@@ -111,11 +107,9 @@ fn blob_hint(e: &BlobError) -> &'static str {
 
 pub fn verify_blob(
     file: &Path,
-    trust: &Trust,
-    trusted_root: Option<&Path>,
+    policy: &Policy,
     signature: Option<&str>,
     bundle_path: Option<&Path>,
-    tlog: TlogPolicy,
     json: bool,
 ) -> Result<()> {
     // Read the evidence before hashing, so a missing signature fails fast.
@@ -151,77 +145,50 @@ pub fn verify_blob(
             ))
         }
     };
-    // A key-signed bundle's log entries are verified against the trusted root (the carried
-    // production root unless --trusted-root names another); keyless trust carries its own.
-    let log_root = match (&evidence, trust, tlog) {
-        (Evidence::Bundle(BlobBundle::Sigstore(b)), Trust::Key(_), TlogPolicy::Refuse)
-            if !b.tlog_entries.is_empty() =>
-        {
-            Some(crate::keyfile::trusted_root(trusted_root)?)
-        }
-        _ => None,
-    };
     // `sha256:HEX` in place of a file (the sigstore-conformance protocol's digest form) gives
-    // the SHA-256 only: what needs another hash then fails, naming it.
+    // the SHA-256 only: what needs another hash then fails, naming it. Its location for the
+    // policy's rules is the text as given.
     let given = file
         .to_str()
         .filter(|_| !file.exists())
         .and_then(|s| s.strip_prefix("sha256:").map(|_| s))
         .and_then(Digest::parse_pin);
+    let location = match (&given, file.to_str()) {
+        (Some(_), Some(text)) => text.to_string(),
+        _ => super::model::location(file)?,
+    };
+    let bundle = match &evidence {
+        Evidence::Bundle(b) => Some(b),
+        Evidence::Raw(_) => None,
+    };
     let digests = match given {
         Some(d) => vec![d],
-        None => {
-            let bundle = match &evidence {
-                Evidence::Bundle(b) => Some(b),
-                Evidence::Raw(_) => None,
-            };
-            hashing::hash_file_all(file, &blob::digests_needed(bundle, trust), threads())?
-        }
+        None => hashing::hash_file_all(file, &policy.blob_digests(bundle, &location), threads())?,
     };
-    let outcome = match &evidence {
-        Evidence::Raw(der) => match trust {
-            Trust::Key(key) => blob::digest_under(&digests, key.hash())
-                .and_then(|d| blob::verify_signature(key, d, der))
-                .map(|()| None),
-            _ => {
-                return Err(Failure::cannot_check(
-                    "a bare --signature is checked with --key only",
-                    "pass the signer's public key, or verify a Sigstore bundle with --bundle",
-                ))
-            }
-        },
-        Evidence::Bundle(b) => {
-            blob::verify_bundle(b, trust, log_root.as_ref(), &digests, tlog).map(Some)
-        }
+    let kernel_evidence = match &evidence {
+        Evidence::Raw(der) => BlobEvidence::Raw(der),
+        Evidence::Bundle(b) => BlobEvidence::Bundle(b),
     };
-    match outcome {
-        Ok(verified) => {
-            let ignored = verified.as_ref().is_some_and(|v| v.ignored_transparency);
-            super::verdict::warn_tlog(ignored);
+    match policy.verify_blob(&kernel_evidence, &location, &digests) {
+        Ok(accepted) => {
+            super::verdict::warn_tlog(accepted.ignored_transparency);
             if json {
-                let mut o = serde_json::json!({
+                let o = serde_json::json!({
                     "file": file.display().to_string(),
                     "signature": shown,
-                    "transparency_ignored": ignored,
+                    "transparency_ignored": accepted.ignored_transparency,
+                    "tlog_entries_verified": accepted.tlog_entries,
                 });
-                if let (Some(v), Some(map)) = (&verified, o.as_object_mut()) {
-                    map.insert(
-                        "tlog_entries_verified".into(),
-                        (if ignored { 0 } else { v.tlog_entries }).into(),
-                    );
-                    if let Some(id) = &v.identity {
-                        map.insert("identity".into(), id.clone().into());
-                    }
-                }
+                let o = super::verdict::merged(o, super::verdict::accepted_fields(&accepted));
                 crate::report::success("verify-blob", o);
             } else {
-                eprintln!("Verified OK");
+                eprintln!("Verified OK ({})", super::verdict::accepted_text(&accepted));
             }
             Ok(())
         }
         Err(e) => Err(Failure::untrusted(
             format!("{} does not verify against {shown}: {e}", file.display()),
-            blob_hint(&e),
+            super::verdict::trust_hint(&e),
         )),
     }
 }

@@ -11,7 +11,7 @@ mod verdict;
 use std::path::{Path, PathBuf};
 
 use modelseal_kernel::manifest::UnsignedFiles;
-use modelseal_kernel::oms::TlogPolicy;
+use modelseal_kernel::trust::{Policy, TlogPolicy};
 
 use crate::aws::{Aws, Runtime};
 use crate::cli::{AwsArgs, CheckArgs, Cli, Command, PolicyCommand};
@@ -114,16 +114,22 @@ fn check_locations(command: &Command) -> Result<()> {
     }
 }
 
-/// `verify`/`pull`'s flags with the key resolved, as the S3 commands take them.
-fn remote_check<'a>(args: &'a CheckArgs, trust: &'a modelseal_kernel::Trust) -> remote::Check<'a> {
+/// `verify`/`pull`'s flags with the policy built, as the S3 commands take them.
+fn remote_check<'a>(args: &'a CheckArgs, policy: &'a Policy) -> remote::Check<'a> {
     remote::Check {
-        trust,
+        policy,
         signature: args.signature.as_deref(),
-        tlog: tlog_policy(args.insecure_ignore_tlog),
         unsigned: unsigned_files(args.ignore_unsigned_files),
-        pin: args.digest.clone(),
         json: args.json,
     }
+}
+
+/// The policy `verify` and `pull` check with: the trust flags or `--policy`, the
+/// `--insecure-ignore-tlog` mode, and the `--digest` pin.
+fn check_policy(args: &CheckArgs, aws: Option<&crate::aws::Aws>) -> Result<Policy> {
+    Ok(keyfile::policy(&args.trust, aws)?
+        .with_tlog(tlog_policy(args.insecure_ignore_tlog))
+        .with_pin(args.digest.clone()))
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -224,11 +230,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 ));
             }
             let aws = aws_if(remote || check.trust.is_kms(), &aws, Runtime::OneThread)?;
-            let trust = model_trust(&check.trust, aws.as_ref())?;
+            let policy = check_policy(&check, aws.as_ref())?;
             match (is_s3(&model), &aws) {
                 (true, Some(aws)) => {
                     let objects = hashing.threads.map(usize::from);
-                    remote::verify(&model, remote_check(&check, &trust), aws, objects)
+                    remote::verify(&model, remote_check(&check, &policy), aws, objects)
                 }
                 _ => {
                     if signature.is_some_and(is_s3) {
@@ -240,14 +246,12 @@ pub fn run(cli: Cli) -> Result<()> {
                     let sig = signature.map(PathBuf::from);
                     let local = model::LocalCheck {
                         signature: sig.as_deref(),
-                        tlog: tlog_policy(check.insecure_ignore_tlog),
-                        pin: check.digest.as_ref(),
                         ignore: &ignore_paths,
                         unsigned: unsigned_files(check.ignore_unsigned_files),
                         threads: hashing.threads(),
                         json: check.json,
                     };
-                    model::verify(Path::new(&model), &trust, local)
+                    model::verify(Path::new(&model), &policy, local)
                 }
             }
         }
@@ -266,11 +270,11 @@ pub fn run(cli: Cli) -> Result<()> {
             aws,
         } => {
             let aws = Aws::new(&aws, Runtime::Workers)?;
-            let trust = model_trust(&trust, Some(&aws))?;
+            let policy =
+                keyfile::policy(&trust, Some(&aws))?.with_tlog(tlog_policy(insecure_ignore_tlog));
             let args = audit::Args {
                 uri: &uri,
-                trust: &trust,
-                tlog: tlog_policy(insecure_ignore_tlog),
+                policy: &policy,
                 kms_key: kms_key.as_deref(),
                 shallow,
                 json,
@@ -285,8 +289,8 @@ pub fn run(cli: Cli) -> Result<()> {
             aws,
         } => {
             let aws = Aws::new(&aws, Runtime::OneThread)?;
-            let trust = model_trust(&check.trust, Some(&aws))?;
-            let check = remote_check(&check, &trust);
+            let policy = check_policy(&check, Some(&aws))?;
+            let check = remote_check(&check, &policy);
             remote::pull(&uri, &dest, force, check, &aws)
         }
         Command::Push {
@@ -357,34 +361,17 @@ pub fn run(cli: Cli) -> Result<()> {
             aws,
         } => {
             let aws = aws_if(trust.is_kms(), &aws, Runtime::OneThread)?;
-            let policy = keyfile::trust(&trust, aws.as_ref())?;
+            let policy =
+                keyfile::policy(&trust, aws.as_ref())?.with_tlog(tlog_policy(insecure_ignore_tlog));
             blob::verify_blob(
                 &file,
                 &policy,
-                trust.trusted_root.as_deref(),
                 signature.as_deref(),
                 bundle.as_deref(),
-                tlog_policy(insecure_ignore_tlog),
                 json,
             )
         }
     }
-}
-
-/// The trust for model commands (`verify`, `pull`, `audit`). A trusted root beside a key is
-/// refused rather than ignored: model bundles signed with a key (model_signing's key method)
-/// carry no log entries for it to check; it applies to keyless trust and `verify-blob`.
-fn model_trust(
-    args: &crate::cli::TrustArgs,
-    aws: Option<&crate::aws::Aws>,
-) -> Result<modelseal_kernel::Trust> {
-    if args.key.is_some() && args.trusted_root.is_some() {
-        return Err(crate::failure::Failure::cannot_check(
-            "--trusted-root with --key: model signatures made with a key carry no transparency-log entries to check",
-            "drop --trusted-root, or verify keyless with --certificate-identity and --certificate-oidc-issuer",
-        ));
-    }
-    keyfile::trust(args, aws)
 }
 
 /// cosign's flags: accepted where modelseal does the same, refused where it would not.
@@ -410,7 +397,7 @@ fn tlog_policy(insecure_ignore_tlog: bool) -> TlogPolicy {
     if insecure_ignore_tlog {
         TlogPolicy::IgnoreUnverified
     } else {
-        TlogPolicy::Refuse
+        TlogPolicy::Verify
     }
 }
 

@@ -7,7 +7,8 @@ use modelseal_kernel::manifest::{
     HashJob, ItemKey, LocalModel, PlanOptions, ResourcePath, SignedManifest, UnsignedFiles,
     Verified, DEFAULT_IGNORES,
 };
-use modelseal_kernel::oms::{self, TlogPolicy};
+use modelseal_kernel::oms;
+use modelseal_kernel::trust::Policy;
 use modelseal_kernel::{Digest, HashAlgorithm, Signer};
 
 use super::verdict;
@@ -342,11 +343,9 @@ pub fn sign(
     Ok(())
 }
 
-/// What `verify` is told about a local model beyond its trust.
+/// What `verify` is told about a local model beyond its trust policy.
 pub struct LocalCheck<'a> {
     pub signature: Option<&'a Path>,
-    pub tlog: TlogPolicy,
-    pub pin: Option<&'a Digest>,
     /// `--ignore-paths`: files or directories left out of the check.
     pub ignore: &'a [PathBuf],
     pub unsigned: UnsignedFiles,
@@ -354,11 +353,7 @@ pub struct LocalCheck<'a> {
     pub json: bool,
 }
 
-pub fn verify(
-    model_path: &Path,
-    trust: &modelseal_kernel::Trust,
-    check: LocalCheck<'_>,
-) -> Result<()> {
+pub fn verify(model_path: &Path, policy: &Policy, check: LocalCheck<'_>) -> Result<()> {
     if let Err(e) = std::fs::symlink_metadata(model_path) {
         return Err(failure::io("read model", model_path, &e));
     }
@@ -366,18 +361,36 @@ pub fn verify(
         .signature
         .map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
     let bytes = modelseal_fetch::read_local_signature(&sig_path).map_err(verdict::fetch_failure)?;
-    let manifest =
-        verdict::check_signature(bytes, &sig_path.display().to_string(), trust, check.tlog)?;
-    verdict::check_pin(&manifest, check.pin, &model_path.display().to_string())?;
+    let verdict = verdict::check_signature(
+        bytes,
+        &sig_path.display().to_string(),
+        &format!("'{}'", model_path.display()),
+        policy,
+        &location(model_path)?,
+    )?;
     let model = open(model_path, true)?;
     let options = PlanOptions {
         evidence: signature_inside(&model, &sig_path).into_iter().collect(),
         excluded: resolve_ignore_paths(&model, check.ignore)?,
         unsigned: check.unsigned,
     };
-    let verified = check_model(&model, &manifest, &options, check.threads)?;
-    verdict::report("verify", &verified, &model.name(), check.json, &[]);
+    let verified = check_model(&model, &verdict.manifest, &options, check.threads)?;
+    verdict::report(
+        "verify",
+        &verified,
+        &model.name(),
+        Some(&verdict.accepted),
+        check.json,
+        &[],
+    );
     Ok(())
+}
+
+/// A local model's or file's location as a trust policy's rules match it: its path made
+/// absolute lexically (`.` and `..` resolved by the text, symlinks not followed).
+pub(super) fn location(path: &Path) -> Result<String> {
+    let cwd = std::env::current_dir().map_err(|e| failure::io("read", Path::new("."), &e))?;
+    Ok(normalize(&cwd.join(path)).to_string_lossy().into_owned())
 }
 
 /// Steps 9 and 10 on disk: plan against the files found, hash what the plan asks, check.

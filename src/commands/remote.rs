@@ -8,11 +8,11 @@ use std::sync::atomic::Ordering;
 
 use modelseal_fetch::{
     clear_dest, dest_entries, fetch, locate, place, prepare_staging, stop_requested, FetchError,
-    Located, SignatureSource, Trust,
+    Located, SignatureSource,
 };
 use modelseal_kernel::manifest::{LocalModel, ResourcePath, UnsignedFiles};
-use modelseal_kernel::oms::TlogPolicy;
-use modelseal_kernel::{Digest, HashAlgorithm, Hasher, Signer};
+use modelseal_kernel::trust::{Policy, Signer as Authority};
+use modelseal_kernel::{Digest, HashAlgorithm, Hasher, PublicKey, Signer};
 use modelseal_s3::{Engine, Head, Sse};
 
 use super::model;
@@ -36,26 +36,23 @@ fn given_signature(given: Option<&str>) -> Result<Option<SignatureSource>> {
 
 /// How `verify s3://` and `pull` check a model: the command line's `CheckArgs`, resolved.
 pub struct Check<'a> {
-    pub trust: &'a modelseal_kernel::Trust,
+    /// The trust policy, with `--digest`'s pin and `--insecure-ignore-tlog`'s mode in it.
+    pub policy: &'a Policy,
     /// Where the bundle is, when not in the default place.
     pub signature: Option<&'a str>,
-    pub tlog: TlogPolicy,
     /// `--ignore-unsigned-files`: objects the signature does not cover are left alone.
     pub unsigned: UnsignedFiles,
-    /// `--digest`: the model must also be this one.
-    pub pin: Option<Digest>,
     pub json: bool,
 }
 
-impl<'a> Check<'a> {
-    /// The trust `fetch` checks against: the key, the bundle's place, the pin.
-    fn trust(&self) -> Result<Trust<'a>> {
-        Ok(Trust::Signed {
-            signer: self.trust,
-            signature: given_signature(self.signature)?,
-            pin: self.pin.clone(),
-        })
-    }
+/// The warning when the bundle's log entries or timestamps were, by request, not verified.
+fn warn_unverified(fetched: &modelseal_fetch::Fetched) {
+    verdict::warn_tlog(
+        fetched
+            .accepted
+            .as_ref()
+            .is_some_and(|a| a.ignored_transparency),
+    );
 }
 
 /// Progress over a located model's listed objects, fed by the engine's byte counter.
@@ -72,7 +69,8 @@ fn progress(verb: &str, located: &Located, engine: &Engine) -> Progress {
 
 pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) -> Result<()> {
     let uri = parse_uri(uri)?;
-    let (trust, tlog, unsigned, json) = (check.trust()?, check.tlog, check.unsigned, check.json);
+    let signature = given_signature(check.signature)?;
+    let (policy, unsigned, json) = (check.policy, check.unsigned, check.json);
     let engine = aws.engine(threads);
     let (located, fetched) = aws
         .rt
@@ -80,7 +78,8 @@ pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) ->
             let work = async {
                 let located = locate(&engine, &uri).await?;
                 let _progress = progress("verify", &located, &engine);
-                let fetched = fetch(&engine, &located, trust, tlog, unsigned, None, None).await?;
+                let fetched =
+                    fetch(&engine, &located, policy, signature, unsigned, None, None).await?;
                 Ok((located, fetched))
             };
             tokio::select! {
@@ -89,14 +88,22 @@ pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) ->
             }
         })
         .map_err(fetch_failure)?;
-    verdict::warn_tlog(fetched.ignored_transparency);
-    verdict::report("verify", &fetched.verified, &located.uri(), json, &[]);
+    warn_unverified(&fetched);
+    verdict::report(
+        "verify",
+        &fetched.verified,
+        &located.uri(),
+        fetched.accepted.as_ref(),
+        json,
+        &[],
+    );
     Ok(())
 }
 
 pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) -> Result<()> {
     let uri = parse_uri(uri)?;
-    let (trust, tlog, unsigned, json) = (check.trust()?, check.tlog, check.unsigned, check.json);
+    let signature = given_signature(check.signature)?;
+    let (policy, unsigned, json) = (check.policy, check.unsigned, check.json);
     // DEST ends with exactly the signed files: what it holds already is refused, or with
     // --force removed first (a staging directory left by a killed pull is ours to replace).
     let existing = dest_entries(dest).map_err(fetch_failure)?;
@@ -118,7 +125,16 @@ pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) ->
             let progress = progress("pull", &located, &engine);
             let dir = prepare_staging(dest)?;
             staging = Some(dir.clone());
-            let fetched = fetch(&engine, &located, trust, tlog, unsigned, Some(&dir), None).await?;
+            let fetched = fetch(
+                &engine,
+                &located,
+                policy,
+                signature,
+                unsigned,
+                Some(&dir),
+                None,
+            )
+            .await?;
             progress.phase("verified; placing the files");
             // Placement has no await: once it starts, a signal waits until it is done.
             let placed = place(&located, &fetched, &dir, dest, true)?;
@@ -141,13 +157,14 @@ pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) ->
             return Err(fetch_failure(e));
         }
     };
-    verdict::warn_tlog(fetched.ignored_transparency);
+    warn_unverified(&fetched);
     let mut names = placed.files.clone();
     names.extend(placed.signature.clone());
     verdict::report(
         "pull",
         &fetched.verified,
         &located.uri(),
+        fetched.accepted.as_ref(),
         json,
         &[
             ("dest", serde_json::json!(dest.display().to_string())),
@@ -322,13 +339,7 @@ pub fn push(
                         "check the --signature path",
                     )
                 })?;
-            check_local(
-                &model,
-                &bytes,
-                path,
-                &modelseal_kernel::Trust::Key(public),
-                threads,
-            )?;
+            check_local(&model, &bytes, path, public, threads)?;
             BundleSource::Given(bytes)
         }
     };
@@ -408,25 +419,39 @@ pub fn push(
     Ok(())
 }
 
-/// Checks an existing bundle against the local model before it is published.
+/// Checks an existing bundle against the local model before it is published: signed by
+/// `key` (the push's `--key`), covering exactly these files.
 fn check_local(
     model: &files::Model,
     bytes: &[u8],
     path: &Path,
-    trust: &modelseal_kernel::Trust,
+    key: PublicKey,
     threads: usize,
 ) -> Result<()> {
-    let manifest = verdict::check_signature(
+    let root = modelseal_fetch::trust::default_root();
+    let root = modelseal_kernel::trusted_root::TrustedRoot::from_json(&root).map_err(|e| {
+        Failure::cannot_check(format!("the carried trusted root: {e}"), "report this bug")
+    })?;
+    let policy = Policy::one(
+        "--key",
+        Authority::Key {
+            key,
+            root: std::sync::Arc::new(root),
+        },
+        modelseal_fetch::trust::now(),
+    );
+    let verdict = verdict::check_signature(
         Some(bytes.to_vec()),
         &path.display().to_string(),
-        trust,
-        TlogPolicy::Refuse,
+        &format!("'{}'", model.path.display()),
+        &policy,
+        &model::location(&model.path)?,
     )?;
     let options = modelseal_kernel::manifest::PlanOptions {
         evidence: model::signature_inside(model, path).into_iter().collect(),
         ..Default::default()
     };
-    model::check_model(model, &manifest, &options, threads).map(|_| ())
+    model::check_model(model, &verdict.manifest, &options, threads).map(|_| ())
 }
 
 /// Uploads the model's files (each read once, hashed as it goes up) and checks S3 recorded

@@ -1,21 +1,23 @@
-//! Verdicts, shared by the commands on local and S3 models: checking a bundle, the failure each
-//! refusal maps to (with its hint and findings), the pin, and how a verified model is reported.
-//! It sits below `model` and `remote`, which both use it and not each other's internals.
+//! Verdicts, shared by the commands on local and S3 models: checking a bundle under the trust
+//! policy, the failure each refusal maps to (with its hint and findings), and how a verified
+//! model is reported. It sits below `model` and `remote`, which both use it and not each other's
+//! internals.
 
+use modelseal_fetch::progress::count;
 use modelseal_fetch::FetchError;
+use modelseal_kernel::bundle::SignerError;
 use modelseal_kernel::certificate::ChainError;
 use modelseal_kernel::fulcio::FulcioError;
 use modelseal_kernel::keys::SignError;
-use modelseal_kernel::manifest::{Mismatch, ResourcePath, SignedManifest, Verified};
-use modelseal_kernel::oms::{self, EnvelopeError, TlogPolicy};
+use modelseal_kernel::manifest::{Mismatch, ResourcePath, Verified};
+use modelseal_kernel::oms::{self, EnvelopeError};
 use modelseal_kernel::sigstore::SigstoreError;
-use modelseal_kernel::trust::SignerError;
-use modelseal_kernel::{Digest, Trust};
+use modelseal_kernel::trust::{Accepted, AuthorityError, ModelVerdict, Policy, TrustError};
+use modelseal_kernel::Digest;
 use modelseal_s3::S3Uri;
 
 use crate::aws::s3_failure;
 use crate::failure::{Failure, Finding, Result};
-use modelseal_fetch::progress::count;
 
 pub(super) fn parse_uri(uri: &str) -> Result<S3Uri> {
     S3Uri::parse(uri).map_err(|e| Failure::cannot_check(e.to_string(), "write s3://BUCKET/PREFIX"))
@@ -52,7 +54,7 @@ pub(super) fn fetch_failure(e: FetchError) -> Failure {
             message,
             "the signature file is corrupt or not a Sigstore bundle; re-sign the model",
         ),
-        FetchError::Signature { error, .. } => Failure::untrusted(message, envelope_hint(&error)),
+        FetchError::Trust { error, .. } => Failure::untrusted(message, trust_hint(&error)),
         FetchError::Mismatch { shown, mismatch } => mismatch_failure(&shown, &mismatch),
         FetchError::PinNeedsSingleFile(_) => {
             Failure::cannot_check(message, "give the key as well: the pin is then compared with the signed root digest")
@@ -68,29 +70,6 @@ pub(super) fn fetch_failure(e: FetchError) -> Failure {
 /// What to do when a model verifies but is not the pinned one.
 pub(super) const PIN_HINT: &str =
     "a validly signed but different model is there (an older one copied over it?); do not serve it, or pin what 'modelseal digest' prints for the model you mean";
-
-/// A model that verified but is not the pinned one (`--digest`): refused before any byte of the
-/// model is hashed, since the signed manifest already names its digest.
-pub(super) fn check_pin(
-    manifest: &SignedManifest,
-    pin: Option<&Digest>,
-    shown: &str,
-) -> Result<()> {
-    let Some(pin) = pin else { return Ok(()) };
-    let (signed, kind) = manifest.pinned_digest();
-    if signed == pin {
-        return Ok(());
-    }
-    Err(Failure::untrusted(
-        format!(
-            "the pinned digest sha256:{} is not {} of '{shown}' (sha256:{})",
-            pin.to_hex(),
-            kind.describe(),
-            signed.to_hex()
-        ),
-        PIN_HINT,
-    ))
-}
 
 /// What to do about a refused Sigstore evidence (keyless certificates, log entries, timestamps).
 pub(super) fn sigstore_hint(e: &SigstoreError) -> &'static str {
@@ -113,44 +92,78 @@ pub(super) fn sigstore_hint(e: &SigstoreError) -> &'static str {
         SigstoreError::NoSigningTime => {
             "a keyless signature needs a log entry with a signed entry timestamp or an RFC 3161 timestamp; re-sign it"
         }
-        SigstoreError::NoLogRoot => "pass --trusted-root to verify the bundle's log entries",
+        SigstoreError::FutureTime { .. } => {
+            "a signing time in the future proves nothing; check this machine's clock, else do not use it"
+        }
         SigstoreError::Signer(_) => {
             "verify with the kind of trust it was signed with: --key for a key, --certificate-chain for a private CA, --certificate-identity/--certificate-oidc-issuer for keyless"
         }
     }
 }
 
-pub(super) fn envelope_hint(e: &EnvelopeError) -> &'static str {
+/// What to do when the trust policy refuses a model or file.
+pub(super) fn trust_hint(e: &TrustError) -> &'static str {
     match e {
-        EnvelopeError::Sigstore(e) => sigstore_hint(e),
-        EnvelopeError::Signer(SignerError::KeyMismatch { .. }) => {
+        TrustError::NoRule { .. } => {
+            "add a rule whose model globs match this location to the trust policy (modelseal trust check FILE --model LOCATION shows which rule governs a location)"
+        }
+        TrustError::Envelope(e) => envelope_hint(e),
+        TrustError::Blob(_) => {
+            "the file or its signature changed after signing, or the bundle is not one cosign writes; do not use it"
+        }
+        TrustError::Refused { failures, .. } => match failures.as_slice() {
+            [(_, e)] => authority_hint(e),
+            _ => "none of the rule's authorities signed it (each one's reason is above); check which one should have",
+        },
+        TrustError::Revoked { .. } => {
+            "the trust policy revokes this model; do not serve it (deploy a model signed since)"
+        }
+        TrustError::PinMismatch { .. } => PIN_HINT,
+    }
+}
+
+/// What to do when one authority refuses.
+pub(super) fn authority_hint(e: &AuthorityError) -> &'static str {
+    match e {
+        AuthorityError::Sigstore(e) => sigstore_hint(e),
+        AuthorityError::Signer(SignerError::KeyMismatch { .. }) => {
             "verify with the public key of the key that signed the model, or re-sign the model"
         }
-        EnvelopeError::Signer(SignerError::CertificateForKey) => {
+        AuthorityError::Signer(SignerError::CertificateForKey) => {
             "verify with --certificate-chain (the CA certificates that issued the signing certificate)"
         }
-        EnvelopeError::Signer(SignerError::KeyForCertificate) => {
+        AuthorityError::Signer(SignerError::KeyForCertificate) => {
             "verify with --key (the signer's public key), or re-sign the model with a certificate"
         }
-        EnvelopeError::Signer(SignerError::Chain(ChainError::Identity { .. })) => {
+        AuthorityError::Signer(SignerError::Chain(ChainError::Identity { .. })) => {
             "the model was signed by someone else; check --certificate-identity"
         }
-        EnvelopeError::Signer(SignerError::Chain(ChainError::Path(_))) => {
+        AuthorityError::Signer(SignerError::Chain(ChainError::Path(_))) => {
             "check --certificate-chain names the CA that issued the signing certificate (and its intermediates, when the bundle lacks them), and that no certificate has expired"
         }
-        EnvelopeError::Signer(SignerError::Chain(ChainError::NotForSigning)) => {
+        AuthorityError::Signer(SignerError::Chain(ChainError::NotForSigning)) => {
             "sign with a certificate whose KeyUsage has digitalSignature or whose EKU has codeSigning"
         }
-        EnvelopeError::Signer(_) => {
+        AuthorityError::Signer(_) => {
             "the bundle's certificate cannot be used; re-sign the model with a valid certificate"
         }
+        AuthorityError::NoProvenTime | AuthorityError::OutsideWindow { .. } => {
+            "the authority is bounded in time (signedAfter/signedBefore); re-sign with a current authority"
+        }
+        AuthorityError::UnverifiableTransparency => {
+            "pass --insecure-ignore-tlog to check the signature and digests only"
+        }
+        AuthorityError::Envelope(e) => envelope_hint(e),
+        AuthorityError::Blob(_) => "the file or its signature changed after signing; do not use it",
+    }
+}
+
+fn envelope_hint(e: &EnvelopeError) -> &'static str {
+    match e {
         EnvelopeError::Signature(SignError::Mismatch) => {
             "the signature or the signed manifest was altered after signing; do not use this model"
         }
         EnvelopeError::Signature(_) => "the signature bytes are corrupt; re-sign the model",
-        EnvelopeError::Transparency(_) => {
-            "pass --insecure-ignore-tlog to check the signature and digests only"
-        }
         EnvelopeError::NotDsse => {
             "model signatures are OMS bundles written by 'modelseal sign' or model_signing"
         }
@@ -161,18 +174,20 @@ pub(super) fn envelope_hint(e: &EnvelopeError) -> &'static str {
     }
 }
 
-/// Steps 0-8: the bundle's bytes (`None` when it does not exist) to a manifest whose every byte
-/// a valid signature by a signer `trust` accepts covers. `shown` names the bundle in messages.
+/// Steps 0-8 under the policy: the bundle's bytes (`None` when it does not exist) to the
+/// manifest a signature the policy accepts for `location` covers, neither revoked nor other
+/// than the pin. `shown` names the bundle and `model` the model in messages.
 pub(super) fn check_signature(
     bytes: Option<Vec<u8>>,
     shown: &str,
-    trust: &Trust,
-    tlog: TlogPolicy,
-) -> Result<SignedManifest> {
-    let (manifest, bundle) =
-        modelseal_fetch::check_signature(bytes, shown, trust, tlog).map_err(fetch_failure)?;
-    warn_tlog(oms::unverified_transparency(&bundle, trust));
-    Ok(manifest)
+    model: &str,
+    policy: &Policy,
+    location: &str,
+) -> Result<ModelVerdict> {
+    let verdict = modelseal_fetch::check_signature(bytes, shown, model, policy, location)
+        .map_err(fetch_failure)?;
+    warn_tlog(verdict.accepted.ignored_transparency);
+    Ok(verdict)
 }
 
 /// The verdict on a model that does not match, one finding per file.
@@ -220,12 +235,39 @@ pub(super) fn merged(mut o: serde_json::Value, extra: serde_json::Value) -> serd
     o
 }
 
+/// Who a policy accepted, in words: `by '--key'` (a shorthand, whose rule and authority share
+/// the flag's name) or `by authority 'a' of rule 'r'`, with the keyless identity if any.
+pub(super) fn accepted_text(a: &Accepted) -> String {
+    let who = if a.rule == a.authority {
+        format!("by '{}'", a.authority)
+    } else {
+        format!("by authority '{}' of rule '{}'", a.authority, a.rule)
+    };
+    match &a.identity {
+        Some(id) => format!("{who}, signed as {id}"),
+        None => who,
+    }
+}
+
+/// The JSON fields naming who the policy accepted.
+pub(super) fn accepted_fields(a: &Accepted) -> serde_json::Value {
+    let mut o = serde_json::json!({
+        "policy_rule": a.rule,
+        "authority": a.authority,
+    });
+    if let (Some(id), Some(map)) = (&a.identity, o.as_object_mut()) {
+        map.insert("identity".into(), id.clone().into());
+    }
+    o
+}
+
 /// Prints a verified model: one line (and a line each for what was left unchecked), or
-/// `command`'s JSON object.
+/// `command`'s JSON object. `shown` names the model; `accepted` is who the policy accepted.
 pub(super) fn report(
     command: &str,
     v: &Verified,
     shown: &str,
+    accepted: Option<&Accepted>,
     json: bool,
     extra: &[(&str, serde_json::Value)],
 ) {
@@ -237,10 +279,14 @@ pub(super) fn report(
             "name": v.model_name,
             "items": v.items,
             "root_sha256": v.root.to_hex(),
+            "digest": format!("sha256:{}", v.digest.to_hex()),
             "predicate_type": v.predicate.uri(),
             "ignored_paths": names(&v.excluded),
             "unsigned_files": names(&v.unsigned),
         });
+        if let Some(a) = accepted {
+            o = merged(o, accepted_fields(a));
+        }
         if let Some(map) = o.as_object_mut() {
             for (k, val) in extra {
                 map.insert((*k).to_string(), val.clone());
@@ -259,9 +305,12 @@ pub(super) fn report(
     } else {
         String::new()
     };
+    let by = accepted
+        .map(|a| format!("; {}", accepted_text(a)))
+        .unwrap_or_default();
     println!(
-        "Verified OK: model '{shown}' ({items}, root sha256 {}{legacy})",
-        v.root
+        "Verified OK: model '{shown}' ({items}, digest sha256:{}{legacy}{by})",
+        v.digest.to_hex()
     );
     if !v.excluded.is_empty() {
         println!(

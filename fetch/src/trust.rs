@@ -1,0 +1,78 @@
+//! How both binaries build the one trust policy they verify with: from a policy document
+//! (`--policy FILE`, `MODELSEAL_POLICY`, `MODELSEAL_POLICY_JSON`) or from the shorthands
+//! (`--key`... or `MODELSEAL_PUBLIC_KEY`...), read the same way and resolved the same way. The
+//! kernel decides what every byte means ([`modelseal_kernel::trust::document`]); this reads the
+//! files it names (bounded regular files, links followed as Kubernetes mounts them) and hands
+//! over the KMS keys the caller fetched.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use modelseal_kernel::trust::document::{Document, PolicyError, Resolve, Shorthand};
+use modelseal_kernel::trust::Policy;
+use modelseal_kernel::PublicKey;
+
+use crate::evidence::{self, Links};
+
+/// A policy file or text is at most this large (a policy is configuration, not data).
+pub const POLICY_LIMIT: u64 = evidence::TRUST_LIMIT;
+
+/// The trusted root an authority that names none uses: the Sigstore public-good production
+/// root modelseal carries.
+pub fn default_root() -> Vec<u8> {
+    modelseal_kernel::trusted_root::PRODUCTION.to_vec()
+}
+
+/// Reads a policy document from a file (bounded, regular, links followed). The error names the
+/// file; a document error names the field.
+pub fn read_policy_file(path: &Path) -> Result<Document, String> {
+    let bytes = evidence::read(path, POLICY_LIMIT, Links::Follow)
+        .map_err(|e| format!("cannot read trust policy {}: {e}", path.display()))?;
+    Document::from_json(&bytes).map_err(|e| format!("trust policy {}: {e}", path.display()))
+}
+
+/// The shorthand's one-rule document, or `None` when it names no trust.
+pub fn shorthand(s: Shorthand) -> Result<Option<Document>, PolicyError> {
+    s.document()
+}
+
+/// Resolves what a document names and builds the policy: files read here, KMS keys from
+/// `kms` (fetched by the caller, who has the AWS client: `Document::kms_references`), the
+/// default root when an authority names none. `now` is the verifier's clock.
+pub fn build(
+    document: Document,
+    kms: BTreeMap<String, PublicKey>,
+    now: u64,
+) -> Result<Policy, PolicyError> {
+    let mut files = Files { kms };
+    document.resolve(&mut files, now)
+}
+
+/// The verifier's clock, in seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+struct Files {
+    kms: BTreeMap<String, PublicKey>,
+}
+
+impl Resolve for Files {
+    fn read(&mut self, path: &str) -> Result<Vec<u8>, String> {
+        evidence::read(Path::new(path), evidence::TRUST_LIMIT, Links::Follow)
+            .map_err(|e| e.to_string())
+    }
+
+    fn kms_key(&mut self, reference: &str) -> Result<PublicKey, String> {
+        self.kms
+            .get(reference)
+            .cloned()
+            .ok_or_else(|| format!("the KMS key {reference} was not fetched"))
+    }
+
+    fn default_root(&mut self) -> Result<Vec<u8>, String> {
+        Ok(default_root())
+    }
+}
