@@ -136,6 +136,11 @@ pub enum Command {
         #[command(subcommand)]
         which: PolicyCommand,
     },
+    /// Trust material: check a trust policy.
+    Trust {
+        #[command(subcommand)]
+        which: TrustCommand,
+    },
     /// Sign a model directory or file, writing an OMS v1.0 bundle (model_signing compatible).
     #[command(after_help = "Example:
   modelseal sign ./model --key cosign.key                     # writes ./model/model.sig
@@ -291,6 +296,7 @@ impl Command {
             Command::Pull { .. } => "pull",
             Command::Audit { .. } => "audit",
             Command::Policy { .. } => "policy",
+            Command::Trust { .. } => "trust check",
             Command::Sign { .. } => "sign",
             Command::Verify { .. } => "verify",
             Command::Digest { .. } => "digest",
@@ -308,12 +314,38 @@ impl Command {
             | Command::SignBlob { json, .. }
             | Command::VerifyBlob { json, .. } => *json,
             Command::Pull { check, .. } | Command::Verify { check, .. } => check.json,
+            Command::Trust {
+                which: TrustCommand::Check { json, .. },
+            } => *json,
             Command::GenerateKeyPair { .. }
             | Command::PublicKey { .. }
             | Command::Policy { .. }
             | Command::Digest { .. } => false,
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TrustCommand {
+    /// Check a trust policy (docs/trust-policy.md): every field, and every key, certificate and
+    /// trusted root it names, read as verification reads them. Exit 0 when it is valid, 2 naming
+    /// the field otherwise; with --model, the rule that governs LOCATION (exit 1 when none does).
+    #[command(after_help = "Example:
+  modelseal trust check policy.json
+  modelseal trust check policy.json --model s3://models/team-a/llm --json")]
+    Check {
+        /// The policy file (JSON).
+        file: PathBuf,
+        /// A model's location: s3://BUCKET/PREFIX, or a local path (made absolute, as verify
+        /// matches it).
+        #[arg(long, value_name = "LOCATION")]
+        model: Option<String>,
+        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]

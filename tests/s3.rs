@@ -1199,6 +1199,138 @@ fn digest_pin_refuses_an_older_signed_model_copied_over_the_prefix() {
     assert!(!dest.exists() || names(&dest).is_empty());
 }
 
+/// `--policy` on models in S3: each prefix governed by its own rule, a revoked model refused
+/// before its listing is compared with its manifest, `pull` and `audit` judging each model by
+/// the rule for its location.
+#[test]
+fn trust_policies_govern_models_in_s3_by_prefix() {
+    let Some(m) = moto() else { return };
+    let bucket = m.bucket();
+    let other = "model-signing-worked-example/keys/ec-p256";
+    std::fs::copy(
+        testdata(&format!("{other}-private.pem")),
+        m.d().join("team-b.key"),
+    )
+    .unwrap();
+    std::fs::copy(
+        testdata(&format!("{other}-public.pem")),
+        m.d().join("team-b.pub"),
+    )
+    .unwrap();
+    m.push_small(&bucket, "team-a/llm");
+    let digest = m.ms(&["digest", "model"]).stdout.trim().to_string();
+    std::fs::write(m.d().join("model/config.json"), b"{\"team\": \"b\"}\n").unwrap();
+    let (id, _) = aws::sse_key(&m.kms, &m.rt);
+    let r = m.push(
+        "model",
+        &format!("s3://{bucket}/team-b/llm"),
+        "team-b.key",
+        &id,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let write = |revoked: &[String]| {
+        let doc = serde_json::json!({
+            "apiVersion": "modelseal.dev/v1", "kind": "TrustPolicy",
+            "rules": [
+                {"name": "team-a", "models": [format!("s3://{bucket}/team-a/**")],
+                 "authorities": [{"name": "a", "key": {"path": "signer.pub"}}]},
+                {"name": "team-b", "models": [format!("s3://{bucket}/team-b/**")],
+                 "authorities": [{"name": "b", "key": {"path": "team-b.pub"}}]}
+            ],
+            "revoked": {"digests": revoked},
+        });
+        std::fs::write(m.d().join("policy.json"), doc.to_string()).unwrap();
+    };
+    write(&[]);
+    for (team, authority) in [("team-a", "a"), ("team-b", "b")] {
+        let r = m.ms(&[
+            "verify",
+            &format!("s3://{bucket}/{team}/llm"),
+            "--policy",
+            "policy.json",
+            "--json",
+        ]);
+        assert_eq!(r.code, 0, "{team}: {}", r.stderr);
+        let o: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(
+            (o["policy_rule"].as_str(), o["authority"].as_str()),
+            (Some(team), Some(authority))
+        );
+    }
+    // Team b's signature under team a's prefix: team a's rule governs it there.
+    for name in [
+        "config.json",
+        "weights.bin",
+        "tokenizer/vocab.txt",
+        "model.sig",
+    ] {
+        let data = aws::get(&m.s3, &m.rt, &bucket, &format!("team-b/llm/{name}"));
+        aws::put(&m.s3, &m.rt, &bucket, &format!("team-a/copy/{name}"), &data);
+    }
+    let r = m.ms(&[
+        "verify",
+        &format!("s3://{bucket}/team-a/copy"),
+        "--policy",
+        "policy.json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // Revoked: refused from the signed manifest, before the listing (an object is missing) or
+    // any byte is looked at.
+    write(std::slice::from_ref(&digest));
+    aws::delete(&m.s3, &m.rt, &bucket, "team-a/llm/weights.bin");
+    let uri = format!("s3://{bucket}/team-a/llm");
+    let r = m.ms(&["verify", &uri, "--policy", "policy.json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("is refused: {digest} is revoked")),
+        "{}",
+        r.stderr
+    );
+    let dest = m.d().join("pulled");
+    let r = m.ms(&[
+        "pull",
+        &uri,
+        dest.to_str().unwrap(),
+        "--policy",
+        "policy.json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!dest.exists() || names(&dest).is_empty());
+    // The audit judges each model by its rule: team b's verifies, team a's two do not.
+    let r = m.ms(&[
+        "audit",
+        &format!("s3://{bucket}"),
+        "--policy",
+        "policy.json",
+        "--shallow",
+        "--json",
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    let verified: Vec<(String, bool)> = v["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["uri"].as_str().unwrap().to_string(),
+                m["verified"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verified,
+        [
+            (format!("s3://{bucket}/team-a/copy/"), false),
+            (format!("s3://{bucket}/team-a/llm/"), false),
+            (format!("s3://{bucket}/team-b/llm/"), true),
+        ],
+        "{v}"
+    );
+}
+
 /// `audit`: a clean bucket passes (exit 0); an object without SSE-KMS, an unsigned model, a
 /// tampered model and a bucket without policy are each reported by full key and kind (exit 1).
 #[test]

@@ -70,8 +70,8 @@ pub enum TrustSource {
     Policy(PathBuf),
     /// MODELSEAL_POLICY_JSON: a policy's text.
     PolicyJson(String),
-    /// The other trust variables, as a one-rule policy named after them.
-    Shorthand(Shorthand),
+    /// The other trust variables, as a one-rule policy named after them (boxed: it is large).
+    Shorthand(Box<Shorthand>),
     /// VERIFICATION_DIGEST alone: a single file's SHA-256 is the trust.
     PinOnly(Digest),
 }
@@ -204,7 +204,7 @@ impl TrustSettings {
             }),
         };
         match shorthand.clone().document().map_err(|e| e.to_string())? {
-            Some(_) => Ok(TrustSource::Shorthand(shorthand)),
+            Some(_) => Ok(TrustSource::Shorthand(Box::new(shorthand))),
             None => match &self.pin {
                 Some(pin) => Ok(TrustSource::PinOnly(pin.clone())),
                 None => Err(

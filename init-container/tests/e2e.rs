@@ -558,6 +558,113 @@ fn allow_patterns_select_signed_files_but_never_excuse_unsigned_ones() {
     );
 }
 
+/// A trust policy from MODELSEAL_POLICY_JSON (a ConfigMap value) or MODELSEAL_POLICY (a file):
+/// two teams' prefixes, each signed by its own key; a revoked model; no rule; a bad policy
+/// (exit 1, the field path in the termination log, nothing placed); and a policy beside a
+/// single trust variable, refused.
+#[test]
+fn a_trust_policy_governs_each_prefix() {
+    let Some(m) = moto() else { return };
+    let files = model();
+    let (a, b) = (key(SIGNER), key(OTHER));
+    m.publish("team-a/llm", &files, &a);
+    let mut other = files.clone();
+    other.insert("config.json", b"{\"team\": \"b\"}".to_vec());
+    m.publish("team-b/llm", &other, &b);
+    let policy = |revoked: &[String]| {
+        serde_json::json!({
+            "apiVersion": "modelseal.dev/v1", "kind": "TrustPolicy",
+            "rules": [
+                {"name": "team-a", "models": [m.uri("team-a/**")],
+                 "authorities": [{"name": "key-a", "key": {"pem": a.public_key().to_pem()}}]},
+                {"name": "team-b", "models": [m.uri("team-b/**")],
+                 "authorities": [{"name": "key-b", "key": {"pem": b.public_key().to_pem()}}]}
+            ],
+            "revoked": {"digests": revoked},
+        })
+        .to_string()
+    };
+    let with_policy = |json: &str| {
+        let mut c = m.command();
+        c.env_remove("MODELSEAL_PUBLIC_KEY")
+            .env("MODELSEAL_POLICY_JSON", json);
+        c
+    };
+    for (prefix, authority) in [("team-a/llm", "key-a"), ("team-b/llm", "key-b")] {
+        let dest = m.d().join(prefix.replace('/', "-"));
+        let out = m.run(
+            with_policy(&policy(&[])),
+            &[&m.uri(prefix), dest.to_str().unwrap()],
+        );
+        ok(&out);
+        let log = String::from_utf8_lossy(&out.stderr);
+        let team = prefix.split('/').next().unwrap();
+        assert!(
+            log.contains(&format!("by authority '{authority}' of rule '{team}'")),
+            "{log}"
+        );
+    }
+    // The same from a file.
+    std::fs::write(m.d().join("policy.json"), policy(&[])).unwrap();
+    let mut c = m.command();
+    c.env_remove("MODELSEAL_PUBLIC_KEY")
+        .env("MODELSEAL_POLICY", m.d().join("policy.json"));
+    ok(&m.run(
+        c,
+        &[
+            &m.uri("team-a/llm"),
+            m.d().join("from-file").to_str().unwrap(),
+        ],
+    ));
+    // Revoked, no rule, a bad policy, a policy beside another trust: refused, nothing placed.
+    let items: Vec<(ResourcePath, modelseal_kernel::Digest)> = files
+        .iter()
+        .map(|(n, d)| {
+            (
+                ResourcePath::parse(n).unwrap(),
+                HashAlgorithm::Sha256.digest(d),
+            )
+        })
+        .collect();
+    let revoked = format!("sha256:{}", oms::pinned_digest_of(&items).to_hex());
+    m.publish("elsewhere/llm", &files, &a);
+    let bad = policy(&[]).replacen("\"pem\":", "\"pam\":", 1);
+    assert_ne!(bad, policy(&[]));
+    let cases: [(std::process::Command, &str, &str); 4] = [
+        (
+            with_policy(&policy(std::slice::from_ref(&revoked))),
+            "team-a/llm",
+            "is revoked by the trust policy",
+        ),
+        (
+            with_policy(&policy(&[])),
+            "elsewhere/llm",
+            "no rule of the policy covers",
+        ),
+        (
+            with_policy(&bad),
+            "team-a/llm",
+            "MODELSEAL_POLICY_JSON: rules[0].authorities[0].key.pam: unknown field `pam`",
+        ),
+        (
+            {
+                let mut c = m.command();
+                c.env("MODELSEAL_POLICY_JSON", policy(&[]));
+                c
+            },
+            "team-a/llm",
+            "MODELSEAL_POLICY_JSON is the whole trust; unset MODELSEAL_PUBLIC_KEY",
+        ),
+    ];
+    for (i, (c, prefix, why)) in cases.into_iter().enumerate() {
+        let dest = m.d().join(format!("refused-{i}"));
+        let err = refused(&m.run(c, &[&m.uri(prefix), dest.to_str().unwrap()]));
+        assert!(err.contains(why), "{err}");
+        assert!(m.reason().contains(why), "{}", m.reason());
+        assert!(tree(&dest).is_empty(), "{:?}", tree(&dest).keys());
+    }
+}
+
 /// MODELSEAL_IGNORE_UNSIGNED_FILES=true: objects under the prefix the signature does not cover
 /// (training leftovers) are skipped and logged, never placed; without it they refuse the model;
 /// a value that is neither true nor false is refused before anything moves.

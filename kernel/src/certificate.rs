@@ -171,6 +171,18 @@ impl CertificateTrust {
         })
     }
 
+    /// In words, for a person checking a policy: the anchors and the identity asked for.
+    pub fn describe(&self) -> String {
+        let anchors = match self.anchors.len() {
+            1 => "1 trusted CA certificate".to_string(),
+            n => format!("{n} trusted CA certificates"),
+        };
+        match &self.identity {
+            Some(id) => format!("private CA: {anchors}, identity {id}"),
+            None => format!("private CA: {anchors}"),
+        }
+    }
+
     /// Checks a bundle's chain (leaf first, then any intermediates): a path to a trusted root
     /// valid at [`Self::at`], a leaf for signing, the identity when one was asked for. Returns
     /// the leaf's key, the only key the signature may be checked with.

@@ -515,3 +515,172 @@ fn a_ca_signing_certificate_must_be_for_signing() {
         ChainError::NotForSigning
     );
 }
+
+// ---- Findings of the hostile-input review ----
+
+/// Finding 1 (private CA): an intermediate whose KeyUsage lacks keyCertSign may not issue,
+/// though webpki would accept it; the refusal says why in a sentence.
+#[test]
+fn finding_an_intermediate_without_key_cert_sign_does_not_issue() {
+    let pki = CaPki::new("kcs");
+    pki.ext(
+        "weak.ext",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\n",
+    );
+    pki.issue("weak", "weak-ca", "root", "weak.ext", "rsa");
+    pki.ext(
+        "leaf.ext",
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n",
+    );
+    pki.issue("leaf", "leaf", "weak", "leaf.ext", "p384");
+    let why = path_error(
+        pki.trust("root", now())
+            .verify_chain(&[pki.der("leaf"), pki.der("weak")]),
+    );
+    assert!(why.contains("without keyCertSign"), "{why}");
+    // The same leaf under an intermediate that may issue verifies.
+    pki.issue("leaf2", "leaf2", "int", "leaf.ext", "p384");
+    pki.trust("root", now())
+        .verify_chain(&[pki.der("leaf2"), pki.der("int")])
+        .unwrap();
+}
+
+/// A trusted root (Sigstore JSON) whose one certificate authority is `chain` (issuer first).
+fn sigstore_root(chain: &[Vec<u8>]) -> modelseal_kernel::trusted_root::TrustedRoot {
+    let certs: Vec<serde_json::Value> = chain
+        .iter()
+        .map(|d| serde_json::json!({"rawBytes": base64::engine::general_purpose::STANDARD.encode(d)}))
+        .collect();
+    let json = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "certificateAuthorities": [{
+            "subject": {"organization": "test", "commonName": "test"},
+            "uri": "https://fulcio.test",
+            "certChain": {"certificates": certs},
+            "validFor": {"start": "2020-01-01T00:00:00Z"}
+        }]
+    });
+    modelseal_kernel::trusted_root::TrustedRoot::from_json(&serde_json::to_vec(&json).unwrap())
+        .unwrap()
+}
+
+/// Finding 1 (Fulcio chains): an intermediate without an ExtendedKeyUsage is unrestricted, as
+/// RFC 5280, Go and pyca read it (before, a debug dump refused it); one whose EKU lacks
+/// codeSigning, or whose KeyUsage lacks keyCertSign, is refused; the leaf must list codeSigning.
+#[test]
+fn finding_fulcio_intermediates_are_judged_as_rfc_5280_says() {
+    use modelseal_kernel::fulcio::Leaf;
+    let pki = CaPki::new("fulcio");
+    let leaf_ext = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\nsubjectAltName=email:ci@example.com\n";
+    pki.ext("leaf.ext", leaf_ext);
+    let case = |name: &str, int_ext: &str, leaf_ext_name: &str| {
+        pki.ext(&format!("{name}-int.ext"), int_ext);
+        pki.issue(
+            &format!("{name}-int"),
+            &format!("{name}-int"),
+            "root",
+            &format!("{name}-int.ext"),
+            "rsa",
+        );
+        pki.issue(
+            &format!("{name}-leaf"),
+            "leaf",
+            &format!("{name}-int"),
+            leaf_ext_name,
+            "p384",
+        );
+        let root = sigstore_root(&[pki.der(&format!("{name}-int")), pki.der("root")]);
+        let leaf = Leaf::parse(&pki.der(&format!("{name}-leaf"))).unwrap();
+        leaf.verify_chain(&root, now())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    case(
+        "noeku",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
+        "leaf.ext",
+    )
+    .unwrap();
+    let why = case(
+        "othereku",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\nextendedKeyUsage=serverAuth\n",
+        "leaf.ext",
+    )
+    .unwrap_err();
+    assert!(
+        why.contains("ExtendedKeyUsage does not allow this use"),
+        "{why}"
+    );
+    assert!(!why.contains("Context"), "a debug dump: {why}");
+    let why = case(
+        "nokcs",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\n",
+        "leaf.ext",
+    )
+    .unwrap_err();
+    assert!(why.contains("without keyCertSign"), "{why}");
+    pki.ext(
+        "noleafeku.ext",
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n",
+    );
+    let why = case(
+        "leafnoeku",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
+        "noleafeku.ext",
+    )
+    .unwrap_err();
+    assert!(why.contains("does not list codeSigning"), "{why}");
+}
+
+/// Finding 4: Fulcio's two OIDC issuer extensions (1.1, a raw string; 1.8, a UTF8String) must
+/// agree; sigstore-python reads one, cosign the other.
+#[test]
+fn finding_fulcio_issuer_extensions_must_agree() {
+    use modelseal_kernel::fulcio::{FulcioError, Leaf};
+    let pki = CaPki::new("issuers");
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02X}")).collect::<String>();
+    let make = |name: &str, v1: &str, v2: &str| {
+        pki.openssl(&[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            &format!("{name}.key"),
+        ]);
+        pki.openssl(&[
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            &format!("{name}.key"),
+            "-subj",
+            "/CN=x",
+            "-days",
+            "1",
+            "-addext",
+            "subjectAltName=email:a@example.com",
+            "-addext",
+            &format!("1.3.6.1.4.1.57264.1.1=DER:{}", hex(v1)),
+            "-addext",
+            &format!("1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:{v2}"),
+            "-out",
+            &format!("{name}.pem"),
+        ]);
+        Leaf::parse(&pki.der(name))
+    };
+    let same = make("same", "https://issuer.example", "https://issuer.example").unwrap();
+    assert_eq!(same.issuer.as_deref(), Some("https://issuer.example"));
+    match make(
+        "differ",
+        "https://accounts.google.com",
+        "https://issuer.example",
+    ) {
+        Err(e @ FulcioError::IssuersDisagree { .. }) => {
+            assert!(e.to_string().contains("disagree"), "{e}")
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a certificate naming two issuers was accepted"),
+    }
+}

@@ -6,6 +6,7 @@ mod keygen;
 mod model;
 mod policy;
 mod remote;
+mod trust;
 mod verdict;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use modelseal_kernel::manifest::UnsignedFiles;
 use modelseal_kernel::trust::{Policy, TlogPolicy};
 
 use crate::aws::{Aws, Runtime};
-use crate::cli::{AwsArgs, CheckArgs, Cli, Command, PolicyCommand};
+use crate::cli::{AwsArgs, CheckArgs, Cli, Command, PolicyCommand, TrustCommand};
 use crate::failure::Result;
 use crate::keyfile;
 
@@ -101,6 +102,9 @@ fn check_locations(command: &Command) -> Result<()> {
         Command::Digest { model, .. } => paths(&[Some(model)]),
         Command::Audit { uri, .. } => vec![uri.clone()],
         Command::GenerateKeyPair { .. } | Command::Policy { .. } => Vec::new(),
+        Command::Trust {
+            which: TrustCommand::Check { model, .. },
+        } => model.iter().cloned().collect(),
     };
     match given
         .iter()
@@ -324,6 +328,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Policy {
             which: PolicyCommand::Bucket { bucket, kms_key },
         } => policy::bucket(&bucket, &kms_key),
+        Command::Trust {
+            which:
+                TrustCommand::Check {
+                    file,
+                    model,
+                    json,
+                    aws,
+                },
+        } => trust::check(&file, model.as_deref(), json, &aws),
         Command::SignBlob {
             file,
             key,

@@ -180,6 +180,35 @@ class Schemas(unittest.TestCase):
             self.assertEqual(json.loads(out.stdout), bucket)
 
 
+    def test_the_trust_configmap_holds_a_valid_policy(self):
+        """The ConfigMap's policy.json is a trust policy (docs/trust-policy.schema.json), and with
+        a real key in place of the placeholder `modelseal trust check` accepts it."""
+        schema = json.loads((ROOT / "docs" / "trust-policy.schema.json").read_text())
+        cms = [d for _, d in manifests()
+               if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "modelseal-trust"]
+        self.assertEqual(len(cms), 1)
+        text = cms[0]["data"]["policy.json"]
+        policy = json.loads(text)
+        jsonschema.validate(policy, schema)
+        for example in sorted((ROOT / "examples").glob("trust-policy-*.json")):
+            jsonschema.validate(json.loads(example.read_text()), schema)
+        ms = ROOT / "target" / "debug" / "modelseal"
+        self.assertTrue(ms.exists(), f"{ms} is missing: run cargo build first")
+        key = (ROOT / "testdata" / "model-signing" / "dir-basic" / "keys" / "signer.pub.pem").read_text()
+        real = text.replace("-----BEGIN PUBLIC KEY-----\\nREPLACE-WITH-YOUR-cosign.pub\\n-----END PUBLIC KEY-----\\n",
+                            key.replace("\n", "\\n"))
+        self.assertNotEqual(real, text, "the placeholder moved")
+        with tempfile.TemporaryDirectory() as d:
+            path = pathlib.Path(d) / "policy.json"
+            path.write_text(real)
+            out = subprocess.run([str(ms), "trust", "check", str(path)], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            path.write_text(text)
+            out = subprocess.run([str(ms), "trust", "check", str(path)], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 2, "the placeholder is not a key")
+            self.assertIn("rules[0].authorities[0].key.pem", out.stderr)
+
+
 # ---------------------------------------------------------------- kustomize
 
 def kustomize(directory):

@@ -644,20 +644,19 @@ impl Shorthand {
         {
             non_empty(name, value.clone())?;
         }
-        let exact_or_regexp =
-            |exact: Option<(String, String)>, regexp: Option<(String, String)>, what: &str| match (
-                exact, regexp,
-            ) {
-                (Some((n, v)), None) => Ok(Some((n, Matcher::Exact(v)))),
-                (None, Some((n, v))) => Matcher::regex(&v)
-                    .map(|m| Some((n.clone(), m)))
-                    .map_err(|e| err(n, e)),
-                (None, None) => Ok(None),
-                (Some((a, _)), Some((b, _))) => Err(err(
-                    a,
-                    format!("cannot be given with {b}: both name the {what}; give one"),
-                )),
-            };
+        let exact_or_regexp = |exact: Option<(String, String)>,
+                               regexp: Option<(String, String)>,
+                               what: &str| match (exact, regexp) {
+            (Some((n, v)), None) => Ok(Some((n, Matcher::Exact(v)))),
+            (None, Some((n, v))) => Matcher::regex(&v)
+                .map(|m| Some((n.clone(), m)))
+                .map_err(|e| err(n, e)),
+            (None, None) => Ok(None),
+            (Some((a, _)), Some((b, _))) => Err(err(
+                a,
+                format!("cannot be given with {b}: both name the {what}; give one"),
+            )),
+        };
         let (root_at, root) = match self.trusted_root {
             Some((n, r)) => (n, r),
             None => (String::new(), RootSource::Default),
@@ -744,5 +743,330 @@ impl Shorthand {
             }],
             revoked: Vec::new(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = include_str!("../../../testdata/model-signing/dir-basic/keys/signer.pub.pem");
+    const CA: &str = include_str!("../../../testdata/model-signing-pki/ca/root.pem");
+
+    /// Files by name: `k.pub` a key, `ca.pem` CA certificates, `root.json` the carried root.
+    struct Fake;
+
+    impl Resolve for Fake {
+        fn read(&mut self, path: &str) -> Result<Vec<u8>, String> {
+            match path {
+                "k.pub" => Ok(KEY.as_bytes().to_vec()),
+                "ca.pem" => Ok(CA.as_bytes().to_vec()),
+                "root.json" => Ok(crate::trusted_root::PRODUCTION.to_vec()),
+                "junk" => Ok(b"junk".to_vec()),
+                _ => Err("No such file or directory".into()),
+            }
+        }
+
+        fn kms_key(&mut self, reference: &str) -> Result<PublicKey, String> {
+            match reference {
+                "awskms:///alias/ok" => {
+                    PublicKey::from_pem(KEY.as_bytes()).map_err(|e| e.to_string())
+                }
+                _ => Err("NotFoundException".into()),
+            }
+        }
+
+        fn default_root(&mut self) -> Result<Vec<u8>, String> {
+            Ok(crate::trusted_root::PRODUCTION.to_vec())
+        }
+    }
+
+    fn policy(rules: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"apiVersion": API_VERSION, "kind": KIND, "rules": rules})
+    }
+
+    fn one(authority: serde_json::Value) -> serde_json::Value {
+        policy(serde_json::json!([{"name": "r", "models": ["**"], "authorities": [authority]}]))
+    }
+
+    fn build(doc: &serde_json::Value) -> Result<Policy, PolicyError> {
+        Document::from_json(&serde_json::to_vec(doc).unwrap())?.resolve(&mut Fake, 1_800_000_000)
+    }
+
+    fn error_at(doc: serde_json::Value) -> PolicyError {
+        build(&doc).expect_err("a bad policy was accepted")
+    }
+
+    #[test]
+    fn every_material_kind_resolves() {
+        let doc = policy(serde_json::json!([
+            {"name": "a", "models": ["s3://m/a/**"], "authorities": [
+                {"name": "pem", "key": {"pem": KEY}},
+                {"name": "path", "key": {"path": "k.pub", "trustedRoot": {"path": "root.json"}}},
+                {"name": "kms", "key": {"kms": "awskms:///alias/ok"}, "signedBefore": "2026-07-01T00:00:00Z"},
+                {"name": "ca", "certificates": {"path": "ca.pem", "identity": "x@y"}},
+                {"name": "kl", "keyless": {"identityRegexp": ".*@y", "issuer": "https://i",
+                  "trustedRoot": {"json": serde_json::from_slice::<serde_json::Value>(crate::trusted_root::PRODUCTION).unwrap()}}}
+            ]},
+            {"name": "b", "models": ["**"], "authorities": [{"name": "ca-pem", "certificates": {"pem": CA}}]}
+        ]));
+        let p = build(&doc).unwrap();
+        assert_eq!(p.rules().len(), 2);
+        assert_eq!(p.rules()[0].authorities.len(), 5);
+        assert!(p.rules()[0].authorities[2].window.before.is_some());
+        assert_eq!(p.rule_for("s3://m/a/x").unwrap().name, "a");
+        assert_eq!(p.rule_for("s3://m/b").unwrap().name, "b");
+    }
+
+    #[test]
+    fn bad_policies_name_their_field() {
+        let key = serde_json::json!({"pem": KEY});
+        for (doc, path, why) in [
+            (
+                serde_json::json!({"apiVersion": "v2", "kind": KIND, "rules": []}),
+                "apiVersion",
+                "is not modelseal.dev/v1",
+            ),
+            (
+                serde_json::json!({"apiVersion": API_VERSION, "kind": "Policy", "rules": []}),
+                "kind",
+                "is not TrustPolicy",
+            ),
+            (policy(serde_json::json!([])), "rules", "at least one rule"),
+            (
+                serde_json::json!({"apiVersion": API_VERSION, "kind": KIND, "rules": [], "extra": 1}),
+                "extra",
+                "unknown field `extra`",
+            ),
+            (
+                policy(
+                    serde_json::json!([{"name": "r", "models": [], "authorities": [{"name": "a", "key": key}]}]),
+                ),
+                "rules[0].models",
+                "at least one model glob",
+            ),
+            (
+                policy(serde_json::json!([{"name": "r", "models": ["**"], "authorities": []}])),
+                "rules[0].authorities",
+                "at least one authority",
+            ),
+            (
+                policy(
+                    serde_json::json!([{"name": "r", "models": [""], "authorities": [{"name": "a", "key": key}]}]),
+                ),
+                "rules[0].models[0]",
+                "empty",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "key": {"pmm": KEY}})),
+                "rules[0].authorities[0].key.pmm",
+                "unknown field `pmm`",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "key": {"pem": "not a key"}})),
+                "rules[0].authorities[0].key.pem",
+                "PEM",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "key": {"pem": KEY, "path": "k.pub"}})),
+                "rules[0].authorities[0].key",
+                "exactly one of pem, path, kms",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "key": {}})),
+                "rules[0].authorities[0].key",
+                "needs one of pem, path, kms",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "key": {"path": "absent.pub"}})),
+                "rules[0].authorities[0].key.path",
+                "No such file",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "key": {"path": "junk"}})),
+                "rules[0].authorities[0].key.path",
+                "PEM",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "key": {"kms": "awskms:///alias/gone"}})),
+                "rules[0].authorities[0].key.kms",
+                "NotFoundException",
+            ),
+            (
+                one(
+                    serde_json::json!({"name": "a", "key": key, "keyless": {"identity": "i", "issuer": "s"}}),
+                ),
+                "rules[0].authorities[0]",
+                "exactly one of key, certificates, keyless",
+            ),
+            (
+                one(serde_json::json!({"name": "a"})),
+                "rules[0].authorities[0]",
+                "needs one of key, certificates, keyless",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "certificates": {"pem": KEY}})),
+                "rules[0].authorities[0].certificates.pem",
+                "not a CERTIFICATE",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "certificates": {"pem": CA, "identity": " "}})),
+                "rules[0].authorities[0].certificates.identity",
+                "is empty",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "keyless": {"identity": "", "issuer": "s"}})),
+                "rules[0].authorities[0].keyless.identity",
+                "is empty",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "keyless": {"identity": "i"}})),
+                "rules[0].authorities[0].keyless",
+                "needs one of issuer, issuerRegexp",
+            ),
+            (
+                one(
+                    serde_json::json!({"name": "a", "keyless": {"identity": "i", "identityRegexp": "i", "issuer": "s"}}),
+                ),
+                "rules[0].authorities[0].keyless",
+                "exactly one of identity, identityRegexp",
+            ),
+            (
+                one(
+                    serde_json::json!({"name": "a", "keyless": {"identityRegexp": "(", "issuer": "s"}}),
+                ),
+                "rules[0].authorities[0].keyless.identityRegexp",
+                "not a regular expression",
+            ),
+            (
+                one(
+                    serde_json::json!({"name": "a", "keyless": {"identity": "i", "issuer": "s", "trustedRoot": {"path": "junk"}}}),
+                ),
+                "rules[0].authorities[0].keyless.trustedRoot",
+                "not a usable trusted root",
+            ),
+            (
+                one(
+                    serde_json::json!({"name": "a", "keyless": {"identity": "i", "issuer": "s", "trustedRoot": {}}}),
+                ),
+                "rules[0].authorities[0].keyless.trustedRoot",
+                "needs one of path, json",
+            ),
+            (
+                one(serde_json::json!({"name": "a", "key": key, "signedBefore": "yesterday"})),
+                "rules[0].authorities[0].signedBefore",
+                "RFC 3339",
+            ),
+            (
+                one(
+                    serde_json::json!({"name": "a", "key": key, "signedAfter": "2026-07-01T00:00:00Z", "signedBefore": "2026-07-01T00:00:00Z"}),
+                ),
+                "rules[0].authorities[0].signedAfter",
+                "must be before signedBefore",
+            ),
+            (
+                one(serde_json::json!({"name": "r", "key": key})),
+                "rules[0].authorities[0].name",
+                "already used at rules[0].name",
+            ),
+            (
+                one(serde_json::json!({"name": "", "key": key})),
+                "rules[0].authorities[0].name",
+                "is empty",
+            ),
+            (
+                one(serde_json::json!({"name": 7, "key": key})),
+                "rules[0].authorities[0].name",
+                "invalid type",
+            ),
+            (
+                serde_json::json!({"apiVersion": API_VERSION, "kind": KIND, "rules": [{"name": "r", "models": ["**"], "authorities": [{"name": "a", "key": key}]}], "revoked": {"digests": ["sha256:ABC"]}}),
+                "revoked.digests[0]",
+                "64 lowercase hex",
+            ),
+        ] {
+            let e = error_at(doc);
+            assert_eq!(e.path, path, "{e}");
+            assert!(e.why.contains(why), "{path}: {e}");
+        }
+        // Not JSON at all: serde's line and column.
+        let e = Document::from_json(b"{ nope").unwrap_err();
+        assert!(e.why.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn shorthands_are_one_rule_named_after_their_option() {
+        let s = Shorthand {
+            key: Some(("--key".into(), KeySource::Pem(KEY.into()))),
+            ..Shorthand::default()
+        };
+        let p = s
+            .document()
+            .unwrap()
+            .unwrap()
+            .resolve(&mut Fake, 0)
+            .unwrap();
+        assert_eq!(p.rule_for("/anything").unwrap().name, "--key");
+        assert_eq!(p.rules()[0].authorities[0].name, "--key");
+        assert!(Shorthand::default().document().unwrap().is_none());
+        let named = |n: &str, v: &str| Some((n.to_string(), v.to_string()));
+        for (s, path, why) in [
+            (
+                Shorthand {
+                    identity: named("--certificate-identity", ""),
+                    issuer: named("--certificate-oidc-issuer", "https://i"),
+                    ..Shorthand::default()
+                },
+                "--certificate-identity",
+                "is empty",
+            ),
+            (
+                Shorthand {
+                    identity: named("--certificate-identity", "a"),
+                    ..Shorthand::default()
+                },
+                "--certificate-identity",
+                "needs both",
+            ),
+            (
+                Shorthand {
+                    issuer_regexp: named("--certificate-oidc-issuer-regexp", "("),
+                    identity: named("--certificate-identity", "a"),
+                    ..Shorthand::default()
+                },
+                "--certificate-oidc-issuer-regexp",
+                "not a regular expression",
+            ),
+            (
+                Shorthand {
+                    trusted_root: Some((
+                        "--trusted-root".into(),
+                        RootSource::Path("root.json".into()),
+                    )),
+                    ..Shorthand::default()
+                },
+                "--trusted-root",
+                "no identity and issuer",
+            ),
+        ] {
+            let e = s.document().unwrap_err();
+            assert_eq!(e.path, path, "{e}");
+            assert!(e.why.contains(why), "{e}");
+        }
+        // A file named by a shorthand is named by its flag and value in errors.
+        let s = Shorthand {
+            certificates: Some((
+                "--certificate-chain".into(),
+                vec![Source::Path("absent.pem".into())],
+            )),
+            ..Shorthand::default()
+        };
+        let e = s
+            .document()
+            .unwrap()
+            .unwrap()
+            .resolve(&mut Fake, 0)
+            .unwrap_err();
+        assert_eq!(e.path, "--certificate-chain absent.pem");
     }
 }

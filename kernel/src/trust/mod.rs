@@ -218,7 +218,7 @@ impl fmt::Display for TrustError {
             }
             TrustError::Revoked { digest } => write!(
                 f,
-                "the model sha256:{} is revoked by the trust policy, whoever signed it",
+                "sha256:{} is revoked by the trust policy, whoever signed it",
                 digest.to_hex()
             ),
             TrustError::PinMismatch {
