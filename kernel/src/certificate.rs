@@ -7,7 +7,7 @@
 //!
 //! A signing certificate that is itself a CA (basicConstraints cA=TRUE) is accepted as
 //! model_signing accepts it, when it is otherwise a valid signer; webpki refuses such a leaf, so
-//! its path is checked by [`crate::ca_signer`].
+//! its path is checked by [`ca_signer`].
 //!
 //! The chain is judged at the time the caller gives ([`CertificateTrust::at`]): the verifier's
 //! clock. model_signing 1.1.1 judges it at the leaf's own notBefore, which never lets a
@@ -24,6 +24,8 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, Subject
 
 use crate::keys::{KeyError, PublicKey, SignError, Signer};
 use crate::pem;
+
+mod ca_signer;
 
 /// id-kp-codeSigning (RFC 5280 4.2.1.12).
 const CODE_SIGNING: x509_cert::der::asn1::ObjectIdentifier =
@@ -207,7 +209,7 @@ impl CertificateTrust {
         }
         // 1. The path: every signature, validity window, basic constraints and name
         //    constraint, from the leaf to one of the anchors, at the verification time. A leaf
-        //    that is itself a CA signs as model_signing lets it (crate::ca_signer); any other
+        //    that is itself a CA signs as model_signing lets it (ca_signer); any other
         //    path is webpki's.
         let tbs = &leaf.tbs_certificate;
         let malformed = |e: x509_cert::der::Error| ChainError::Malformed {
@@ -219,8 +221,7 @@ impl CertificateTrust {
             .map_err(malformed)?
             .is_some_and(|(_, bc)| bc.ca);
         if leaf_is_ca {
-            crate::ca_signer::verify_path(leaf_der, rest, &self.anchors, at)
-                .map_err(ChainError::Path)?;
+            ca_signer::verify_path(leaf_der, rest, &self.anchors, at).map_err(ChainError::Path)?;
         } else {
             let leaf_cert = CertificateDer::from(leaf_der.as_slice());
             let end_entity =

@@ -11,7 +11,6 @@
 
 pub mod blob;
 pub mod bundle;
-mod ca_signer;
 pub mod certificate;
 pub mod cosign_key;
 pub mod digest;

@@ -47,8 +47,7 @@ struct Cert<'a> {
 impl<'a> Cert<'a> {
     fn parse(der: &'a [u8]) -> Result<Self, String> {
         let cert = CertificateDer::from(der);
-        let webpki =
-            EndEntityCert::try_from(&cert).map_err(|e| crate::certificate::webpki_reason(&e))?;
+        let webpki = EndEntityCert::try_from(&cert).map_err(|e| super::webpki_reason(&e))?;
         let (tbs, algorithm, signature) = split_certificate(der).map_err(|e| e.to_string())?;
         let spki = webpki.subject_public_key_info();
         Ok(Cert {
