@@ -427,6 +427,17 @@ pub struct ModelReport {
     pub uri: String,
     pub signature: String,
     pub verified: bool,
+    /// When it verified: its pin digest (`sha256:...`), and the rule and authority that
+    /// accepted it.
+    pub accepted: Option<AcceptedModel>,
+}
+
+/// What the audit learnt of a model that verified.
+#[derive(Clone, Debug)]
+pub struct AcceptedModel {
+    pub digest: String,
+    pub rule: String,
+    pub authority: String,
 }
 
 /// The audit's result.
@@ -503,11 +514,12 @@ pub async fn audit(
     let checked: Vec<(ModelReport, Vec<Finding>)> = stream::iter(located.iter())
         .map(|located| async move {
             let mut found = Vec::new();
-            let verified = verify_one(engine, located, opts, &mut found).await?;
+            let accepted = verify_one(engine, located, opts, &mut found).await?;
             let report = ModelReport {
                 uri: located.uri(),
                 signature: located.default_signature().to_string(),
-                verified,
+                verified: accepted.is_some(),
+                accepted,
             };
             Ok::<_, FetchError>((report, found))
         })
@@ -547,11 +559,11 @@ async fn verify_one(
     located: &Located,
     opts: &Options<'_>,
     findings: &mut Vec<Finding>,
-) -> Result<bool, FetchError> {
+) -> Result<Option<AcceptedModel>, FetchError> {
     let result = if opts.shallow {
         check_listing(engine, located, opts.policy, None, UnsignedFiles::Refuse)
             .await
-            .map(|_| ())
+            .map(|l| (l.manifest.pinned_digest().0.clone(), l.accepted))
     } else {
         fetch(
             engine,
@@ -563,10 +575,19 @@ async fn verify_one(
             None,
         )
         .await
-        .map(|_| ())
+        .map(|f| (f.verified.digest, f.accepted))
     };
     let error = match result {
-        Ok(()) => return Ok(true),
+        Ok((digest, accepted)) => {
+            return Ok(Some(AcceptedModel {
+                digest: format!("sha256:{}", digest.to_hex()),
+                rule: accepted
+                    .as_ref()
+                    .map(|a| a.rule.clone())
+                    .unwrap_or_default(),
+                authority: accepted.map(|a| a.authority).unwrap_or_default(),
+            }))
+        }
         Err(e) if !e.is_verdict() => return Err(e),
         Err(e) => e,
     };
@@ -614,7 +635,7 @@ async fn verify_one(
             detail: other.to_string(),
         }),
     }
-    Ok(false)
+    Ok(None)
 }
 
 #[cfg(test)]

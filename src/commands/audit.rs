@@ -81,9 +81,17 @@ fn json(r: &Report, bucket: &str, prefix: &str, shallow: bool) -> serde_json::Va
         "prefix": prefix,
         "shallow": shallow,
         "objects": r.objects,
-        "models": r.models.iter().map(|m| serde_json::json!({
-            "uri": m.uri, "signature": m.signature, "verified": m.verified,
-        })).collect::<Vec<_>>(),
+        "models": r.models.iter().map(|m| {
+            let mut o = serde_json::json!({
+                "uri": m.uri, "signature": m.signature, "verified": m.verified,
+            });
+            if let (Some(a), Some(map)) = (&m.accepted, o.as_object_mut()) {
+                map.insert("digest".into(), a.digest.clone().into());
+                map.insert("policy_rule".into(), a.rule.clone().into());
+                map.insert("authority".into(), a.authority.clone().into());
+            }
+            o
+        }).collect::<Vec<_>>(),
         "bucket_settings": {
             "policy": (!r.settings.is_unreadable(Setting::Policy)).then_some(r.settings.policy.is_some()),
             "versioning": r.settings.versioning,
@@ -104,6 +112,14 @@ fn print_table(r: &Report, bucket: &str, prefix: &str) {
         r.models.len(),
         r.models.iter().filter(|m| m.verified).count()
     );
+    for m in &r.models {
+        if let Some(a) = &m.accepted {
+            println!(
+                "verified  {}  {} (authority '{}' of rule '{}')",
+                m.uri, a.digest, a.authority, a.rule
+            );
+        }
+    }
     if r.findings.is_empty() {
         println!("no findings");
         return;
