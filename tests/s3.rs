@@ -1109,7 +1109,11 @@ fn sign_in_place_in_s3_then_verify() {
     ];
     let r = m.ms(&sign);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("(3 files)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("(3 files, digest sha256:"),
+        "{}",
+        r.stdout
+    );
     let h = head(&m, &bucket, "inplace/model.sig");
     assert_eq!(
         h.server_side_encryption().map(|s| s.as_str()),

@@ -161,6 +161,18 @@ pub fn verify_blob(
         Evidence::Bundle(b) => Some(b),
         Evidence::Raw(_) => None,
     };
+    // A bare signature names no signer: only a key can check it.
+    let keys_only = policy.rule_for(&location).is_ok_and(|r| {
+        !r.authorities
+            .iter()
+            .any(|a| matches!(a.signer, modelseal_kernel::trust::Signer::Key { .. }))
+    });
+    if bundle.is_none() && keys_only {
+        return Err(Failure::cannot_check(
+            "a bare --signature is checked with a key only",
+            "pass the signer's public key (--key, or a key authority in the policy), or verify a Sigstore bundle with --bundle",
+        ));
+    }
     let digests = match given {
         Some(d) => vec![d],
         None => hashing::hash_file_all(file, &policy.blob_digests(bundle, &location), threads())?,

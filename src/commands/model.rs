@@ -335,9 +335,10 @@ pub fn sign(
         None => format!("{} key {}", key.algorithm_name(), &key.oms_hint()[..16]),
     };
     println!(
-        "Signed model '{}' ({}) with {by}; signature written to {}",
+        "Signed model '{}' ({}, digest sha256:{}) with {by}; signature written to {}",
         model.name(),
         count(files.len(), "file"),
+        oms::pinned_digest_of(&files).to_hex(),
         signature.display()
     );
     Ok(())

@@ -408,8 +408,9 @@ pub fn push(
         crate::report::success("push", verdict::merged(o, verdict::signed_fields(&digests)));
     } else {
         println!(
-            "Pushed {} and the signature to s3://{}/{sig_key}, encrypted with SSE-KMS ({})",
+            "Pushed {} (digest sha256:{}) and the signature to s3://{}/{sig_key}, encrypted with SSE-KMS ({})",
             count(uploads.len(), "file"),
+            modelseal_kernel::oms::pinned_digest_of(&digests).to_hex(),
             uri.bucket,
             sse.kms_key_id
                 .as_deref()
@@ -654,8 +655,9 @@ pub fn sign(
         crate::report::success("sign", verdict::merged(o, verdict::signed_fields(&digests)));
     } else {
         println!(
-            "Signed model '{model_uri}' ({}) with {} key {}; signature written to {sig}, encrypted with SSE-KMS ({})",
+            "Signed model '{model_uri}' ({}, digest sha256:{}) with {} key {}; signature written to {sig}, encrypted with SSE-KMS ({})",
             count(digests.len(), "file"),
+            modelseal_kernel::oms::pinned_digest_of(&digests).to_hex(),
             key.algorithm_name(),
             &key.oms_hint()[..16],
             sse.kms_key_id.as_deref().unwrap_or("the bucket's default key")
