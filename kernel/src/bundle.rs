@@ -402,7 +402,69 @@ struct OutMaterial<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     x509_certificate_chain: Option<OutChain>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tlog_entries: Option<[u8; 0]>,
+    certificate: Option<OutCertificate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tlog_entries: Option<Vec<serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp_verification_data: Option<OutTimestamps>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutTimestamps {
+    rfc3161_timestamps: Vec<OutSignedTimestamp>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutSignedTimestamp {
+    signed_timestamp: String,
+}
+
+/// Transparency evidence a signer obtained for its signature: Rekor's entries (already in the
+/// bundle's `tlogEntries[]` form, see [`crate::services::rekor_entry`]) and RFC 3161 replies.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    pub tlog_entries: Vec<serde_json::Value>,
+    pub timestamps: Vec<Vec<u8>>,
+}
+
+impl Evidence {
+    fn timestamps(&self) -> Option<OutTimestamps> {
+        (!self.timestamps.is_empty()).then(|| OutTimestamps {
+            rfc3161_timestamps: self
+                .timestamps
+                .iter()
+                .map(|t| OutSignedTimestamp {
+                    signed_timestamp: B64.encode(t),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The key material fields for `signer`.
+fn material_fields(
+    signer: SignerMaterial<'_>,
+) -> (
+    Option<OutPublicKey<'_>>,
+    Option<OutChain>,
+    Option<OutCertificate>,
+) {
+    let cert = |der: &[u8]| OutCertificate {
+        raw_bytes: B64.encode(der),
+    };
+    match signer {
+        SignerMaterial::KeyHint(hint) => (Some(OutPublicKey { hint }), None, None),
+        SignerMaterial::Certificates(chain) => (
+            None,
+            Some(OutChain {
+                certificates: chain.iter().map(|der| cert(der)).collect(),
+            }),
+            None,
+        ),
+        SignerMaterial::Certificate(leaf) => (None, None, Some(cert(leaf))),
+    }
 }
 
 #[derive(Serialize)]
@@ -460,31 +522,33 @@ pub enum SignerMaterial<'a> {
     KeyHint(&'a str),
     /// The certificate method: DER certificates, leaf first, then the chain given at signing.
     Certificates(&'a [Vec<u8>]),
+    /// Sigstore keyless: the Fulcio leaf alone (v0.3 `certificate`, as sigstore-python,
+    /// cosign and model_signing write it).
+    Certificate(&'a [u8]),
 }
 
 /// The OMS v1.0 bundle model_signing writes for the key and certificate methods: compact JSON,
 /// `tlogEntries: []`.
 pub fn oms_bundle_json(signer: SignerMaterial<'_>, payload: &[u8], der_signature: &[u8]) -> String {
-    let (public_key, x509_certificate_chain) = match signer {
-        SignerMaterial::KeyHint(hint) => (Some(OutPublicKey { hint }), None),
-        SignerMaterial::Certificates(chain) => (
-            None,
-            Some(OutChain {
-                certificates: chain
-                    .iter()
-                    .map(|der| OutCertificate {
-                        raw_bytes: B64.encode(der),
-                    })
-                    .collect(),
-            }),
-        ),
-    };
+    oms_bundle_json_with(signer, payload, der_signature, &Evidence::default())
+}
+
+/// [`oms_bundle_json`] with the log entries and timestamps a signer obtained.
+pub fn oms_bundle_json_with(
+    signer: SignerMaterial<'_>,
+    payload: &[u8],
+    der_signature: &[u8],
+    evidence: &Evidence,
+) -> String {
+    let (public_key, x509_certificate_chain, certificate) = material_fields(signer);
     to_json(&OutBundle {
         media_type: MEDIA_TYPE_V03,
         verification_material: OutMaterial {
             public_key,
             x509_certificate_chain,
-            tlog_entries: Some([]),
+            certificate,
+            tlog_entries: Some(evidence.tlog_entries.clone()),
+            timestamp_verification_data: evidence.timestamps(),
         },
         message_signature: None,
         dsse_envelope: Some(OutEnvelope {
@@ -504,12 +568,32 @@ pub fn message_signature_bundle_json(
     digest: &Digest,
     der_signature: &[u8],
 ) -> Option<String> {
+    message_signature_bundle_json_with(
+        SignerMaterial::KeyHint(cosign_hint),
+        digest,
+        der_signature,
+        &Evidence::default(),
+    )
+}
+
+/// A message-signature bundle with its signer and evidence, as cosign and sigstore-python
+/// write one (`tlogEntries` only when there are entries).
+pub fn message_signature_bundle_json_with(
+    signer: SignerMaterial<'_>,
+    digest: &Digest,
+    der_signature: &[u8],
+    evidence: &Evidence,
+) -> Option<String> {
+    let (public_key, x509_certificate_chain, certificate) = material_fields(signer);
     Some(to_json(&OutBundle {
         media_type: MEDIA_TYPE_V03,
         verification_material: OutMaterial {
-            public_key: Some(OutPublicKey { hint: cosign_hint }),
-            x509_certificate_chain: None,
-            tlog_entries: None,
+            public_key,
+            x509_certificate_chain,
+            certificate,
+            tlog_entries: (!evidence.tlog_entries.is_empty())
+                .then(|| evidence.tlog_entries.clone()),
+            timestamp_verification_data: evidence.timestamps(),
         },
         message_signature: Some(OutMessageSignature {
             message_digest: OutMessageDigest {

@@ -389,6 +389,11 @@ pub trait Signer {
     fn certificates(&self) -> Option<&[Vec<u8>]> {
         None
     }
+
+    /// True for an ephemeral key certified by Fulcio (its bundle carries the leaf alone).
+    fn is_keyless(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Clone)]

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod manifest;
 pub mod oms;
 mod pem;
+pub mod services;
 pub mod sigstore;
 pub mod time;
 pub mod timestamp;

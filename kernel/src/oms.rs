@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{Bundle, Content, Envelope, SignerMaterial, MEDIA_TYPE_V03};
+use crate::bundle::{Bundle, Content, Envelope, Evidence, SignerMaterial, MEDIA_TYPE_V03};
 use crate::digest::{Digest, HashAlgorithm};
 use crate::dsse::{pae, IN_TOTO_PAYLOAD_TYPE};
 use crate::keys::{PublicKey, SignError, Signer};
@@ -319,19 +319,39 @@ pub fn statement_payload(
 /// The bundle names the signer as model_signing does: by its certificate chain when it has one
 /// (the `certificate` method), else by its key's hint (the `key` method).
 pub fn sign_statement(signer: &dyn Signer, payload: &[u8]) -> Result<String, SignError> {
-    let pae = pae(IN_TOTO_PAYLOAD_TYPE, payload);
-    let signature = signer.sign_message(&pae)?;
+    let signature = sign_envelope(signer, payload)?;
+    Ok(statement_bundle_json(
+        signer,
+        payload,
+        &signature,
+        &Evidence::default(),
+    ))
+}
+
+/// The DSSE signature over a statement `payload` (its PAE), by `signer`.
+pub fn sign_envelope(signer: &dyn Signer, payload: &[u8]) -> Result<Vec<u8>, SignError> {
+    signer.sign_message(&pae(IN_TOTO_PAYLOAD_TYPE, payload))
+}
+
+/// The OMS bundle of a statement signed by `signer` ([`sign_envelope`]), with the evidence it
+/// obtained: the key method names the key by its hint, the certificate method carries the
+/// chain, Sigstore keyless the Fulcio leaf.
+pub fn statement_bundle_json(
+    signer: &dyn Signer,
+    payload: &[u8],
+    signature: &[u8],
+    evidence: &Evidence,
+) -> String {
     let hint;
     let material = match signer.certificates() {
+        Some([leaf]) if signer.is_keyless() => SignerMaterial::Certificate(leaf),
         Some(chain) => SignerMaterial::Certificates(chain),
         None => {
             hint = signer.public_key().oms_hint();
             SignerMaterial::KeyHint(&hint)
         }
     };
-    Ok(crate::bundle::oms_bundle_json(
-        material, payload, &signature,
-    ))
+    crate::bundle::oms_bundle_json_with(material, payload, signature, evidence)
 }
 
 /// Why an OMS bundle's envelope, signature or statement cannot be trusted.

@@ -80,9 +80,8 @@ fn token(der: &[u8]) -> Result<ContentInfo, TimestampError> {
         .ok_or_else(|| malformed("the response holds no token"))
 }
 
-/// Verifies one timestamp over `signature` against `root`; returns the stamped time.
-pub fn verify(der: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<u64, TimestampError> {
-    // 1. CMS SignedData around a TSTInfo.
+/// Step 1: the CMS SignedData of a token (or of a whole response) and the TSTInfo it signs.
+fn signed_tst_info(der: &[u8]) -> Result<(SignedData, TstInfo, Vec<u8>), TimestampError> {
     let ci = token(der)?;
     if ci.content_type != ID_SIGNED_DATA {
         return Err(malformed("not a CMS SignedData"));
@@ -100,6 +99,25 @@ pub fn verify(der: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<u64, T
         .map_err(malformed)?
         .into_bytes();
     let tst = TstInfo::from_der(&tst_der).map_err(malformed)?;
+    Ok((sd, tst, tst_der))
+}
+
+/// The nonce a token's TSTInfo carries, as big-endian bytes without leading zeros (a signer
+/// checks it is the one it sent before storing the token).
+pub fn nonce(der: &[u8]) -> Result<Option<Vec<u8>>, TimestampError> {
+    let (_, tst, _) = signed_tst_info(der)?;
+    Ok(tst.nonce.map(|n| {
+        let b = n.as_bytes();
+        let first = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+        b[first..].to_vec()
+    }))
+}
+
+/// Verifies one timestamp over `signature` against `root`; returns the stamped time.
+pub fn verify(der: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<u64, TimestampError> {
+    // 1. CMS SignedData around a TSTInfo.
+    let (sd, tst, tst_der) = signed_tst_info(der)?;
+
     // 2. The imprint is the digest of the bundle's signature.
     let imprint_alg = hash_of(&tst.message_imprint.hash_algorithm.oid)
         .ok_or_else(|| malformed("unsupported imprint hash"))?;
