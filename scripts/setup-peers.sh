@@ -22,7 +22,7 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 if ! .venv/bin/model_signing --help >/dev/null 2>&1; then
   echo "setup-peers: installing model-signing==1.1.1 into .venv" >&2
   python3 -m venv .venv || { apt_install python3-venv && python3 -m venv .venv; }
-  # model_signing 1.1.1 imports pyOpenSSL without declaring it (see shared/reference).
+  # model_signing 1.1.1 imports pyOpenSSL without declaring it.
   .venv/bin/pip install -q --disable-pip-version-check 'model-signing==1.1.1' pyopenssl
 fi
 
@@ -37,6 +37,14 @@ fi
 if [ ! -x .venv/bin/moto_server ]; then
   echo "setup-peers: installing moto[server]==5.2.5 into .venv" >&2
   .venv/bin/pip install -q --disable-pip-version-check 'moto[server]==5.2.5'
+fi
+
+# The private Sigstore instance (scripts/sigstore-instance.py) mints tokens with PyJWT and
+# builds RFC 3161 replies with asn1crypto; sigstore-python (its `sigstore` CLI) comes with
+# model_signing, named here so its version is pinned.
+if ! .venv/bin/python -c 'import jwt, asn1crypto' 2>/dev/null || ! .venv/bin/sigstore --version >/dev/null 2>&1; then
+  echo "setup-peers: installing sigstore==4.5.1, PyJWT and asn1crypto into .venv" >&2
+  .venv/bin/pip install -q --disable-pip-version-check 'sigstore==4.5.1' 'pyjwt>=2.8' 'asn1crypto>=1.5'
 fi
 
 # The JSON contract test judges --json output with the reference JSON Schema validator.

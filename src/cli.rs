@@ -65,8 +65,9 @@ pub enum Command {
         /// s3://BUCKET/PREFIX
         uri: String,
         /// Signing key (cosign.key, PEM, awskms://...); with --signature, the key to check it.
+        /// Without it (and without --signature), the model is signed keyless.
         #[arg(long)]
-        key: String,
+        key: Option<String>,
         /// Upload this existing bundle instead of signing (checked against the model first).
         #[arg(long)]
         signature: Option<PathBuf>,
@@ -81,6 +82,10 @@ pub enum Command {
         /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        cosign: CosignFlags,
+        #[command(flatten)]
+        sigstore: SigstoreArgs,
         #[command(flatten)]
         aws: AwsArgs,
         #[command(flatten)]
@@ -150,9 +155,10 @@ pub enum Command {
         /// The model: a directory, a single file, or s3://BUCKET/PREFIX (signed where it is:
         /// streamed and hashed, nothing kept; the signature goes to PREFIX/model.sig or KEY.sig).
         model: PathBuf,
-        /// Private key: cosign encrypted key, or PKCS#8 / SEC1 EC PEM.
+        /// Private key: cosign encrypted key, PKCS#8 / SEC1 EC PEM, env://VAR, or awskms://...
+        /// Without it, the model is signed keyless (an identity token, see below).
         #[arg(long)]
-        key: String,
+        key: Option<String>,
         /// Where to write the bundle [default: MODEL/model.sig, or FILE.sig for a file].
         #[arg(long)]
         signature: Option<PathBuf>,
@@ -177,6 +183,8 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         cosign: CosignFlags,
+        #[command(flatten)]
+        sigstore: SigstoreArgs,
         #[command(flatten)]
         hashing: Hashing,
         #[command(flatten)]
@@ -232,13 +240,15 @@ production root modelseal carries.")]
     SignBlob {
         /// The file to sign.
         file: PathBuf,
-        /// Private key: cosign.key, PKCS#8 / SEC1 EC PEM, env://VAR, or awskms://...
+        /// Private key: cosign.key, PKCS#8 / SEC1 EC PEM, env://VAR, or awskms://... Without
+        /// it, the file is signed keyless (an identity token, see below).
         #[arg(long)]
-        key: String,
-        /// Write the base64 signature here.
+        key: Option<String>,
+        /// Write the base64 signature here (key signatures only: a keyless signature needs its
+        /// bundle).
         #[arg(long)]
         output_signature: Option<PathBuf>,
-        /// Write a Sigstore bundle (v0.3, key-based, no log entry) here.
+        /// Write a Sigstore bundle (v0.3) here [keyless default: FILE.sigstore.json].
         #[arg(long)]
         bundle: Option<PathBuf>,
         /// cosign's switch for the Sigstore bundle format, which --bundle always writes; only
@@ -252,6 +262,8 @@ production root modelseal carries.")]
         json: bool,
         #[command(flatten)]
         cosign: CosignFlags,
+        #[command(flatten)]
+        sigstore: SigstoreArgs,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -508,14 +520,46 @@ pub struct AwsArgs {
 /// cosign's flags whose meaning modelseal shares, accepted so that cosign command lines work.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct CosignFlags {
-    /// cosign uploads key signatures to Rekor unless this is false; modelseal never uploads, so
-    /// only `--tlog-upload=false` is accepted.
+    /// Upload the signature's entry to the signing config's Rekor (v1) and carry it in the
+    /// bundle. Off by default for key signatures (as model_signing's key method); keyless
+    /// signatures are always logged, so `=false` is refused there.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_missing_value = "true")]
     pub tlog_upload: Option<bool>,
     /// Skip confirmation prompts (modelseal asks none; accepted as cosign's -y).
     #[arg(short = 'y', long)]
     pub yes: bool,
+}
+
+/// Keyless signing, and the log entries and timestamps beside any signature: Sigstore's
+/// services, found as sigstore-python and model_signing find them.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SigstoreArgs {
+    /// Keyless: the OIDC identity token, or env://VAR [default: SIGSTORE_ID_TOKEN, else GitHub
+    /// Actions' ambient token for the audience sigstore]. Never printed.
+    #[arg(long, value_name = "TOKEN")]
+    pub identity_token: Option<String>,
+    /// Keyless: a file holding the token (a Kubernetes projected service-account token).
+    #[arg(long, value_name = "FILE", conflicts_with = "identity_token")]
+    pub identity_token_file: Option<PathBuf>,
+    /// Sigstore SigningConfig v0.2 naming Fulcio, Rekor and the TSA [default: public-good
+    /// production's, carried].
+    #[arg(long, value_name = "FILE", conflicts_with = "trust_config")]
+    pub signing_config: Option<PathBuf>,
+    /// The trusted root the services' answers are checked against [default: public-good
+    /// production's, carried].
+    #[arg(long, value_name = "FILE", conflicts_with = "trust_config")]
+    pub trusted_root: Option<PathBuf>,
+    /// A ClientTrustConfig: trusted root and signing config in one file (sigstore-python's
+    /// and model_signing's --trust-config).
+    #[arg(long, value_name = "FILE")]
+    pub trust_config: Option<PathBuf>,
+    /// Add an RFC 3161 timestamp of the signature from the signing config's TSA.
+    #[arg(long)]
+    pub timestamp: bool,
+    /// Add an RFC 3161 timestamp from this TSA (cosign's flag; implies --timestamp).
+    #[arg(long, value_name = "URL")]
+    pub timestamp_server_url: Option<String>,
 }
 
 #[derive(clap::Args, Debug, Clone, Copy)]

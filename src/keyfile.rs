@@ -105,6 +105,28 @@ pub fn certified(
         .map(|c| Box::new(c) as Box<dyn Signer>)
 }
 
+/// The signer `--key` (and `--certificate`) name, or `None` for keyless signing (then
+/// `--certificate` is refused: Fulcio issues the certificate).
+pub fn signer_for(
+    key: Option<&str>,
+    certificate: &crate::cli::CertificateArgs,
+    aws: Option<&Aws>,
+) -> Result<Option<Box<dyn Signer>>, Failure> {
+    match key {
+        Some(key) => certified(
+            signer(key, aws)?,
+            certificate.certificate.as_deref(),
+            &certificate.certificate_chain,
+        )
+        .map(Some),
+        None if certificate.certificate.is_some() => Err(Failure::cannot_check(
+            "--certificate needs --key: it certifies that key",
+            "pass the --key the certificate was issued for, or drop --certificate to sign keyless",
+        )),
+        None => Ok(None),
+    }
+}
+
 /// DER certificates from a PEM file the user names (exit 2 when unusable).
 fn certificates(path: &Path, what: &str) -> Result<Vec<Vec<u8>>, Failure> {
     let pem = read_bounded(path, what, evidence::TRUST_LIMIT)?;

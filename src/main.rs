@@ -12,6 +12,7 @@ mod hashing;
 mod keyfile;
 mod progress;
 mod report;
+mod signing;
 
 use std::process::ExitCode;
 

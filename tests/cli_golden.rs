@@ -746,12 +746,12 @@ hint: export the key's PEM text in MS_NOT_SET, or pass a key file\n",
     assert_golden(
         &run_in(
             d,
-            &["sign", "model", "--key", "signer.key", "--tlog-upload"],
+            &["sign", "model", "--key", "signer.key", "--identity-token", "t"],
             &[],
         ),
         2,
-        "error: --tlog-upload=true: modelseal does not upload signatures to a transparency log\n\
-hint: pass --tlog-upload=false, or drop the flag (key signatures stay offline)\n",
+        "error: --identity-token and --identity-token-file are for keyless signing, without --key\n\
+hint: drop --key to sign keyless, or drop the token\n",
     );
     assert_golden(
         &run_in(

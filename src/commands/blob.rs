@@ -2,12 +2,13 @@
 
 use std::path::Path;
 
+use crate::signing::Signing;
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use modelseal_kernel::blob::{self, BlobBundle, BlobError};
 use modelseal_kernel::bundle;
 use modelseal_kernel::keys::SignError;
 use modelseal_kernel::trust::{BlobEvidence, Policy};
-use modelseal_kernel::{Digest, HashAlgorithm, Signer};
+use modelseal_kernel::{Digest, HashAlgorithm};
 
 use crate::failure::{self, Failure, Result};
 use crate::files::write_atomic;
@@ -23,11 +24,12 @@ const WHOLE_MESSAGE_LIMIT: u64 = 4096;
 
 pub fn sign_blob(
     file: &Path,
-    key: &dyn Signer,
+    signing: &Signing,
     output_signature: Option<&Path>,
     bundle_out: Option<&Path>,
     json: bool,
 ) -> Result<()> {
+    let key = signing.signer()?;
     let hash = key.public_key().hash();
     let size = std::fs::metadata(file)
         .map_err(|e| failure::io("read", file, &e))?
@@ -46,20 +48,29 @@ pub fn sign_blob(
             "check the key",
         )
     })?;
+    // The log entry and timestamp, when asked for (always for keyless), before anything is
+    // written: a failure leaves no file behind.
+    let witnessed = signing.witness_blob(&digest, &signature, std::slice::from_ref(&digest))?;
     let b64 = B64.encode(&signature);
+    let bundle_json = match (bundle_out, witnessed) {
+        (None, _) => None,
+        (Some(_), Some(json)) => Some(json),
+        (Some(_), None) => Some(
+            bundle::message_signature_bundle_json(
+                &key.public_key().cosign_hint(),
+                &digest,
+                &signature,
+            )
+            .ok_or_else(|| {
+                Failure::cannot_check("the key's hash has no Sigstore name", "use a P-256 key")
+            })?,
+        ),
+    };
     if let Some(out) = output_signature {
         write_atomic(out, b64.as_bytes(), 0o600, true)?;
         eprintln!("Signature written to {}", out.display());
     }
-    if let Some(out) = bundle_out {
-        let json = bundle::message_signature_bundle_json(
-            &key.public_key().cosign_hint(),
-            &digest,
-            &signature,
-        )
-        .ok_or_else(|| {
-            Failure::cannot_check("the key's hash has no Sigstore name", "use a P-256 key")
-        })?;
+    if let (Some(out), Some(json)) = (bundle_out, bundle_json) {
         write_atomic(out, json.as_bytes(), 0o600, true)?;
         eprintln!("Wrote bundle to file {}", out.display());
     }
@@ -73,6 +84,7 @@ pub fn sign_blob(
                 "sha256": (hash == HashAlgorithm::Sha256).then(|| digest.to_hex()),
                 "output_signature": output_signature.map(|p| p.display().to_string()),
                 "bundle": bundle_out.map(|p| p.display().to_string()),
+                "keyless": signing.is_keyless(),
             }),
         );
     } else if output_signature.is_none() && bundle_out.is_none() {

@@ -164,10 +164,10 @@ pub fn run(cli: Cli) -> Result<()> {
             certificate,
             json,
             cosign,
+            sigstore,
             hashing,
-            aws,
+            aws: aws_args,
         } => {
-            check_cosign_flags(cosign)?;
             let remote = model.to_str().is_some_and(is_s3);
             let s3_only = sse_kms_key_id.is_some() || sse.is_some() || force;
             if !remote && s3_only {
@@ -188,12 +188,14 @@ pub fn run(cli: Cli) -> Result<()> {
                     "pass the KMS key the model's objects are encrypted with",
                 ));
             }
-            let aws = aws_if(remote || keyfile::is_kms(&key), &aws, signing_runtime(&key))?;
-            let signer = keyfile::certified(
-                keyfile::signer(&key, aws.as_ref())?,
-                certificate.certificate.as_deref(),
-                &certificate.certificate_chain,
+            let key_name = key.as_deref().unwrap_or_default();
+            let aws = aws_if(
+                remote || keyfile::is_kms(key_name),
+                &aws_args,
+                signing_runtime(key_name),
             )?;
+            let signer = keyfile::signer_for(key.as_deref(), &certificate, aws.as_ref())?;
+            let signer = crate::signing::Signing::new(signer, &sigstore, cosign, &aws_args)?;
             if let (true, Some(aws)) = (remote, &aws) {
                 let sse = remote::PushSse {
                     kms_key_id: sse_kms_key_id,
@@ -201,7 +203,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 let threads = hashing.threads.map(usize::from);
                 return remote::sign(
                     &model.to_string_lossy(),
-                    signer.as_ref(),
+                    &signer,
                     sse,
                     force,
                     json,
@@ -211,7 +213,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             model::sign(
                 &model,
-                signer.as_ref(),
+                &signer,
                 signature.as_deref(),
                 &ignore_paths,
                 hashing.threads(),
@@ -306,19 +308,22 @@ pub fn run(cli: Cli) -> Result<()> {
             sse_kms_key_id,
             sse: _,
             json,
-            aws,
+            cosign,
+            sigstore,
+            aws: aws_args,
             hashing,
         } => {
-            let aws = Aws::new(&aws, Runtime::Workers)?;
+            let aws = Aws::new(&aws_args, Runtime::Workers)?;
             let sse = remote::PushSse {
                 kms_key_id: sse_kms_key_id,
             };
             remote::push(
                 &model,
                 &uri,
-                &key,
+                key.as_deref(),
                 signature.as_deref(),
                 &certificate,
+                (&sigstore, cosign, &aws_args),
                 sse,
                 json,
                 &aws,
@@ -345,20 +350,46 @@ pub fn run(cli: Cli) -> Result<()> {
             new_bundle_format,
             json,
             cosign,
-            aws,
+            sigstore,
+            aws: aws_args,
         } => {
-            check_cosign_flags(cosign)?;
             if new_bundle_format == Some(false) {
                 return Err(crate::failure::Failure::cannot_check(
                     "--new-bundle-format=false: modelseal writes only the Sigstore bundle format",
                     "drop the flag; verify-blob still reads cosign's legacy bundles",
                 ));
             }
-            let aws = aws_if(keyfile::is_kms(&key), &aws, signing_runtime(&key))?;
-            let signer = keyfile::signer(&key, aws.as_ref())?;
+            let key_name = key.as_deref().unwrap_or_default();
+            let aws = aws_if(
+                keyfile::is_kms(key_name),
+                &aws_args,
+                signing_runtime(key_name),
+            )?;
+            let signer = match &key {
+                Some(k) => Some(keyfile::signer(k, aws.as_ref())?),
+                None => {
+                    if output_signature.is_some() && bundle.is_none() {
+                        return Err(crate::failure::Failure::cannot_check(
+                            "--output-signature alone with keyless signing: a keyless signature is checked through its certificate and log entry, which only a bundle carries",
+                            "add --bundle FILE (or drop --output-signature: the bundle then goes to FILE.sigstore.json)",
+                        ));
+                    }
+                    None
+                }
+            };
+            let signer = crate::signing::Signing::new(signer, &sigstore, cosign, &aws_args)?;
+            // Keyless: the bundle is the signature; it goes beside the file unless named.
+            let bundle = match (bundle, signer.is_keyless()) {
+                (None, true) => {
+                    let mut name = file.clone().into_os_string();
+                    name.push(".sigstore.json");
+                    Some(PathBuf::from(name))
+                }
+                (b, _) => b,
+            };
             blob::sign_blob(
                 &file,
-                signer.as_ref(),
+                &signer,
                 output_signature.as_deref(),
                 bundle.as_deref(),
                 json,
@@ -388,16 +419,6 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 /// cosign's flags: accepted where modelseal does the same, refused where it would not.
-fn check_cosign_flags(flags: crate::cli::CosignFlags) -> Result<()> {
-    if flags.tlog_upload == Some(true) {
-        return Err(crate::failure::Failure::cannot_check(
-            "--tlog-upload=true: modelseal does not upload signatures to a transparency log",
-            "pass --tlog-upload=false, or drop the flag (key signatures stay offline)",
-        ));
-    }
-    Ok(())
-}
-
 fn unsigned_files(ignore_unsigned_files: bool) -> UnsignedFiles {
     if ignore_unsigned_files {
         UnsignedFiles::Tolerate

@@ -3,13 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::signing::Signing;
 use modelseal_kernel::manifest::{
     HashJob, ItemKey, LocalModel, PlanOptions, ResourcePath, SignedManifest, UnsignedFiles,
     Verified, DEFAULT_IGNORES,
 };
 use modelseal_kernel::oms;
 use modelseal_kernel::trust::Policy;
-use modelseal_kernel::{Digest, HashAlgorithm, Signer};
+use modelseal_kernel::{Digest, HashAlgorithm};
 
 use super::verdict;
 use crate::failure::{self, Failure, Result};
@@ -207,7 +208,7 @@ pub(super) fn signed_paths(model: &Model, ignore_paths: &[String]) -> Result<Vec
 pub(super) fn sign_digests(
     name: &str,
     shown: &str,
-    signer: &dyn Signer,
+    signer: &Signing,
     files: &[(ResourcePath, Digest)],
     ignore_paths: &[String],
 ) -> Result<String> {
@@ -215,9 +216,7 @@ pub(super) fn sign_digests(
         oms::ManifestError::Empty => nothing_to_sign(shown, ignore_paths),
         e => Failure::cannot_check(format!("cannot sign model {shown}: {e}"), "report this bug"),
     })?;
-    oms::sign_statement(signer, &payload).map_err(|e| {
-        Failure::cannot_check(format!("cannot sign model {shown}: {e}"), "check the key")
-    })
+    signer.sign_statement(&payload, shown)
 }
 
 /// OMS 6.1: a model with no file after its exclusions is not signed (a signature over nothing
@@ -272,7 +271,7 @@ fn hash_for_signing(
 /// files it covers. `inside` is the signature's path when it will be stored in the model.
 pub(super) fn sign_model(
     model: &Model,
-    signer: &dyn Signer,
+    signer: &Signing,
     inside: Option<ResourcePath>,
     extra_ignores: &[ResourcePath],
     threads: usize,
@@ -296,7 +295,7 @@ pub fn digest(model_path: &Path, ignore: &[PathBuf], threads: usize) -> Result<(
 
 pub fn sign(
     model_path: &Path,
-    signer: &dyn Signer,
+    signer: &Signing,
     signature: Option<&Path>,
     ignore: &[PathBuf],
     threads: usize,
@@ -314,7 +313,6 @@ pub fn sign(
         threads,
     )?;
     files::write_atomic(&signature, bundle.as_bytes(), 0o644, true)?;
-    let key = signer.public_key();
     if json {
         let o = serde_json::json!({
             "signed": true,
@@ -325,20 +323,12 @@ pub fn sign(
         crate::report::success("sign", verdict::merged(o, verdict::signed_fields(&files)));
         return Ok(());
     }
-    let by = match signer.certificates() {
-        Some(chain) => format!(
-            "certificate-bound {} key {} ({} certificates in the bundle)",
-            key.algorithm_name(),
-            &key.oms_hint()[..16],
-            chain.len()
-        ),
-        None => format!("{} key {}", key.algorithm_name(), &key.oms_hint()[..16]),
-    };
     println!(
-        "Signed model '{}' ({}, digest sha256:{}) with {by}; signature written to {}",
+        "Signed model '{}' ({}, digest sha256:{}) with {}; signature written to {}",
         model.name(),
         count(files.len(), "file"),
         oms::pinned_digest_of(&files).to_hex(),
+        signer.describe(),
         signature.display()
     );
     Ok(())

@@ -6,13 +6,14 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
+use crate::signing::Signing;
 use modelseal_fetch::{
     clear_dest, dest_entries, fetch, locate, place, prepare_staging, stop_requested, FetchError,
     Located, SignatureSource,
 };
 use modelseal_kernel::manifest::{LocalModel, ResourcePath, UnsignedFiles};
 use modelseal_kernel::trust::{Policy, Signer as Authority};
-use modelseal_kernel::{Digest, HashAlgorithm, Hasher, PublicKey, Signer};
+use modelseal_kernel::{Digest, HashAlgorithm, Hasher, PublicKey};
 use modelseal_s3::{Engine, Head, Sse};
 
 use super::model;
@@ -239,7 +240,7 @@ struct Upload {
 
 /// Where `push` gets the bundle: signed from the uploaded bytes, or given and already checked.
 enum BundleSource {
-    Sign(Box<dyn Signer>),
+    Sign(Box<Signing>),
     Given(Vec<u8>),
 }
 
@@ -257,9 +258,14 @@ impl modelseal_s3::Observer for Sha256Observer {
 pub fn push(
     model_path: &Path,
     uri: &str,
-    key: &str,
+    key: Option<&str>,
     signature: Option<&Path>,
     certificate: &crate::cli::CertificateArgs,
+    online: (
+        &crate::cli::SigstoreArgs,
+        crate::cli::CosignFlags,
+        &crate::cli::AwsArgs,
+    ),
     sse: PushSse,
     json: bool,
     aws: &Aws,
@@ -318,11 +324,12 @@ pub fn push(
     // Signed from the bytes as they go up, or an existing bundle checked against the model
     // before anything goes up. The key is opened (and its password asked) before any upload.
     let source = match signature {
-        None => BundleSource::Sign(crate::keyfile::certified(
-            crate::keyfile::signer(key, Some(aws))?,
-            certificate.certificate.as_deref(),
-            &certificate.certificate_chain,
-        )?),
+        None => {
+            let signer = crate::keyfile::signer_for(key, certificate, Some(aws))?;
+            BundleSource::Sign(Box::new(Signing::new(
+                signer, online.0, online.1, online.2,
+            )?))
+        }
         Some(_) if certificate.certificate.is_some() => {
             return Err(Failure::cannot_check(
                 "--certificate signs; --signature uploads an existing bundle",
@@ -330,6 +337,12 @@ pub fn push(
             ))
         }
         Some(path) => {
+            let key = key.ok_or_else(|| {
+                Failure::cannot_check(
+                    "--signature needs --key: the bundle is checked against the model with it before anything goes up",
+                    "pass the public key (or the signing key) the bundle was made with",
+                )
+            })?;
             let public = crate::keyfile::any_public_key(key, Some(aws))?;
             let bytes = modelseal_fetch::read_local_signature(path)
                 .map_err(fetch_failure)?
@@ -373,20 +386,14 @@ pub fn push(
         BundleSource::Given(bytes) => bytes,
         BundleSource::Sign(signer) => {
             let shown = model.path.display().to_string();
-            model::sign_digests(
-                &model.name(),
-                &shown,
-                signer.as_ref(),
-                &digests,
-                &ignore_paths,
-            )
-            .map_err(|f| {
-                f.with_details(vec![format!(
-                    "the model's objects are in s3://{}/ without a signature",
-                    uri.bucket
-                )])
-            })?
-            .into_bytes()
+            model::sign_digests(&model.name(), &shown, &signer, &digests, &ignore_paths)
+                .map_err(|f| {
+                    f.with_details(vec![format!(
+                        "the model's objects are in s3://{}/ without a signature",
+                        uri.bucket
+                    )])
+                })?
+                .into_bytes()
         }
     };
     aws.rt.block_on(async {
@@ -570,7 +577,7 @@ async fn resolve_sse(
 /// HEAD-checked like `push`'s. A model that already has a signature is refused unless `force`.
 pub fn sign(
     uri: &str,
-    signer: &dyn Signer,
+    signer: &Signing,
     sse: PushSse,
     force: bool,
     json: bool,
@@ -643,7 +650,6 @@ pub fn sign(
     })?;
     drop(progress);
     let model_uri = located.uri();
-    let key = signer.public_key();
     if json {
         let o = serde_json::json!({
             "signed": true,
@@ -655,11 +661,10 @@ pub fn sign(
         crate::report::success("sign", verdict::merged(o, verdict::signed_fields(&digests)));
     } else {
         println!(
-            "Signed model '{model_uri}' ({}, digest sha256:{}) with {} key {}; signature written to {sig}, encrypted with SSE-KMS ({})",
+            "Signed model '{model_uri}' ({}, digest sha256:{}) with {}; signature written to {sig}, encrypted with SSE-KMS ({})",
             count(digests.len(), "file"),
             modelseal_kernel::oms::pinned_digest_of(&digests).to_hex(),
-            key.algorithm_name(),
-            &key.oms_hint()[..16],
+            signer.describe(),
             sse.kms_key_id.as_deref().unwrap_or("the bucket's default key")
         );
     }
