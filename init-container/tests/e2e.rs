@@ -101,7 +101,7 @@ fn extra_object_missing_signature_and_wrong_key_are_refused() {
 }
 
 /// A signer whose private key lives in moto's KMS. moto signs `MessageType=RAW` correctly (and
-/// `DIGEST` wrongly: shared/reference/test-servers.md), so this signs whole messages.
+/// `DIGEST` wrongly: it hashes the digest again), so this signs whole messages.
 struct MotoKms<'a> {
     rt: &'a tokio::runtime::Runtime,
     kms: aws_sdk_kms::Client,
