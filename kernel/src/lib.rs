@@ -27,6 +27,7 @@ pub mod timestamp;
 pub mod tlog;
 pub mod trust;
 pub mod trusted_root;
+pub mod tuf;
 
 pub use digest::{Digest, HashAlgorithm, Hasher};
 pub use keys::{Curve, KeyError, PrivateKey, PublicKey, SignError, Signer};
