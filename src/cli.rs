@@ -308,7 +308,15 @@ impl Command {
             Command::Pull { .. } => "pull",
             Command::Audit { .. } => "audit",
             Command::Policy { .. } => "policy",
-            Command::Trust { .. } => "trust check",
+            Command::Trust {
+                which: TrustCommand::Check { .. },
+            } => "trust check",
+            Command::Trust {
+                which: TrustCommand::Update { .. },
+            } => "trust update",
+            Command::Trust {
+                which: TrustCommand::Show { .. },
+            } => "trust show",
             Command::Sign { .. } => "sign",
             Command::Verify { .. } => "verify",
             Command::Digest { .. } => "digest",
@@ -327,7 +335,10 @@ impl Command {
             | Command::VerifyBlob { json, .. } => *json,
             Command::Pull { check, .. } | Command::Verify { check, .. } => check.json,
             Command::Trust {
-                which: TrustCommand::Check { json, .. },
+                which:
+                    TrustCommand::Check { json, .. }
+                    | TrustCommand::Update { json, .. }
+                    | TrustCommand::Show { json },
             } => *json,
             Command::GenerateKeyPair { .. }
             | Command::PublicKey { .. }
@@ -358,6 +369,51 @@ pub enum TrustCommand {
         #[command(flatten)]
         aws: AwsArgs,
     },
+    /// Refresh Sigstore's trusted root and signing config through TUF (root rotations
+    /// followed; rollback, freeze and tampering refused) and cache them for verify, verify-blob,
+    /// sign and trust policies. modelseal-init never reads the cache: give it the root.
+    #[command(after_help = "Example:
+  modelseal trust update                                   # public-good production
+  modelseal trust update --mirror https://tuf.internal.example --root root.json
+  modelseal trust update --tuf-repo /mnt/mirror/tuf --root root.json   # air-gapped")]
+    Update {
+        /// The TUF repository's URL [default: https://tuf-repo-cdn.sigstore.dev].
+        #[arg(long, value_name = "URL", conflicts_with = "tuf_repo")]
+        mirror: Option<String>,
+        /// A mirrored TUF repository on disk (metadata at the top, targets/ below).
+        #[arg(long, value_name = "DIR")]
+        tuf_repo: Option<PathBuf>,
+        /// The TUF root.json to start from when nothing is cached for this repository
+        /// [default: public-good production's, carried].
+        #[arg(long, value_name = "FILE")]
+        root: Option<PathBuf>,
+        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        network: NetworkArgs,
+    },
+    /// Which Sigstore trusted root and signing config are in use, where they came from, and
+    /// when their TUF metadata expires.
+    Show {
+        /// Print one JSON object on stdout (docs/json-output.schema.json).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Timeouts and attempts for requests other than S3's (as the S3 flags).
+#[derive(clap::Args, Debug, Clone)]
+pub struct NetworkArgs {
+    /// Seconds allowed to open a connection.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15.0)]
+    pub connect_timeout: f64,
+    /// Seconds allowed for an answer to start, and between two reads.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub read_timeout: f64,
+    /// Attempts per request.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
 }
 
 #[derive(Subcommand, Debug)]

@@ -166,7 +166,13 @@ pub fn policy(args: &crate::cli::TrustArgs, aws: Option<&Aws>) -> Result<Policy,
         .as_ref()
         .map(|p| format!("trust policy {}: ", p.display()))
         .unwrap_or_default();
-    modelseal_fetch::trust::build(document, kms, modelseal_fetch::trust::now()).map_err(|e| {
+    modelseal_fetch::trust::build_with_root(
+        document,
+        kms,
+        modelseal_fetch::trust::now(),
+        crate::trust_cache::default_root(),
+    )
+    .map_err(|e| {
         if args.policy.is_some() {
             let hint = "fix the policy (modelseal trust check FILE says what it holds)";
             Failure::cannot_check(format!("{shown}{e}"), hint)

@@ -13,6 +13,7 @@ mod keyfile;
 mod progress;
 mod report;
 mod signing;
+mod trust_cache;
 
 use std::process::ExitCode;
 

@@ -23,8 +23,6 @@ use modelseal_online::{
 use crate::cli::{AwsArgs, CosignFlags, SigstoreArgs};
 use crate::failure::{Failure, Result};
 
-use services::PRODUCTION_SIGNING_CONFIG;
-
 /// A signer and what goes beside its signatures.
 pub struct Signing {
     key: Option<Box<dyn Signer>>,
@@ -56,7 +54,7 @@ fn online_failure(e: &OnlineError) -> Failure {
             "check --signing-config and --trusted-root name the same Sigstore instance; nothing was signed"
         }
         OnlineError::Service(_) => "check --signing-config / --trust-config; nothing was written",
-        OnlineError::Setup(_) | OnlineError::Sign(_) => "nothing was written",
+        OnlineError::Setup(_) | OnlineError::Sign(_) | OnlineError::Io(_) => "nothing was written",
     };
     Failure::cannot_check(format!("cannot sign: {e}"), hint)
 }
@@ -82,16 +80,16 @@ fn instance(args: &SigstoreArgs) -> Result<Instance> {
                 .map_err(|e| config_failure(file, &e))?;
             let root = match &args.trusted_root {
                 Some(r) => read(r, "trusted root")?,
-                None => modelseal_fetch::trust::default_root(),
+                None => crate::trust_cache::default_root(),
             };
             (root, config)
         }
         (None, None) => {
-            let config = SigningConfig::from_json(PRODUCTION_SIGNING_CONFIG)
-                .map_err(|e| config_failure(Path::new("(carried signing config)"), &e))?;
+            let config = SigningConfig::from_json(&crate::trust_cache::default_signing_config())
+                .map_err(|e| config_failure(Path::new("(the default signing config)"), &e))?;
             let root = match &args.trusted_root {
                 Some(r) => read(r, "trusted root")?,
-                None => modelseal_fetch::trust::default_root(),
+                None => crate::trust_cache::default_root(),
             };
             (root, config)
         }

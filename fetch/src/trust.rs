@@ -44,7 +44,18 @@ pub fn build(
     kms: BTreeMap<String, PublicKey>,
     now: u64,
 ) -> Result<Policy, PolicyError> {
-    let mut files = Files { kms };
+    build_with_root(document, kms, now, default_root())
+}
+
+/// [`build`] with another default root (the CLI's: what `trust update` cached, else the
+/// carried one; modelseal-init always uses the carried one).
+pub fn build_with_root(
+    document: Document,
+    kms: BTreeMap<String, PublicKey>,
+    now: u64,
+    default_root: Vec<u8>,
+) -> Result<Policy, PolicyError> {
+    let mut files = Files { kms, default_root };
     document.resolve(&mut files, now)
 }
 
@@ -57,6 +68,7 @@ pub fn now() -> u64 {
 
 struct Files {
     kms: BTreeMap<String, PublicKey>,
+    default_root: Vec<u8>,
 }
 
 impl Resolve for Files {
@@ -73,6 +85,6 @@ impl Resolve for Files {
     }
 
     fn default_root(&mut self) -> Result<Vec<u8>, String> {
-        Ok(default_root())
+        Ok(self.default_root.clone())
     }
 }

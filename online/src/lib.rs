@@ -16,6 +16,7 @@ use modelseal_kernel::trusted_root::TrustedRoot;
 use modelseal_kernel::{Curve, Digest, PrivateKey, PublicKey, SignError, Signer};
 
 mod http;
+pub mod tuf;
 
 pub use http::Settings;
 use http::{Http, Request};
@@ -47,6 +48,8 @@ pub enum OnlineError {
     },
     Service(ServiceError),
     Sign(SignError),
+    /// A local file (a mirrored repository's) that cannot be read.
+    Io(String),
 }
 
 impl OnlineError {
@@ -89,6 +92,7 @@ impl fmt::Display for OnlineError {
             ),
             OnlineError::Service(e) => write!(f, "{e}"),
             OnlineError::Sign(e) => write!(f, "{e}"),
+            OnlineError::Io(why) => write!(f, "{why}"),
         }
     }
 }

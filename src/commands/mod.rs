@@ -105,6 +105,7 @@ fn check_locations(command: &Command) -> Result<()> {
         Command::Trust {
             which: TrustCommand::Check { model, .. },
         } => model.iter().cloned().collect(),
+        Command::Trust { .. } => Vec::new(),
     };
     match given
         .iter()
@@ -342,6 +343,25 @@ pub fn run(cli: Cli) -> Result<()> {
                     aws,
                 },
         } => trust::check(&file, model.as_deref(), json, &aws),
+        Command::Trust {
+            which:
+                TrustCommand::Update {
+                    mirror,
+                    tuf_repo,
+                    root,
+                    json,
+                    network,
+                },
+        } => trust::update(
+            mirror.as_deref(),
+            tuf_repo.as_deref(),
+            root.as_deref(),
+            json,
+            &network,
+        ),
+        Command::Trust {
+            which: TrustCommand::Show { json },
+        } => trust::show(json),
         Command::SignBlob {
             file,
             key,

@@ -436,9 +436,12 @@ fn check_local(
     key: PublicKey,
     threads: usize,
 ) -> Result<()> {
-    let root = modelseal_fetch::trust::default_root();
+    let root = crate::trust_cache::default_root();
     let root = modelseal_kernel::trusted_root::TrustedRoot::from_json(&root).map_err(|e| {
-        Failure::cannot_check(format!("the carried trusted root: {e}"), "report this bug")
+        Failure::cannot_check(
+            format!("the default trusted root: {e}"),
+            "run 'modelseal trust update' again",
+        )
     })?;
     let policy = Policy::one(
         "--key",

@@ -20,10 +20,13 @@ pub fn check(file: &Path, model: Option<&str>, json: bool, aws: &AwsArgs) -> Res
         let key = crate::keyfile::verifier(&reference, aws.as_ref())?;
         kms.insert(reference, key);
     }
-    let policy = modelseal_fetch::trust::build(document, kms, modelseal_fetch::trust::now())
-        .map_err(|e| {
-            Failure::cannot_check(format!("trust policy {}: {e}", file.display()), HINT)
-        })?;
+    let policy = modelseal_fetch::trust::build_with_root(
+        document,
+        kms,
+        modelseal_fetch::trust::now(),
+        crate::trust_cache::default_root(),
+    )
+    .map_err(|e| Failure::cannot_check(format!("trust policy {}: {e}", file.display()), HINT))?;
     let governing = match model {
         None => None,
         Some(m) => {
@@ -147,4 +150,164 @@ fn describe(file: &Path, policy: &Policy, governing: Option<(String, &Rule)>) ->
         map.insert("policy_rule".into(), rule.name.clone().into());
     }
     o
+}
+
+/// `trust update`: TUF from a mirror or a directory, verified and cached.
+pub fn update(
+    mirror: Option<&str>,
+    tuf_repo: Option<&Path>,
+    root: Option<&Path>,
+    json: bool,
+    network: &crate::cli::NetworkArgs,
+) -> Result<()> {
+    use modelseal_online::tuf::{self, Repository, UpdateError};
+    let repo = match (mirror, tuf_repo) {
+        (_, Some(dir)) => Repository::Dir(dir),
+        (Some(url), None) => Repository::Mirror(url),
+        (None, None) => Repository::Mirror(modelseal_kernel::tuf::PRODUCTION_MIRROR),
+    };
+    let bootstrap = match root {
+        Some(p) => {
+            crate::keyfile::read_bounded(p, "TUF root", modelseal_kernel::tuf::METADATA_LIMIT)?
+        }
+        None => modelseal_kernel::tuf::PRODUCTION_TUF_ROOT.to_vec(),
+    };
+    let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.001));
+    let settings = modelseal_online::Settings {
+        connect_timeout: secs(network.connect_timeout),
+        read_timeout: secs(network.read_timeout),
+        max_attempts: network.max_attempts,
+    };
+    let name = repo.name();
+    let updated = tuf::update(&repo, &bootstrap, settings, modelseal_fetch::trust::now()).map_err(
+        |e| match e {
+            UpdateError::Tuf(e) => Failure::untrusted(
+                format!("TUF repository {name}: {e}"),
+                "the cache is left as it was; check the mirror (and --root) with its operator",
+            ),
+            UpdateError::Fetch(e) => Failure::cannot_check(
+                format!("TUF repository {name}: {e}"),
+                "check --mirror / --tuf-repo; the cache is left as it was",
+            ),
+            UpdateError::Cache(e) => Failure::cannot_check(
+                format!("TUF repository {name}: {e}"),
+                "the cache is left as it was",
+            ),
+        },
+    )?;
+    if json {
+        crate::report::success(
+            "trust update",
+            expirations_json(&updated.repository, &updated.dir, &updated.expirations),
+        );
+        return Ok(());
+    }
+    let e = &updated.expirations;
+    println!(
+        "Updated the Sigstore trust material from {} (TUF root version {}{}); cached in {}; timestamp expires {}",
+        updated.repository,
+        e.root.0,
+        match updated.root_rotations {
+            0 => String::new(),
+            n => format!(", {n} root rotation{} followed", if n == 1 { "" } else { "s" }),
+        },
+        updated.dir.display(),
+        e.timestamp.map_or("?".into(), |(_, t)| modelseal_kernel::time::utc(t)),
+    );
+    Ok(())
+}
+
+fn expirations_json(
+    repository: &str,
+    dir: &Path,
+    e: &modelseal_kernel::tuf::Expirations,
+) -> serde_json::Value {
+    let role = |r: Option<(u64, u64)>| {
+        r.map(|(v, t)| serde_json::json!({"version": v, "expires": modelseal_kernel::time::utc(t)}))
+    };
+    serde_json::json!({
+        "repository": repository,
+        "cache": dir.display().to_string(),
+        "root": role(Some(e.root)),
+        "timestamp": role(e.timestamp),
+        "snapshot": role(e.snapshot),
+        "targets": role(e.targets),
+    })
+}
+
+/// `trust show`: the trusted root in use and where it came from.
+pub fn show(json: bool) -> Result<()> {
+    let dir = match crate::trust_cache::source() {
+        crate::trust_cache::Source::Carried => {
+            if json {
+                crate::report::success(
+                    "trust show",
+                    serde_json::json!({"source": "carried", "repository": null, "cache": null}),
+                );
+            } else {
+                println!(
+                    "Using the trusted root and signing config carried in modelseal (Sigstore public-good production, as of sigstore-python 4.5.1); run 'modelseal trust update' to refresh them"
+                );
+            }
+            return Ok(());
+        }
+        crate::trust_cache::Source::Cache(dir) => dir,
+    };
+    let source: serde_json::Value = std::fs::read(dir.join("source.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let now = modelseal_fetch::trust::now();
+    let when = |role: &str| -> Option<(u64, u64)> {
+        let r = source.get(role)?;
+        Some((r.get("version")?.as_u64()?, r.get("expires")?.as_u64()?))
+    };
+    let e = modelseal_kernel::tuf::Expirations {
+        root: when("root").unwrap_or_default(),
+        timestamp: when("timestamp"),
+        snapshot: when("snapshot"),
+        targets: when("targets"),
+    };
+    let repository = source
+        .get("repository")
+        .and_then(|r| r.as_str())
+        .unwrap_or("?")
+        .to_string();
+    if json {
+        let mut o = expirations_json(&repository, &dir, &e);
+        o["source"] = "tuf".into();
+        o["updated"] = source
+            .get("updated")
+            .and_then(|u| u.as_u64())
+            .map(modelseal_kernel::time::utc)
+            .into();
+        crate::report::success("trust show", o);
+        return Ok(());
+    }
+    println!(
+        "Using the trusted root from {repository} (cached in {})",
+        dir.display()
+    );
+    if let Some(u) = source.get("updated").and_then(|u| u.as_u64()) {
+        println!("  updated   {}", modelseal_kernel::time::utc(u));
+    }
+    for (name, r) in [
+        ("root", Some(e.root)),
+        ("timestamp", e.timestamp),
+        ("snapshot", e.snapshot),
+        ("targets", e.targets),
+    ] {
+        if let Some((v, t)) = r {
+            let state = if t <= now {
+                "  EXPIRED: run 'modelseal trust update'"
+            } else {
+                ""
+            };
+            println!(
+                "  {name:<9} version {v}, expires {}{state}",
+                modelseal_kernel::time::utc(t)
+            );
+        }
+    }
+    Ok(())
 }
