@@ -17,7 +17,7 @@ export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(bundle statement blob keys certificates sigstore policy cosign_key manifest_path s3_headers archive storage_config bucket_policy)
+    targets=(bundle statement blob keys certificates sigstore policy services cosign_key manifest_path s3_headers archive storage_config bucket_policy)
 fi
 
 seed() { # seed TARGET FILE...
@@ -33,6 +33,7 @@ seed statement testdata/model-signing-worked-example/payload.json
 seed keys $(find testdata -name '*.pem' -o -name '*.key' -o -name '*.pub' -o -name '*.der')
 seed certificates $(find testdata -name '*.pem' | grep -v private) fuzz/seeds/certificates/*
 seed sigstore $(find testdata/sigstore-conformance/bundle-verify -name trusted_root.json | head -5) kernel/trust/production-trusted-root.json fuzz/seeds/sigstore/* fuzz/seeds/certificates/*
+seed services fuzz/seeds/services/*
 seed cosign_key fuzz/seeds/cosign_key/*
 seed manifest_path fuzz/seeds/manifest_path/*
 seed s3_headers fuzz/seeds/s3_headers/*
