@@ -632,7 +632,9 @@ fn failures_write_nothing_and_never_show_the_token() {
 #[test]
 fn keyless_push_and_sign_in_s3() {
     let Some(si) = Instance::start() else { return };
-    let Some(url) = common::aws::server("MODELSEAL_TEST_MOTO") else { return };
+    let Some(url) = common::aws::server("MODELSEAL_TEST_MOTO") else {
+        return;
+    };
     let rt = common::aws::rt();
     let s3 = common::aws::s3(&url, "testing", "testing");
     let kms = common::aws::kms(&url);
@@ -654,8 +656,25 @@ fn keyless_push_and_sign_in_s3() {
     };
     let pushed = format!("s3://{bucket}/pushed");
     let token = si.alice();
-    ok(&ms(&["push", "model", &pushed, "--identity-token", &token, "--trust-config", &tc, "--sse-kms-key-id", &key_id]));
-    let who = ["--certificate-identity", "alice@example.com", "--certificate-oidc-issuer", issuer.as_str(), "--trusted-root", root.as_str()];
+    ok(&ms(&[
+        "push",
+        "model",
+        &pushed,
+        "--identity-token",
+        &token,
+        "--trust-config",
+        &tc,
+        "--sse-kms-key-id",
+        &key_id,
+    ]));
+    let who = [
+        "--certificate-identity",
+        "alice@example.com",
+        "--certificate-oidc-issuer",
+        issuer.as_str(),
+        "--trusted-root",
+        root.as_str(),
+    ];
     let mut args = vec!["verify", pushed.as_str()];
     args.extend(who);
     ok(&ms(&args));
@@ -664,14 +683,36 @@ fn keyless_push_and_sign_in_s3() {
     common::aws::put(&s3, &rt, &bucket, "inplace/weights.bin", b"weights");
     let inplace = format!("s3://{bucket}/inplace");
     si.fault("fulcio", "500");
-    let r = ms(&["sign", &inplace, "--identity-token", &token, "--trust-config", &tc, "--sse-kms-key-id", &key_id]);
+    let r = ms(&[
+        "sign",
+        &inplace,
+        "--identity-token",
+        &token,
+        "--trust-config",
+        &tc,
+        "--sse-kms-key-id",
+        &key_id,
+    ]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("Fulcio"), "{}", r.stderr);
     let mut args = vec!["verify", inplace.as_str()];
     args.extend(who);
     let r = ms(&args);
-    assert_eq!(r.code, 1, "an unsigned prefix must stay unsigned: {}", r.stderr);
+    assert_eq!(
+        r.code, 1,
+        "an unsigned prefix must stay unsigned: {}",
+        r.stderr
+    );
     si.fault("fulcio", "none");
-    ok(&ms(&["sign", &inplace, "--identity-token", &token, "--trust-config", &tc, "--sse-kms-key-id", &key_id]));
+    ok(&ms(&[
+        "sign",
+        &inplace,
+        "--identity-token",
+        &token,
+        "--trust-config",
+        &tc,
+        "--sse-kms-key-id",
+        &key_id,
+    ]));
     ok(&ms(&args));
 }
