@@ -395,6 +395,9 @@ pub enum TrustCommand {
     },
     /// Which Sigstore trusted root and signing config are in use, where they came from, and
     /// when their TUF metadata expires.
+    #[command(after_help = "Example:
+  modelseal trust show
+  modelseal trust show --json")]
     Show {
         /// Print one JSON object on stdout (docs/json-output.schema.json).
         #[arg(long)]

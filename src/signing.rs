@@ -106,12 +106,48 @@ fn instance(args: &SigstoreArgs) -> Result<Instance> {
     })
 }
 
+/// Keyless signing needs a Fulcio valid now.
+fn config_fulcio(online: &Online) -> Result<()> {
+    online
+        .instance
+        .config
+        .fulcio(modelseal_fetch::trust::now())
+        .map(|_| ())
+        .map_err(|e| {
+            Failure::cannot_check(
+                format!("cannot sign: {e}"),
+                "check --signing-config / --trust-config; nothing was written",
+            )
+        })
+}
+
 fn settings(aws: &AwsArgs) -> Settings {
     let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.001));
     Settings {
         connect_timeout: secs(aws.connect_timeout),
         read_timeout: secs(aws.read_timeout),
         max_attempts: aws.max_attempts,
+    }
+}
+
+impl Online {
+    /// The services this signing needs exist in the signing config, before anything is hashed.
+    fn check_services(&self) -> Result<()> {
+        let now = modelseal_fetch::trust::now();
+        let config = &self.instance.config;
+        let bad = |e: &dyn std::fmt::Display| {
+            Failure::cannot_check(
+                format!("cannot sign: {e}"),
+                "check --signing-config / --trust-config; nothing was written",
+            )
+        };
+        if self.log {
+            config.rekor(now).map_err(|e| bad(&e))?;
+        }
+        if matches!(self.timestamp, Some(None)) && config.tsa(now).is_none() {
+            return Err(bad(&"--timestamp: the signing config names no timestamp authority valid now; give --timestamp-server-url"));
+        }
+        Ok(())
     }
 }
 
@@ -142,6 +178,8 @@ impl Signing {
                 log: true,
                 timestamp,
             };
+            online.check_services()?;
+            config_fulcio(&online)?;
             let sigstore =
                 Sigstore::new(&online.instance, online.settings).map_err(|e| online_failure(&e))?;
             let source = TokenSource {
@@ -166,12 +204,14 @@ impl Signing {
         }
         let log = cosign.tlog_upload == Some(true);
         let online = if log || timestamp.is_some() {
-            Some(Online {
+            let online = Online {
                 instance: instance(args)?,
                 settings: settings(aws),
                 log,
                 timestamp,
-            })
+            };
+            online.check_services()?;
+            Some(online)
         } else {
             None
         };

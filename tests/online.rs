@@ -716,3 +716,54 @@ fn keyless_push_and_sign_in_s3() {
     ]));
     ok(&ms(&args));
 }
+
+/// Service discovery: a signing config without a TSA, `--timestamp-server-url` instead, and a
+/// config whose only log is a Rekor v2 log (not written yet: refused before anything is signed).
+#[test]
+fn signing_configs_choose_the_services() {
+    let Some(si) = Instance::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f"), b"data").unwrap();
+    let root = si.file("trusted_root.json");
+    let no_tsa = si.file("signing_config.no-tsa.json");
+    let token = si.alice();
+    let sign = |extra: &[&str]| {
+        let mut args = vec![
+            "sign-blob",
+            "f",
+            "--identity-token",
+            token.as_str(),
+            "--trusted-root",
+            root.as_str(),
+        ];
+        args.extend(extra);
+        run_in(d, &args, &[])
+    };
+    let r = sign(&["--signing-config", &no_tsa, "--timestamp"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no timestamp authority"), "{}", r.stderr);
+    assert!(!d.join("f.sigstore.json").exists());
+    let tsa = format!("{}/api/v1/timestamp", si.url);
+    ok(&sign(&[
+        "--signing-config",
+        &no_tsa,
+        "--timestamp-server-url",
+        &tsa,
+    ]));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("f.sigstore.json")).unwrap()).unwrap();
+    assert!(json
+        .pointer("/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0")
+        .is_some());
+    std::fs::remove_file(d.join("f.sigstore.json")).unwrap();
+
+    let mut v2: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(si.file("signing_config.json")).unwrap()).unwrap();
+    v2["rekorTlogUrls"][0]["majorApiVersion"] = 2.into();
+    std::fs::write(d.join("v2.json"), v2.to_string()).unwrap();
+    let r = sign(&["--signing-config", "v2.json"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("Rekor v2"), "{}", r.stderr);
+    assert!(!d.join("f.sigstore.json").exists());
+}
