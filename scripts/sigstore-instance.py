@@ -17,7 +17,7 @@ Tokens: GET /oidc/token?sub=S&email=E&aud=A&ttl=SECONDS returns a signed JWT (au
 `Authorization: bearer gha-request-token` returns {"value": JWT}.
 
 Faults, for the failure tests: POST /admin/fault?service=fulcio|rekor|tsa&mode=M, where M is
-`none`, `500` (refuse), `stall` (answer after 60 s), `wrong-key` (Fulcio certifies another
+`none`, `500` (refuse), `echo` (refuse, quoting the request back), `stall` (answer after 60 s), `wrong-key` (Fulcio certifies another
 key), `bad-set` (Rekor's SET signed by another key), `bad-timestamp` (a TSA token over other
 bytes).
 """
@@ -419,6 +419,10 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "500":
             self._send(500, {"code": 500, "message": f"{service} is failing (injected)"})
             return True
+        if mode == "echo":
+            # A careless service quoting what it was sent: the client must not print the token.
+            self._send(400, {"code": 400, "message": f"bad request: {self._body.decode(errors='replace')}"})
+            return True
         if mode == "stall":
             time.sleep(60)
         return False
@@ -447,6 +451,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         url = urllib.parse.urlparse(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self._body = body
         i = self.instance
         if url.path == "/admin/fault":
             q = dict(urllib.parse.parse_qsl(url.query))

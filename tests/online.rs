@@ -590,6 +590,9 @@ fn failures_write_nothing_and_never_show_the_token() {
     // Services refusing, lying or stalling.
     si.fault("fulcio", "500");
     nothing_written(&sign(&keyless), "Fulcio");
+    // A Fulcio quoting the request back: refused, the token not printed (nothing_written checks).
+    si.fault("fulcio", "echo");
+    nothing_written(&sign(&keyless), "[redacted]");
     si.fault("fulcio", "wrong-key");
     nothing_written(&sign(&keyless), "another key");
     si.fault("fulcio", "none");
@@ -766,4 +769,79 @@ fn signing_configs_choose_the_services() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("Rekor v2"), "{}", r.stderr);
     assert!(!d.join("f.sigstore.json").exists());
+}
+
+/// A private CA's certificate signs with a log entry and a timestamp: model_signing accepts the
+/// bundle (certificate method), and so do we, evidence verified against the instance's root.
+#[test]
+fn private_ca_signatures_get_log_entries_and_timestamps() {
+    let Some(si) = Instance::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    model(d);
+    let leaf = modelseal_testkit::pki::issue_leaf(d, "pipeline", "pipeline@example.com");
+    let tc = si.file("trust_config.json");
+    let root = si.file("trusted_root.json");
+    let (key, cert, chain, roots) = (
+        leaf.key.to_str().unwrap(),
+        leaf.cert.to_str().unwrap(),
+        leaf.chain.to_str().unwrap(),
+        leaf.roots.to_str().unwrap(),
+    );
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--key",
+            key,
+            "--certificate",
+            cert,
+            "--certificate-chain",
+            chain,
+            "--tlog-upload",
+            "--timestamp",
+            "--trust-config",
+            &tc,
+        ],
+        &[],
+    );
+    ok(&r);
+    assert!(
+        r.stdout.contains("logged in Rekor, timestamped"),
+        "{}",
+        r.stdout
+    );
+    ok(&run_in(
+        d,
+        &[
+            "verify",
+            "model",
+            "--certificate-chain",
+            roots,
+            "--trusted-root",
+            &root,
+        ],
+        &[],
+    ));
+    // Without the instance's root, the evidence cannot be judged: refused, not ignored.
+    let r = run_in(d, &["verify", "model", "--certificate-chain", roots], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let (good, out) = peer(
+        Command::new(venv_bin("model_signing").unwrap())
+            .current_dir(d)
+            .args([
+                "verify",
+                "certificate",
+                "--signature",
+                "model/model.sig",
+                "--certificate_chain",
+                roots,
+                "model",
+            ]),
+    );
+    assert!(
+        good,
+        "model_signing refused our CA bundle with evidence: {out}"
+    );
 }

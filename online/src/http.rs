@@ -48,6 +48,9 @@ pub struct Request<'a> {
     pub content_type: &'static str,
     pub accept: &'static str,
     pub bearer: Option<&'a str>,
+    /// A secret the request carries (an identity token): replaced in any error message built
+    /// from the answer, in case the service quotes the request back.
+    pub secret: Option<&'a str>,
     pub body: Vec<u8>,
 }
 
@@ -155,7 +158,7 @@ impl Http {
             service: req.service,
             url: req.url.to_string(),
             status,
-            message: service_message(&bytes),
+            message: service_message(&bytes, [req.bearer, req.secret]),
         })
     }
 }
@@ -168,8 +171,8 @@ fn native_roots() -> Vec<rustls::pki_types::CertificateDer<'static>> {
 
 /// A service's error message: the JSON `message` field Fulcio and Rekor use, else the text,
 /// bounded and on one line.
-fn service_message(body: &[u8]) -> String {
-    let text = serde_json::from_slice::<serde_json::Value>(body)
+fn service_message(body: &[u8], secrets: [Option<&str>; 2]) -> String {
+    let mut text = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
             v.get("message")
@@ -177,6 +180,10 @@ fn service_message(body: &[u8]) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    // Before the cut to 300 characters, so that no part of a secret survives it.
+    for secret in secrets.into_iter().flatten().filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "[redacted]");
+    }
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     one_line.chars().take(300).collect()
 }
@@ -190,4 +197,21 @@ fn source_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service_message;
+
+    #[test]
+    fn a_quoted_secret_is_redacted_before_the_cut() {
+        let token = format!("eyJ{}", "a".repeat(600));
+        let body =
+            format!(r#"{{"message": "bad request: {{\"oidcIdentityToken\": \"{token}\"}}"}}"#);
+        let m = service_message(body.as_bytes(), [None, Some(&token)]);
+        assert!(m.contains("[redacted]"), "{m}");
+        assert!(!m.contains("eyJ"), "{m}");
+        // Without the secret named, the same answer would leak its first 300 characters.
+        assert!(service_message(body.as_bytes(), [None, None]).contains("eyJaaa"));
+    }
 }

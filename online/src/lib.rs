@@ -238,6 +238,7 @@ impl<'a> Sigstore<'a> {
                 content_type: "application/json",
                 accept: "application/json",
                 bearer: Some(&bearer),
+                secret: None,
                 body: Vec::new(),
             })?;
             return serde_json::from_slice::<serde_json::Value>(&body)
@@ -273,6 +274,7 @@ impl<'a> Sigstore<'a> {
             content_type: "application/json",
             accept: "application/json",
             bearer: None,
+            secret: Some(token.secret()),
             body: services::fulcio_request(token, key.public_key(), &proof).into_bytes(),
         })?;
         let chain = services::fulcio_chain(&answer).map_err(OnlineError::Service)?;
@@ -356,6 +358,7 @@ impl<'a> Sigstore<'a> {
                 content_type: "application/timestamp-query",
                 accept: "application/timestamp-reply",
                 bearer: None,
+                secret: None,
                 body: request,
             })?;
             evidence
@@ -376,6 +379,7 @@ impl<'a> Sigstore<'a> {
                 content_type: "application/json",
                 accept: "application/json",
                 bearer: None,
+                secret: None,
                 body: proposal.into_bytes(),
             })?;
             evidence

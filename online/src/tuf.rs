@@ -134,6 +134,7 @@ impl Fetcher<'_> {
                     content_type: "application/json",
                     accept: "*/*",
                     bearer: None,
+                    secret: None,
                     body: Vec::new(),
                 };
                 match rt.block_on(http.send(&req)) {
