@@ -34,7 +34,7 @@ fn seconds(flag: &str, value: f64) -> Result<std::time::Duration, Failure> {
 pub enum Runtime {
     /// One thread for every connection: downloads (`pull`, `verify s3://`, `sign s3://`),
     /// whose hashing and writing run on threads of their own. Against worker threads it saves
-    /// CPU per GiB as it does for modelseal-init (README, benchmarks).
+    /// CPU per GiB as it does for modelseal-init (bench/README.md).
     OneThread,
     /// Worker threads: `push` hashes each part on the runtime as it goes up; `audit` spends its
     /// time signing and parsing thousands of small requests (a shallow audit of 10,000 objects
@@ -60,17 +60,18 @@ impl Aws {
         let options = Options {
             endpoint_url: args.endpoint_url.clone(),
             force_path_style: args.path_style || args.endpoint_url.is_some() || env_endpoint,
-            region: args.region.clone(),
+            region: args.kms.region.clone(),
             anonymous: false,
             accelerate: false,
-            profile: args.profile.clone(),
+            profile: args.kms.profile.clone(),
         };
         let mut tuning = tuning_from_env();
-        tuning.connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;
-        tuning.read_timeout = seconds("--read-timeout", args.read_timeout)?;
-        tuning.max_attempts = args.max_attempts;
-        rt.block_on(check_profile(args.profile.as_deref()))?;
+        tuning.connect_timeout = seconds("--connect-timeout", args.kms.connect_timeout)?;
+        tuning.read_timeout = seconds("--read-timeout", args.kms.read_timeout)?;
+        tuning.max_attempts = args.kms.max_attempts;
+        rt.block_on(check_profile(args.kms.profile.as_deref()))?;
         let profile = args
+            .kms
             .profile
             .clone()
             .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
@@ -82,7 +83,7 @@ impl Aws {
             rt,
             sdk,
             options,
-            kms_endpoint: args.kms_endpoint_url.clone(),
+            kms_endpoint: args.kms.kms_endpoint_url.clone(),
             tuning,
         })
     }

@@ -7,16 +7,16 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(
     name = "modelseal",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MODELSEAL_COMMIT"), ")"),
     about = "Sign ML models and refuse to serve them unless the signature verifies",
     after_help = "Exit codes: 0 verified or done; 1 the artifact cannot be trusted; 2 the check could not be run."
 )]
 pub struct Cli {
     /// No progress bar or progress lines on stderr (errors and warnings stay).
-    #[arg(short, long, global = true, display_order = 900)]
+    #[arg(short, long, global = true, help_heading = "Output")]
     pub quiet: bool,
     /// On an AWS failure, also print every cause the SDK gave (after the error and hint).
-    #[arg(short, long, global = true, display_order = 901)]
+    #[arg(short, long, global = true, help_heading = "Output")]
     pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -28,6 +28,7 @@ pub enum Command {
     #[command(after_help = "Example:
   COSIGN_PASSWORD=... modelseal generate-key-pair            # cosign.key + cosign.pub
   modelseal generate-key-pair --kms awskms:///alias/model-signer")]
+    #[command(display_order = 9)]
     GenerateKeyPair {
         /// Prefix of the two files written.
         #[arg(long, default_value = "cosign")]
@@ -39,12 +40,13 @@ pub enum Command {
         #[arg(long)]
         kms: Option<String>,
         #[command(flatten)]
-        aws: AwsArgs,
+        aws: KmsArgs,
     },
     /// Print a key's public half as PEM (file keys, or awskms:// keys via GetPublicKey).
     #[command(after_help = "Example:
   modelseal public-key --key cosign.key --outfile cosign.pub
   modelseal public-key --key awskms:///alias/model-signer")]
+    #[command(display_order = 10)]
     PublicKey {
         /// The key: cosign.key, a PEM private or public key, env://VAR, or awskms://...
         #[arg(long)]
@@ -53,12 +55,14 @@ pub enum Command {
         #[arg(long)]
         outfile: Option<PathBuf>,
         #[command(flatten)]
-        aws: AwsArgs,
+        aws: KmsArgs,
     },
     /// Sign (unless --signature names an existing bundle) and upload a model and its signature to
     /// S3, every object encrypted with SSE-KMS; the signature goes up last.
     #[command(after_help = "Example:
   modelseal push ./model s3://models/resnet --key cosign.key --sse-kms-key-id alias/models")]
+    #[command(display_order = 6)]
+    #[command(group(clap::ArgGroup::new("encryption").required(true).multiple(true).args(["sse_kms_key_id", "sse"])))]
     Push {
         /// The model: a directory, or a single file.
         model: PathBuf,
@@ -73,14 +77,14 @@ pub enum Command {
         signature: Option<PathBuf>,
         #[command(flatten)]
         certificate: CertificateArgs,
-        /// The KMS key (id, alias or ARN) to encrypt every object with.
-        #[arg(long, required_unless_present = "sse")]
+        /// The KMS key (id, alias or ARN) to encrypt every object with (or give --sse aws:kms).
+        #[arg(long, value_name = "KEY")]
         sse_kms_key_id: Option<String>,
         /// `aws:kms` without --sse-kms-key-id: the bucket's default KMS key.
         #[arg(long, value_parser = ["aws:kms"])]
         sse: Option<String>,
         /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-        #[arg(long)]
+        #[arg(long, help_heading = "Output")]
         json: bool,
         #[command(flatten)]
         cosign: CosignFlags,
@@ -94,6 +98,7 @@ pub enum Command {
     /// Download a model from S3, verify it while it streams, then place it under DEST.
     #[command(after_help = "Example:
   modelseal pull s3://models/resnet ./resnet --key cosign.pub")]
+    #[command(display_order = 7)]
     Pull {
         /// s3://BUCKET/PREFIX (a model directory) or s3://BUCKET/KEY (a single-file model).
         uri: String,
@@ -112,8 +117,9 @@ pub enum Command {
     /// objects outside their model's manifest, and the bucket's policy, versioning and public
     /// access block. Exit 1 when there is any finding, 0 when clean, 2 when it could not run.
     #[command(after_help = "Example:
-  modelseal audit s3://models --key cosign.pub --kms-key alias/models
+  modelseal audit s3://models --key cosign.pub --sse-kms-key-id alias/models
   modelseal audit s3://models/llm --key cosign.pub --shallow --json")]
+    #[command(display_order = 8)]
     Audit {
         /// s3://BUCKET or s3://BUCKET/PREFIX
         uri: String,
@@ -121,8 +127,8 @@ pub enum Command {
         trust: TrustArgs,
         /// The KMS key (id, alias or ARN) every object must be encrypted with [default: any
         /// SSE-KMS key].
-        #[arg(long, value_name = "KEY")]
-        kms_key: Option<String>,
+        #[arg(long, value_name = "KEY", alias = "kms-key")]
+        sse_kms_key_id: Option<String>,
         /// Check signatures and listings against the manifests only; do not download and hash.
         #[arg(long)]
         shallow: bool,
@@ -131,17 +137,19 @@ pub enum Command {
         insecure_ignore_tlog: bool,
         /// Print one JSON object on stdout (findings name the full object key and their kind;
         /// docs/json-output.schema.json).
-        #[arg(long)]
+        #[arg(long, help_heading = "Output")]
         json: bool,
         #[command(flatten)]
         aws: AwsArgs,
     },
+    #[command(display_order = 12)]
     /// Print S3 bucket policies.
     Policy {
         #[command(subcommand)]
         which: PolicyCommand,
     },
-    /// Trust material: check a trust policy.
+    #[command(display_order = 11)]
+    /// Trust material: check a trust policy, refresh and show Sigstore's trusted root.
     Trust {
         #[command(subcommand)]
         which: TrustCommand,
@@ -151,6 +159,7 @@ pub enum Command {
   modelseal sign ./model --key cosign.key                     # writes ./model/model.sig
   modelseal sign ./model --key awskms:///alias/model-signer --ignore-paths ./model/README.md
   modelseal sign s3://models/resnet --key awskms:///alias/model-signer --sse-kms-key-id alias/models")]
+    #[command(display_order = 1)]
     Sign {
         /// The model: a directory, a single file, or s3://BUCKET/PREFIX (signed where it is:
         /// streamed and hashed, nothing kept; the signature goes to PREFIX/model.sig or KEY.sig).
@@ -173,13 +182,14 @@ pub enum Command {
         /// s3:// models: `aws:kms` without --sse-kms-key-id, the bucket's default KMS key.
         #[arg(long, value_parser = ["aws:kms"])]
         sse: Option<String>,
-        /// s3:// models: replace a signature that is already there.
+        /// Replace an existing signature. A local sign always replaces MODEL/model.sig (as
+        /// model_signing and cosign do); `sign s3://` replaces a signature object only with it.
         #[arg(long)]
         force: bool,
         #[command(flatten)]
         certificate: CertificateArgs,
         /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-        #[arg(long)]
+        #[arg(long, help_heading = "Output")]
         json: bool,
         #[command(flatten)]
         cosign: CosignFlags,
@@ -201,6 +211,7 @@ pub enum Command {
 Regexps must match the whole value (cosign searches unanchored: there `org/repo` also matches
 `evil-org/repo-x`). Keyless bundles are checked offline against --trusted-root, or the Sigstore
 production root modelseal carries.")]
+    #[command(display_order = 2)]
     Verify {
         /// The model: a directory, a single file, or s3://BUCKET/PREFIX (streamed, nothing kept).
         model: String,
@@ -224,6 +235,7 @@ production root modelseal carries.")]
     #[command(after_help = "Example:
   modelseal digest ./model                    # sha256:... (a directory: the signed root digest)
   modelseal verify s3://models/resnet --key cosign.pub --digest sha256:...")]
+    #[command(display_order = 3)]
     Digest {
         /// The model: a directory or a single file.
         model: PathBuf,
@@ -237,6 +249,7 @@ production root modelseal carries.")]
     #[command(after_help = "Example:
   modelseal sign-blob model.onnx --key cosign.key --bundle model.onnx.sigstore.json
   modelseal sign-blob model.onnx --key cosign.key > model.onnx.sig")]
+    #[command(display_order = 4)]
     SignBlob {
         /// The file to sign.
         file: PathBuf,
@@ -245,8 +258,8 @@ production root modelseal carries.")]
         #[arg(long)]
         key: Option<String>,
         /// Write the base64 signature here (key signatures only: a keyless signature needs its
-        /// bundle).
-        #[arg(long)]
+        /// bundle). cosign's older spelling --output is accepted.
+        #[arg(long, alias = "output")]
         output_signature: Option<PathBuf>,
         /// Write a Sigstore bundle (v0.3) here [keyless default: FILE.sigstore.json].
         #[arg(long)]
@@ -258,14 +271,14 @@ production root modelseal carries.")]
         new_bundle_format: Option<bool>,
         /// Print one JSON object on stdout with the base64 signature in it, instead of the bare
         /// signature (docs/json-output.schema.json).
-        #[arg(long)]
+        #[arg(long, help_heading = "Output")]
         json: bool,
         #[command(flatten)]
         cosign: CosignFlags,
         #[command(flatten)]
         sigstore: SigstoreArgs,
         #[command(flatten)]
-        aws: AwsArgs,
+        aws: KmsArgs,
     },
     /// Verify a file as `cosign verify-blob` does: with a key, or keyless (a certificate
     /// identity and OIDC issuer, checked offline against a Sigstore trusted root).
@@ -275,26 +288,48 @@ production root modelseal carries.")]
   modelseal verify-blob model.onnx --bundle model.onnx.sigstore.json \\
     --certificate-identity-regexp 'https://github.com/org/repo/\\.github/workflows/.*' \\
     --certificate-oidc-issuer https://token.actions.githubusercontent.com")]
+    #[command(display_order = 5)]
+    #[command(group(clap::ArgGroup::new("signature_source").required(true).args(["signature", "bundle"])))]
     VerifyBlob {
         /// The file to verify, or its digest as `sha256:HEX` (as the sigstore-conformance
         /// protocol gives it; bundles and keys needing another hash then fail).
         file: PathBuf,
         #[command(flatten)]
         trust: TrustArgs,
-        /// A signature file (base64 or DER), or the base64 signature itself.
-        #[arg(long, conflicts_with = "bundle", required_unless_present = "bundle")]
+        /// A signature file (base64 or DER), or the base64 signature itself (or give --bundle).
+        #[arg(long, help_heading = "Signature")]
         signature: Option<String>,
-        /// A Sigstore bundle or a legacy cosign bundle.
-        #[arg(long)]
+        /// A Sigstore bundle or a legacy cosign bundle (or give --signature).
+        #[arg(long, help_heading = "Signature")]
         bundle: Option<PathBuf>,
         /// Check signature and digest only, ignoring transparency-log entries and timestamps.
         #[arg(long)]
         insecure_ignore_tlog: bool,
         /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-        #[arg(long)]
+        #[arg(long, help_heading = "Output")]
         json: bool,
         #[command(flatten)]
-        aws: AwsArgs,
+        aws: KmsArgs,
+    },
+    /// Print a shell completion script (bash, zsh, fish or powershell).
+    #[command(after_help = "Example:
+  modelseal completions bash > ~/.local/share/bash-completion/completions/modelseal
+  modelseal completions zsh > \"${fpath[1]}/_modelseal\"")]
+    #[command(display_order = 13)]
+    Completions {
+        /// The shell.
+        #[arg(value_parser = ["bash", "zsh", "fish", "powershell"])]
+        shell: String,
+    },
+    /// Write the command reference (scripts/gen-docs.sh runs it).
+    #[command(hide = true)]
+    Reference {
+        /// Write the markdown reference here (docs/cli.md).
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// Write man pages into this directory.
+        #[arg(long, value_name = "DIR")]
+        man: Option<PathBuf>,
     },
 }
 
@@ -322,6 +357,8 @@ impl Command {
             Command::Digest { .. } => "digest",
             Command::SignBlob { .. } => "sign-blob",
             Command::VerifyBlob { .. } => "verify-blob",
+            Command::Completions { .. } => "completions",
+            Command::Reference { .. } => "reference",
         }
     }
 
@@ -343,7 +380,9 @@ impl Command {
             Command::GenerateKeyPair { .. }
             | Command::PublicKey { .. }
             | Command::Policy { .. }
-            | Command::Digest { .. } => false,
+            | Command::Digest { .. }
+            | Command::Completions { .. }
+            | Command::Reference { .. } => false,
         }
     }
 }
@@ -364,10 +403,10 @@ pub enum TrustCommand {
         #[arg(long, value_name = "LOCATION")]
         model: Option<String>,
         /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-        #[arg(long)]
+        #[arg(long, help_heading = "Output")]
         json: bool,
         #[command(flatten)]
-        aws: AwsArgs,
+        aws: KmsArgs,
     },
     /// Refresh Sigstore's trusted root and signing config through TUF (root rotations
     /// followed; rollback, freeze and tampering refused) and cache them for verify, verify-blob,
@@ -388,7 +427,7 @@ pub enum TrustCommand {
         #[arg(long, value_name = "FILE")]
         root: Option<PathBuf>,
         /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-        #[arg(long)]
+        #[arg(long, help_heading = "Output")]
         json: bool,
         #[command(flatten)]
         network: NetworkArgs,
@@ -400,13 +439,14 @@ pub enum TrustCommand {
   modelseal trust show --json")]
     Show {
         /// Print one JSON object on stdout (docs/json-output.schema.json).
-        #[arg(long)]
+        #[arg(long, help_heading = "Output")]
         json: bool,
     },
 }
 
 /// Timeouts and attempts for requests other than S3's (as the S3 flags).
 #[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Network")]
 pub struct NetworkArgs {
     /// Seconds allowed to open a connection.
     #[arg(long, value_name = "SECONDS", default_value_t = 15.0)]
@@ -421,16 +461,16 @@ pub struct NetworkArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
-    /// A bucket policy denying PutObject without SSE-KMS under KMS_KEY, and any non-TLS access.
+    /// A bucket policy denying PutObject without SSE-KMS under KEY_ARN, and any non-TLS access.
     #[command(after_help = "Example:
-  modelseal policy bucket --bucket models --kms-key arn:aws:kms:eu-west-1:111122223333:key/...")]
+  modelseal policy bucket --bucket models --sse-kms-key-id arn:aws:kms:eu-west-1:111122223333:key/...")]
     Bucket {
         /// The bucket the policy is for.
         #[arg(long)]
         bucket: String,
         /// The KMS key ARN every object must be encrypted with.
-        #[arg(long)]
-        kms_key: String,
+        #[arg(long, value_name = "KEY_ARN", alias = "kms-key")]
+        sse_kms_key_id: String,
     },
 }
 
@@ -441,29 +481,32 @@ pub struct CheckArgs {
     pub trust: TrustArgs,
     /// The bundle [default: MODEL/model.sig or PREFIX/model.sig; FILE.sig or KEY.sig for a single
     /// file]; a local path or s3:// URI.
-    #[arg(long)]
+    #[arg(long, help_heading = "Signature")]
     pub signature: Option<String>,
     /// Accept bundles carrying transparency-log entries without verifying them.
-    #[arg(long)]
+    #[arg(long, help_heading = "Signature")]
     pub insecure_ignore_tlog: bool,
     /// Tolerate files (or objects under the prefix) the signature does not cover: they are
     /// listed, never hashed, downloaded or placed. Without it such a file refuses the model
     /// (OMS 8.5; model_signing's flag of the same name).
-    #[arg(long)]
+    #[arg(long, help_heading = "Signature")]
     pub ignore_unsigned_files: bool,
     /// Refuse a model that verifies but is not this one (sha256:HEX, as `modelseal digest`
     /// prints it): a directory's signed root digest, a single file's SHA-256. Guards against a
     /// validly signed older model copied over the current one.
-    #[arg(long, value_name = "sha256:HEX", value_parser = parse_pin)]
+    #[arg(long, value_name = "sha256:HEX", value_parser = parse_pin, help_heading = "Trust")]
     pub digest: Option<modelseal_kernel::Digest>,
     /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
 }
 
 /// Who a model must be signed by: a key, a certificate from a private CA, or a Sigstore
 /// keyless identity.
 #[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Trust")]
+#[command(group(clap::ArgGroup::new("trust").required(true).multiple(true)
+    .args(["policy", "key", "certificate_chain", "certificate_identity", "certificate_identity_regexp"])))]
 pub struct TrustArgs {
     /// A trust policy (JSON; docs/trust-policy.md): rules by model location, each with one or
     /// more authorities (keys, private CAs, keyless identities, optionally bounded in time),
@@ -472,9 +515,9 @@ pub struct TrustArgs {
           conflicts_with_all = ["key", "certificate_chain", "certificate_identity", "certificate_identity_regexp",
                                 "certificate_oidc_issuer", "certificate_oidc_issuer_regexp", "trusted_root"])]
     pub policy: Option<PathBuf>,
-    /// Public key PEM (SubjectPublicKeyInfo), env://VAR, or awskms://...
-    #[arg(long, required_unless_present_any = ["certificate_chain", "certificate_identity", "certificate_identity_regexp", "policy"],
-          conflicts_with_all = ["certificate_chain", "certificate_identity", "certificate_identity_regexp",
+    /// Public key PEM (SubjectPublicKeyInfo), env://VAR, or awskms://... (model_signing's
+    /// --public_key is accepted for it).
+    #[arg(long, aliases = ["public-key", "public_key"], conflicts_with_all = ["certificate_chain", "certificate_identity", "certificate_identity_regexp",
                                 "certificate_oidc_issuer", "certificate_oidc_issuer_regexp"])]
     pub key: Option<String>,
     /// Trusted CA certificates (PEM; repeatable, every certificate of every file is trusted):
@@ -517,6 +560,7 @@ impl TrustArgs {
 
 /// model_signing's certificate method: the bundle names the signer by its certificate.
 #[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Signing certificate")]
 pub struct CertificateArgs {
     /// The signing certificate (PEM) issued for --key: the bundle carries it instead of a key
     /// hint (model_signing's certificate method; verify with --certificate-chain).
@@ -533,26 +577,22 @@ fn parse_pin(text: &str) -> Result<modelseal_kernel::Digest, String> {
         .ok_or_else(|| "expected sha256: and 64 hex digits, as 'modelseal digest' prints".into())
 }
 
-/// Where AWS is. Credentials, region and endpoints also come from the standard AWS variables
-/// (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`, web identity for IRSA).
+/// Where AWS is, for commands that only use a KMS key. Credentials, region and endpoints also
+/// come from the standard AWS variables (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`, web
+/// identity for IRSA).
 #[derive(clap::Args, Debug, Clone)]
-pub struct AwsArgs {
+#[command(next_help_heading = "AWS")]
+pub struct KmsArgs {
     /// A profile of ~/.aws/config and ~/.aws/credentials [default: AWS_PROFILE, else default].
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// The AWS region [default: AWS_REGION, the profile's, else us-east-1].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
     /// The KMS endpoint, when it is not the chain's (`AWS_ENDPOINT_URL_KMS`, a profile's
     /// `endpoint_url`); --endpoint-url names only the S3 one.
     #[arg(long, value_name = "URL")]
     pub kms_endpoint_url: Option<String>,
-    /// The AWS region [default: AWS_REGION, the profile's, else us-east-1].
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// An S3-compatible endpoint (path-style addressing is then used).
-    #[arg(long)]
-    pub endpoint_url: Option<String>,
-    /// Force path-style addressing (default when an endpoint is set).
-    #[arg(long)]
-    pub path_style: bool,
     /// Seconds allowed to open a connection.
     #[arg(
         long,
@@ -576,8 +616,33 @@ pub struct AwsArgs {
     pub max_attempts: u32,
 }
 
+/// Where AWS is, for commands that reach S3 (and KMS).
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "AWS")]
+pub struct AwsArgs {
+    /// An S3-compatible endpoint (path-style addressing is then used).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Force path-style addressing (default when an endpoint is set).
+    #[arg(long)]
+    pub path_style: bool,
+    #[command(flatten)]
+    pub kms: KmsArgs,
+}
+
+impl From<KmsArgs> for AwsArgs {
+    fn from(kms: KmsArgs) -> AwsArgs {
+        AwsArgs {
+            endpoint_url: None,
+            path_style: false,
+            kms,
+        }
+    }
+}
+
 /// cosign's flags whose meaning modelseal shares, accepted so that cosign command lines work.
 #[derive(clap::Args, Debug, Clone, Copy)]
+#[command(next_help_heading = "Sigstore")]
 pub struct CosignFlags {
     /// Upload the signature's entry to the signing config's Rekor (v1) and carry it in the
     /// bundle. Off by default for key signatures (as model_signing's key method); keyless
@@ -593,6 +658,7 @@ pub struct CosignFlags {
 /// Keyless signing, and the log entries and timestamps beside any signature: Sigstore's
 /// services, found as sigstore-python and model_signing find them.
 #[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Sigstore")]
 pub struct SigstoreArgs {
     /// Keyless: the OIDC identity token, or env://VAR [default: SIGSTORE_ID_TOKEN, else GitHub
     /// Actions' ambient token for the audience sigstore]. Never printed.
@@ -622,6 +688,7 @@ pub struct SigstoreArgs {
 }
 
 #[derive(clap::Args, Debug, Clone, Copy)]
+#[command(next_help_heading = "Performance")]
 pub struct Hashing {
     /// Files hashed at once [default: the number of CPUs; for a model in S3, 4 objects].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -647,7 +714,7 @@ mod tests {
         let cli = super::Cli::command();
         let mut problems = Vec::new();
         let mut visit = |c: &clap::Command, path: String| {
-            if c.has_subcommands() {
+            if c.has_subcommands() || c.is_hide_set() {
                 return;
             }
             let after = c

@@ -20,7 +20,7 @@ const BUF: usize = 1 << 20;
 /// Buffers in flight between the reader and the hasher of a pipelined file.
 const IN_FLIGHT: usize = 4;
 /// Read buffers start on a page boundary. glibc places a 1 MiB allocation 16 bytes past one, and
-/// reading into such a buffer measured 40% slower on these machines (bench notes in README).
+/// reading into such a buffer measured 40% slower on these machines (bench/README.md, "Reading").
 const ALIGN: usize = 4096;
 
 /// Bytes hashed so far in this process, for progress (one relaxed add per 1 MiB read).

@@ -347,11 +347,20 @@ pub fn password(confirm: bool) -> Result<Zeroizing<String>, Failure> {
             )
         });
     }
+    // `confirm` is set when a key is being created: say so, rather than speak of a key that
+    // does not exist yet.
     let no_password = || {
-        Failure::cannot_check(
-            "the key is encrypted and no password was given",
-            format!("set {PASSWORD_ENV}, or run on a terminal to be prompted"),
-        )
+        if confirm {
+            Failure::cannot_check(
+                "no password for the new key: not on a terminal, and COSIGN_PASSWORD is not set",
+                format!("set {PASSWORD_ENV} to the password to encrypt it with (empty is allowed, as in cosign), or run on a terminal to be prompted"),
+            )
+        } else {
+            Failure::cannot_check(
+                "the key is encrypted and no password was given",
+                format!("set {PASSWORD_ENV}, or run on a terminal to be prompted"),
+            )
+        }
     };
     if !std::io::stdin().is_terminal() {
         return Err(no_password());

@@ -11,6 +11,7 @@ mod files;
 mod hashing;
 mod keyfile;
 mod progress;
+mod reference;
 mod report;
 mod signing;
 mod trust_cache;

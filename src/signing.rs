@@ -124,9 +124,9 @@ fn config_fulcio(online: &Online) -> Result<()> {
 fn settings(aws: &AwsArgs) -> Settings {
     let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.001));
     Settings {
-        connect_timeout: secs(aws.connect_timeout),
-        read_timeout: secs(aws.read_timeout),
-        max_attempts: aws.max_attempts,
+        connect_timeout: secs(aws.kms.connect_timeout),
+        read_timeout: secs(aws.kms.read_timeout),
+        max_attempts: aws.kms.max_attempts,
     }
 }
 

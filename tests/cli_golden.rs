@@ -634,7 +634,10 @@ fn kms_endpoint_url_and_a_profile_endpoint_reach_kms_apart_from_s3() {
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
     ];
-    // S3 is somewhere else entirely; --kms-endpoint-url alone reaches KMS.
+    // S3 is somewhere else entirely; --kms-endpoint-url alone reaches KMS. (--endpoint-url, an
+    // S3 flag, means nothing to generate-key-pair and is refused there.)
+    let mut s3_elsewhere = creds.to_vec();
+    s3_elsewhere.push(("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:1"));
     let r = run_without_aws(
         d,
         &[
@@ -643,10 +646,20 @@ fn kms_endpoint_url_and_a_profile_endpoint_reach_kms_apart_from_s3() {
             &reference,
             "--endpoint-url",
             "http://127.0.0.1:1",
+        ],
+        &creds,
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = run_without_aws(
+        d,
+        &[
+            "generate-key-pair",
+            "--kms",
+            &reference,
             "--kms-endpoint-url",
             &moto,
         ],
-        &creds,
+        &s3_elsewhere,
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let public = std::fs::read_to_string(d.join("cosign.pub")).unwrap();
@@ -853,4 +866,134 @@ fn digest_pin_refuses_a_different_signed_model() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = pinned("sha256:abc");
     assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+/// With no trust at all, verify, pull, audit and verify-blob are refused while the arguments are
+/// parsed (exit 2), the message naming every form of trust.
+#[test]
+fn no_trust_names_every_form() {
+    let dir = signed_model();
+    let d = dir.path();
+    for args in [
+        &["verify", "model"][..],
+        &["pull", "s3://b/p", "dest"],
+        &["audit", "s3://b"],
+        &["verify-blob", "model/config.json", "--signature", "x"],
+    ] {
+        let r = run_in(d, args, &[]);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        for form in [
+            "--policy",
+            "--key",
+            "--certificate-chain",
+            "--certificate-identity",
+        ] {
+            assert!(
+                r.stderr.contains(form),
+                "{args:?} without {form}: {}",
+                r.stderr
+            );
+        }
+        assert!(!d.join("dest").exists());
+    }
+    // verify-blob names both signature forms; push both encryption forms.
+    let r = run_in(
+        d,
+        &["verify-blob", "model/config.json", "--key", "signer.pub"],
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--signature") && r.stderr.contains("--bundle"),
+        "{}",
+        r.stderr
+    );
+    let r = run_in(
+        d,
+        &["push", "model", "s3://b/p", "--key", "signer.key"],
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--sse-kms-key-id") && r.stderr.contains("--sse"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// The peers' spellings work where the meaning is ours too: model_signing's --public_key,
+/// cosign's --output; and --force on a local sign, which replaces model.sig as it always does.
+#[test]
+fn peer_spellings_and_force() {
+    let dir = signed_model();
+    let d = dir.path();
+    let r = run_in(d, &["verify", "model", "--public_key", "signer.pub"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_in(d, &["verify", "model", "--public-key", "other.pub"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let before = std::fs::read(d.join("model/model.sig")).unwrap();
+    let r = run_in(d, &["sign", "model", "--key", "signer.key", "--force"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(std::fs::read(d.join("model/model.sig")).unwrap().len() >= before.len() / 2);
+    assert_eq!(verify(d, "signer.pub").code, 0);
+    let r = run_in(
+        d,
+        &[
+            "sign-blob",
+            "model/config.json",
+            "--key",
+            "signer.key",
+            "--output",
+            "c.sig",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_in(
+        d,
+        &[
+            "verify-blob",
+            "model/config.json",
+            "--key",
+            "signer.pub",
+            "--signature",
+            "c.sig",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// `--version` names the commit; completions are generated for the four shells.
+#[test]
+fn version_and_completions() {
+    let d = tempfile::tempdir().unwrap();
+    let r = run_in(d.path(), &["--version"], &[]);
+    assert_eq!(r.code, 0);
+    let v = r.stdout.trim();
+    assert!(
+        v.starts_with(concat!("modelseal ", env!("CARGO_PKG_VERSION"), " (")) && v.ends_with(')'),
+        "{v}"
+    );
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let r = run_in(d.path(), &["completions", shell], &[]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        assert!(r.stdout.contains("verify-blob"), "{shell}");
+    }
+    assert_eq!(run_in(d.path(), &["completions", "tcsh"], &[]).code, 2);
+}
+
+/// Creating a key with no password and no terminal says how to give one.
+#[test]
+fn new_key_without_a_password() {
+    let d = tempfile::tempdir().unwrap();
+    let r = run_in(d.path(), &["generate-key-pair"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no password for the new key"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("COSIGN_PASSWORD"), "{}", r.stderr);
+    assert!(!d.path().join("cosign.key").exists());
 }

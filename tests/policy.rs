@@ -116,7 +116,14 @@ fn modelseal_ok(url: &str, dir: &Path, args: &[&str]) -> Vec<u8> {
 }
 
 fn policy_for(dir: &Path, url: &str, bucket: &str, arn: &str) -> serde_json::Value {
-    let args = ["policy", "bucket", "--bucket", bucket, "--kms-key", arn];
+    let args = [
+        "policy",
+        "bucket",
+        "--bucket",
+        bucket,
+        "--sse-kms-key-id",
+        arn,
+    ];
     serde_json::from_slice(&modelseal_ok(url, dir, &args)).unwrap()
 }
 

@@ -566,7 +566,7 @@ fn bucket_policy_denies_unencrypted_puts_and_plain_http() {
         "bucket",
         "--bucket",
         "models",
-        "--kms-key",
+        "--sse-kms-key-id",
         "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -1413,7 +1413,7 @@ fn audit_reports_each_finding_by_key_and_kind() {
             uri.as_str(),
             "--key",
             "signer.pub",
-            "--kms-key",
+            "--sse-kms-key-id",
             &id,
             "--json",
         ];

@@ -35,7 +35,7 @@ pub fn run(args: Args<'_>, aws: &Aws) -> Result<()> {
                     .await
                     .map_err(|e| {
                         Failure::cannot_check(
-                            format!("cannot resolve --kms-key {id}: {e}"),
+                            format!("cannot resolve --sse-kms-key-id {id}: {e}"),
                             "pass a KMS key id, alias or ARN the auditor may DescribeKey",
                         )
                     })?;

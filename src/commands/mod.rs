@@ -101,7 +101,10 @@ fn check_locations(command: &Command) -> Result<()> {
         Command::PublicKey { outfile, .. } => paths(&[outfile.as_deref()]),
         Command::Digest { model, .. } => paths(&[Some(model)]),
         Command::Audit { uri, .. } => vec![uri.clone()],
-        Command::GenerateKeyPair { .. } | Command::Policy { .. } => Vec::new(),
+        Command::GenerateKeyPair { .. }
+        | Command::Policy { .. }
+        | Command::Completions { .. }
+        | Command::Reference { .. } => Vec::new(),
         Command::Trust {
             which: TrustCommand::Check { model, .. },
         } => model.iter().cloned().collect(),
@@ -141,17 +144,41 @@ pub fn run(cli: Cli) -> Result<()> {
     check_locations(&cli.command)?;
     crate::progress::configure(cli.quiet)?;
     match cli.command {
+        Command::Completions { shell } => {
+            let shell = match shell.as_str() {
+                "bash" => clap_complete::Shell::Bash,
+                "zsh" => clap_complete::Shell::Zsh,
+                "fish" => clap_complete::Shell::Fish,
+                _ => clap_complete::Shell::PowerShell,
+            };
+            crate::reference::completions(shell);
+            Ok(())
+        }
+        Command::Reference { markdown, man } => {
+            if let Some(path) = markdown {
+                std::fs::write(&path, crate::reference::markdown()).map_err(|e| {
+                    crate::failure::Failure::cannot_check(
+                        format!("cannot write '{}': {e}", path.display()),
+                        "check that the directory exists and is writable",
+                    )
+                })?;
+            }
+            if let Some(dir) = man {
+                crate::reference::man_pages(&dir)?;
+            }
+            Ok(())
+        }
         Command::GenerateKeyPair {
             output_key_prefix,
             force,
             kms,
             aws,
         } => {
-            let aws = aws_if(kms.is_some(), &aws, Runtime::OneThread)?;
+            let aws = aws_if(kms.is_some(), &aws.into(), Runtime::OneThread)?;
             keygen::generate_key_pair(&output_key_prefix, force, kms.as_deref(), aws.as_ref())
         }
         Command::PublicKey { key, outfile, aws } => {
-            let aws = aws_if(keyfile::is_kms(&key), &aws, Runtime::OneThread)?;
+            let aws = aws_if(keyfile::is_kms(&key), &aws.into(), Runtime::OneThread)?;
             keygen::public_key(&key, outfile.as_deref(), aws.as_ref())
         }
         Command::Sign {
@@ -170,10 +197,12 @@ pub fn run(cli: Cli) -> Result<()> {
             aws: aws_args,
         } => {
             let remote = model.to_str().is_some_and(is_s3);
-            let s3_only = sse_kms_key_id.is_some() || sse.is_some() || force;
+            // --force means "replace the signature": a local sign always does (as model_signing
+            // and cosign do), so there it is accepted and changes nothing.
+            let s3_only = sse_kms_key_id.is_some() || sse.is_some();
             if !remote && s3_only {
                 return Err(crate::failure::Failure::cannot_check(
-                    "--sse-kms-key-id, --sse and --force apply to s3:// models only",
+                    "--sse-kms-key-id and --sse apply to s3:// models only",
                     "drop them for a local model",
                 ));
             }
@@ -270,7 +299,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Audit {
             uri,
             trust,
-            kms_key,
+            sse_kms_key_id,
             shallow,
             insecure_ignore_tlog,
             json,
@@ -282,7 +311,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let args = audit::Args {
                 uri: &uri,
                 policy: &policy,
-                kms_key: kms_key.as_deref(),
+                kms_key: sse_kms_key_id.as_deref(),
                 shallow,
                 json,
             };
@@ -332,8 +361,12 @@ pub fn run(cli: Cli) -> Result<()> {
             )
         }
         Command::Policy {
-            which: PolicyCommand::Bucket { bucket, kms_key },
-        } => policy::bucket(&bucket, &kms_key),
+            which:
+                PolicyCommand::Bucket {
+                    bucket,
+                    sse_kms_key_id,
+                },
+        } => policy::bucket(&bucket, &sse_kms_key_id),
         Command::Trust {
             which:
                 TrustCommand::Check {
@@ -342,7 +375,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     json,
                     aws,
                 },
-        } => trust::check(&file, model.as_deref(), json, &aws),
+        } => trust::check(&file, model.as_deref(), json, &aws.into()),
         Command::Trust {
             which:
                 TrustCommand::Update {
@@ -373,6 +406,7 @@ pub fn run(cli: Cli) -> Result<()> {
             sigstore,
             aws: aws_args,
         } => {
+            let aws_args = AwsArgs::from(aws_args);
             if new_bundle_format == Some(false) {
                 return Err(crate::failure::Failure::cannot_check(
                     "--new-bundle-format=false: modelseal writes only the Sigstore bundle format",
@@ -424,7 +458,7 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
             aws,
         } => {
-            let aws = aws_if(trust.is_kms(), &aws, Runtime::OneThread)?;
+            let aws = aws_if(trust.is_kms(), &aws.into(), Runtime::OneThread)?;
             let policy =
                 keyfile::policy(&trust, aws.as_ref())?.with_tlog(tlog_policy(insecure_ignore_tlog));
             blob::verify_blob(
