@@ -22,7 +22,7 @@ pub struct S3Settings {
     /// Keys from STORAGE_CONFIG; otherwise the AWS chain (env keys, session token, web identity).
     pub static_keys: Option<(String, String)>,
     pub ca_bundle: Option<PathBuf>,
-    /// S3_VERIFY_SSL=0: noted, but certificates are still verified (see README).
+    /// S3_VERIFY_SSL=0: noted, but certificates are still verified (docs/kserve.md).
     pub verify_ssl_off_requested: bool,
 }
 

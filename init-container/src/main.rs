@@ -42,6 +42,7 @@ const HELP: &str = "\
 modelseal-init: KServe's storage initializer, verifying before it places.
 
 Usage: modelseal-init SRC_URI DEST_PATH [SRC_URI DEST_PATH ...]
+       modelseal-init --help | --version
 
 Downloads each s3:// SRC_URI, checks it against its signature (SRC/model.sig, or KEY.sig for a
 single object) and only then places it in DEST_PATH. Any failure: exit 1, one line on stderr and
@@ -97,6 +98,10 @@ fn main() -> ExitCode {
         print!("{HELP}");
         return ExitCode::SUCCESS;
     }
+    if matches!(args.as_slice(), [a] if a == "--version" || a == "-V") {
+        println!("modelseal-init {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     let env: Env = std::env::vars().collect();
     let termination_log = env
         .get("MODELSEAL_TERMINATION_LOG")
@@ -139,7 +144,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
     let config = config::from_env(env)?;
     // One thread drives every connection; hashing and writing have threads of their own. Against
     // a two-worker runtime this saved ~0.3 CPU-seconds per GiB on two cores shared with the
-    // S3 server, and ~0.2 s of wall time (README, benchmarks).
+    // S3 server, and ~0.2 s of wall time (bench/README.md).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -199,7 +204,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
 /// Memory is `range_size * max_in_flight` of pooled range buffers (the same buffers reused for
 /// the whole model, so it does not grow with the model) plus ~16 MiB of runtime: 6 x 6 MiB
 /// measured 52 MiB peak RSS, under the 64 MiB budget, and no larger setting measured faster on
-/// loopback (README, benchmarks). `MODELSEAL_S3_RANGE_MIB`, `MODELSEAL_S3_CONCURRENCY` and
+/// loopback (bench/README.md). `MODELSEAL_S3_RANGE_MIB`, `MODELSEAL_S3_CONCURRENCY` and
 /// `MODELSEAL_S3_OBJECTS` adjust it, as for the CLI. KServe's `S3_CONNECT_TIMEOUT` (15 s),
 /// `S3_READ_TIMEOUT` (30 s) and `S3_MAX_ATTEMPTS` are honoured; attempts default to 5, not
 /// KServe's 3, because a retried range resumes where it broke.

@@ -968,6 +968,21 @@ fn s3_use_accelerate_beside_an_endpoint_is_refused_before_any_request() {
     assert!(!dest.exists());
 }
 
+/// `--version` prints the version and succeeds (it used to print the usage and exit 1).
+#[test]
+fn version_prints_the_version() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_modelseal-init"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text.trim(),
+        concat!("modelseal-init ", env!("CARGO_PKG_VERSION"))
+    );
+}
+
 /// `--help` names every variable the code reads (found by scanning the sources for lookups).
 #[test]
 fn help_lists_every_environment_variable() {
