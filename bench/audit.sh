@@ -17,7 +17,7 @@ source bench/lib.sh
 scripts/setup-peers.sh
 bench_venv
 cargo build --release --locked -q -p modelseal
-MS=$PWD/target/release/modelseal
+MS=$(cargo_target_dir)/release/modelseal
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh
 WORK=$(mktemp -d)
@@ -36,7 +36,7 @@ for i in $(seq 1 "$MODELS"); do
 done
 objects=$($AWS s3api list-objects-v2 --bucket audit --output json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["Contents"]))')
 t0=$(date +%s.%N)
-"$MS" audit s3://audit --key "$WORK/signer.pub" --kms-key "$KEY" --shallow --json > "$WORK/audit.json" || true
+"$MS" audit s3://audit --key "$WORK/signer.pub" --sse-kms-key-id "$KEY" --shallow --json > "$WORK/audit.json" || true
 t1=$(date +%s.%N)
 $AWS s3api list-objects-v2 --bucket audit --query 'Contents[].Key' --output text > "$WORK/keys"
 t2=$(date +%s.%N)

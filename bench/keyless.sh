@@ -16,7 +16,7 @@ DATA=${BENCH_DATA:-/tmp/modelseal-bench}
 source bench/lib.sh
 scripts/setup-peers.sh >/dev/null
 cargo build --release --quiet -p modelseal
-MS=target/release/modelseal
+MS=$(cargo_target_dir)/release/modelseal
 C=testdata/sigstore-conformance/bundle-verify
 ID=https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main
 ISS=https://token.actions.githubusercontent.com

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Helpers shared by the benchmark scripts. Source it after setting RUNS and DATA.
 
+# shellcheck source=scripts/cargo-target.sh
+source scripts/cargo-target.sh
+
 # make_file PATH MiB: deterministic pseudo-random bytes (AES-CTR keystream), kept across runs.
 make_file() {
   [ -f "$1" ] && [ "$(stat -c %s "$1")" = $(( $2 * 1048576 )) ] && return
@@ -122,10 +125,10 @@ bench_s3_begin() {
   if [[ $want == *" kserve "* ]]; then
     .venv-bench/bin/python -c 'import kserve_storage' 2>/dev/null || bench_venv kserve-storage==0.21.0
   fi
-  if [[ $want == *" init "* ]]; then INIT=$PWD/$(scripts/build-init.sh); fi
-  if [[ $want == *" proxy "* ]]; then packages+=(-p modelseal-testkit); PROXY=$PWD/target/release/fault-proxy; fi
+  if [[ $want == *" init "* ]]; then INIT=$(scripts/build-init.sh); fi
+  if [[ $want == *" proxy "* ]]; then packages+=(-p modelseal-testkit); PROXY=$(cargo_target_dir)/release/fault-proxy; fi
   cargo build --release --locked -q "${packages[@]}"
-  MS=$PWD/target/release/modelseal
+  MS=$(cargo_target_dir)/release/modelseal
   # shellcheck source=scripts/servers.sh
   source scripts/servers.sh
   OUT=$(mktemp -d)

@@ -11,7 +11,7 @@ DATA=${BENCH_DATA:-bench/data}
 source bench/lib.sh
 scripts/setup-peers.sh
 cargo build --release --locked -q
-MS=target/release/modelseal
+MS=$(cargo_target_dir)/release/modelseal
 REF=.venv/bin/model_signing
 mkdir -p "$DATA"
 

@@ -10,7 +10,7 @@ RUNS=${1:-51}
 DATA=${BENCH_DATA:-/tmp/modelseal-bench}
 source bench/lib.sh
 cargo build --release --quiet -p modelseal
-MS=target/release/modelseal
+MS=$(cargo_target_dir)/release/modelseal
 K=testdata/model-signing-keyless/v1.1.0-sigstore
 ID=stefanb@us.ibm.com
 ISS=https://sigstore.verify.ibm.com/oauth2

@@ -14,7 +14,7 @@ DATA=${BENCH_DATA:-/tmp/modelseal-bench}
 source bench/lib.sh
 scripts/setup-peers.sh >/dev/null
 cargo build --release --quiet -p modelseal
-MS=$PWD/target/release/modelseal
+MS=$(cargo_target_dir)/release/modelseal
 PY=$PWD/.venv/bin/python
 W=$DATA/trust-update
 rm -rf "$W"; mkdir -p "$W"

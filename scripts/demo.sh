@@ -8,9 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 scripts/setup-peers.sh
+echo "demo: building release binaries (the first build takes about 10 minutes on 2 cores: the AWS SDK and aws-lc)" >&2
 cargo build --release --locked -q -p modelseal -p modelseal-init
-MS=$PWD/target/release/modelseal
-INIT=$PWD/target/release/modelseal-init
+# shellcheck source=scripts/cargo-target.sh
+source scripts/cargo-target.sh
+MS=$(cargo_target_dir)/release/modelseal
+INIT=$(cargo_target_dir)/release/modelseal-init
 REF=$PWD/.venv/bin/model_signing
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh

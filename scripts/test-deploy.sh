@@ -3,8 +3,8 @@
 # Istio CRDs vendored in testdata/deploy/crds), the layer properties on the manifests and on
 # known-bad copies, the admission policy's CEL (cel-python), and checkov. Installs its tools into
 # ./.venv-deploy (idempotent), and kubectl (for `kubectl kustomize`; Debian's kubernetes-client
-# when none is on PATH). Needs target/debug/modelseal for the bucket-policy comparison
-# (scripts/test.sh builds it first).
+# when none is on PATH). Needs the debug modelseal binary for the bucket-policy comparison
+# (scripts/test.sh builds it first; found through cargo, or named by MODELSEAL_BIN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! .venv-deploy/bin/python -c 'import celpy, jsonschema, yaml' 2>/dev/null \
@@ -23,4 +23,8 @@ if ! command -v kubectl >/dev/null; then
     exit 2
   fi
 fi
+# shellcheck source=scripts/cargo-target.sh
+source scripts/cargo-target.sh
+MODELSEAL_BIN=${MODELSEAL_BIN:-$(cargo_target_dir)/debug/modelseal}
+export MODELSEAL_BIN
 .venv-deploy/bin/python -m unittest discover -s tests/deploy -v

@@ -6,8 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-peers.sh
+# Formatting and lints first: a warning is an error here.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 # The static init binary, run by the chroot test (a fat-LTO build: several minutes when cold).
-MODELSEAL_INIT_STATIC="$PWD/$(scripts/build-init.sh)"
+MODELSEAL_INIT_STATIC="$(scripts/build-init.sh)"
 export MODELSEAL_INIT_STATIC
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh
@@ -21,7 +24,7 @@ export MODELSEAL_TEST_S3RVER="$S3RVER_URL"
 export MODELSEAL_TEST_S3RVER_BUCKET="$S3RVER_BUCKET"
 status=0
 cargo test --workspace --locked --no-fail-fast "$@" || status=$?
-# deploy/ manifests, admission CEL, checkov (Python; after cargo so target/debug/modelseal exists).
+# deploy/ manifests, admission CEL, checkov (Python; after cargo so the debug modelseal exists).
 scripts/test-deploy.sh || status=$?
 # The public OMS conformance suite, beside model_signing on the same run. It is not in this
 # repository (its code is not ours to copy): it runs from clones named by OMS_CONFORMANCE_SUITE

@@ -127,6 +127,18 @@ def with_undeclared_field(doc):
     return bad
 
 
+
+def modelseal_bin():
+    """The modelseal binary under test: MODELSEAL_BIN (scripts/test-deploy.sh sets it from
+    cargo's target directory). Missing is a failure, never a skip."""
+    import os
+    path = os.environ.get("MODELSEAL_BIN")
+    if not path:
+        raise AssertionError("MODELSEAL_BIN is not set: run scripts/test-deploy.sh")
+    if not pathlib.Path(path).is_file():
+        raise AssertionError(f"{path} is missing: run cargo build first")
+    return pathlib.Path(path)
+
 class Schemas(unittest.TestCase):
     def test_every_manifest_is_valid_and_its_bad_copy_is_refused(self):
         seen = set()
@@ -173,11 +185,10 @@ class Schemas(unittest.TestCase):
         bucket = json.loads((DEPLOY / "aws" / "bucket-policy.json").read_text())
         reader = json.loads((DEPLOY / "aws" / "reader-iam-policy.json").read_text())
         arn = [s for s in reader["Statement"] if s["Action"] == "kms:Decrypt"][0]["Resource"]
-        ms = ROOT / "target" / "debug" / "modelseal"
-        if ms.exists():
-            out = subprocess.run([str(ms), "policy", "bucket", "--bucket", "models",
-                                  "--kms-key", arn], capture_output=True, text=True, check=True)
-            self.assertEqual(json.loads(out.stdout), bucket)
+        ms = modelseal_bin()
+        out = subprocess.run([str(ms), "policy", "bucket", "--bucket", "models",
+                              "--sse-kms-key-id", arn], capture_output=True, text=True, check=True)
+        self.assertEqual(json.loads(out.stdout), bucket)
 
 
     def test_the_trust_configmap_holds_a_valid_policy(self):
@@ -192,8 +203,7 @@ class Schemas(unittest.TestCase):
         jsonschema.validate(policy, schema)
         for example in sorted((ROOT / "examples").glob("trust-policy-*.json")):
             jsonschema.validate(json.loads(example.read_text()), schema)
-        ms = ROOT / "target" / "debug" / "modelseal"
-        self.assertTrue(ms.exists(), f"{ms} is missing: run cargo build first")
+        ms = modelseal_bin()
         key = (ROOT / "testdata" / "model-signing" / "dir-basic" / "keys" / "signer.pub.pem").read_text()
         real = text.replace("-----BEGIN PUBLIC KEY-----\\nREPLACE-WITH-YOUR-cosign.pub\\n-----END PUBLIC KEY-----\\n",
                             key.replace("\n", "\\n"))
