@@ -3,7 +3,7 @@
 //!
 //! Why direct I/O: on the machines we measure on, writing 1 GiB through the page cache and then
 //! fsync-ing it costs about 3 s of system time; the same bytes written with `O_DIRECT` from
-//! page-aligned buffers cost about 0.2 s (README, "Writing note"). The download buffers are
+//! page-aligned buffers cost about 0.2 s (bench/README.md, "Writing"). The download buffers are
 //! page-aligned and ranges are whole pages, so every chunk but an object's last goes straight to
 //! the device; the unaligned tail, and every write on a filesystem that refuses `O_DIRECT`
 //! (tmpfs on older kernels), goes through the page cache as before. `sync_all` at the end covers
@@ -19,7 +19,7 @@ use modelseal_s3::Chunk;
 /// logical block size; a page is a multiple of every block size Linux supports.
 const ALIGN: usize = 4096;
 /// The largest single write(2) through the page cache: one multi-MiB buffered write cost ten
-/// times the system time of the same bytes in 1 MiB writes here (README).
+/// times the system time of the same bytes in 1 MiB writes here (bench/README.md).
 const BUFFERED_PIECE: usize = 1 << 20;
 
 /// Writes a file's bytes in order, directly where it can.

@@ -33,7 +33,7 @@ impl std::ops::Deref for Chunk {
 
 /// Page alignment for range buffers. The allocator puts a large buffer 16 bytes past a page
 /// boundary; reading into such a buffer costs the kernel several times more system time here
-/// than reading into an aligned one (README, "Reading note"), and a file opened with `O_DIRECT`
+/// than reading into an aligned one (bench/README.md, "Reading"), and a file opened with `O_DIRECT`
 /// can only be written from an aligned one.
 const ALIGN: usize = 4096;
 
