@@ -39,6 +39,9 @@ pub enum Command {
         /// Create the key in AWS KMS instead (awskms:///alias/NAME); only cosign.pub is written.
         #[arg(long)]
         kms: Option<String>,
+        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+        #[arg(long, help_heading = "Output")]
+        json: bool,
         #[command(flatten)]
         aws: KmsArgs,
     },
@@ -54,6 +57,9 @@ pub enum Command {
         /// Write the PEM here instead of stdout.
         #[arg(long)]
         outfile: Option<PathBuf>,
+        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+        #[arg(long, help_heading = "Output")]
+        json: bool,
         #[command(flatten)]
         aws: KmsArgs,
     },
@@ -242,6 +248,9 @@ production root modelseal carries.")]
         /// As for `sign`: files or directories the signature leaves out; repeatable.
         #[arg(long, value_name = "PATH")]
         ignore_paths: Vec<PathBuf>,
+        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+        #[arg(long, help_heading = "Output")]
+        json: bool,
         #[command(flatten)]
         hashing: Hashing,
     },
@@ -342,7 +351,7 @@ impl Command {
             Command::Push { .. } => "push",
             Command::Pull { .. } => "pull",
             Command::Audit { .. } => "audit",
-            Command::Policy { .. } => "policy",
+            Command::Policy { .. } => "policy bucket",
             Command::Trust {
                 which: TrustCommand::Check { .. },
             } => "trust check",
@@ -369,7 +378,13 @@ impl Command {
             | Command::Audit { json, .. }
             | Command::Sign { json, .. }
             | Command::SignBlob { json, .. }
-            | Command::VerifyBlob { json, .. } => *json,
+            | Command::VerifyBlob { json, .. }
+            | Command::GenerateKeyPair { json, .. }
+            | Command::PublicKey { json, .. }
+            | Command::Digest { json, .. }
+            | Command::Policy {
+                which: PolicyCommand::Bucket { json, .. },
+            } => *json,
             Command::Pull { check, .. } | Command::Verify { check, .. } => check.json,
             Command::Trust {
                 which:
@@ -377,12 +392,7 @@ impl Command {
                     | TrustCommand::Update { json, .. }
                     | TrustCommand::Show { json },
             } => *json,
-            Command::GenerateKeyPair { .. }
-            | Command::PublicKey { .. }
-            | Command::Policy { .. }
-            | Command::Digest { .. }
-            | Command::Completions { .. }
-            | Command::Reference { .. } => false,
+            Command::Completions { .. } | Command::Reference { .. } => false,
         }
     }
 }
@@ -471,6 +481,9 @@ pub enum PolicyCommand {
         /// The KMS key ARN every object must be encrypted with.
         #[arg(long, value_name = "KEY_ARN", alias = "kms-key")]
         sse_kms_key_id: String,
+        /// Print one JSON object on stdout, the policy in it (docs/json-output.schema.json).
+        #[arg(long, help_heading = "Output")]
+        json: bool,
     },
 }
 

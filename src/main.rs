@@ -66,10 +66,21 @@ fn json_usage_failure(clap_text: &str) {
     }
     // The first word that is not a flag, when it names a subcommand.
     let known = <cli::Cli as clap::CommandFactory>::command();
-    let command = args
-        .iter()
-        .find(|a| !a.starts_with('-'))
-        .filter(|a| known.get_subcommands().any(|c| c.get_name() == a.as_str()))
-        .map_or("modelseal", String::as_str);
-    println!("{}", report::usage_failure(command, clap_text));
+    let mut words = args.iter().filter(|a| !a.starts_with('-'));
+    let command = match words
+        .next()
+        .and_then(|a| known.get_subcommands().find(|c| c.get_name() == a.as_str()))
+    {
+        None => "modelseal".to_string(),
+        // `trust update`, `policy bucket`: groups report the subcommand typed, when it is one.
+        Some(group) if group.has_subcommands() => match words
+            .next()
+            .filter(|a| group.get_subcommands().any(|c| c.get_name() == a.as_str()))
+        {
+            Some(sub) => format!("{} {sub}", group.get_name()),
+            None => "modelseal".to_string(),
+        },
+        Some(c) => c.get_name().to_string(),
+    };
+    println!("{}", report::usage_failure(&command, clap_text));
 }

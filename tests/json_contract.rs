@@ -228,6 +228,71 @@ fn local_commands_print_one_valid_object_on_success_and_failure() {
     assert_eq!(r.code, 2);
     objects.push(object("unknown subcommand", "modelseal", &r));
 
+    // The small commands: digest, public-key, policy bucket, generate-key-pair.
+    let r = ms(&["digest", "model", "--json"]);
+    let (l, o) = object("digest", "digest", &r);
+    assert_eq!(
+        o["digest"].as_str(),
+        Some(ms(&["digest", "model"]).stdout.trim())
+    );
+    objects.push((l, o));
+    let r = ms(&["digest", "nowhere", "--json"]);
+    assert_eq!(r.code, 2);
+    objects.push(object("digest, no model", "digest", &r));
+    let r = ms(&["public-key", "--key", "signer.key", "--json"]);
+    let (l, o) = object("public-key", "public-key", &r);
+    assert_eq!(
+        o["public_key"].as_str().unwrap(),
+        std::fs::read_to_string(d.join("signer.pub")).unwrap()
+    );
+    objects.push((l, o));
+    let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let r = ms(&[
+        "policy",
+        "bucket",
+        "--bucket",
+        "models",
+        "--sse-kms-key-id",
+        arn,
+        "--json",
+    ]);
+    let (l, o) = object("policy bucket", "policy bucket", &r);
+    let text = ms(&[
+        "policy",
+        "bucket",
+        "--bucket",
+        "models",
+        "--sse-kms-key-id",
+        arn,
+    ]);
+    assert_eq!(
+        o["policy"],
+        serde_json::from_str::<serde_json::Value>(&text.stdout).unwrap()
+    );
+    objects.push((l, o));
+    let r = ms(&[
+        "policy",
+        "bucket",
+        "--bucket",
+        "models",
+        "--sse-kms-key-id",
+        "nope",
+        "--json",
+    ]);
+    assert_eq!(r.code, 2);
+    objects.push(object("policy bucket, not an ARN", "policy bucket", &r));
+    let mut c = common::modelseal();
+    c.env("COSIGN_PASSWORD", "pw");
+    let r = run(
+        d,
+        c,
+        &["generate-key-pair", "--output-key-prefix", "new", "--json"],
+    );
+    objects.push(object("generate-key-pair", "generate-key-pair", &r));
+    let r = ms(&["generate-key-pair", "--output-key-prefix", "new", "--json"]);
+    assert_eq!(r.code, 2);
+    objects.push(object("generate-key-pair, exists", "generate-key-pair", &r));
+
     assert_eq!(invalid(&python, &objects), Vec::<String>::new());
 }
 

@@ -16,6 +16,7 @@ pub fn generate_key_pair(
     force: bool,
     kms: Option<&str>,
     aws: Option<&Aws>,
+    json: bool,
 ) -> Result<()> {
     let key_path = PathBuf::from(format!("{prefix}.key"));
     let pub_path = PathBuf::from(format!("{prefix}.pub"));
@@ -28,6 +29,12 @@ pub fn generate_key_pair(
         write_atomic(&pub_path, public.to_pem().as_bytes(), 0o644, force)?;
         eprintln!("Created KMS key {reference}");
         eprintln!("Public key written to {}", pub_path.display());
+        if json {
+            crate::report::success(
+                "generate-key-pair",
+                serde_json::json!({"kms_key": reference, "public_key": pub_path.display().to_string()}),
+            );
+        }
         return Ok(());
     }
     if !force {
@@ -52,6 +59,15 @@ pub fn generate_key_pair(
     )?;
     eprintln!("Private key written to {}", key_path.display());
     eprintln!("Public key written to {}", pub_path.display());
+    if json {
+        crate::report::success(
+            "generate-key-pair",
+            serde_json::json!({
+                "private_key": key_path.display().to_string(),
+                "public_key": pub_path.display().to_string(),
+            }),
+        );
+    }
     Ok(())
 }
 
@@ -63,13 +79,21 @@ fn exists(p: &Path) -> Failure {
 }
 
 /// `public-key`: the PEM of any key argument.
-pub fn public_key(key: &str, outfile: Option<&Path>, aws: Option<&Aws>) -> Result<()> {
+pub fn public_key(key: &str, outfile: Option<&Path>, aws: Option<&Aws>, json: bool) -> Result<()> {
     let pem = keyfile::any_public_key(key, aws)?.to_pem();
-    match outfile {
-        Some(p) => write_atomic(p, pem.as_bytes(), 0o644, true),
-        None => {
-            print!("{pem}");
-            Ok(())
-        }
+    if let Some(p) = outfile {
+        write_atomic(p, pem.as_bytes(), 0o644, true)?;
     }
+    if json {
+        crate::report::success(
+            "public-key",
+            serde_json::json!({
+                "public_key": pem,
+                "outfile": outfile.map(|p| p.display().to_string()),
+            }),
+        );
+    } else if outfile.is_none() {
+        print!("{pem}");
+    }
+    Ok(())
 }

@@ -172,14 +172,26 @@ pub fn run(cli: Cli) -> Result<()> {
             output_key_prefix,
             force,
             kms,
+            json,
             aws,
         } => {
             let aws = aws_if(kms.is_some(), &aws.into(), Runtime::OneThread)?;
-            keygen::generate_key_pair(&output_key_prefix, force, kms.as_deref(), aws.as_ref())
+            keygen::generate_key_pair(
+                &output_key_prefix,
+                force,
+                kms.as_deref(),
+                aws.as_ref(),
+                json,
+            )
         }
-        Command::PublicKey { key, outfile, aws } => {
+        Command::PublicKey {
+            key,
+            outfile,
+            json,
+            aws,
+        } => {
             let aws = aws_if(keyfile::is_kms(&key), &aws.into(), Runtime::OneThread)?;
-            keygen::public_key(&key, outfile.as_deref(), aws.as_ref())
+            keygen::public_key(&key, outfile.as_deref(), aws.as_ref(), json)
         }
         Command::Sign {
             model,
@@ -294,8 +306,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Digest {
             model,
             ignore_paths,
+            json,
             hashing,
-        } => model::digest(&model, &ignore_paths, hashing.threads()),
+        } => model::digest(&model, &ignore_paths, hashing.threads(), json),
         Command::Audit {
             uri,
             trust,
@@ -365,8 +378,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 PolicyCommand::Bucket {
                     bucket,
                     sse_kms_key_id,
+                    json,
                 },
-        } => policy::bucket(&bucket, &sse_kms_key_id),
+        } => policy::bucket(&bucket, &sse_kms_key_id, json),
         Command::Trust {
             which:
                 TrustCommand::Check {

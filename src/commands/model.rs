@@ -284,12 +284,24 @@ pub(super) fn sign_model(
 
 /// `modelseal digest`: what a pin is compared with once the model is signed as `sign` signs it
 /// (the default signature inside a directory is left out, as `sign` leaves it out).
-pub fn digest(model_path: &Path, ignore: &[PathBuf], threads: usize) -> Result<()> {
+pub fn digest(model_path: &Path, ignore: &[PathBuf], threads: usize, json: bool) -> Result<()> {
     let model = open(model_path, false)?;
     let extra_ignores = resolve_ignore_paths(&model, ignore)?;
     let inside = signature_inside(&model, &super::default_signature(model_path));
     let (files, _) = hash_for_signing("digest", &model, inside, &extra_ignores, threads)?;
-    println!("sha256:{}", oms::pinned_digest_of(&files).to_hex());
+    let digest = format!("sha256:{}", oms::pinned_digest_of(&files).to_hex());
+    if json {
+        crate::report::success(
+            "digest",
+            serde_json::json!({
+                "model": model_path.display().to_string(),
+                "files": files.len(),
+                "digest": digest,
+            }),
+        );
+    } else {
+        println!("{digest}");
+    }
     Ok(())
 }
 

@@ -54,8 +54,15 @@ pub fn bucket_policy(bucket: &str, kms_key_arn: &str) -> Result<serde_json::Valu
     }))
 }
 
-pub fn bucket(bucket: &str, kms_key_arn: &str) -> Result<()> {
+pub fn bucket(bucket: &str, kms_key_arn: &str, json: bool) -> Result<()> {
     let policy = bucket_policy(bucket, kms_key_arn)?;
+    if json {
+        crate::report::success(
+            "policy bucket",
+            serde_json::json!({"bucket": bucket, "sse_kms_key_id": kms_key_arn, "policy": policy}),
+        );
+        return Ok(());
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&policy).unwrap_or_default()
