@@ -16,8 +16,7 @@ MODELS=${1:-100}
 source bench/lib.sh
 scripts/setup-peers.sh
 bench_venv
-cargo build --release --locked -q -p modelseal
-MS=$(cargo_target_dir)/release/modelseal
+release_modelseal
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh
 WORK=$(mktemp -d)

@@ -15,8 +15,7 @@ RUNS=${1:-21}
 DATA=${BENCH_DATA:-/tmp/modelseal-bench}
 source bench/lib.sh
 scripts/setup-peers.sh >/dev/null
-cargo build --release --quiet -p modelseal
-MS=$(cargo_target_dir)/release/modelseal
+release_modelseal
 C=testdata/sigstore-conformance/bundle-verify
 ID=https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main
 ISS=https://token.actions.githubusercontent.com

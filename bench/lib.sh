@@ -4,6 +4,12 @@
 # shellcheck source=scripts/cargo-target.sh
 source scripts/cargo-target.sh
 
+# release_modelseal: build the release CLI and set MS to it (wherever cargo puts binaries).
+release_modelseal() {
+  cargo build --release --locked -q -p modelseal
+  MS=$(cargo_target_dir)/release/modelseal
+}
+
 # make_file PATH MiB: deterministic pseudo-random bytes (AES-CTR keystream), kept across runs.
 make_file() {
   [ -f "$1" ] && [ "$(stat -c %s "$1")" = $(( $2 * 1048576 )) ] && return

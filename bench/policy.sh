@@ -9,8 +9,7 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-51}
 DATA=${BENCH_DATA:-/tmp/modelseal-bench}
 source bench/lib.sh
-cargo build --release --quiet -p modelseal
-MS=$(cargo_target_dir)/release/modelseal
+release_modelseal
 K=testdata/model-signing-keyless/v1.1.0-sigstore
 ID=stefanb@us.ibm.com
 ISS=https://sigstore.verify.ibm.com/oauth2

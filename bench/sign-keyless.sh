@@ -15,8 +15,7 @@ RUNS=${1:-5}
 DATA=${BENCH_DATA:-/tmp/modelseal-bench}
 source bench/lib.sh
 scripts/setup-peers.sh >/dev/null
-cargo build --release --quiet -p modelseal
-MS=$(cargo_target_dir)/release/modelseal
+release_modelseal
 PY=$PWD/.venv/bin/python
 SIGSTORE=$PWD/.venv/bin/sigstore
 mkdir -p "$DATA/keyless-sign"

@@ -13,8 +13,7 @@ RUNS=${1:-21}
 DATA=${BENCH_DATA:-/tmp/modelseal-bench}
 source bench/lib.sh
 scripts/setup-peers.sh >/dev/null
-cargo build --release --quiet -p modelseal
-MS=$(cargo_target_dir)/release/modelseal
+release_modelseal
 PY=$PWD/.venv/bin/python
 W=$DATA/trust-update
 rm -rf "$W"; mkdir -p "$W"
