@@ -51,7 +51,9 @@ pub fn classify(e: &(dyn std::error::Error + 'static)) -> Option<CredentialsProb
         ),
         _ if detail.contains("IMDS") => (
             CredentialsKind::Imds,
-            "AWS credentials: the instance metadata service (IMDS) could not be reached or refused".into(),
+            // Every place looked, as for NotFound: on a machine whose IMDS refuses, naming only
+            // IMDS would hide that nothing was found anywhere else either.
+            "no AWS credentials found (looked in the environment, the shared config and credentials files, web identity and ECS; the instance metadata service (IMDS) could not be reached or refused)".into(),
         ),
         _ => (
             CredentialsKind::Provider,
@@ -63,4 +65,37 @@ pub fn classify(e: &(dyn std::error::Error + 'static)) -> Option<CredentialsProb
         message,
         detail,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(e: CredentialsError) -> CredentialsProblem {
+        classify(&e).expect("a credentials error is classified")
+    }
+
+    /// Whatever failed last, the message says where we looked, the same on every machine.
+    #[test]
+    fn every_kind_names_where_it_looked() {
+        let not_found = problem(CredentialsError::not_loaded("no providers in chain"));
+        let imds = problem(CredentialsError::provider_error(
+            "failed to load credentials from IMDS: connection refused",
+        ));
+        assert_eq!(not_found.kind, CredentialsKind::NotFound);
+        assert_eq!(imds.kind, CredentialsKind::Imds);
+        for p in [&not_found, &imds] {
+            assert!(
+                p.message
+                    .contains("the environment, the shared config and credentials files"),
+                "{}",
+                p.message
+            );
+        }
+        assert!(imds.message.contains("IMDS"));
+        let sso = problem(CredentialsError::provider_error(
+            "failed to load the cached SSO token",
+        ));
+        assert_eq!(sso.kind, CredentialsKind::SsoLogin);
+    }
 }
