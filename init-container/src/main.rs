@@ -345,6 +345,12 @@ async fn kms_key(reference: &str, _sdk: &SdkConfig) -> Result<PublicKey, String>
 fn reason(e: &FetchError) -> String {
     match e {
         FetchError::Mismatch { mismatch, .. } => format!("{e}: {}", mismatch.lines().join("; ")),
+        // Where the CLI prints a `hint:` line, the one line KServe shows carries it.
+        FetchError::S3(s3) if matches!(**s3, modelseal_s3::S3Error::Credentials(_)) => format!(
+            "{e}; hint: give the pod credentials as KServe's initializer reads them: IRSA (a \
+             ServiceAccount annotated with eks.amazonaws.com/role-arn), or AWS_ACCESS_KEY_ID \
+             and AWS_SECRET_ACCESS_KEY from a Secret"
+        ),
         _ => e.to_string(),
     }
 }

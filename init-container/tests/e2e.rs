@@ -403,6 +403,17 @@ fn no_trust_and_unreachable_bucket_are_refused() {
     );
     let err = refused(&m.init(&[&m.uri("m")]));
     assert!(err.contains("usage"), "{err}");
+    // No credentials anywhere: where we looked, and a hint, on the one line.
+    let mut c = m.command();
+    c.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("HOME", m.d());
+    let err = refused(&m.run(c, &[&m.uri("m"), dest.to_str().unwrap()]));
+    assert!(
+        err.contains("no AWS credentials found (looked in") && err.contains("hint: "),
+        "{err}"
+    );
+    assert!(!dest.exists());
     // The key as PEM text in the environment works like the mounted file.
     let mut c = m.command();
     c.env_remove("MODELSEAL_PUBLIC_KEY").env(
