@@ -412,12 +412,7 @@ fn model_signing_and_we_agree_on_certificates() {
     let d = dir.path();
     awkward_model(d);
     let leaf = modelseal_testkit::pki::issue_leaf(d, "pipeline", "pipeline@models.example");
-    let (key, cert, chain, roots) = (
-        leaf.key.to_str().unwrap(),
-        leaf.cert.to_str().unwrap(),
-        leaf.chain.to_str().unwrap(),
-        leaf.roots.to_str().unwrap(),
-    );
+    let (key, cert, chain, roots) = leaf.paths();
     let reference = |signature: &str| -> (i32, String) {
         let out = Command::new(&ms)
             .current_dir(d)
@@ -900,11 +895,7 @@ fn bundles_without_tlog_entries_verify_as_the_go_client_writes_them() {
         "key.sig",
     ];
     assert_eq!(run_in(d, &key_sign, &pw).code, 0);
-    let (k, c, ch) = (
-        leaf.key.to_str().unwrap(),
-        leaf.cert.to_str().unwrap(),
-        leaf.chain.to_str().unwrap(),
-    );
+    let (k, c, ch, _) = leaf.paths();
     let cert_sign = [
         "sign",
         "model",
@@ -971,12 +962,7 @@ fn ca_signing_certificates_both_ways() {
     let d = dir.path();
     awkward_model(d);
     let leaf = modelseal_testkit::pki::ca_signing_leaf(d);
-    let (k, c, ch, roots) = (
-        leaf.key.to_str().unwrap(),
-        leaf.cert.to_str().unwrap(),
-        leaf.chain.to_str().unwrap(),
-        leaf.roots.to_str().unwrap(),
-    );
+    let (k, c, ch, roots) = leaf.paths();
     let r = run_in(
         d,
         &[

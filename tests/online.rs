@@ -782,12 +782,7 @@ fn private_ca_signatures_get_log_entries_and_timestamps() {
     let leaf = modelseal_testkit::pki::issue_leaf(d, "pipeline", "pipeline@example.com");
     let tc = si.file("trust_config.json");
     let root = si.file("trusted_root.json");
-    let (key, cert, chain, roots) = (
-        leaf.key.to_str().unwrap(),
-        leaf.cert.to_str().unwrap(),
-        leaf.chain.to_str().unwrap(),
-        leaf.roots.to_str().unwrap(),
-    );
+    let (key, cert, chain, roots) = leaf.paths();
     let r = run_in(
         d,
         &[

@@ -17,6 +17,16 @@ pub struct Leaf {
     pub roots: PathBuf,
 }
 
+impl Leaf {
+    /// (key, cert, chain, roots) as the strings command lines take.
+    pub fn paths(&self) -> (&str, &str, &str, &str) {
+        fn s(p: &Path) -> &str {
+            p.to_str().expect("a UTF-8 temporary path")
+        }
+        (s(&self.key), s(&self.cert), s(&self.chain), s(&self.roots))
+    }
+}
+
 fn ca(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../testdata/model-signing-pki/ca")
