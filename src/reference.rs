@@ -181,12 +181,6 @@ fn dedent(text: &str) -> String {
 
 /// Man pages: modelseal.1 and one per command (modelseal-sign.1, modelseal-trust-update.1).
 pub fn man_pages(dir: &Path) -> Result<()> {
-    let write_err = |p: &Path, e: std::io::Error| {
-        Failure::cannot_check(
-            format!("cannot write '{}': {e}", p.display()),
-            "check that the directory exists and is writable",
-        )
-    };
     let cmd = built();
     let mut pages = vec![("modelseal".to_string(), cmd.clone())];
     let mut leaves = Vec::new();
@@ -200,8 +194,14 @@ pub fn man_pages(dir: &Path) -> Result<()> {
         let path = dir.join(format!("{name}.1"));
         clap_mangen::Man::new(page)
             .render(&mut bytes)
-            .map_err(|e| write_err(&path, e))?;
-        std::fs::write(&path, bytes).map_err(|e| write_err(&path, e))?;
+            .map_err(|e| {
+                Failure::cannot_check(
+                    format!("cannot render '{}': {e}", path.display()),
+                    "report this bug",
+                )
+            })?;
+        // Whole or not at all, never through a symlink: as every file modelseal writes.
+        crate::files::write_atomic(&path, &bytes, 0o644, true)?;
     }
     Ok(())
 }

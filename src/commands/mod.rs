@@ -156,12 +156,12 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Reference { markdown, man } => {
             if let Some(path) = markdown {
-                std::fs::write(&path, crate::reference::markdown()).map_err(|e| {
-                    crate::failure::Failure::cannot_check(
-                        format!("cannot write '{}': {e}", path.display()),
-                        "check that the directory exists and is writable",
-                    )
-                })?;
+                crate::files::write_atomic(
+                    &path,
+                    crate::reference::markdown().as_bytes(),
+                    0o644,
+                    true,
+                )?;
             }
             if let Some(dir) = man {
                 crate::reference::man_pages(&dir)?;
