@@ -78,7 +78,11 @@ fn section(out: &mut String, path: &str, cmd: &clap::Command) {
     }
     // Headings in the order their first flag appears, as --help shows them.
     let mut headings: Vec<Option<&str>> = Vec::new();
-    for a in cmd.get_opts().chain(flags(cmd)) {
+    let shown = || {
+        cmd.get_arguments()
+            .filter(|a| !a.is_positional() && !a.is_hide_set())
+    };
+    for a in shown() {
         let h = a.get_help_heading();
         if !headings.contains(&h) {
             headings.push(h);
@@ -87,10 +91,7 @@ fn section(out: &mut String, path: &str, cmd: &clap::Command) {
     headings.sort_by_key(|h| h.is_some());
     for h in headings {
         let _ = writeln!(out, "{}:\n", h.unwrap_or("Options"));
-        for a in cmd
-            .get_arguments()
-            .filter(|a| !a.is_positional() && !a.is_hide_set() && a.get_help_heading() == h)
-        {
+        for a in shown().filter(|a| a.get_help_heading() == h) {
             let _ = writeln!(out, "- `{}`: {}", flag_name(a), help_of(a));
         }
         out.push('\n');
@@ -107,11 +108,6 @@ fn section(out: &mut String, path: &str, cmd: &clap::Command) {
             let _ = writeln!(out, "{rest}\n");
         }
     }
-}
-
-fn flags(cmd: &clap::Command) -> impl Iterator<Item = &clap::Arg> {
-    cmd.get_arguments()
-        .filter(|a| !a.is_positional() && !a.is_hide_set() && !a.get_action().takes_values())
 }
 
 fn flag_name(a: &clap::Arg) -> String {
