@@ -327,8 +327,8 @@ production root modelseal carries.")]
     #[command(display_order = 13)]
     Completions {
         /// The shell.
-        #[arg(value_parser = ["bash", "zsh", "fish", "powershell"])]
-        shell: String,
+        #[arg(value_enum)]
+        shell: Shell,
     },
     /// Write the command reference (scripts/gen-docs.sh runs it).
     #[command(hide = true)]
@@ -452,6 +452,26 @@ pub enum TrustCommand {
         #[arg(long, help_heading = "Output")]
         json: bool,
     },
+}
+
+/// The shells `completions` writes for.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+impl From<Shell> for clap_complete::Shell {
+    fn from(s: Shell) -> Self {
+        match s {
+            Shell::Bash => clap_complete::Shell::Bash,
+            Shell::Zsh => clap_complete::Shell::Zsh,
+            Shell::Fish => clap_complete::Shell::Fish,
+            Shell::Powershell => clap_complete::Shell::PowerShell,
+        }
+    }
 }
 
 /// Timeouts and attempts for requests other than S3's (as the S3 flags).

@@ -145,13 +145,7 @@ pub fn run(cli: Cli) -> Result<()> {
     crate::progress::configure(cli.quiet)?;
     match cli.command {
         Command::Completions { shell } => {
-            let shell = match shell.as_str() {
-                "bash" => clap_complete::Shell::Bash,
-                "zsh" => clap_complete::Shell::Zsh,
-                "fish" => clap_complete::Shell::Fish,
-                _ => clap_complete::Shell::PowerShell,
-            };
-            crate::reference::completions(shell);
+            crate::reference::completions(shell.into());
             Ok(())
         }
         Command::Reference { markdown, man } => {
