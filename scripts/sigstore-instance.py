@@ -3,22 +3,28 @@
 identity tokens, Fulcio (/api/v2/signingCert: a CSR or a public key with its proof of
 possession; certificates with an embedded SCT from a CT log), Rekor v1 (/api/v1/log/entries:
 hashedrekord and dsse 0.0.1 entries checked as Rekor checks them, an RFC 6962 Merkle tree,
-SETs, inclusion proofs with signed checkpoints) and an RFC 3161 TSA (/api/v1/timestamp).
+SETs, inclusion proofs with signed checkpoints), Rekor v2 (/api/v2/log/entries: hashedrekord
+0.0.2 entries, DSSE envelopes among them as hashedrekords over their PAE, in a log of its own
+with an Ed25519 key: inclusion proofs with checkpoints, no integrated time, as rekor-tiles
+answers) and an RFC 3161 TSA (/api/v1/timestamp).
 Written with Python's `cryptography` and `asn1crypto`, not with modelseal.
 
   scripts/sigstore-instance.py serve STATE_DIR
 
 binds 127.0.0.1 on a free port and writes into STATE_DIR: `url`, `trusted_root.json`,
 `signing_config.json` (Fulcio, Rekor v1, TSA), `signing_config.no-tsa.json`,
-`trust_config.json` (ClientTrustConfig: both in one) and `pid`. Then it serves until killed.
+`signing_config.rekor2.json` (Rekor v2 listed beside v1: clients pick the highest version they
+speak), `signing_config.rekor2-no-tsa.json`, `trust_config.json` and `trust_config.rekor2.json`
+(ClientTrustConfig: root and config in one) and `pid`. Then it serves until killed.
 
 Tokens: GET /oidc/token?sub=S&email=E&aud=A&ttl=SECONDS returns a signed JWT (aud defaults to
 `sigstore`). GitHub Actions' ambient credentials: GET /gha/token?audience=A with
 `Authorization: bearer gha-request-token` returns {"value": JWT}.
 
-Faults, for the failure tests: POST /admin/fault?service=fulcio|rekor|tsa&mode=M, where M is
+Faults, for the failure tests: POST /admin/fault?service=fulcio|rekor|rekor2|tsa&mode=M, where M is
 `none`, `500` (refuse), `echo` (refuse, quoting the request back), `stall` (answer after 60 s), `wrong-key` (Fulcio certifies another
-key), `bad-set` (Rekor's SET signed by another key), `bad-timestamp` (a TSA token over other
+key), `bad-set` (Rekor's SET signed by another key), `bad-checkpoint` (Rekor v2's checkpoint signed by another
+key), `bad-timestamp` (a TSA token over other
 bytes).
 """
 import base64
@@ -38,7 +44,8 @@ from asn1crypto import algos, cms, core, tsp, x509 as ax509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 B64 = lambda b: base64.b64encode(b).decode()
@@ -134,6 +141,13 @@ class Instance:
         self.host = urllib.parse.urlparse(url).netloc
         self.origin = f"{self.host} - 1"
         self.leaves = []
+        # Rekor v2: a log of its own, named by its host, with an Ed25519 key; its id (and the
+        # checkpoint's key hint) is the signed-note key hash, SHA-256(name, 0x0A, 0x01, key).
+        self.log2_key = ed25519.Ed25519PrivateKey.generate()
+        self.log2_other = ed25519.Ed25519PrivateKey.generate()
+        raw = self.log2_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.log2_id = hashlib.sha256(self.host.encode() + b"\n\x01" + raw).digest()
+        self.leaves2 = []
         self.serial = 100
 
     def _ca(self, name, key, now):
@@ -156,7 +170,11 @@ class Instance:
         return {
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
             "tlogs": [{"baseUrl": self.url, "hashAlgorithm": "SHA2_256",
-                       "publicKey": key(self.log_key), "logId": {"keyId": B64(self.log_id)}}],
+                       "publicKey": key(self.log_key), "logId": {"keyId": B64(self.log_id)}},
+                      {"baseUrl": self.url, "hashAlgorithm": "SHA2_256",
+                       "publicKey": {"rawBytes": B64(spki(self.log2_key)), "keyDetails": "PKIX_ED25519",
+                                     "validFor": valid},
+                       "logId": {"keyId": B64(self.log2_id)}}],
             "certificateAuthorities": [{
                 "subject": {"organization": "modelseal test", "commonName": "modelseal test fulcio"},
                 "uri": self.url,
@@ -173,14 +191,14 @@ class Instance:
                 "validFor": valid}],
         }
 
-    def signing_config(self, tsa=True):
+    def signing_config(self, tsa=True, rekor2=False):
         valid = {"start": self.start.strftime("%Y-%m-%dT%H:%M:%SZ")}
-        service = lambda url: {"url": url, "majorApiVersion": 1, "validFor": valid, "operator": "modelseal.test"}
+        service = lambda url, v=1: {"url": url, "majorApiVersion": v, "validFor": valid, "operator": "modelseal.test"}
         config = {
             "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
             "caUrls": [service(self.url)],
             "oidcUrls": [service(self.issuer)],
-            "rekorTlogUrls": [service(self.url)],
+            "rekorTlogUrls": ([service(self.url)] + [service(self.url, 2)] if rekor2 else [service(self.url)]),
             "tsaUrls": [service(f"{self.url}/api/v1/timestamp")] if tsa else [],
             "rekorTlogConfig": {"selector": "ANY"},
             "tsaConfig": {"selector": "ANY"},
@@ -325,7 +343,6 @@ class Instance:
             raise ValueError("only sha256 digests")
         sig = base64.b64decode(spec["signature"]["content"])
         key = self._verifier(spec["signature"]["publicKey"]["content"])
-        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
         key.verify(sig, digest, ec.ECDSA(Prehashed(hashes.SHA256())))
         return {"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
             "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
@@ -349,6 +366,67 @@ class Instance:
             "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(content["envelope"].encode()).hexdigest()},
             "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
             "signatures": signatures}}
+
+    # -- Rekor v2 -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _v2_key(verifier):
+        """A Rekor v2 verifier: an X.509 certificate or a public key, DER, and its key details."""
+        if "x509Certificate" in verifier:
+            der = base64.b64decode(verifier["x509Certificate"]["rawBytes"])
+            key = x509.load_der_x509_certificate(der).public_key()
+        else:
+            key = serialization.load_der_public_key(base64.b64decode(verifier["publicKey"]["rawBytes"]))
+        details = verifier["keyDetails"]
+        hashes_for = {"PKIX_ECDSA_P256_SHA_256": hashes.SHA256(), "PKIX_ECDSA_P384_SHA_384": hashes.SHA384(),
+                      "PKIX_ECDSA_P521_SHA_512": hashes.SHA512()}
+        if details not in hashes_for:
+            raise ValueError(f"unsupported keyDetails {details}")
+        return key, hashes_for[details], {"SHA256": "SHA2_256", "SHA384": "SHA2_384", "SHA512": "SHA2_512"}[hashes_for[details].name.upper()]
+
+    def entry_v2(self, body):
+        """POST /api/v2/log/entries: a CreateEntryRequest (protojson field names, as rekor-tiles
+        reads them), answered with the TransparencyLogEntry."""
+        request = json.loads(body)
+        try:
+            # The spellings protobuf JSON readers accept: the json_name, the field name, and the
+            # lowerCamel name sigstore-python writes.
+            spelled = [k for k in ("hashedRekordRequestV0_0_2", "hashed_rekord_request_v002",
+                                   "hashedRekordRequestV002") if k in request]
+            if spelled:
+                r = request[spelled[0]]
+                verifier = r["signature"]["verifier"]
+                key, hash_alg, alg_name = self._v2_key(verifier)
+                digest = base64.b64decode(r["digest"])
+                key.verify(base64.b64decode(r["signature"]["content"]), digest, ec.ECDSA(Prehashed(hash_alg)))
+                kind = "hashedrekord"
+                canonical = {"apiVersion": "0.0.2", "kind": kind, "spec": {"hashedRekordV002": {
+                    "data": {"algorithm": alg_name, "digest": r["digest"]},
+                    "signature": {"content": r["signature"]["content"], "verifier": verifier}}}}
+            else:
+                # Rekor v2 logs only hashedrekord entries (a DSSE envelope as one over its PAE).
+                return 400, {"code": 3, "message": "the request names no hashedRekordRequestV0_0_2"}
+        except (ValueError, KeyError, TypeError, InvalidSignature) as e:
+            return 400, {"code": 3, "message": f"invalid entry: {e!r}"}
+        body = json.dumps(canonical, separators=(",", ":"), sort_keys=True).encode()
+        with self.lock:
+            index = len(self.leaves2)
+            self.leaves2.append(leaf_hash(body))
+            leaves = list(self.leaves2)
+        root = merkle_root(leaves)
+        note = f"{self.host}\n{len(leaves)}\n{B64(root)}\n"
+        signer = self.log2_other if self.faults.get("rekor2") == "bad-checkpoint" else self.log2_key
+        note_sig = self.log2_id[:4] + signer.sign(note.encode())
+        checkpoint = note + f"\n\u2014 {self.host} {B64(note_sig)}\n"
+        return 201, {
+            "logIndex": str(index),
+            "logId": {"keyId": B64(self.log2_id)},
+            "kindVersion": {"kind": kind, "version": "0.0.2"},
+            "inclusionProof": {"logIndex": str(index), "rootHash": B64(root), "treeSize": str(len(leaves)),
+                               "hashes": [B64(h) for h in audit_path(index, leaves)],
+                               "checkpoint": {"envelope": checkpoint}},
+            "canonicalizedBody": B64(body),
+        }
 
     # -- TSA ------------------------------------------------------------------------------------
 
@@ -467,6 +545,11 @@ class Handler(BaseHTTPRequestHandler):
                 return
             status, answer = i.entry(body)
             return self._send(status, answer)
+        if url.path == "/api/v2/log/entries":
+            if self._fault("rekor2"):
+                return
+            status, answer = i.entry_v2(body)
+            return self._send(status, answer)
         if url.path == "/api/v1/timestamp":
             if self._fault("tsa"):
                 return
@@ -489,8 +572,12 @@ def serve(state):
     write("trusted_root.json", root)
     write("signing_config.json", instance.signing_config())
     write("signing_config.no-tsa.json", instance.signing_config(tsa=False))
-    write("trust_config.json", {"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
-                                "trustedRoot": root, "signingConfig": instance.signing_config()})
+    write("signing_config.rekor2.json", instance.signing_config(rekor2=True))
+    write("signing_config.rekor2-no-tsa.json", instance.signing_config(tsa=False, rekor2=True))
+    trust_config = lambda config: {"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+                                   "trustedRoot": root, "signingConfig": config}
+    write("trust_config.json", trust_config(instance.signing_config()))
+    write("trust_config.rekor2.json", trust_config(instance.signing_config(rekor2=True)))
     open(os.path.join(state, "pid"), "w").write(str(os.getpid()))
     # `url` last: its presence says the instance is ready.
     open(os.path.join(state, "url.tmp"), "w").write(url)

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use modelseal_kernel::blob::BlobBundle;
 use modelseal_kernel::bundle::{Bundle, Evidence};
 use modelseal_kernel::fulcio::{Leaf, Matcher};
-use modelseal_kernel::services::{self, IdentityToken, SigningConfig, Verifier};
+use modelseal_kernel::services::{self, IdentityToken, RekorApi, SigningConfig, Verifier};
 use modelseal_kernel::tlog::ExpectedContent;
 use modelseal_kernel::trust::{BlobEvidence, Signer as Authority};
 use modelseal_kernel::trusted_root::TrustedRoot;
@@ -132,7 +132,9 @@ fn settings(aws: &AwsArgs) -> Settings {
 
 impl Online {
     /// The services this signing needs exist in the signing config, before anything is hashed.
-    fn check_services(&self) -> Result<()> {
+    /// A Rekor v2 log's entries carry no time, so logging there brings a timestamp with it
+    /// (from the signing config's TSA unless --timestamp-server-url names one).
+    fn check_services(&mut self) -> Result<()> {
         let now = modelseal_fetch::trust::now();
         let config = &self.instance.config;
         let bad = |e: &dyn std::fmt::Display| {
@@ -142,7 +144,16 @@ impl Online {
             )
         };
         if self.log {
-            config.rekor(now).map_err(|e| bad(&e))?;
+            let (log, api) = config.rekor(now).map_err(|e| bad(&e))?;
+            if api == RekorApi::V2 && self.timestamp.is_none() {
+                if config.tsa(now).is_none() {
+                    return Err(bad(&format!(
+                        "the signing config selects the Rekor v2 log {}, whose entries carry no time, and names no timestamp authority valid now",
+                        log.url
+                    )));
+                }
+                self.timestamp = Some(None);
+            }
         }
         if matches!(self.timestamp, Some(None)) && config.tsa(now).is_none() {
             return Err(bad(&"--timestamp: the signing config names no timestamp authority valid now; give --timestamp-server-url"));
@@ -172,7 +183,7 @@ impl Signing {
                     "drop --tlog-upload=false, or sign with --key",
                 ));
             }
-            let online = Online {
+            let mut online = Online {
                 instance: instance(args)?,
                 settings: settings(aws),
                 log: true,
@@ -204,7 +215,7 @@ impl Signing {
         }
         let log = cosign.tlog_upload == Some(true);
         let online = if log || timestamp.is_some() {
-            let online = Online {
+            let mut online = Online {
                 instance: instance(args)?,
                 settings: settings(aws),
                 log,
@@ -371,6 +382,7 @@ impl Signing {
                 payload,
                 &signature,
                 &verifier(signer),
+                signer.public_key(),
             )
             .map_err(|e| online_failure(&e))?;
         let json = oms::statement_bundle_json(signer, payload, &signature, &evidence);
@@ -401,7 +413,13 @@ impl Signing {
         };
         let signer = self.signer()?;
         let evidence = sigstore
-            .witness_digest(witness, digest, signature, &verifier(signer))
+            .witness_digest(
+                witness,
+                digest,
+                signature,
+                &verifier(signer),
+                signer.public_key(),
+            )
             .map_err(|e| online_failure(&e))?;
         let hint;
         let material = match signer.certificates() {

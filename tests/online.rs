@@ -1,6 +1,6 @@
 //! Signing through Sigstore's services: keyless (`sign`, `sign-blob`), and log entries and
 //! timestamps for key signatures, against a private Sigstore instance on loopback
-//! (scripts/sigstore-instance.py: OIDC, Fulcio, CT, Rekor v1, TSA, written with Python's
+//! (scripts/sigstore-instance.py: OIDC, Fulcio, CT, Rekor v1 and v2, TSA, written with Python's
 //! cryptography, not with modelseal). What we sign is verified by the real peers
 //! (model_signing 1.1.1, sigstore-python 4.5.1) and by our verifier; what they sign through the
 //! same instance verifies with ours. Every failure: exit 2, nothing written, no token printed.
@@ -721,7 +721,8 @@ fn keyless_push_and_sign_in_s3() {
 }
 
 /// Service discovery: a signing config without a TSA, `--timestamp-server-url` instead, and a
-/// config whose only log is a Rekor v2 log (not written yet: refused before anything is signed).
+/// config whose only log speaks an API modelseal does not write (refused before anything is
+/// signed).
 #[test]
 fn signing_configs_choose_the_services() {
     let Some(si) = Instance::start() else { return };
@@ -761,13 +762,13 @@ fn signing_configs_choose_the_services() {
         .is_some());
     std::fs::remove_file(d.join("f.sigstore.json")).unwrap();
 
-    let mut v2: serde_json::Value =
+    let mut v3: serde_json::Value =
         serde_json::from_slice(&std::fs::read(si.file("signing_config.json")).unwrap()).unwrap();
-    v2["rekorTlogUrls"][0]["majorApiVersion"] = 2.into();
-    std::fs::write(d.join("v2.json"), v2.to_string()).unwrap();
-    let r = sign(&["--signing-config", "v2.json"]);
+    v3["rekorTlogUrls"][0]["majorApiVersion"] = 3.into();
+    std::fs::write(d.join("v3.json"), v3.to_string()).unwrap();
+    let r = sign(&["--signing-config", "v3.json"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("Rekor v2"), "{}", r.stderr);
+    assert!(r.stderr.contains("Rekor v3"), "{}", r.stderr);
     assert!(!d.join("f.sigstore.json").exists());
 }
 
@@ -839,4 +840,280 @@ fn private_ca_signatures_get_log_entries_and_timestamps() {
         good,
         "model_signing refused our CA bundle with evidence: {out}"
     );
+}
+
+fn entry_kind(bundle: &Path) -> (String, String, bool) {
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    let entry = json.pointer("/verificationMaterial/tlogEntries/0").unwrap();
+    let text = |p: &str| {
+        entry
+            .pointer(p)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let stamped = json
+        .pointer("/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0")
+        .is_some();
+    assert!(
+        entry.get("inclusionPromise").is_none() && entry.get("integratedTime").is_none(),
+        "a Rekor v2 entry carries no SET and no integrated time: {entry}"
+    );
+    (
+        text("/kindVersion/kind"),
+        text("/kindVersion/version"),
+        stamped,
+    )
+}
+
+/// A signing config that lists a Rekor v2 log beside v1 selects v2 (the highest version, as
+/// sigstore-python picks): models and blobs get hashedrekord 0.0.2 entries (a model's DSSE
+/// envelope logged over its PAE, as sigstore-python logs it), each with the timestamp that is
+/// its time; model_signing and sigstore-python accept them, we
+/// accept what they write the same way, and a v2 log without a TSA, or a checkpoint the log's
+/// key did not sign, writes nothing.
+#[test]
+fn rekor_v2_logs_get_entries_with_timestamps() {
+    let Some(si) = Instance::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = model(d);
+    std::fs::write(d.join("blob.bin"), modelseal_testkit::noise(50_000, 11)).unwrap();
+    let tc = si.file("trust_config.rekor2.json");
+    let root = si.file("trusted_root.json");
+    let issuer = si.issuer();
+    let token = si.alice();
+    let who = [
+        "--certificate-identity",
+        "alice@example.com",
+        "--certificate-oidc-issuer",
+        issuer.as_str(),
+        "--trusted-root",
+        root.as_str(),
+    ];
+
+    // A keyless model: hashedrekord 0.0.2 over the envelope's PAE, and a timestamp nobody
+    // asked for (the log needs it).
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--identity-token",
+            &token,
+            "--trust-config",
+            &tc,
+        ],
+        &[],
+    );
+    ok(&r);
+    assert!(
+        r.stdout.contains("logged in Rekor, timestamped"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        entry_kind(&m.join("model.sig")),
+        ("hashedrekord".into(), "0.0.2".into(), true)
+    );
+    let mut args = vec!["verify", "model"];
+    args.extend(who);
+    ok(&run_in(d, &args, &[]));
+    let (good, out) = peer(
+        Command::new(venv_bin("model_signing").unwrap())
+            .current_dir(d)
+            .args([
+                "verify",
+                "sigstore",
+                "--trust_config",
+                &tc,
+                "--signature",
+                "model/model.sig",
+            ])
+            .args([
+                "--identity",
+                "alice@example.com",
+                "--identity_provider",
+                &issuer,
+                "model",
+            ]),
+    );
+    assert!(good, "model_signing refused our Rekor v2 model: {out}");
+
+    // A keyless blob: hashedrekord 0.0.2.
+    ok(&run_in(
+        d,
+        &[
+            "sign-blob",
+            "blob.bin",
+            "--identity-token",
+            &token,
+            "--trust-config",
+            &tc,
+        ],
+        &[],
+    ));
+    let bundle = d.join("blob.bin.sigstore.json");
+    assert_eq!(
+        entry_kind(&bundle),
+        ("hashedrekord".into(), "0.0.2".into(), true)
+    );
+    let (good, out) = peer(
+        Command::new(venv_bin("sigstore").unwrap())
+            .current_dir(d)
+            .args([
+                "--trust-config",
+                &tc,
+                "verify",
+                "identity",
+                "--bundle",
+                "blob.bin.sigstore.json",
+            ])
+            .args([
+                "--cert-identity",
+                "alice@example.com",
+                "--cert-oidc-issuer",
+                &issuer,
+                "blob.bin",
+            ]),
+    );
+    assert!(good, "sigstore-python refused our Rekor v2 blob: {out}");
+    let mut args = vec![
+        "verify-blob",
+        "blob.bin",
+        "--bundle",
+        "blob.bin.sigstore.json",
+    ];
+    args.extend(who);
+    ok(&run_in(d, &args, &[]));
+
+    // A key signature logged in v2: the key itself is the entry's verifier.
+    let pw = [("COSIGN_PASSWORD", "pw")];
+    ok(&run_in(d, &["generate-key-pair"], &pw));
+    ok(&run_in(
+        d,
+        &[
+            "sign-blob",
+            "blob.bin",
+            "--key",
+            "cosign.key",
+            "--tlog-upload",
+            "--trust-config",
+            &tc,
+            "--bundle",
+            "key.bundle",
+        ],
+        &pw,
+    ));
+    assert_eq!(
+        entry_kind(&d.join("key.bundle")),
+        ("hashedrekord".into(), "0.0.2".into(), true)
+    );
+    ok(&run_in(
+        d,
+        &[
+            "verify-blob",
+            "blob.bin",
+            "--key",
+            "cosign.pub",
+            "--bundle",
+            "key.bundle",
+            "--trusted-root",
+            &root,
+        ],
+        &[],
+    ));
+
+    // What the peers log in v2 through the instance verifies with us.
+    std::fs::remove_file(m.join("model.sig")).unwrap();
+    let script = format!(
+        "import pathlib, sys\nfrom model_signing import signing\n\
+         signing.Config().use_sigstore_signer(identity_token=sys.argv[1], trust_config=pathlib.Path({tc:?})).sign('model', 'model/model.sig')\n"
+    );
+    let (good, out) = peer(
+        Command::new(venv_bin("python").unwrap())
+            .current_dir(d)
+            .args(["-c", &script, &si.alice()]),
+    );
+    assert!(good, "model_signing could not sign through Rekor v2: {out}");
+    assert_eq!(entry_kind(&m.join("model.sig")).1, "0.0.2");
+    let mut args = vec!["verify", "model"];
+    args.extend(who);
+    ok(&run_in(d, &args, &[]));
+    let (good, out) = peer(
+        Command::new(venv_bin("sigstore").unwrap())
+            .current_dir(d)
+            .args([
+                "--trust-config",
+                &tc,
+                "sign",
+                "--identity-token",
+                &si.alice(),
+            ])
+            .args(["--bundle", "peer.sigstore.json", "blob.bin"]),
+    );
+    assert!(
+        good,
+        "sigstore-python could not sign through Rekor v2: {out}"
+    );
+    assert_eq!(entry_kind(&d.join("peer.sigstore.json")).1, "0.0.2");
+    let mut args = vec!["verify-blob", "blob.bin", "--bundle", "peer.sigstore.json"];
+    args.extend(who);
+    ok(&run_in(d, &args, &[]));
+
+    // Refusals: nothing written.
+    std::fs::remove_file(&bundle).unwrap();
+    let r = run_in(
+        d,
+        &[
+            "sign-blob",
+            "blob.bin",
+            "--identity-token",
+            &token,
+            "--signing-config",
+            &si.file("signing_config.rekor2-no-tsa.json"),
+            "--trusted-root",
+            &root,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Rekor v2") && r.stderr.contains("no timestamp authority"),
+        "{}",
+        r.stderr
+    );
+    assert!(!bundle.exists());
+    si.fault("rekor2", "bad-checkpoint");
+    let r = run_in(
+        d,
+        &[
+            "sign-blob",
+            "blob.bin",
+            "--identity-token",
+            &token,
+            "--trust-config",
+            &tc,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("checkpoint"), "{}", r.stderr);
+    assert!(!bundle.exists());
+    si.fault("rekor2", "500");
+    let r = run_in(
+        d,
+        &[
+            "sign-blob",
+            "blob.bin",
+            "--identity-token",
+            &token,
+            "--trust-config",
+            &tc,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("Rekor v2"), "{}", r.stderr);
+    assert!(!bundle.exists());
 }

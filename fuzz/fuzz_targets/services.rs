@@ -1,6 +1,6 @@
 //! What Sigstore's services and a CI job hand a signer: identity tokens, signing configs and
 //! client trust configs, Fulcio's answers (chain parsed, then checked against the carried root),
-//! Rekor v1's answers, RFC 3161 replies, and TUF metadata (a root update, then the other roles,
+//! Rekor v1's and v2's answers, RFC 3161 replies, and TUF metadata (a root update, then the other roles,
 //! against Sigstore's production TUF root). The first byte picks the reader.
 #![no_main]
 
@@ -51,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
         }
         4 => {
             let _ = services::rekor_entry(rest);
+            let _ = services::rekor_v2_entry(rest);
         }
         5 => {
             let mut t = Trusted::new(PRODUCTION_TUF_ROOT, NOW).unwrap();

@@ -1,7 +1,7 @@
 //! What a signer sends Sigstore's services, and how their answers are read before anything
 //! relies on them: the identity token's claims, a signing config (which Fulcio, Rekor and TSA
-//! to use), Fulcio's request and the certificate it returns, Rekor v1's proposed entries and
-//! the entry it logs, an RFC 3161 request and its reply.
+//! to use), Fulcio's request and the certificate it returns, the entries proposed to Rekor (v1
+//! and v2) and the entry it logs, an RFC 3161 request and its reply.
 //!
 //! No I/O: the shell carries the bytes. Nothing here is trusted for being returned by a
 //! service: a certificate is checked against the trusted root and the token before anything is
@@ -194,6 +194,25 @@ fn config(why: impl Into<String>) -> ServiceError {
     ServiceError::Config(why.into())
 }
 
+/// The API a Rekor log speaks: v1 entries carry an integrated time and a SET; v2 entries (a
+/// tile-backed log) carry an inclusion proof and checkpoint only, so a signature logged there
+/// needs an RFC 3161 timestamp for its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RekorApi {
+    V1,
+    V2,
+}
+
+impl RekorApi {
+    /// The path entries are proposed at, below the log's URL.
+    pub fn entries_path(self) -> &'static str {
+        match self {
+            RekorApi::V1 => "/api/v1/log/entries",
+            RekorApi::V2 => "/api/v2/log/entries",
+        }
+    }
+}
+
 /// One service of a signing config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
@@ -316,16 +335,19 @@ impl SigningConfig {
             .ok_or_else(|| config("the signing config names no Fulcio valid now"))
     }
 
-    /// The transparency log to upload to at `now`: the first valid Rekor v1. A config whose
-    /// only valid logs are Rekor v2 is refused: modelseal does not write v2 entries yet.
-    pub fn rekor(&self, now: u64) -> Result<&Service, ServiceError> {
-        let valid: Vec<&Service> = self.rekor.iter().filter(|s| s.valid_at(now)).collect();
-        if let Some(v1) = valid.iter().find(|s| s.major_api_version == 1) {
-            return Ok(v1);
+    /// The transparency log to upload to at `now`: among the valid logs of an API version
+    /// modelseal writes (Rekor v1 and v2), the first of the highest version, as sigstore-python
+    /// and cosign choose. A log of another version is never picked.
+    pub fn rekor(&self, now: u64) -> Result<(&Service, RekorApi), ServiceError> {
+        let valid = || self.rekor.iter().filter(|s| s.valid_at(now));
+        for (version, api) in [(2, RekorApi::V2), (1, RekorApi::V1)] {
+            if let Some(s) = valid().find(|s| s.major_api_version == version) {
+                return Ok((s, api));
+            }
         }
-        match valid.first() {
+        match valid().next() {
             Some(s) => Err(config(format!(
-                "the signing config's only log valid now is Rekor v{} ({}); modelseal uploads to Rekor v1 logs only",
+                "the signing config's only log valid now is Rekor v{} ({}); modelseal writes to Rekor v1 and v2 logs",
                 s.major_api_version, s.url
             ))),
             None => Err(config("the signing config names no transparency log valid now")),
@@ -573,6 +595,140 @@ pub fn rekor_entry(body: &[u8]) -> Result<Value, ServiceError> {
     Ok(entry)
 }
 
+// ---- Rekor v2 ----
+
+/// A signing key's `keyDetails` as Sigstore's protobufs name it (the curve and its hash).
+fn key_details(key: &PublicKey) -> Result<&'static str, ServiceError> {
+    match key.curve() {
+        Some(crate::Curve::P256) => Ok("PKIX_ECDSA_P256_SHA_256"),
+        Some(crate::Curve::P384) => Ok("PKIX_ECDSA_P384_SHA_384"),
+        Some(crate::Curve::P521) => Ok("PKIX_ECDSA_P521_SHA_512"),
+        None => Err(config(
+            "Rekor v2 entries take ECDSA signers; this key is not one",
+        )),
+    }
+}
+
+impl Verifier<'_> {
+    /// A v2 `Verifier` message: the certificate or key DER, and `keyDetails` of `key` (the
+    /// certificate's key when it is one).
+    fn v2(&self, key: &PublicKey) -> Result<Value, ServiceError> {
+        let details = key_details(key)?;
+        Ok(match self {
+            Verifier::Certificate(der) => {
+                json!({"x509Certificate": {"rawBytes": B64.encode(der)}, "keyDetails": details})
+            }
+            Verifier::Key(k) => {
+                json!({"publicKey": {"rawBytes": B64.encode(k.spki_der())}, "keyDetails": details})
+            }
+        })
+    }
+}
+
+/// A Rekor v2 `CreateEntryRequest` for a hashedrekord 0.0.2 entry: a signature over a digest
+/// (a blob), with the field names rekor-tiles reads (`hashedRekordRequestV0_0_2`). The digest
+/// must be the one the key's `keyDetails` names (SHA-256 for P-256).
+pub fn hashedrekord_request_v2(
+    digest: &Digest,
+    der_signature: &[u8],
+    verifier: &Verifier<'_>,
+    key: &PublicKey,
+) -> Result<String, ServiceError> {
+    if key.curve().map(crate::Curve::hash) != Some(digest.algorithm()) {
+        return Err(config(
+            "a Rekor v2 hashedrekord entry takes the digest its key's details name",
+        ));
+    }
+    Ok(json!({"hashedRekordRequestV0_0_2": {
+        "digest": B64.encode(digest.as_bytes()),
+        "signature": {"content": B64.encode(der_signature), "verifier": verifier.v2(key)?},
+    }})
+    .to_string())
+}
+
+/// A Rekor v2 `CreateEntryRequest` for a DSSE envelope (a model's statement). Rekor v2 logs
+/// envelopes as hashedrekord 0.0.2 entries over the digest of their PAE, the signature being
+/// the envelope's (Rekor v2 spec 6.1.4): what sigstore-python writes and verifies.
+pub fn dsse_request_v2(
+    payload_type: &str,
+    payload: &[u8],
+    der_signature: &[u8],
+    verifier: &Verifier<'_>,
+    key: &PublicKey,
+) -> Result<String, ServiceError> {
+    let hash = key
+        .curve()
+        .map(crate::Curve::hash)
+        .ok_or_else(|| config("Rekor v2 entries take ECDSA signers; this key is not one"))?;
+    let digest = hash.digest(&crate::dsse::pae(payload_type, payload));
+    hashedrekord_request_v2(&digest, der_signature, verifier, key)
+}
+
+/// Rekor v2's answer (a `TransparencyLogEntry`, protobuf JSON) as the bundle's `tlogEntries[]`
+/// item: the fields a v2 entry has (no integrated time, no SET), their shapes checked and
+/// written as the bundle writes them. Not verified here: the finished bundle is, and a v2
+/// entry there needs its inclusion proof, its checkpoint and a timestamp.
+pub fn rekor_v2_entry(body: &[u8]) -> Result<Value, ServiceError> {
+    let answer = |why: &str| ServiceError::Answer {
+        service: "Rekor v2",
+        why: why.to_string(),
+    };
+    let e: Value = serde_json::from_slice(body).map_err(|_| answer("a body that is not JSON"))?;
+    // protobuf JSON writes 64-bit integers as strings, but accepts numbers.
+    let int = |p: &str| -> Result<String, ServiceError> {
+        match e.pointer(p) {
+            Some(Value::String(s)) if s.parse::<u64>().is_ok() => Ok(s.clone()),
+            Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.to_string()),
+            None if p.ends_with("logIndex") => Ok("0".into()),
+            _ => Err(answer(&format!("no integer at {p}"))),
+        }
+    };
+    let b64 = |p: &str| -> Result<String, ServiceError> {
+        e.pointer(p)
+            .and_then(Value::as_str)
+            .filter(|s| B64.decode(s).is_ok())
+            .map(str::to_string)
+            .ok_or_else(|| answer(&format!("no base64 at {p}")))
+    };
+    let text = |p: &str| -> Result<String, ServiceError> {
+        e.pointer(p)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| answer(&format!("no text at {p}")))
+    };
+    let (kind, version) = (text("/kindVersion/kind")?, text("/kindVersion/version")?);
+    if (kind.as_str(), version.as_str()) != ("hashedrekord", "0.0.2") {
+        return Err(answer(&format!(
+            "a {kind} {version} entry, not a Rekor v2 one"
+        )));
+    }
+    let hashes = e
+        .pointer("/inclusionProof/hashes")
+        .and_then(Value::as_array)
+        .ok_or_else(|| answer("an inclusion proof without hashes"))?
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .filter(|s| B64.decode(s).is_ok())
+                .map(str::to_string)
+                .ok_or_else(|| answer("a proof hash that is not base64"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({
+        "logIndex": int("/logIndex")?,
+        "logId": {"keyId": b64("/logId/keyId")?},
+        "kindVersion": {"kind": kind, "version": version},
+        "inclusionProof": {
+            "logIndex": int("/inclusionProof/logIndex")?,
+            "rootHash": b64("/inclusionProof/rootHash")?,
+            "treeSize": int("/inclusionProof/treeSize")?,
+            "hashes": hashes,
+            "checkpoint": {"envelope": text("/inclusionProof/checkpoint/envelope")?},
+        },
+        "canonicalizedBody": b64("/canonicalizedBody")?,
+    }))
+}
+
 // ---- RFC 3161 ----
 
 const SHA256_OID: &str = "2.16.840.1.101.3.4.2.1";
@@ -695,23 +851,90 @@ mod tests {
             "tsaUrls":[]}"#).unwrap();
         let now = 1_700_000_000;
         assert_eq!(c.fulcio(now).unwrap().url, "https://fulcio");
-        assert_eq!(c.rekor(now).unwrap().url, "http://v1");
+        // The highest version a client writes wins, as sigstore-python and cosign pick.
+        let (log, api) = c.rekor(now).unwrap();
+        assert_eq!((log.url.as_str(), api), ("https://v2", RekorApi::V2));
         assert!(c.tsa(now).is_none());
-        let v2_only = SigningConfig {
+        let only = |version| SigningConfig {
             rekor: c
                 .rekor
                 .iter()
-                .filter(|s| s.major_api_version == 2)
+                .filter(|s| s.major_api_version == version)
                 .cloned()
                 .collect(),
             ..c.clone()
         };
-        assert!(v2_only
-            .rekor(now)
-            .unwrap_err()
-            .to_string()
-            .contains("Rekor v2"));
+        let v1 = only(1);
+        assert_eq!(v1.rekor(now).unwrap().0.url, "http://v1");
+        assert_eq!(v1.rekor(now).unwrap().1, RekorApi::V1);
+        let mut v3 = only(2);
+        v3.rekor[0].major_api_version = 3;
+        assert!(v3.rekor(now).unwrap_err().to_string().contains("Rekor v3"));
         assert!(SigningConfig::from_json(b"{\"mediaType\":\"x\"}").is_err());
+    }
+
+    #[test]
+    fn rekor_v2_requests_and_answers() {
+        let key = PublicKey::from_pem(include_bytes!(
+            "../../testdata/model-signing/dir-basic/keys/signer.pub.pem"
+        ))
+        .unwrap();
+        let details = key_details(&key).unwrap();
+        let digest = key.curve().unwrap().hash().digest(b"blob");
+        let req: Value = serde_json::from_str(
+            &hashedrekord_request_v2(&digest, b"sig", &Verifier::Key(&key), &key).unwrap(),
+        )
+        .unwrap();
+        let r = &req["hashedRekordRequestV0_0_2"];
+        assert_eq!(r["digest"], B64.encode(digest.as_bytes()));
+        assert_eq!(r["signature"]["verifier"]["keyDetails"], details);
+        assert_eq!(
+            r["signature"]["verifier"]["publicKey"]["rawBytes"],
+            B64.encode(key.spki_der())
+        );
+        // Another hash than the key's is refused, not logged.
+        let other = if digest.algorithm() == HashAlgorithm::Sha256 {
+            HashAlgorithm::Sha384
+        } else {
+            HashAlgorithm::Sha256
+        };
+        assert!(hashedrekord_request_v2(
+            &other.digest(b"blob"),
+            b"sig",
+            &Verifier::Key(&key),
+            &key
+        )
+        .is_err());
+        // A DSSE envelope: a hashedrekord over its PAE.
+        let req: Value = serde_json::from_str(
+            &dsse_request_v2("t", b"p", b"sig", &Verifier::Key(&key), &key).unwrap(),
+        )
+        .unwrap();
+        let pae = key
+            .curve()
+            .unwrap()
+            .hash()
+            .digest(&crate::dsse::pae("t", b"p"));
+        assert_eq!(
+            req["hashedRekordRequestV0_0_2"]["digest"],
+            B64.encode(pae.as_bytes())
+        );
+
+        // The answer: integers as strings or numbers, a zero index omitted (protobuf JSON).
+        let answer = |kind: &str, root: &str| {
+            json!({"logId": {"keyId": "AAAA"}, "kindVersion": {"kind": kind, "version": "0.0.2"},
+                   "inclusionProof": {"rootHash": root, "treeSize": 1, "hashes": [],
+                                      "checkpoint": {"envelope": "o\n1\nAAAA\n\n\u{2014} o AAAAAA\n"}},
+                   "canonicalizedBody": "e30="})
+            .to_string()
+        };
+        let entry = rekor_v2_entry(answer("hashedrekord", "AAAA").as_bytes()).unwrap();
+        assert_eq!(entry["logIndex"], "0");
+        assert_eq!(entry["inclusionProof"]["treeSize"], "1");
+        assert!(entry.get("integratedTime").is_none());
+        assert!(rekor_v2_entry(answer("dsse", "AAAA").as_bytes()).is_err());
+        assert!(rekor_v2_entry(answer("hashedrekord", "not base64!").as_bytes()).is_err());
+        assert!(rekor_v2_entry(b"[]").is_err());
     }
 
     #[test]

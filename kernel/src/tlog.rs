@@ -1,9 +1,10 @@
-//! Rekor v1 transparency-log entries in a bundle: the signed entry timestamp (inclusion
-//! promise), the Merkle inclusion proof (RFC 6962/9162) with its signed checkpoint, and the check
-//! that the logged body is this bundle's signature, signer and artifact (CVE-2022-36056).
+//! Transparency-log entries in a bundle: the signed entry timestamp (inclusion promise, Rekor
+//! v1), the Merkle inclusion proof (RFC 6962/9162) with its signed checkpoint, and the check that
+//! the logged body is this bundle's signature, signer and artifact (CVE-2022-36056).
 //!
-//! Entry kinds: hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2. Rekor v2 entries (hashedrekord and
-//! dsse 0.0.2, Ed25519 checkpoints with cosignatures) are not verified yet and are refused.
+//! Entry kinds: Rekor v1's hashedrekord 0.0.1, dsse 0.0.1 and intoto 0.0.2; Rekor v2's
+//! hashedrekord 0.0.2 (over an artifact's digest, or a DSSE envelope's PAE) and dsse 0.0.2, whose
+//! checkpoints may carry Ed25519 signatures and witness cosignatures.
 
 use std::fmt;
 

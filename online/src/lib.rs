@@ -1,6 +1,6 @@
 //! modelseal's client for Sigstore's services: an identity token from where CI puts one, a
-//! Fulcio certificate for an ephemeral key, a Rekor v1 entry and an RFC 3161 timestamp for a
-//! signature. It moves bytes; the kernel ([`modelseal_kernel::services`]) builds every request
+//! Fulcio certificate for an ephemeral key, a Rekor entry (v1 or v2, as the signing config
+//! selects) and an RFC 3161 timestamp for a signature. It moves bytes; the kernel ([`modelseal_kernel::services`]) builds every request
 //! and reads every answer, and checks Fulcio's certificate before the key signs anything. The
 //! caller verifies the finished bundle with the kernel's verifier before writing it.
 //!
@@ -11,7 +11,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use modelseal_kernel::bundle::Evidence;
-use modelseal_kernel::services::{self, IdentityToken, ServiceError, SigningConfig, Verifier};
+use modelseal_kernel::services::{
+    self, IdentityToken, RekorApi, ServiceError, SigningConfig, Verifier,
+};
 use modelseal_kernel::trusted_root::TrustedRoot;
 use modelseal_kernel::{Curve, Digest, PrivateKey, PublicKey, SignError, Signer};
 
@@ -295,7 +297,8 @@ impl<'a> Sigstore<'a> {
         })
     }
 
-    /// The evidence `witness` asks for, for a DSSE envelope (a model's statement).
+    /// The evidence `witness` asks for, for a DSSE envelope (a model's statement), signed by
+    /// `key`.
     pub fn witness_envelope(
         &self,
         witness: Witness<'_>,
@@ -303,37 +306,56 @@ impl<'a> Sigstore<'a> {
         payload: &[u8],
         signature: &[u8],
         verifier: &Verifier<'_>,
+        key: &PublicKey,
     ) -> Result<Evidence, OnlineError> {
-        let proposal = services::dsse_request(payload_type, payload, signature, verifier);
-        self.witness(witness, proposal, signature)
+        self.witness(witness, signature, |api| match api {
+            RekorApi::V1 => Ok(services::dsse_request(
+                payload_type,
+                payload,
+                signature,
+                verifier,
+            )),
+            RekorApi::V2 => {
+                services::dsse_request_v2(payload_type, payload, signature, verifier, key)
+            }
+        })
     }
 
-    /// The evidence `witness` asks for, for a signature over a file's digest (a blob).
+    /// The evidence `witness` asks for, for a signature over a file's digest (a blob), signed
+    /// by `key`.
     pub fn witness_digest(
         &self,
         witness: Witness<'_>,
         digest: &Digest,
         signature: &[u8],
         verifier: &Verifier<'_>,
+        key: &PublicKey,
     ) -> Result<Evidence, OnlineError> {
-        let proposal = if witness.log {
-            services::hashedrekord_request(digest, signature, verifier)
-                .map_err(OnlineError::Service)?
-        } else {
-            String::new()
-        };
-        self.witness(witness, proposal, signature)
+        self.witness(witness, signature, |api| match api {
+            RekorApi::V1 => services::hashedrekord_request(digest, signature, verifier),
+            RekorApi::V2 => services::hashedrekord_request_v2(digest, signature, verifier, key),
+        })
+    }
+
+    /// The log the signing config selects now, and the API it speaks.
+    pub fn log(&self) -> Result<(&services::Service, RekorApi), OnlineError> {
+        self.instance
+            .config
+            .rekor(now())
+            .map_err(OnlineError::Service)
     }
 
     fn witness(
         &self,
         witness: Witness<'_>,
-        proposal: String,
         signature: &[u8],
+        proposal: impl FnOnce(RekorApi) -> Result<String, ServiceError>,
     ) -> Result<Evidence, OnlineError> {
         let mut evidence = Evidence::default();
-        // The timestamp first: it is over the signature alone, and a log without integrated
-        // times (Rekor v2) needs one.
+        let log = if witness.log { Some(self.log()?) } else { None };
+        // The timestamp first: it is over the signature alone. (A Rekor v2 entry carries no
+        // time, so its signature needs one: the caller asks, and the finished bundle's
+        // verification refuses a v2 entry without one.)
         if let Some(given) = witness.timestamp {
             let url = match given {
                 Some(url) => url.to_string(),
@@ -344,7 +366,7 @@ impl<'a> Sigstore<'a> {
                     .map(|s| s.url.clone())
                     .ok_or_else(|| {
                         OnlineError::Service(ServiceError::Config(
-                            "--timestamp: the signing config names no timestamp authority valid now; give --timestamp-server-url".into(),
+                            "the signing config names no timestamp authority valid now; give --timestamp-server-url".into(),
                         ))
                     })?,
             };
@@ -365,26 +387,29 @@ impl<'a> Sigstore<'a> {
                 .timestamps
                 .push(services::timestamp_reply(&reply, nonce).map_err(OnlineError::Service)?);
         }
-        if witness.log {
-            let rekor = self
-                .instance
-                .config
-                .rekor(now())
-                .map_err(OnlineError::Service)?;
-            let url = format!("{}/api/v1/log/entries", rekor.url);
+        if let Some((rekor, api)) = log {
+            let body = proposal(api).map_err(OnlineError::Service)?;
+            let url = format!("{}{}", rekor.url, api.entries_path());
             let answer = self.send(Request {
-                service: "Rekor",
+                service: match api {
+                    RekorApi::V1 => "Rekor",
+                    RekorApi::V2 => "Rekor v2",
+                },
                 url: &url,
                 method: "POST",
                 content_type: "application/json",
                 accept: "application/json",
                 bearer: None,
                 secret: None,
-                body: proposal.into_bytes(),
+                body: body.into_bytes(),
             })?;
+            let entry = match api {
+                RekorApi::V1 => services::rekor_entry(&answer),
+                RekorApi::V2 => services::rekor_v2_entry(&answer),
+            };
             evidence
                 .tlog_entries
-                .push(services::rekor_entry(&answer).map_err(OnlineError::Service)?);
+                .push(entry.map_err(OnlineError::Service)?);
         }
         Ok(evidence)
     }
