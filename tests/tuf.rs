@@ -243,8 +243,11 @@ fn rollback_freeze_and_tampering_are_refused_and_leave_the_cache() {
         );
         assert_eq!(f.show(), before, "a refused update changed the cache");
     };
-    // A timestamp older than the cached one.
+    // A timestamp older than the cached one; still refused after a rotation of the root keys
+    // alone (only new timestamp or snapshot keys void the floor, TUF 5.3.11).
     f.repo(&["rollback"]);
+    refused("rollback");
+    f.repo(&["rotate-root"]);
     refused("rollback");
     // An expired timestamp (a freeze).
     f.repo(&["expire"]);

@@ -243,6 +243,22 @@ pub struct Root {
     roles: BTreeMap<String, Role>,
 }
 
+impl Root {
+    /// Whether `other` gives `role` the same key ids and threshold: when the timestamp or
+    /// snapshot keys rotate, what the old keys signed is no longer a floor for rollback checks
+    /// (5.3.11); any other rotation leaves that floor in place.
+    pub fn same_role_keys(&self, other: &Root, role: &str) -> bool {
+        fn ids<'r>(r: &'r Root, role: &str) -> Option<(Vec<&'r str>, u64)> {
+            r.roles.get(role).map(|x| {
+                let mut ids: Vec<&str> = x.keys.iter().map(|(id, _)| id.as_str()).collect();
+                ids.sort_unstable();
+                (ids, x.threshold)
+            })
+        }
+        ids(self, role) == ids(other, role)
+    }
+}
+
 fn key_of(k: &WireKey) -> Option<LogPublicKey> {
     match (k.keytype.as_str(), k.scheme.as_str()) {
         ("ecdsa" | "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256") => {
@@ -668,5 +684,20 @@ mod tests {
             Trusted::new(&bytes, 0),
             Err(TufError::Threshold { .. })
         ));
+    }
+
+    #[test]
+    fn role_key_rotations_are_told_apart() {
+        let root = Trusted::new(PRODUCTION_TUF_ROOT, 0).unwrap().root().clone();
+        let mut next = root.clone();
+        for role in ["root", "timestamp", "snapshot", "targets"] {
+            assert!(root.same_role_keys(&next, role));
+        }
+        next.roles.get_mut("root").unwrap().keys.pop();
+        assert!(!root.same_role_keys(&next, "root"));
+        assert!(root.same_role_keys(&next, "timestamp"));
+        next.roles.get_mut("timestamp").unwrap().threshold += 1;
+        assert!(!root.same_role_keys(&next, "timestamp"));
+        assert!(root.same_role_keys(&next, "snapshot"));
     }
 }

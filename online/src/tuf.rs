@@ -198,7 +198,8 @@ pub fn update(
     };
     let mut trusted = Trusted::new(&start, now).map_err(UpdateError::Tuf)?;
     let mut root_bytes = start;
-    let first = trusted.root().version;
+    let first_root = trusted.root().clone();
+    let first = first_root.version;
     loop {
         let next = trusted.root().version + 1;
         if next - first > MAX_ROOT_ROTATIONS {
@@ -216,8 +217,11 @@ pub fn update(
         }
     }
     trusted.check_root_fresh().map_err(UpdateError::Tuf)?;
-    // A new root key set invalidates what the old keys vouched for (5.3.11).
-    let rotated = trusted.root().version != first;
+    // 5.3.11: new timestamp or snapshot keys void what the old ones signed as the rollback
+    // floor; a rotation of other keys (root, targets) keeps it.
+    let rotated = ["timestamp", "snapshot"]
+        .iter()
+        .any(|role| !first_root.same_role_keys(trusted.root(), role));
     let previous = |f: &str| if rotated { None } else { cached(f) };
 
     // 5.4-5.6.
