@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Keyless signing against a private Sigstore instance on loopback (scripts/sigstore-instance.py:
-# OIDC, Fulcio, Rekor v1, TSA), beside model_signing 1.1.1 (its Python API, the same token
+# OIDC, Fulcio, Rekor v1 and v2, TSA), beside model_signing 1.1.1 (its Python API, the same token
 # kind and ClientTrustConfig) and sigstore-python 4.5.1 (`sigstore sign`, a blob) on the same
 # instance and data, in one run:
 #   bench/sign-keyless.sh [RUNS]   (default 5; median wall seconds, one process per run)
@@ -9,6 +9,8 @@
 # bundle it made before writing it). Then `sign --key` of the same models for the cost of
 # the services (its cosign.key is scrypt-encrypted: opening it costs about 0.15 s), and
 # `openssl dgst -sha256` of the 1 GiB file (one core's SHA-256 with SHA-NI: the hashing floor).
+# The small model is also signed through the instance's Rekor v2 log (trust_config.rekor2.json:
+# a hashedrekord 0.0.2 entry and the TSA timestamp it needs), by modelseal and model_signing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -27,6 +29,7 @@ trap 'kill $INSTANCE 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -f "$W/instance/url" ] && break; sleep 0.1; done
 URL=$(cat "$W/instance/url")
 TC=$W/instance/trust_config.json
+TC2=$W/instance/trust_config.rekor2.json
 token() { curl -s "$URL/oidc/token?sub=bench&email=bench@example.com"; }
 
 mkdir -p "$W/small" "$W/big"
@@ -50,6 +53,8 @@ secs() {
 }
 ms_sign() { "$MS" sign "$1" --identity-token "$(token)" --trust-config "$TC"; }
 ms_sign_ts() { "$MS" sign "$1" --identity-token "$(token)" --trust-config "$TC" --timestamp; }
+ms_sign_v2() { "$MS" sign "$1" --identity-token "$(token)" --trust-config "$TC2"; }
+mls_sign_v2() { TC=$TC2 mls_sign "$1"; }
 ms_blob() { "$MS" sign-blob "$1" --identity-token "$(token)" --trust-config "$TC" --bundle "$1.bundle"; }
 mls_sign() {
   "$PY" -c 'import pathlib, sys
@@ -68,6 +73,8 @@ for m in small big; do
   secs "$m: model_signing 1.1.1 sign (sigstore method, API)" mls_sign "$m"
   secs "$m: modelseal sign --key (no services)" key_sign "$m"
 done
+secs "small: modelseal sign (keyless, Rekor v2 + TSA timestamp)" ms_sign_v2 small
+secs "small: model_signing 1.1.1 sign (Rekor v2 + TSA timestamp)" mls_sign_v2 small
 secs "big file: modelseal sign-blob (keyless)" ms_blob big/model.safetensors
 secs "big file: sigstore-python 4.5.1 sign (blob)" sp_blob big/model.safetensors
 secs "floor: openssl dgst -sha256 of the 1 GiB file" openssl dgst -sha256 big/model.safetensors
