@@ -65,7 +65,7 @@ impl Aws {
             accelerate: false,
             profile: args.kms.profile.clone(),
         };
-        let mut tuning = tuning_from_env();
+        let mut tuning = tuning_from_env()?;
         tuning.connect_timeout = seconds("--connect-timeout", args.kms.connect_timeout)?;
         tuning.read_timeout = seconds("--read-timeout", args.kms.read_timeout)?;
         tuning.max_attempts = args.kms.max_attempts;
@@ -177,25 +177,15 @@ pub fn credentials_failure(p: &CredentialsProblem, message: &str) -> Failure {
     Failure::cannot_check(message, hint).with_debug(p.detail.clone())
 }
 
-/// The engine's tuning, adjustable for unusual stores: `MODELSEAL_S3_RANGE_MIB` (bytes per
-/// ranged GET), `MODELSEAL_S3_CONCURRENCY` (ranges in flight; memory is about their product),
-/// `MODELSEAL_S3_OBJECTS` (objects at once).
-pub fn tuning_from_env() -> Tuning {
-    let num = |var: &str| {
-        std::env::var(var)
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|n| *n > 0)
-    };
-    let mut t = Tuning::default();
-    if let Some(mib) = num("MODELSEAL_S3_RANGE_MIB") {
-        t.range_size = mib << 20;
-    }
-    if let Some(n) = num("MODELSEAL_S3_CONCURRENCY") {
-        t.max_in_flight = n as usize;
-    }
-    if let Some(n) = num("MODELSEAL_S3_OBJECTS") {
-        t.parallel_objects = n as usize;
-    }
-    t
+/// The engine's tuning: the defaults and `MODELSEAL_S3_*` variables modelseal-init reads too
+/// (one function, [`Tuning::with_env`]); a bad value is a usage error naming the variable.
+pub fn tuning_from_env() -> Result<Tuning, Failure> {
+    Tuning::default()
+        .with_env(|var| std::env::var(var).ok())
+        .map_err(|e| {
+            Failure::cannot_check(
+                e.to_string(),
+                format!("set {} to a positive whole number, or unset it", e.var),
+            )
+        })
 }

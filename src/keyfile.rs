@@ -146,7 +146,7 @@ pub fn policy(args: &crate::cli::TrustArgs, aws: Option<&Aws>) -> Result<Policy,
     let document = match &args.policy {
         Some(path) => modelseal_fetch::trust::read_policy_file(path).map_err(|e| {
             Failure::cannot_check(
-                e,
+                e.to_string(),
                 "fix the policy (modelseal trust check FILE says what it holds)",
             )
         })?,

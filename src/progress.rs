@@ -25,7 +25,7 @@ pub fn configure(quiet: bool) -> crate::failure::Result<()> {
     let every = lines::interval(std::env::var("MODELSEAL_PROGRESS_SECONDS").ok().as_deref())
         .map_err(|e| {
             crate::failure::Failure::cannot_check(
-                e,
+                format!("MODELSEAL_PROGRESS_SECONDS {e}"),
                 "unset it, or give seconds, e.g. MODELSEAL_PROGRESS_SECONDS=10",
             )
         })?;

@@ -23,12 +23,47 @@ pub fn default_root() -> Vec<u8> {
     modelseal_kernel::trusted_root::PRODUCTION.to_vec()
 }
 
+/// A policy file that cannot be read, or is not a policy.
+#[derive(Debug)]
+pub enum PolicyFileError {
+    Read {
+        path: std::path::PathBuf,
+        error: evidence::EvidenceError,
+    },
+    Document {
+        path: std::path::PathBuf,
+        error: PolicyError,
+    },
+}
+
+impl std::fmt::Display for PolicyFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicyFileError::Read { path, error } => {
+                write!(f, "cannot read trust policy {}: {error}", path.display())
+            }
+            PolicyFileError::Document { path, error } => {
+                write!(f, "trust policy {}: {error}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for PolicyFileError {}
+
 /// Reads a policy document from a file (bounded, regular, links followed). The error names the
 /// file; a document error names the field.
-pub fn read_policy_file(path: &Path) -> Result<Document, String> {
-    let bytes = evidence::read(path, POLICY_LIMIT, Links::Follow)
-        .map_err(|e| format!("cannot read trust policy {}: {e}", path.display()))?;
-    Document::from_json(&bytes).map_err(|e| format!("trust policy {}: {e}", path.display()))
+pub fn read_policy_file(path: &Path) -> Result<Document, PolicyFileError> {
+    let bytes = evidence::read(path, POLICY_LIMIT, Links::Follow).map_err(|error| {
+        PolicyFileError::Read {
+            path: path.to_path_buf(),
+            error,
+        }
+    })?;
+    Document::from_json(&bytes).map_err(|error| PolicyFileError::Document {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// The shorthand's one-rule document, or `None` when it names no trust.

@@ -1,14 +1,56 @@
 //! What modelseal-init reads from its environment: KServe's S3 variables (and the STORAGE_CONFIG
-//! JSON form), the allow/ignore patterns, and modelseal's trust settings. Pure: it takes the
-//! environment as a map, so every rule is testable.
+//! JSON form), timeouts and download tuning, the allow/ignore patterns, and modelseal's trust
+//! settings. Pure: it takes the environment as a map, so every rule is testable.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use modelseal_kernel::trust::document::PolicyError;
 use modelseal_kernel::trust::document::{KeySource, RootSource, Shorthand, Source};
 use modelseal_kernel::Digest;
+use modelseal_s3::Tuning;
 
 pub type Env = BTreeMap<String, String>;
+
+/// Why the environment cannot be used. Every variant names the variables involved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A variable whose value cannot be used: `why` follows the variable's name.
+    Value { var: String, why: String },
+    /// Variables that exclude each other (the sentence names them and says which to unset).
+    Conflict(String),
+    /// The trust variables name trust the kernel's shorthand rules refuse.
+    Trust(PolicyError),
+    /// No trust variable is set: modelseal-init never places an unverified model.
+    NoTrust,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Value { var, why } => write!(f, "{var} {why}"),
+            ConfigError::Conflict(why) => f.write_str(why),
+            ConfigError::Trust(e) => write!(f, "{e}"),
+            ConfigError::NoTrust => f.write_str(
+                "no trust configured: set MODELSEAL_PUBLIC_KEY (a PEM file), MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY (awskms://...) \
+                 or MODELSEAL_CERTIFICATE_CHAIN (a private CA), or keyless MODELSEAL_CERTIFICATE_IDENTITY + \
+                 MODELSEAL_CERTIFICATE_OIDC_ISSUER, or MODELSEAL_POLICY / MODELSEAL_POLICY_JSON (a trust policy), \
+                 or VERIFICATION_DIGEST for a single-file model; modelseal-init never places an unverified model",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn value(var: &str, why: impl Into<String>) -> ConfigError {
+    ConfigError::Value {
+        var: var.to_string(),
+        why: why.into(),
+    }
+}
 
 /// How to reach S3.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -115,13 +157,13 @@ impl TrustSettings {
 
     /// The trust this environment names, its combinations checked (by the kernel's shorthand
     /// rules, as the CLI's flags are). Nothing is read here.
-    pub fn source(&self) -> Result<TrustSource, String> {
+    pub fn source(&self) -> Result<TrustSource, ConfigError> {
         let named = |name: &str, v: &Option<String>| v.clone().map(|v| (name.to_string(), v));
         let policy = match (&self.policy, &self.policy_json) {
             (Some(_), Some(_)) => {
-                return Err(
+                return Err(ConfigError::Conflict(
                     "MODELSEAL_POLICY and MODELSEAL_POLICY_JSON are both set; give one".into(),
-                )
+                ))
             }
             (Some(path), None) => Some(("MODELSEAL_POLICY", TrustSource::Policy(path.clone()))),
             (None, Some(text)) => Some((
@@ -139,10 +181,10 @@ impl TrustSettings {
                 .map(|(n, _)| *n)
                 .collect();
             if !others.is_empty() {
-                return Err(format!(
+                return Err(ConfigError::Conflict(format!(
                     "{var} is the whole trust; unset {} (put them in the policy)",
                     others.join(", ")
-                ));
+                )));
             }
             return Ok(source);
         }
@@ -164,11 +206,15 @@ impl TrustSettings {
             .filter_map(|(n, k)| k.map(|k| (n.to_string(), k)));
         let key = keys.next();
         if let (Some((first, _)), Some((second, _))) = (&key, keys.next()) {
-            return Err(format!("{first} and {second} are two keys; set one"));
+            return Err(ConfigError::Conflict(format!(
+                "{first} and {second} are two keys; set one"
+            )));
         }
         let certificates = match (&self.certificate_chain, &self.certificate_chain_pem) {
             (Some(_), Some(_)) => {
-                return Err("MODELSEAL_CERTIFICATE_CHAIN and MODELSEAL_CERTIFICATE_CHAIN_PEM are both set; set one".into())
+                return Err(ConfigError::Conflict(
+                    "MODELSEAL_CERTIFICATE_CHAIN and MODELSEAL_CERTIFICATE_CHAIN_PEM are both set; set one".into(),
+                ))
             }
             (Some(path), None) => Some((
                 "MODELSEAL_CERTIFICATE_CHAIN".to_string(),
@@ -203,17 +249,11 @@ impl TrustSettings {
                 )
             }),
         };
-        match shorthand.clone().document().map_err(|e| e.to_string())? {
+        match shorthand.clone().document().map_err(ConfigError::Trust)? {
             Some(_) => Ok(TrustSource::Shorthand(Box::new(shorthand))),
             None => match &self.pin {
                 Some(pin) => Ok(TrustSource::PinOnly(pin.clone())),
-                None => Err(
-                    "no trust configured: set MODELSEAL_PUBLIC_KEY (a PEM file), MODELSEAL_PUBLIC_KEY_PEM, MODELSEAL_KEY (awskms://...) \
-                     or MODELSEAL_CERTIFICATE_CHAIN (a private CA), or keyless MODELSEAL_CERTIFICATE_IDENTITY + \
-                     MODELSEAL_CERTIFICATE_OIDC_ISSUER, or MODELSEAL_POLICY / MODELSEAL_POLICY_JSON (a trust policy), \
-                     or VERIFICATION_DIGEST for a single-file model; modelseal-init never places an unverified model"
-                        .into(),
-                ),
+                None => Err(ConfigError::NoTrust),
             },
         }
     }
@@ -229,6 +269,58 @@ pub struct Config {
     /// cover (training leftovers) are skipped, never placed, instead of refusing the model.
     pub ignore_unsigned_files: bool,
     pub termination_log: PathBuf,
+    /// Ranges, concurrency, timeouts and attempts for the S3 engine.
+    pub tuning: Tuning,
+    /// MODELSEAL_MAX_UNPACKED_BYTES: how far a single archive may expand.
+    pub max_unpacked: u64,
+    /// MODELSEAL_PROGRESS_SECONDS: one progress line per interval while a model downloads.
+    pub progress_every: Duration,
+}
+
+/// Unpacked archives may not grow past this many bytes unless MODELSEAL_MAX_UNPACKED_BYTES says.
+pub const DEFAULT_MAX_UNPACKED: u64 = 256 << 30;
+
+/// The engine's tuning: the download sizes both binaries read ([`Tuning::with_env`]: 6 MiB x
+/// 6 ranges, 52 MiB peak RSS measured, under the 64 MiB budget, and no larger setting measured
+/// faster on loopback), then KServe's `S3_CONNECT_TIMEOUT` (15 s), `S3_READ_TIMEOUT` (30 s) and
+/// `S3_MAX_ATTEMPTS`; attempts default to 5, not KServe's 3, because a retried range resumes
+/// where it broke.
+fn tuning(env: &Env) -> Result<Tuning, ConfigError> {
+    let seconds = |var: &str, default: Duration| match non_empty(env, var) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| value(var, format!("'{v}' is not a positive number of seconds"))),
+    };
+    let mut t = Tuning::default()
+        .with_env(|var| env.get(var).cloned())
+        .map_err(|e| {
+            value(
+                e.var,
+                format!("'{}' is not a positive whole number", e.value),
+            )
+        })?;
+    t.connect_timeout = seconds("S3_CONNECT_TIMEOUT", modelseal_s3::DEFAULT_CONNECT_TIMEOUT)?;
+    t.read_timeout = seconds("S3_READ_TIMEOUT", modelseal_s3::DEFAULT_READ_TIMEOUT)?;
+    if let Some(v) = non_empty(env, "S3_MAX_ATTEMPTS") {
+        t.max_attempts = v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            value(
+                "S3_MAX_ATTEMPTS",
+                format!("'{v}' is not a positive whole number"),
+            )
+        })?;
+    }
+    Ok(t)
+}
+
+/// MODELSEAL_PROGRESS_SECONDS: above 0, at most a day; 10 when unset (the CLI's parser).
+fn progress_every(env: &Env) -> Result<Duration, ConfigError> {
+    let v = non_empty(env, "MODELSEAL_PROGRESS_SECONDS");
+    modelseal_fetch::progress::interval(v.as_deref())
+        .map_err(|why| value("MODELSEAL_PROGRESS_SECONDS", why))
 }
 
 fn truthy(v: Option<&String>) -> bool {
@@ -241,12 +333,12 @@ fn falsy(v: Option<&String>) -> bool {
 
 /// A switch that widens what is accepted: unset or empty is off, and anything but a clear
 /// true or false is refused rather than guessed.
-fn switch(env: &Env, key: &str) -> Result<bool, String> {
+fn switch(env: &Env, key: &str) -> Result<bool, ConfigError> {
     match non_empty(env, key) {
         None => Ok(false),
         Some(v) if truthy(Some(&v)) => Ok(true),
         Some(v) if falsy(Some(&v)) => Ok(false),
-        Some(v) => Err(format!("{key} '{v}' is neither true nor false")),
+        Some(v) => Err(value(key, format!("'{v}' is neither true nor false"))),
     }
 }
 
@@ -258,16 +350,16 @@ fn non_empty(env: &Env, key: &str) -> Option<String> {
 
 /// KServe's `_update_with_storage_spec`: STORAGE_CONFIG (then STORAGE_OVERRIDE_CONFIG) JSON of
 /// `type: s3` becomes the environment variables it stands for, overriding them.
-pub fn apply_storage_config(env: &mut Env) -> Result<(), String> {
+pub fn apply_storage_config(env: &mut Env) -> Result<(), ConfigError> {
     let mut spec = serde_json::Map::new();
     for var in ["STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"] {
         let Some(text) = non_empty(env, var) else {
             continue;
         };
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{var} is not valid JSON: {e}"))?;
-        let serde_json::Value::Object(map) = value else {
-            return Err(format!("{var} must be a JSON object"));
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| value(var, format!("is not valid JSON: {e}")))?;
+        let serde_json::Value::Object(map) = json else {
+            return Err(value(var, "must be a JSON object"));
         };
         spec.extend(map);
     }
@@ -276,8 +368,9 @@ pub fn apply_storage_config(env: &mut Env) -> Result<(), String> {
     }
     let kind = spec.get("type").and_then(|t| t.as_str()).unwrap_or("");
     if kind != "s3" {
-        return Err(format!(
-            "STORAGE_CONFIG type '{kind}' is not supported (modelseal-init handles s3)"
+        return Err(value(
+            "STORAGE_CONFIG",
+            format!("type '{kind}' is not supported (modelseal-init handles s3)"),
         ));
     }
     for (key, var) in [
@@ -305,13 +398,13 @@ pub fn apply_storage_config(env: &mut Env) -> Result<(), String> {
 }
 
 /// Comma list or JSON list of patterns, as KServe reads them.
-fn patterns(env: &Env, var: &str) -> Result<Vec<String>, String> {
+fn patterns(env: &Env, var: &str) -> Result<Vec<String>, ConfigError> {
     let Some(text) = non_empty(env, var) else {
         return Ok(Vec::new());
     };
     if text.starts_with('[') {
         return serde_json::from_str::<Vec<String>>(&text)
-            .map_err(|e| format!("{var} is not a JSON list of strings: {e}"));
+            .map_err(|e| value(var, format!("is not a JSON list of strings: {e}")));
     }
     Ok(text
         .split(',')
@@ -320,7 +413,7 @@ fn patterns(env: &Env, var: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-pub fn from_env(mut env: Env) -> Result<Config, String> {
+pub fn from_env(mut env: Env) -> Result<Config, ConfigError> {
     apply_storage_config(&mut env)?;
     let endpoint = match (
         non_empty(&env, "AWS_ENDPOINT_URL"),
@@ -342,7 +435,7 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
     if accelerate && (endpoint.is_some() || non_empty(&env, "AWS_ENDPOINT_URL_S3").is_some()) {
         // S3 Transfer Acceleration is its own endpoint (BUCKET.s3-accelerate.amazonaws.com);
         // botocore and the Rust SDK both refuse it beside a custom one. Say so before any request.
-        return Err("S3_USE_ACCELERATE=true cannot be combined with an S3 endpoint (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3 or S3_ENDPOINT): acceleration has an endpoint of its own; unset one of them".into());
+        return Err(ConfigError::Conflict("S3_USE_ACCELERATE=true cannot be combined with an S3 endpoint (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3 or S3_ENDPOINT): acceleration has an endpoint of its own; unset one of them".into()));
     }
     let ca_bundle = match (
         non_empty(&env, "AWS_CA_BUNDLE"),
@@ -377,8 +470,10 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
     let pin = match non_empty(&env, "VERIFICATION_DIGEST") {
         None => None,
         Some(text) => Some(Digest::parse_pin(&text).ok_or_else(|| {
-            "VERIFICATION_DIGEST must be a SHA-256 digest: 64 hex digits, optionally 'sha256:'-prefixed"
-                .to_string()
+            value(
+                "VERIFICATION_DIGEST",
+                "must be a SHA-256 digest: 64 hex digits, optionally 'sha256:'-prefixed",
+            )
         })?),
     };
     let trust = TrustSettings {
@@ -410,6 +505,17 @@ pub fn from_env(mut env: Env) -> Result<Config, String> {
             non_empty(&env, "MODELSEAL_TERMINATION_LOG")
                 .unwrap_or_else(|| "/dev/termination-log".into()),
         ),
+        tuning: tuning(&env)?,
+        max_unpacked: match non_empty(&env, "MODELSEAL_MAX_UNPACKED_BYTES") {
+            Some(v) => v.parse::<u64>().map_err(|_| {
+                value(
+                    "MODELSEAL_MAX_UNPACKED_BYTES",
+                    format!("'{v}' is not a number"),
+                )
+            })?,
+            None => DEFAULT_MAX_UNPACKED,
+        },
+        progress_every: progress_every(&env)?,
     })
 }
 
@@ -429,7 +535,8 @@ mod tests {
     #[test]
     fn no_trust_is_refused() {
         let e = from_env(env(&[("AWS_ENDPOINT_URL", "http://x")])).unwrap_err();
-        assert!(e.starts_with("no trust configured"), "{e}");
+        assert_eq!(e, ConfigError::NoTrust);
+        assert!(e.to_string().starts_with("no trust configured"), "{e}");
     }
 
     /// Exactly one trust; keyless needs both halves; CA trust takes only an exact identity; a
@@ -496,7 +603,7 @@ mod tests {
                 "is not a regular expression",
             ),
         ] {
-            let e = from_env(env(&bad)).unwrap_err();
+            let e = from_env(env(&bad)).unwrap_err().to_string();
             assert!(e.contains(why), "{bad:?}: {e}");
         }
     }
@@ -604,7 +711,55 @@ mod tests {
                 (endpoint, "http://127.0.0.1:9000"),
             ]))
             .unwrap_err();
-            assert!(err.contains("S3_USE_ACCELERATE"), "{err}");
+            assert!(matches!(err, ConfigError::Conflict(_)), "{err}");
+            assert!(err.to_string().contains("S3_USE_ACCELERATE"), "{err}");
+        }
+    }
+
+    /// Tuning, timeouts, the unpack limit and the progress interval: defaults, overrides, and
+    /// every bad value refused naming its variable.
+    #[test]
+    fn tuning_and_limits() {
+        let c = from_env(env(&[KEY])).unwrap();
+        assert_eq!(c.tuning, Tuning::default());
+        assert_eq!(c.tuning.range_size, 6 << 20);
+        assert_eq!(c.max_unpacked, DEFAULT_MAX_UNPACKED);
+        assert_eq!(c.progress_every, Duration::from_secs(10));
+        let c = from_env(env(&[
+            KEY,
+            ("MODELSEAL_S3_RANGE_MIB", "16"),
+            ("MODELSEAL_S3_CONCURRENCY", "2"),
+            ("S3_READ_TIMEOUT", "2.5"),
+            ("S3_MAX_ATTEMPTS", "1"),
+            ("MODELSEAL_MAX_UNPACKED_BYTES", "1024"),
+            ("MODELSEAL_PROGRESS_SECONDS", "0.5"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (
+                c.tuning.range_size,
+                c.tuning.max_in_flight,
+                c.tuning.max_attempts
+            ),
+            (16 << 20, 2, 1)
+        );
+        assert_eq!(c.tuning.read_timeout, Duration::from_millis(2500));
+        assert_eq!(c.max_unpacked, 1024);
+        assert_eq!(c.progress_every, Duration::from_millis(500));
+        for (var, bad) in [
+            ("MODELSEAL_S3_RANGE_MIB", "0"),
+            ("MODELSEAL_S3_OBJECTS", "many"),
+            ("S3_CONNECT_TIMEOUT", "-1"),
+            ("S3_MAX_ATTEMPTS", "0"),
+            ("MODELSEAL_MAX_UNPACKED_BYTES", "1G"),
+            ("MODELSEAL_PROGRESS_SECONDS", "0"),
+        ] {
+            let e = from_env(env(&[KEY, (var, bad)])).unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Value { var: v, .. } if v == var),
+                "{var}={bad}: {e:?}"
+            );
+            assert!(e.to_string().starts_with(&format!("{var} '{bad}'")), "{e}");
         }
     }
 }

@@ -18,7 +18,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use modelseal_fetch::progress::count;
 use modelseal_fetch::{
     clear_dest, evidence, fetch, locate, place, prepare_staging, progress, remove_staging,
-    stop_requested, FetchError, Located, SignatureSource,
+    stop_requested, Located, SignatureSource,
 };
 use modelseal_kernel::manifest::{ResourcePath, UnsignedFiles};
 use modelseal_kernel::trust::document::Document;
@@ -27,10 +27,8 @@ use modelseal_kernel::PublicKey;
 use modelseal_s3::{Engine, Options, S3Uri, Tuning};
 
 use modelseal_init::config::{self, Config, Env, S3Settings, TrustSource};
+use modelseal_init::error::InitError;
 use modelseal_init::{archive, glob};
-
-/// Unpacked archives may not grow past this many bytes unless MODELSEAL_MAX_UNPACKED_BYTES says.
-const DEFAULT_MAX_UNPACKED: u64 = 256 << 30;
 /// Termination messages longer than this are cut (Kubernetes keeps 4096 bytes).
 const REASON_LIMIT: usize = 4000;
 
@@ -109,8 +107,8 @@ fn main() -> ExitCode {
         .map_or_else(|| PathBuf::from("/dev/termination-log"), PathBuf::from);
     match run(&args, env) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(reason) => {
-            let mut line = reason.replace('\n', "; ");
+        Err(error) => {
+            let mut line = error.to_string().replace('\n', "; ");
             if line.len() > REASON_LIMIT {
                 let mut cut = REASON_LIMIT;
                 while !line.is_char_boundary(cut) {
@@ -129,26 +127,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &[String], env: Env) -> Result<(), String> {
+fn run(args: &[String], env: Env) -> Result<(), InitError> {
     if args.is_empty() || args.len() % 2 != 0 {
-        return Err("usage: modelseal-init SRC_URI DEST_PATH [SRC_URI DEST_PATH ...]".into());
+        return Err(InitError::Usage);
     }
-    let max_unpacked = match env.get("MODELSEAL_MAX_UNPACKED_BYTES") {
-        Some(v) => v
-            .parse::<u64>()
-            .map_err(|_| format!("MODELSEAL_MAX_UNPACKED_BYTES '{v}' is not a number"))?,
-        None => DEFAULT_MAX_UNPACKED,
-    };
-    let tuning = init_tuning(&env)?;
-    let every = progress::interval(env.get("MODELSEAL_PROGRESS_SECONDS").map(String::as_str))?;
     let config = config::from_env(env)?;
+    let tuning = config.tuning.clone();
     // One thread drives every connection; hashing and writing have threads of their own. Against
     // a two-worker runtime this saved ~0.3 CPU-seconds per GiB on two cores shared with the
     // S3 server, and ~0.2 s of wall time (bench/README.md).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        .map_err(InitError::Runtime)?;
     let result = rt.block_on(async {
         let sdk = sdk_config(&config.s3, &tuning).await?;
         let options = Options {
@@ -171,25 +162,18 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
                 .map(|(_, d)| d.clone())
                 .collect();
             let dest = Path::new(&pair[1]);
-            let work = fetch_pair(
-                &engine,
-                &config,
-                &policy,
-                &pair[0],
-                dest,
-                &others,
-                Settings {
-                    max_unpacked,
-                    progress_every: every,
-                },
-            );
+            let work = fetch_pair(&engine, &config, &policy, &pair[0], dest, &others);
             // Kubernetes sends SIGTERM to stop a pod: stop downloading, remove the staged
             // files, exit. Placement has no await, so it is never cut in half.
             tokio::select! {
                 r = work => r?,
                 signal = stop_requested() => {
                     remove_staging(&dest.join(modelseal_fetch::STAGING_NAME));
-                    return Err(format!("stopped by {signal} while fetching {}; nothing was placed in {}", pair[0], dest.display()));
+                    return Err(InitError::Stopped {
+                        signal: signal.to_string(),
+                        src: pair[0].clone(),
+                        dest: dest.to_path_buf(),
+                    });
                 }
             }
         }
@@ -201,48 +185,7 @@ fn run(args: &[String], env: Env) -> Result<(), String> {
     result
 }
 
-/// Memory is `range_size * max_in_flight` of pooled range buffers (the same buffers reused for
-/// the whole model, so it does not grow with the model) plus ~16 MiB of runtime: 6 x 6 MiB
-/// measured 52 MiB peak RSS, under the 64 MiB budget, and no larger setting measured faster on
-/// loopback (bench/README.md). `MODELSEAL_S3_RANGE_MIB`, `MODELSEAL_S3_CONCURRENCY` and
-/// `MODELSEAL_S3_OBJECTS` adjust it, as for the CLI. KServe's `S3_CONNECT_TIMEOUT` (15 s),
-/// `S3_READ_TIMEOUT` (30 s) and `S3_MAX_ATTEMPTS` are honoured; attempts default to 5, not
-/// KServe's 3, because a retried range resumes where it broke.
-fn init_tuning(env: &Env) -> Result<Tuning, String> {
-    let num = |var: &str| {
-        env.get(var)
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|n| *n > 0)
-    };
-    let seconds = |var: &str, default: std::time::Duration| match env.get(var).map(|v| v.trim()) {
-        None | Some("") => Ok(default),
-        Some(v) => v
-            .parse::<f64>()
-            .ok()
-            .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("{var} '{v}' is not a positive number of seconds")),
-    };
-    let attempts = match env.get("S3_MAX_ATTEMPTS").map(|v| v.trim()) {
-        None | Some("") => Tuning::default().max_attempts,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("S3_MAX_ATTEMPTS '{v}' is not a positive whole number"))?,
-    };
-    Ok(Tuning {
-        range_size: num("MODELSEAL_S3_RANGE_MIB").map_or(6 << 20, |m| m << 20),
-        max_in_flight: num("MODELSEAL_S3_CONCURRENCY").map_or(6, |n| n as usize),
-        parallel_objects: num("MODELSEAL_S3_OBJECTS").map_or(4, |n| n as usize),
-        connect_timeout: seconds("S3_CONNECT_TIMEOUT", modelseal_s3::DEFAULT_CONNECT_TIMEOUT)?,
-        read_timeout: seconds("S3_READ_TIMEOUT", modelseal_s3::DEFAULT_READ_TIMEOUT)?,
-        max_attempts: attempts,
-        ..Tuning::default()
-    })
-}
-
-async fn sdk_config(s3: &S3Settings, tuning: &Tuning) -> Result<SdkConfig, String> {
+async fn sdk_config(s3: &S3Settings, tuning: &Tuning) -> Result<SdkConfig, InitError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     loader = match &s3.region {
         Some(r) => loader.region(Region::new(r.clone())),
@@ -257,12 +200,21 @@ async fn sdk_config(s3: &S3Settings, tuning: &Tuning) -> Result<SdkConfig, Strin
         loader = loader.credentials_provider(aws_sdk_credentials(id, secret));
     }
     if let Some(path) = &s3.ca_bundle {
-        let pem = read_config_file(path, "the CA bundle", evidence::TRUST_LIMIT)?;
+        let pem =
+            evidence::read(path, evidence::TRUST_LIMIT, evidence::Links::Follow).map_err(|e| {
+                InitError::CaBundle {
+                    path: path.clone(),
+                    why: e.to_string(),
+                }
+            })?;
         use aws_smithy_http_client::tls;
         let context = tls::TlsContext::builder()
             .with_trust_store(tls::TrustStore::default().with_pem_certificate(pem))
             .build()
-            .map_err(|e| format!("unusable CA bundle {}: {e}", path.display()))?;
+            .map_err(|e| InitError::CaBundle {
+                path: path.clone(),
+                why: e.to_string(),
+            })?;
         let client = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::AwsLc,
@@ -288,33 +240,33 @@ fn aws_sdk_credentials(id: &str, secret: &str) -> aws_credential_types::Credenti
     aws_credential_types::Credentials::new(id, secret, None, None, "STORAGE_CONFIG")
 }
 
-/// Reads a mounted file (key, CA bundle): a regular file, symlinks followed (Kubernetes mounts
-/// Secrets and ConfigMaps through them), within `limit` bytes.
-fn read_config_file(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, String> {
-    evidence::read(path, limit, evidence::Links::Follow)
-        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
-}
-
 /// The trust policy every pair is checked with: MODELSEAL_POLICY or MODELSEAL_POLICY_JSON, or
 /// the one-rule policy the other trust variables make, built as the CLI builds its own
 /// (`modelseal_fetch::trust`), with VERIFICATION_DIGEST as its pin; or that pin alone.
-async fn trust_policy(config: &Config, sdk: &SdkConfig) -> Result<Policy, String> {
+async fn trust_policy(config: &Config, sdk: &SdkConfig) -> Result<Policy, InitError> {
     let now = modelseal_fetch::trust::now();
     let (document, shown) = match config.trust.source()? {
         TrustSource::PinOnly(pin) => return Ok(Policy::pin_only(pin, now)),
         TrustSource::Policy(path) => (
-            modelseal_fetch::trust::read_policy_file(&path)?,
+            modelseal_fetch::trust::read_policy_file(&path).map_err(InitError::PolicyFile)?,
             format!("trust policy {}: ", path.display()),
         ),
-        TrustSource::PolicyJson(text) => (
-            Document::from_json(text.as_bytes())
-                .map_err(|e| format!("MODELSEAL_POLICY_JSON: {e}"))?,
-            "MODELSEAL_POLICY_JSON: ".to_string(),
-        ),
+        TrustSource::PolicyJson(text) => {
+            let source = "MODELSEAL_POLICY_JSON: ".to_string();
+            let document =
+                Document::from_json(text.as_bytes()).map_err(|error| InitError::Policy {
+                    source: source.clone(),
+                    error,
+                })?;
+            (document, source)
+        }
         TrustSource::Shorthand(s) => (
             s.document()
-                .map_err(|e| e.to_string())?
-                .ok_or("no trust configured")?,
+                .map_err(|error| InitError::Policy {
+                    source: String::new(),
+                    error,
+                })?
+                .ok_or(config::ConfigError::NoTrust)?,
             String::new(),
         ),
     };
@@ -324,35 +276,30 @@ async fn trust_policy(config: &Config, sdk: &SdkConfig) -> Result<Policy, String
         kms.insert(reference, key);
     }
     let policy =
-        modelseal_fetch::trust::build(document, kms, now).map_err(|e| format!("{shown}{e}"))?;
+        modelseal_fetch::trust::build(document, kms, now).map_err(|error| InitError::Policy {
+            source: shown,
+            error,
+        })?;
     Ok(policy.with_pin(config.trust.pin.clone()))
 }
 
 #[cfg(feature = "kms")]
-async fn kms_key(reference: &str, sdk: &SdkConfig) -> Result<PublicKey, String> {
-    let r = modelseal_kms::KeyRef::parse(reference).map_err(|e| format!("MODELSEAL_KEY: {e}"))?;
-    modelseal_kms::fetch_public_key(&r, sdk)
-        .await
-        .map_err(|e| format!("MODELSEAL_KEY: {e}"))
+async fn kms_key(reference: &str, sdk: &SdkConfig) -> Result<PublicKey, InitError> {
+    let kms = |e: modelseal_kms::KmsError| InitError::Kms {
+        reference: reference.to_string(),
+        why: e.to_string(),
+    };
+    let r = modelseal_kms::KeyRef::parse(reference).map_err(kms)?;
+    modelseal_kms::fetch_public_key(&r, sdk).await.map_err(kms)
 }
 
 #[cfg(not(feature = "kms"))]
-async fn kms_key(reference: &str, _sdk: &SdkConfig) -> Result<PublicKey, String> {
-    Err(format!("MODELSEAL_KEY {reference}: this build has no KMS support; mount the public key and set MODELSEAL_PUBLIC_KEY"))
-}
-
-/// The reason for a failed fetch, in one line, naming the object and what was wrong with it.
-fn reason(e: &FetchError) -> String {
-    match e {
-        FetchError::Mismatch { mismatch, .. } => format!("{e}: {}", mismatch.lines().join("; ")),
-        // Where the CLI prints a `hint:` line, the one line KServe shows carries it.
-        FetchError::S3(s3) if matches!(**s3, modelseal_s3::S3Error::Credentials(_)) => format!(
-            "{e}; hint: give the pod credentials as KServe's initializer reads them: IRSA (a \
-             ServiceAccount annotated with eks.amazonaws.com/role-arn), or AWS_ACCESS_KEY_ID \
-             and AWS_SECRET_ACCESS_KEY from a Secret"
-        ),
-        _ => e.to_string(),
-    }
+async fn kms_key(reference: &str, _sdk: &SdkConfig) -> Result<PublicKey, InitError> {
+    Err(InitError::Kms {
+        reference: reference.to_string(),
+        why: "this build has no KMS support; mount the public key and set MODELSEAL_PUBLIC_KEY"
+            .into(),
+    })
 }
 
 /// The STORAGE_ALLOW_PATTERNS / STORAGE_IGNORE_PATTERNS selection, if any.
@@ -367,12 +314,6 @@ fn selector(config: &Config) -> Option<impl Fn(&ResourcePath) -> bool + '_> {
     })
 }
 
-/// What every pair is fetched with, beside the configuration.
-struct Settings {
-    max_unpacked: u64,
-    progress_every: std::time::Duration,
-}
-
 async fn fetch_pair(
     engine: &Engine,
     config: &Config,
@@ -380,29 +321,25 @@ async fn fetch_pair(
     src: &str,
     dest: &Path,
     other_dests: &[PathBuf],
-    settings: Settings,
-) -> Result<(), String> {
-    let Settings {
-        max_unpacked,
-        progress_every,
-    } = settings;
+) -> Result<(), InitError> {
     if !src.starts_with("s3://") {
-        return Err(format!(
-            "{src}: only s3:// URIs are supported by modelseal-init"
-        ));
+        return Err(InitError::Source {
+            what: src.to_string(),
+            why: "only s3:// URIs are supported by modelseal-init".into(),
+        });
     }
-    let uri = S3Uri::parse(src).map_err(|e| e.to_string())?;
-    let located = locate(engine, &uri).await.map_err(|e| reason(&e))?;
+    let uri = S3Uri::parse(src).map_err(|e| InitError::uri(src, &e))?;
+    let located = locate(engine, &uri).await?;
     let signature = match &config.trust.signature {
         Some(s) => Some(SignatureSource::S3(
-            S3Uri::parse(s).map_err(|e| format!("MODELSEAL_SIGNATURE: {e}"))?,
+            S3Uri::parse(s).map_err(|e| InitError::uri("MODELSEAL_SIGNATURE", &e))?,
         )),
         None => None,
     };
-    let staging = prepare_staging(dest).map_err(|e| reason(&e))?;
+    let staging = prepare_staging(dest)?;
     // KServe's DEST is an emptyDir: what it holds (a crashed run's files, a restarted pod's
     // earlier model, anything unsigned) is removed, so DEST ends with exactly the signed files.
-    let removed = clear_dest(dest, other_dests).map_err(|e| reason(&e))?;
+    let removed = clear_dest(dest, other_dests)?;
     if !removed.is_empty() {
         log(format!(
             "removed what {} held before this run: {}",
@@ -415,7 +352,7 @@ async fn fetch_pair(
     let moved = engine.bytes_moved();
     let shown = located.uri();
     let ticker = progress::Ticker::start(
-        progress_every,
+        config.progress_every,
         Some(total),
         move || moved.load(std::sync::atomic::Ordering::Relaxed),
         move |line| log(format!("{shown}: {line}")),
@@ -427,7 +364,6 @@ async fn fetch_pair(
         (policy, signature),
         &staging,
         dest,
-        max_unpacked,
     )
     .await;
     drop(ticker);
@@ -444,8 +380,7 @@ async fn stage_and_place(
     (policy, signature): (&Policy, Option<SignatureSource>),
     staging: &Path,
     dest: &Path,
-    max_unpacked: u64,
-) -> Result<(), String> {
+) -> Result<(), InitError> {
     let started = std::time::Instant::now();
     // KServe applies the patterns to files under a prefix, not to an exact object.
     let select = if located.is_single_file() {
@@ -468,8 +403,7 @@ async fn stage_and_place(
         Some(staging),
         select_ref,
     )
-    .await
-    .map_err(|e| reason(&e))?;
+    .await?;
     if !fetched.plan.unsigned.is_empty() {
         log(format!(
             "skipped {} under {} that the signature does not cover (MODELSEAL_IGNORE_UNSIGNED_FILES): {}",
@@ -511,26 +445,39 @@ async fn stage_and_place(
         _ => None,
     };
     if let Some((name, kind)) = single.and_then(|n| archive::kind(&n).map(|k| (n, k))) {
-        let kind = kind?;
+        let unpack = |error| InitError::Unpack {
+            name: name.clone(),
+            error,
+        };
+        let kind = kind.map_err(unpack)?;
         let into = staging.join(".unpacked");
-        std::fs::create_dir(&into).map_err(|e| format!("cannot create {}: {e}", into.display()))?;
-        let files = archive::extract(&staging.join(&name), kind, &into, max_unpacked)
-            .map_err(|e| format!("cannot unpack {name}: {e}"))?;
+        std::fs::create_dir(&into).map_err(|e| {
+            unpack(archive::ArchiveError::Io {
+                entry: into.display().to_string(),
+                error: e,
+            })
+        })?;
+        let files = archive::extract(&staging.join(&name), kind, &into, config.max_unpacked)
+            .map_err(unpack)?;
         // DEST was emptied before the download; its top-level entries are renamed in, so
         // nothing in DEST is walked through or merged with.
-        for entry in
-            std::fs::read_dir(&into).map_err(|e| format!("cannot list {}: {e}", into.display()))?
-        {
-            let entry = entry.map_err(|e| format!("cannot list {}: {e}", into.display()))?;
+        let listing = |e: std::io::Error| InitError::Place {
+            path: into.clone(),
+            why: format!("cannot list it: {e}"),
+        };
+        for entry in std::fs::read_dir(&into).map_err(listing)? {
+            let entry = entry.map_err(listing)?;
             let to = dest.join(entry.file_name());
             if std::fs::symlink_metadata(&to).is_ok() {
-                return Err(format!(
-                    "cannot place {}: it appeared in DEST during the run",
-                    to.display()
-                ));
+                return Err(InitError::Place {
+                    path: to,
+                    why: "it appeared in DEST during the run".into(),
+                });
             }
-            std::fs::rename(entry.path(), &to)
-                .map_err(|e| format!("cannot place {}: {e}", to.display()))?;
+            std::fs::rename(entry.path(), &to).map_err(|e| InitError::Place {
+                path: to.clone(),
+                why: e.to_string(),
+            })?;
         }
         remove_staging(staging);
         log(format!(
@@ -540,7 +487,7 @@ async fn stage_and_place(
         ));
         return Ok(());
     }
-    let placed = place(located, &fetched, staging, dest, false).map_err(|e| reason(&e))?;
+    let placed = place(located, &fetched, staging, dest, false)?;
     log(format!(
         "placed {} in {}",
         count(placed.files.len(), "file"),

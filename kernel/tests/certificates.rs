@@ -220,6 +220,8 @@ struct CaPki {
 }
 
 impl CaPki {
+    /// `tag` must be unique per test: the directory is the test's own (two tests sharing one
+    /// raced each other's keys).
     fn new(tag: &str) -> Self {
         let dir =
             std::env::temp_dir().join(format!("modelseal-capki-{tag}-{}", std::process::id()));
@@ -637,7 +639,7 @@ fn finding_fulcio_intermediates_are_judged_as_rfc_5280_says() {
 #[test]
 fn finding_fulcio_issuer_extensions_must_agree() {
     use modelseal_kernel::fulcio::{FulcioError, Leaf};
-    let pki = CaPki::new("issuers");
+    let pki = CaPki::new("fulcio-extensions");
     let hex = |s: &str| s.bytes().map(|b| format!("{b:02X}")).collect::<String>();
     let make = |name: &str, v1: &str, v2: &str| {
         pki.openssl(&[

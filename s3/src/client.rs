@@ -30,7 +30,7 @@ pub struct Options {
 }
 
 /// Sizes and counts that bound speed and memory.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tuning {
     /// Bytes per ranged GET.
     pub range_size: u64,
@@ -56,9 +56,11 @@ pub struct Tuning {
 }
 
 impl Default for Tuning {
+    /// 6 MiB x 6 ranges in flight: modelseal-init's 64 MiB peak-memory budget (52 MiB measured),
+    /// and the CLI's too, since no larger setting measured faster on loopback (bench/README.md).
     fn default() -> Self {
         Tuning {
-            range_size: 8 << 20,
+            range_size: 6 << 20,
             max_in_flight: 6,
             parallel_objects: 4,
             max_attempts: 5,
@@ -68,6 +70,59 @@ impl Default for Tuning {
             part_size: 8 << 20,
             parallel_parts: 4,
         }
+    }
+}
+
+/// A tuning variable whose value is not a positive whole number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TuningError {
+    pub var: &'static str,
+    pub value: String,
+}
+
+impl std::fmt::Display for TuningError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} '{}' is not a positive whole number",
+            self.var, self.value
+        )
+    }
+}
+
+impl std::error::Error for TuningError {}
+
+impl Tuning {
+    /// The download tuning both binaries read, over these defaults: `MODELSEAL_S3_RANGE_MIB`
+    /// (MiB per ranged GET), `MODELSEAL_S3_CONCURRENCY` (ranges in flight; memory is about
+    /// their product) and `MODELSEAL_S3_OBJECTS` (objects at once). `get` reads a variable
+    /// (the process environment, or modelseal-init's map of it); unset or empty keeps the
+    /// default, anything but a positive whole number is refused.
+    pub fn with_env(mut self, get: impl Fn(&str) -> Option<String>) -> Result<Self, TuningError> {
+        let num = |var: &'static str| -> Result<Option<u64>, TuningError> {
+            match get(var).as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=1 << 20).contains(n))
+                    .map(Some)
+                    .ok_or_else(|| TuningError {
+                        var,
+                        value: v.to_string(),
+                    }),
+            }
+        };
+        if let Some(mib) = num("MODELSEAL_S3_RANGE_MIB")? {
+            self.range_size = mib << 20;
+        }
+        if let Some(n) = num("MODELSEAL_S3_CONCURRENCY")? {
+            self.max_in_flight = n as usize;
+        }
+        if let Some(n) = num("MODELSEAL_S3_OBJECTS")? {
+            self.parallel_objects = n as usize;
+        }
+        Ok(self)
     }
 }
 

@@ -16,8 +16,8 @@ mod upload;
 mod uri;
 
 pub use client::{
-    load_sdk_config, sdk_retries, sdk_timeouts, Engine, Options, Tuning, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_READ_TIMEOUT,
+    load_sdk_config, sdk_retries, sdk_timeouts, Engine, Options, Tuning, TuningError,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT,
 };
 pub use credentials::{CredentialsKind, CredentialsProblem};
 pub use download::{Chunk, Sink};

@@ -12,7 +12,7 @@ const HINT: &str = "fix the field named (docs/trust-policy.md describes every on
 
 pub fn check(file: &Path, model: Option<&str>, json: bool, aws: &AwsArgs) -> Result<()> {
     let document = modelseal_fetch::trust::read_policy_file(file)
-        .map_err(|e| Failure::cannot_check(e, HINT))?;
+        .map_err(|e| Failure::cannot_check(e.to_string(), HINT))?;
     let references = document.kms_references();
     let aws = super::aws_if(!references.is_empty(), aws, Runtime::OneThread)?;
     let mut kms = std::collections::BTreeMap::new();
