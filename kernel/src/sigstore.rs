@@ -107,18 +107,10 @@ fn verify_entries(
     let mut times = Vec::new();
     for (index, entry) in bundle.tlog_entries.iter().enumerate() {
         let err = |error| SigstoreError::Tlog { index, error };
-        if !matches!(
-            (entry.kind.as_str(), entry.version.as_str()),
-            ("hashedrekord", "0.0.1" | "0.0.2") | ("dsse", "0.0.1" | "0.0.2") | ("intoto", "0.0.2")
-        ) {
-            return Err(err(TlogError::UnsupportedKind {
-                kind: entry.kind.clone(),
-                version: entry.version.clone(),
-            }));
-        }
+        let kind = entry.entry_kind().map_err(err)?;
         // A Rekor v2 entry has no integrated time: its log key must be valid at the stamped
         // (RFC 3161) times instead.
-        let v2 = entry.version == "0.0.2" && entry.kind != "intoto";
+        let v2 = kind.is_rekor_v2();
         let log = if v2 {
             let log = root
                 .tlog(&entry.log_id)

@@ -453,56 +453,227 @@ impl<'a> Checkpoint<'a> {
 
 // ---- the body ----
 
-fn field<'v>(v: &'v serde_json::Value, path: &[&str]) -> Option<&'v serde_json::Value> {
-    path.iter().try_fold(v, |v, k| v.get(k))
+/// The kinds of log entry modelseal verifies: Rekor v1's hashedrekord 0.0.1, dsse 0.0.1 and
+/// intoto 0.0.2, and Rekor v2's hashedrekord 0.0.2 and dsse 0.0.2. The one list of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    HashedRekordV001,
+    DsseV001,
+    IntotoV002,
+    HashedRekordV002,
+    DsseV002,
 }
 
-fn text<'v>(v: &'v serde_json::Value, path: &[&str]) -> Result<&'v str, TlogError> {
-    field(v, path)
-        .and_then(|s| s.as_str())
-        .ok_or_else(|| TlogError::BodyMismatch(format!("the body has no {}", path.join("."))))
+impl EntryKind {
+    pub fn of(kind: &str, version: &str) -> Option<Self> {
+        Some(match (kind, version) {
+            ("hashedrekord", "0.0.1") => EntryKind::HashedRekordV001,
+            ("dsse", "0.0.1") => EntryKind::DsseV001,
+            ("intoto", "0.0.2") => EntryKind::IntotoV002,
+            ("hashedrekord", "0.0.2") => EntryKind::HashedRekordV002,
+            ("dsse", "0.0.2") => EntryKind::DsseV002,
+            _ => return None,
+        })
+    }
+
+    /// A Rekor v2 entry: no integrated time and no SET; its time comes from a timestamp.
+    pub fn is_rekor_v2(self) -> bool {
+        matches!(self, EntryKind::HashedRekordV002 | EntryKind::DsseV002)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            EntryKind::HashedRekordV001 | EntryKind::HashedRekordV002 => "hashedrekord",
+            EntryKind::DsseV001 | EntryKind::DsseV002 => "dsse",
+            EntryKind::IntotoV002 => "intoto",
+        }
+    }
 }
 
-fn decoded(v: &serde_json::Value, path: &[&str]) -> Result<Vec<u8>, TlogError> {
-    B64.decode(text(v, path)?)
-        .map_err(|_| TlogError::BodyMismatch(format!("{} is not base64", path.join("."))))
+impl TlogEntry {
+    /// The entry's kind, or `UnsupportedKind` for one modelseal does not verify.
+    pub fn entry_kind(&self) -> Result<EntryKind, TlogError> {
+        EntryKind::of(&self.kind, &self.version).ok_or_else(|| TlogError::UnsupportedKind {
+            kind: self.kind.clone(),
+            version: self.version.clone(),
+        })
+    }
+}
+
+/// The body's envelope: its kind and version, and the spec read per kind.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireBody {
+    kind: String,
+    api_version: String,
+    spec: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct HexHash {
+    algorithm: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct B64Hash {
+    algorithm: String,
+    digest: String,
+}
+
+#[derive(Deserialize)]
+struct PemContent {
+    content: String,
+}
+
+/// hashedrekord 0.0.1: a signature over an artifact's digest, the signer as base64 PEM.
+#[derive(Deserialize)]
+struct HashedRekordV001 {
+    data: HashedRekordV001Data,
+    signature: HashedRekordV001Signature,
+}
+
+#[derive(Deserialize)]
+struct HashedRekordV001Data {
+    hash: HexHash,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HashedRekordV001Signature {
+    content: String,
+    public_key: PemContent,
+}
+
+/// dsse 0.0.1: the payload's digest and the envelope's signatures with their verifiers.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DsseV001 {
+    payload_hash: HexHash,
+    signatures: Vec<DsseV001Signature>,
+}
+
+#[derive(Deserialize)]
+struct DsseV001Signature {
+    signature: String,
+    verifier: String,
+}
+
+/// intoto 0.0.2: the envelope (signature base64-encoded twice) and the payload's digest.
+#[derive(Deserialize)]
+struct IntotoV002 {
+    content: IntotoV002Content,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IntotoV002Content {
+    envelope: IntotoV002Envelope,
+    payload_hash: HexHash,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IntotoV002Envelope {
+    payload_type: String,
+    signatures: Vec<IntotoV002Signature>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IntotoV002Signature {
+    sig: String,
+    public_key: String,
+}
+
+/// Rekor v2's signature and verifier (an X.509 certificate or a public key, DER).
+#[derive(Deserialize)]
+struct SignatureV002 {
+    content: String,
+    verifier: VerifierV002,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VerifierV002 {
+    x509_certificate: Option<RawBytes>,
+    public_key: Option<RawBytes>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBytes {
+    raw_bytes: String,
+}
+
+/// hashedrekord 0.0.2: a signature over a digest (an artifact's, or a DSSE envelope's PAE).
+#[derive(Deserialize)]
+struct HashedRekordV002Spec {
+    #[serde(rename = "hashedRekordV002")]
+    inner: HashedRekordV002,
+}
+
+#[derive(Deserialize)]
+struct HashedRekordV002 {
+    data: B64Hash,
+    signature: SignatureV002,
+}
+
+/// dsse 0.0.2: the payload's digest and the envelope's signatures.
+#[derive(Deserialize)]
+struct DsseV002Spec {
+    #[serde(rename = "dsseV002")]
+    inner: DsseV002,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DsseV002 {
+    payload_hash: B64Hash,
+    signatures: Vec<SignatureV002>,
+}
+
+fn mismatch(why: impl Into<String>) -> TlogError {
+    TlogError::BodyMismatch(why.into())
+}
+
+fn not_ours(what: &str) -> TlogError {
+    mismatch(format!("the logged {what} is not the bundle's"))
+}
+
+fn base64(text: &str, what: &str) -> Result<Vec<u8>, TlogError> {
+    B64.decode(text)
+        .map_err(|_| mismatch(format!("{what} is not base64")))
 }
 
 /// A PEM certificate or public key in the body, as DER.
-fn signer_of(pem_b64: &[u8]) -> Result<Vec<u8>, TlogError> {
-    let block = crate::pem::parse(pem_b64)
-        .map_err(|_| TlogError::BodyMismatch("the logged signer is not PEM".into()))?;
+fn signer_of(pem_b64: &str) -> Result<Vec<u8>, TlogError> {
+    let pem = base64(pem_b64, "the logged signer")?;
+    let block = crate::pem::parse(&pem).map_err(|_| mismatch("the logged signer is not PEM"))?;
     match block.label.as_str() {
         "CERTIFICATE" | "PUBLIC KEY" => Ok(block.der),
-        other => Err(TlogError::BodyMismatch(format!(
-            "the logged signer is a '{other}'"
-        ))),
+        other => Err(mismatch(format!("the logged signer is a '{other}'"))),
     }
 }
 
 /// The one signature a logged envelope must hold (the bundle's envelope has exactly one).
-fn only_signature(sigs: Option<&serde_json::Value>) -> Result<&serde_json::Value, TlogError> {
-    let sigs = sigs
-        .and_then(|s| s.as_array())
-        .ok_or_else(|| TlogError::BodyMismatch("the logged signatures are missing".into()))?;
-    match sigs.as_slice() {
+fn only<T>(sigs: &[T]) -> Result<&T, TlogError> {
+    match sigs {
         [sig] => Ok(sig),
-        _ => Err(TlogError::BodyMismatch(format!(
+        _ => Err(mismatch(format!(
             "the entry logs {} signatures, the bundle one",
             sigs.len()
         ))),
     }
 }
 
-/// A Rekor v2 `verifier`: an X.509 certificate or a public key, DER.
-fn verifier_v2(sig: Option<&serde_json::Value>) -> Result<Vec<u8>, TlogError> {
-    let v = sig
-        .and_then(|s| s.get("verifier"))
-        .ok_or_else(|| TlogError::BodyMismatch("the logged signature has no verifier".into()))?;
-    if v.get("x509Certificate").is_some() {
-        decoded(v, &["x509Certificate", "rawBytes"])
-    } else {
-        decoded(v, &["publicKey", "rawBytes"])
+impl VerifierV002 {
+    fn der(&self) -> Result<Vec<u8>, TlogError> {
+        match (&self.x509_certificate, &self.public_key) {
+            (Some(c), _) => base64(&c.raw_bytes, "the logged certificate"),
+            (None, Some(k)) => base64(&k.raw_bytes, "the logged key"),
+            (None, None) => Err(mismatch("the logged signature has no verifier")),
+        }
     }
 }
 
@@ -519,160 +690,175 @@ fn same_signer(logged: &[u8], expected: &[u8]) -> Result<(), TlogError> {
             return Ok(());
         }
     }
-    Err(TlogError::BodyMismatch(
-        "the logged certificate or key is not the bundle's".into(),
+    Err(mismatch(
+        "the logged certificate or key is not the bundle's",
     ))
 }
 
-fn digest_matches(v: &serde_json::Value, path: &[&str], data: &[u8]) -> Result<(), TlogError> {
-    let alg = text(v, &[path, &["algorithm"]].concat())?;
-    let value = text(v, &[path, &["value"]].concat())?;
-    let alg = HashAlgorithm::from_sha2_name(alg)
-        .ok_or_else(|| TlogError::BodyMismatch(format!("unknown hash algorithm '{alg}'")))?;
-    if alg.digest(data).to_hex() != value {
-        return Err(TlogError::BodyMismatch(format!(
-            "{} is not the digest of the bundle's content",
-            path.join(".")
+/// A v1 hex digest (`sha256` names) that must be `data`'s.
+fn hex_digest_of(hash: &HexHash, what: &str, data: &[u8]) -> Result<(), TlogError> {
+    let alg = HashAlgorithm::from_sha2_name(&hash.algorithm)
+        .ok_or_else(|| mismatch(format!("unknown hash algorithm '{}'", hash.algorithm)))?;
+    if alg.digest(data).to_hex() != hash.value {
+        return Err(mismatch(format!(
+            "{what} is not the digest of the bundle's content"
         )));
     }
     Ok(())
 }
 
-/// The logged body is this bundle's signature, signer and content.
-pub fn verify_body(entry: &TlogEntry, expected: &Expected<'_>) -> Result<(), TlogError> {
-    let body: serde_json::Value = serde_json::from_slice(&entry.body)
-        .map_err(|e| TlogError::BodyMismatch(format!("the body is not JSON: {e}")))?;
-    if text(&body, &["kind"])? != entry.kind || text(&body, &["apiVersion"])? != entry.version {
-        return Err(TlogError::BodyMismatch(
-            "the body's kind or version is not the entry's".into(),
-        ));
+/// A v2 hash's algorithm (`SHA2_256` names).
+fn v2_algorithm(hash: &B64Hash) -> Result<HashAlgorithm, TlogError> {
+    HashAlgorithm::from_sigstore_name(&hash.algorithm)
+        .ok_or_else(|| mismatch(format!("unknown hash algorithm '{}'", hash.algorithm)))
+}
+
+fn hashedrekord_v001(
+    spec: HashedRekordV001,
+    expected: &Expected<'_>,
+    digests: &[Digest],
+) -> Result<(), TlogError> {
+    if base64(&spec.signature.content, "the logged signature")? != expected.signature {
+        return Err(not_ours("signature"));
     }
-    let mismatch =
-        |what: &str| TlogError::BodyMismatch(format!("the logged {what} is not the bundle's"));
-    match (
-        entry.kind.as_str(),
-        entry.version.as_str(),
-        &expected.content,
-    ) {
-        ("hashedrekord", "0.0.1", ExpectedContent::Artifact(digests)) => {
-            if decoded(&body, &["spec", "signature", "content"])? != expected.signature {
-                return Err(mismatch("signature"));
-            }
-            let signer = signer_of(&decoded(
-                &body,
-                &["spec", "signature", "publicKey", "content"],
-            )?)?;
-            same_signer(&signer, expected.signer_der)?;
-            let alg = text(&body, &["spec", "data", "hash", "algorithm"])?;
-            let value = text(&body, &["spec", "data", "hash", "value"])?;
-            let digest = HashAlgorithm::from_sha2_name(alg)
-                .and_then(|alg| digests.iter().find(|d| d.algorithm() == alg))
-                .ok_or_else(|| {
-                    TlogError::BodyMismatch(format!("the entry hashes the artifact with '{alg}'"))
-                })?;
-            if value != digest.to_hex() {
-                return Err(mismatch("artifact digest"));
-            }
-            Ok(())
+    same_signer(
+        &signer_of(&spec.signature.public_key.content)?,
+        expected.signer_der,
+    )?;
+    let hash = &spec.data.hash;
+    let digest = HashAlgorithm::from_sha2_name(&hash.algorithm)
+        .and_then(|alg| digests.iter().find(|d| d.algorithm() == alg))
+        .ok_or_else(|| {
+            mismatch(format!(
+                "the entry hashes the artifact with '{}'",
+                hash.algorithm
+            ))
+        })?;
+    if hash.value != digest.to_hex() {
+        return Err(not_ours("artifact digest"));
+    }
+    Ok(())
+}
+
+fn dsse_v001(spec: DsseV001, expected: &Expected<'_>, payload: &[u8]) -> Result<(), TlogError> {
+    hex_digest_of(&spec.payload_hash, "spec.payloadHash", payload)?;
+    let sig = only(&spec.signatures)?;
+    if base64(&sig.signature, "the logged signature")? != expected.signature {
+        return Err(not_ours("signature"));
+    }
+    same_signer(&signer_of(&sig.verifier)?, expected.signer_der)
+}
+
+fn intoto_v002(
+    spec: IntotoV002,
+    expected: &Expected<'_>,
+    payload_type: &str,
+    payload: &[u8],
+) -> Result<(), TlogError> {
+    let content = &spec.content;
+    if content.envelope.payload_type != payload_type {
+        return Err(not_ours("payload type"));
+    }
+    hex_digest_of(&content.payload_hash, "spec.content.payloadHash", payload)?;
+    let logged = only(&content.envelope.signatures)?;
+    // intoto 0.0.2 stores the signature base64-encoded twice.
+    let once = base64(&logged.sig, "the logged signature")?;
+    if B64.decode(&once).ok().as_deref() != Some(expected.signature) {
+        return Err(not_ours("signature"));
+    }
+    same_signer(&signer_of(&logged.public_key)?, expected.signer_der)
+}
+
+fn hashedrekord_v002(spec: HashedRekordV002, expected: &Expected<'_>) -> Result<(), TlogError> {
+    if base64(&spec.signature.content, "the logged signature")? != expected.signature {
+        return Err(not_ours("signature"));
+    }
+    same_signer(&spec.signature.verifier.der()?, expected.signer_der)?;
+    let alg = v2_algorithm(&spec.data)?;
+    let logged = base64(&spec.data.digest, "the logged digest")?;
+    let ours = match &expected.content {
+        ExpectedContent::Artifact(digests) => digests
+            .iter()
+            .find(|d| d.algorithm() == alg)
+            .cloned()
+            .ok_or_else(|| mismatch(format!("the entry hashes the artifact with '{alg}'")))?,
+        // "hashedrekord over DSSE": the logged digest is the PAE's (Rekor v2 spec 6.1.4).
+        ExpectedContent::Dsse {
+            payload_type,
+            payload,
+        } => alg.digest(&crate::dsse::pae(payload_type, payload)),
+    };
+    if logged != ours.as_bytes() {
+        return Err(not_ours("artifact digest"));
+    }
+    Ok(())
+}
+
+fn dsse_v002(spec: DsseV002, expected: &Expected<'_>, payload: &[u8]) -> Result<(), TlogError> {
+    let alg = v2_algorithm(&spec.payload_hash)?;
+    if base64(&spec.payload_hash.digest, "the logged payload digest")?
+        != alg.digest(payload).as_bytes()
+    {
+        return Err(not_ours("payload digest"));
+    }
+    let sig = only(&spec.signatures)?;
+    if base64(&sig.content, "the logged signature")? != expected.signature {
+        return Err(not_ours("signature"));
+    }
+    same_signer(&sig.verifier.der()?, expected.signer_der)
+}
+
+/// The logged body is this bundle's signature, signer and content: parsed once by the entry's
+/// kind, then checked by that kind's function.
+pub fn verify_body(entry: &TlogEntry, expected: &Expected<'_>) -> Result<(), TlogError> {
+    let kind = entry.entry_kind()?;
+    let body: WireBody = serde_json::from_slice(&entry.body)
+        .map_err(|e| mismatch(format!("the body is not a log entry: {e}")))?;
+    if body.kind != entry.kind || body.api_version != entry.version {
+        return Err(mismatch("the body's kind or version is not the entry's"));
+    }
+    fn spec<T: serde::de::DeserializeOwned>(
+        value: serde_json::Value,
+        kind: EntryKind,
+    ) -> Result<T, TlogError> {
+        serde_json::from_value(value)
+            .map_err(|e| mismatch(format!("the {} body's spec: {e}", kind.name())))
+    }
+    let wrong = || {
+        mismatch(format!(
+            "a {} entry cannot log this bundle's content",
+            kind.name()
+        ))
+    };
+    match (kind, &expected.content) {
+        (EntryKind::HashedRekordV001, ExpectedContent::Artifact(digests)) => {
+            hashedrekord_v001(spec(body.spec, kind)?, expected, digests)
         }
-        ("dsse", "0.0.1", ExpectedContent::Dsse { payload, .. }) => {
-            digest_matches(&body, &["spec", "payloadHash"], payload)?;
-            let sig = only_signature(field(&body, &["spec", "signatures"]))?;
-            if decoded(sig, &["signature"])? != expected.signature {
-                return Err(mismatch("signature"));
-            }
-            same_signer(
-                &signer_of(&decoded(sig, &["verifier"])?)?,
-                expected.signer_der,
-            )
+        (EntryKind::DsseV001, ExpectedContent::Dsse { payload, .. }) => {
+            dsse_v001(spec(body.spec, kind)?, expected, payload)
         }
         (
-            "intoto",
-            "0.0.2",
+            EntryKind::IntotoV002,
             ExpectedContent::Dsse {
                 payload_type,
                 payload,
             },
-        ) => {
-            let env = field(&body, &["spec", "content", "envelope"])
-                .ok_or_else(|| mismatch("envelope"))?;
-            if text(env, &["payloadType"])? != *payload_type {
-                return Err(mismatch("payload type"));
-            }
-            digest_matches(&body, &["spec", "content", "payloadHash"], payload)?;
-            let logged = only_signature(env.get("signatures"))?;
-            // intoto 0.0.2 stores the signature base64-encoded twice.
-            let once = decoded(logged, &["sig"])?;
-            if B64.decode(&once).ok().as_deref() != Some(expected.signature) {
-                return Err(mismatch("signature"));
-            }
-            same_signer(
-                &signer_of(&decoded(logged, &["publicKey"])?)?,
-                expected.signer_der,
-            )
+        ) => intoto_v002(spec(body.spec, kind)?, expected, payload_type, payload),
+        (EntryKind::HashedRekordV002, _) => {
+            let s: HashedRekordV002Spec = spec(body.spec, kind)?;
+            hashedrekord_v002(s.inner, expected)
         }
-        ("hashedrekord", "0.0.2", content) => {
-            let spec =
-                field(&body, &["spec", "hashedRekordV002"]).ok_or_else(|| mismatch("spec"))?;
-            if decoded(spec, &["signature", "content"])? != expected.signature {
-                return Err(mismatch("signature"));
-            }
-            same_signer(&verifier_v2(spec.get("signature"))?, expected.signer_der)?;
-            let alg = text(spec, &["data", "algorithm"])?;
-            let logged = decoded(spec, &["data", "digest"])?;
-            let alg = HashAlgorithm::from_sigstore_name(alg).ok_or_else(|| {
-                TlogError::BodyMismatch(format!("unknown hash algorithm '{alg}'"))
-            })?;
-            let ours = match content {
-                ExpectedContent::Artifact(digests) => digests
-                    .iter()
-                    .find(|d| d.algorithm() == alg)
-                    .cloned()
-                    .ok_or_else(|| {
-                        TlogError::BodyMismatch(format!(
-                            "the entry hashes the artifact with '{alg}'"
-                        ))
-                    })?,
-                // "hashedrekord over DSSE": the logged digest is the PAE's.
-                ExpectedContent::Dsse {
-                    payload_type,
-                    payload,
-                } => alg.digest(&crate::dsse::pae(payload_type, payload)),
-            };
-            if logged != ours.as_bytes() {
-                return Err(mismatch("artifact digest"));
-            }
-            Ok(())
+        (EntryKind::DsseV002, ExpectedContent::Dsse { payload, .. }) => {
+            let s: DsseV002Spec = spec(body.spec, kind)?;
+            dsse_v002(s.inner, expected, payload)
         }
-        ("dsse", "0.0.2", ExpectedContent::Dsse { payload, .. }) => {
-            let spec = field(&body, &["spec", "dsseV002"]).ok_or_else(|| mismatch("spec"))?;
-            let alg = text(spec, &["payloadHash", "algorithm"])?;
-            let alg = HashAlgorithm::from_sigstore_name(alg).ok_or_else(|| {
-                TlogError::BodyMismatch(format!("unknown hash algorithm '{alg}'"))
-            })?;
-            if decoded(spec, &["payloadHash", "digest"])? != alg.digest(payload).as_bytes() {
-                return Err(mismatch("payload digest"));
-            }
-            let sig = only_signature(spec.get("signatures"))?;
-            if decoded(sig, &["content"])? != expected.signature {
-                return Err(mismatch("signature"));
-            }
-            same_signer(&verifier_v2(Some(sig))?, expected.signer_der)
-        }
-        (kind @ ("hashedrekord" | "dsse" | "intoto"), version, _)
-            if matches!(
-                (kind, version),
-                ("hashedrekord", "0.0.1") | ("dsse", "0.0.1" | "0.0.2") | ("intoto", "0.0.2")
-            ) =>
-        {
-            Err(TlogError::BodyMismatch(format!(
-                "a {kind} entry cannot log this bundle's content"
-            )))
-        }
-        (kind, version, _) => Err(TlogError::UnsupportedKind {
-            kind: kind.to_string(),
-            version: version.to_string(),
-        }),
+        (
+            EntryKind::HashedRekordV001
+            | EntryKind::DsseV001
+            | EntryKind::IntotoV002
+            | EntryKind::DsseV002,
+            _,
+        ) => Err(wrong()),
     }
 }
 
