@@ -78,7 +78,10 @@ impl Writer {
     }
 }
 
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "fcntl(F_GETFL/F_SETFL) for O_DIRECT has no safe wrapper in std or libc"
+)]
 fn set_direct(file: &File, on: bool) -> std::io::Result<()> {
     let fd = file.as_raw_fd();
     // SAFETY: fcntl on a descriptor this File owns, with integer arguments only.

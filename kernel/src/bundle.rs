@@ -177,7 +177,10 @@ struct WireEnvelope {
 struct WireSignature {
     sig: String,
     // `keyid` may be absent, empty or null (OMS v1.0); it is never used to pick a key.
-    #[allow(dead_code)]
+    #[allow(
+        dead_code,
+        reason = "parsed to accept the field; never used to pick a key"
+    )]
     keyid: Option<String>,
 }
 

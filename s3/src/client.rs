@@ -347,7 +347,10 @@ impl Engine {
         let mut unreadable = Vec::new();
         // A 404 means the bucket has no such setting; a refusal, or an answer that is not the
         // setting (`Ok(Err(why))`), leaves it unknown. (S3Error is the engine's error everywhere.)
-        #[allow(clippy::result_large_err)]
+        #[allow(
+            clippy::result_large_err,
+            reason = "S3Error is the engine's one error type; boxing it here alone would split it"
+        )]
         fn settle<T>(
             setting: crate::Setting,
             read: Result<Result<Option<T>, String>, S3Error>,

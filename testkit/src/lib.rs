@@ -457,7 +457,10 @@ async fn serve(
     let fault = fault.unwrap_or(Fault::Pass);
     match fault {
         Fault::Reset => {
-            #[allow(deprecated)]
+            #[allow(
+                deprecated,
+                reason = "a zero linger is how a test makes a reset (RST); no replacement API exists"
+            )]
             client.set_linger(Some(Duration::ZERO))?;
             drop(client);
             return Ok(());
@@ -559,7 +562,10 @@ async fn serve(
                 match fault {
                     Fault::ResetAfter(_) => {
                         // A zero linger makes the close a reset (RST); with zero it never blocks.
-                        #[allow(deprecated)]
+                        #[allow(
+                            deprecated,
+                            reason = "a zero linger is how a test makes a reset (RST); no replacement API exists"
+                        )]
                         client.set_linger(Some(Duration::ZERO))?;
                         drop(client);
                     }

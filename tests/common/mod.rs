@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests: run the binary, find test data, make models.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the helpers"
+)]
 
 pub mod aws;
 
