@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::client::pause;
 use crate::error::{classify, source_text, Retry};
+use crate::retry::pause;
 use crate::{Engine, Object, S3Error};
 
 /// Receives an object's bytes, in order, on a blocking thread (hash them, write them).

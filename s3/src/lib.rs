@@ -7,16 +7,20 @@
 //!
 //! It knows nothing of signatures: what the bytes mean is the kernel's business.
 
+mod bucket;
 mod client;
+mod config;
 pub mod credentials;
 mod download;
 mod error;
 pub mod parse;
+mod retry;
 mod upload;
 mod uri;
 
-pub use client::{
-    load_sdk_config, sdk_retries, sdk_timeouts, Engine, Options, Tuning, TuningError,
+pub use client::Engine;
+pub use config::{
+    load_sdk_config, sdk_retries, sdk_timeouts, Options, Tuning, TuningError,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT,
 };
 pub use credentials::{CredentialsKind, CredentialsProblem};
