@@ -5,9 +5,9 @@ use std::path::Path;
 
 use modelseal_fetch::evidence;
 use modelseal_kernel::certificate::{self, Certified};
-use modelseal_kernel::keys::PrivateKeyPem;
 use modelseal_kernel::trust::document::{KeySource, RootSource, Shorthand, Source};
 use modelseal_kernel::trust::Policy;
+use modelseal_kernel::PrivateKeyPem;
 use modelseal_kernel::{KeyError, PrivateKey, PublicKey, Signer};
 use modelseal_kms::{KeyRef, KmsError, KmsKey};
 use zeroize::Zeroizing;
@@ -327,7 +327,7 @@ fn public_key(arg: &str) -> Result<PublicKey, Failure> {
 fn private_key(arg: &str) -> Result<PrivateKey, Failure> {
     let text = Zeroizing::new(read(arg)?);
     let wanted = "private key (cosign.key or a PEM EC key)";
-    match PrivateKey::from_pem(&text).map_err(|e| key_failure(arg, &e, wanted))? {
+    match PrivateKeyPem::parse(&text).map_err(|e| key_failure(arg, &e, wanted))? {
         PrivateKeyPem::Plain(key) => Ok(*key),
         PrivateKeyPem::Encrypted(enc) => {
             let password = password(false)?;

@@ -6,8 +6,8 @@ mod common;
 use std::path::Path;
 
 use common::{run_in, testdata, write_tree, Run};
-use modelseal_kernel::keys::PrivateKeyPem;
-use modelseal_kernel::{oms, PrivateKey};
+use modelseal_kernel::oms;
+use modelseal_kernel::PrivateKeyPem;
 
 const SIGNER: &str = "model-signing/dir-basic/keys/signer.key.pem";
 const SIGNER_PUB: &str = "model-signing/dir-basic/keys/signer.pub.pem";
@@ -201,7 +201,7 @@ hint: symlinks are refused (as model_signing refuses them); replace the link wit
 #[test]
 fn hostile_manifest_path() {
     let dir = signed_model();
-    let key = match PrivateKey::from_pem(&std::fs::read(testdata(SIGNER)).unwrap()).unwrap() {
+    let key = match PrivateKeyPem::parse(&std::fs::read(testdata(SIGNER)).unwrap()).unwrap() {
         PrivateKeyPem::Plain(k) => k,
         PrivateKeyPem::Encrypted(_) => unreachable!(),
     };

@@ -230,9 +230,9 @@ fn openssl_accepts_our_blob_signatures_and_we_accept_its() {
     );
     // And openssl's signature over the same bytes, with the cosign key exported as PKCS#8.
     let pkcs8 = {
-        use modelseal_kernel::keys::PrivateKeyPem;
+        use modelseal_kernel::PrivateKeyPem;
         let PrivateKeyPem::Encrypted(enc) =
-            modelseal_kernel::PrivateKey::from_pem(&std::fs::read(d.join("cosign.key")).unwrap())
+            modelseal_kernel::PrivateKeyPem::parse(&std::fs::read(d.join("cosign.key")).unwrap())
                 .unwrap()
         else {
             panic!("cosign.key is not encrypted")

@@ -2,11 +2,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use modelseal_kernel::{PrivateKey, PublicKey};
+use modelseal_kernel::{PrivateKey, PrivateKeyPem, PublicKey};
 
 fuzz_target!(|data: &[u8]| {
     let _ = PublicKey::from_pem(data);
-    let _ = PrivateKey::from_pem(data);
+    let _ = PrivateKeyPem::parse(data);
     let _ = PublicKey::from_spki_der(data);
     let _ = PrivateKey::from_pkcs8_der(data);
     let _ = PrivateKey::from_sec1_der(data);

@@ -215,9 +215,9 @@ fn a_private_ca_is_trusted_through_modelseal_certificate_chain() {
     let mut chain = certificates_from_pem(&std::fs::read(&leaf.cert).unwrap()).unwrap();
     chain.extend(certificates_from_pem(&std::fs::read(&leaf.chain).unwrap()).unwrap());
     let leaf_key =
-        match modelseal_kernel::PrivateKey::from_pem(&std::fs::read(&leaf.key).unwrap()).unwrap() {
-            modelseal_kernel::keys::PrivateKeyPem::Plain(k) => *k,
-            modelseal_kernel::keys::PrivateKeyPem::Encrypted(_) => unreachable!(),
+        match modelseal_kernel::PrivateKeyPem::parse(&std::fs::read(&leaf.key).unwrap()).unwrap() {
+            modelseal_kernel::PrivateKeyPem::Plain(k) => *k,
+            modelseal_kernel::PrivateKeyPem::Encrypted(_) => unreachable!(),
         };
     let signer = Certified::new(Box::new(leaf_key), chain).unwrap();
     m.publish("pki", &files, &signer);

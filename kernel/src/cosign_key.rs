@@ -167,11 +167,12 @@ pub fn encrypt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{Curve, PrivateKeyPem, Signer};
+    use crate::keys::{Curve, Signer};
+    use crate::private_pem::PrivateKeyPem;
     use rand_core::OsRng;
 
     fn encrypted(pem: &str) -> EncryptedKey {
-        match PrivateKey::from_pem(pem.as_bytes()).unwrap() {
+        match PrivateKeyPem::parse(pem.as_bytes()).unwrap() {
             PrivateKeyPem::Encrypted(e) => e,
             PrivateKeyPem::Plain(_) => panic!("expected an encrypted key"),
         }

@@ -420,14 +420,6 @@ impl fmt::Debug for PrivateKey {
     }
 }
 
-/// What a private-key PEM turned out to be.
-pub enum PrivateKeyPem {
-    /// An unencrypted PKCS#8 or SEC1 key, ready to use.
-    Plain(Box<PrivateKey>),
-    /// A cosign encrypted key; it needs a password.
-    Encrypted(crate::cosign_key::EncryptedKey),
-}
-
 impl PrivateKey {
     /// A fresh random key.
     pub fn generate(curve: Curve, rng: &mut impl CryptoRngCore) -> Self {
@@ -456,28 +448,6 @@ impl PrivateKey {
             Some(public) => PrivateKey { key, public },
             // The public half of a valid scalar always encodes; this arm is unreachable.
             None => unreachable_key(),
-        }
-    }
-
-    /// Reads a private-key PEM: `PRIVATE KEY` (PKCS#8), `EC PRIVATE KEY` (SEC1), or a cosign
-    /// encrypted key under either of its labels.
-    pub fn from_pem(text: &[u8]) -> Result<PrivateKeyPem, KeyError> {
-        let block = pem::parse(text)?;
-        match block.label.as_str() {
-            "PRIVATE KEY" => Ok(PrivateKeyPem::Plain(Box::new(Self::from_pkcs8_der(
-                &block.der,
-            )?))),
-            "EC PRIVATE KEY" => Ok(PrivateKeyPem::Plain(Box::new(Self::from_sec1_der(
-                &block.der,
-            )?))),
-            crate::cosign_key::LABEL_SIGSTORE | crate::cosign_key::LABEL_COSIGN => Ok(
-                PrivateKeyPem::Encrypted(crate::cosign_key::EncryptedKey::from_json(&block.der)?),
-            ),
-            "PUBLIC KEY" => Err(KeyError::WrongKind {
-                expected: "private key",
-                found: block.label,
-            }),
-            other => Err(KeyError::UnsupportedLabel(other.to_string())),
         }
     }
 

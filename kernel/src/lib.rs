@@ -20,6 +20,7 @@ pub mod keys;
 pub mod manifest;
 pub mod oms;
 mod pem;
+pub mod private_pem;
 pub mod services;
 pub mod sigstore;
 pub mod time;
@@ -31,4 +32,5 @@ pub mod tuf;
 
 pub use digest::{Digest, HashAlgorithm, Hasher};
 pub use keys::{Curve, KeyError, PrivateKey, PublicKey, SignError, Signer};
+pub use private_pem::PrivateKeyPem;
 pub use trust::Policy;

@@ -8,7 +8,8 @@ use common::testdata;
 use base64::Engine as _;
 use modelseal_kernel::bundle::{Bundle, KeyMaterial};
 use modelseal_kernel::certificate::{self, CertificateTrust, Certified, ChainError};
-use modelseal_kernel::keys::{PrivateKey, PrivateKeyPem};
+use modelseal_kernel::keys::PrivateKey;
+use modelseal_kernel::PrivateKeyPem;
 use modelseal_kernel::{Curve, Signer};
 
 fn chain_of(case: &str) -> Vec<Vec<u8>> {
@@ -130,7 +131,7 @@ fn malformed_chains() {
 #[test]
 fn certified_signers() {
     let dir = "model-signing-worked-example";
-    let key = match PrivateKey::from_pem(&testdata(&format!("{dir}/keys/ec-p256-private.pem")))
+    let key = match PrivateKeyPem::parse(&testdata(&format!("{dir}/keys/ec-p256-private.pem")))
         .unwrap()
     {
         PrivateKeyPem::Plain(k) => *k,

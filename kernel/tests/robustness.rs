@@ -256,7 +256,7 @@ fn keys() {
     ] {
         for m in mutants(&seed, 1000, &mut rng) {
             let _ = PublicKey::from_pem(&m);
-            let _ = PrivateKey::from_pem(&m);
+            let _ = modelseal_kernel::PrivateKeyPem::parse(&m);
             let _ = PublicKey::from_spki_der(&m);
             let _ = PrivateKey::from_pkcs8_der(&m);
             let _ = PrivateKey::from_sec1_der(&m);

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use modelseal_kernel::keys::PrivateKeyPem;
 use modelseal_kernel::manifest::ResourcePath;
+use modelseal_kernel::PrivateKeyPem;
 use modelseal_kernel::{oms, HashAlgorithm, PrivateKey, Signer};
 
 pub fn testdata(rel: &str) -> PathBuf {
@@ -21,7 +21,7 @@ pub fn testdata(rel: &str) -> PathBuf {
 }
 
 pub fn key(rel: &str) -> PrivateKey {
-    match PrivateKey::from_pem(&std::fs::read(testdata(rel)).unwrap()).unwrap() {
+    match PrivateKeyPem::parse(&std::fs::read(testdata(rel)).unwrap()).unwrap() {
         PrivateKeyPem::Plain(k) => *k,
         PrivateKeyPem::Encrypted(_) => panic!("test keys are plain"),
     }
