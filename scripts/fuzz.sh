@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (or the ones named) for SECONDS each, seeded from testdata, and prints
 # executions per second and coverage per target. For people, not CI: CI runs the deterministic
-# robustness tests (kernel/tests/robustness.rs), which also replay every crash found here.
+# robustness tests (kernel/tests/kernel/robustness.rs), which also replay every crash found here.
 #
 #   scripts/fuzz.sh 600                 # every target, 10 minutes each
 #   scripts/fuzz.sh 60 bundle keys      # two targets, a minute each

@@ -57,4 +57,4 @@ b = bytearray(open(p, "rb").read())
 b[len(b) // 2] ^= 1
 open(p, "wb").write(b)
 PY
-echo "remade; check each case's EXPECT with: cargo test --test vectors model_signing_pki"
+echo "remade; check each case's EXPECT with: cargo test --test cli vectors::model_signing_pki"

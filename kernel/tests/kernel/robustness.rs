@@ -3,9 +3,7 @@
 //! CI; the coverage-guided part is `fuzz/` (`scripts/fuzz.sh`), and every input it found that
 //! crashed is replayed here.
 
-mod common;
-
-use common::testdata;
+use crate::common::testdata;
 
 use modelseal_kernel::blob::{decode_signature, BlobBundle};
 use modelseal_kernel::bundle::{Bundle, Content};

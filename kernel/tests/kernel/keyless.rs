@@ -2,9 +2,7 @@
 //! certificate, a Rekor v1 dsse entry with an inclusion proof, and an RFC 3161 timestamp from
 //! the production TSA), against the production trusted root modelseal carries.
 
-mod common;
-
-use common::testdata;
+use crate::common::testdata;
 use std::sync::Arc;
 
 use modelseal_kernel::bundle::Bundle;

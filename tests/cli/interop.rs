@@ -4,12 +4,12 @@
 //! `scripts/test.sh` installs model_signing into `.venv` and sets `MODELSEAL_MODEL_SIGNING`.
 //! Without it these tests fail, unless `MODELSEAL_SKIP_INTEROP=1` says to skip them on purpose.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{run_in, write_tree};
+use crate::common::{run_in, write_tree};
 
 fn model_signing() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("MODELSEAL_MODEL_SIGNING") {

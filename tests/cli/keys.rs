@@ -1,8 +1,6 @@
 //! Keys written by cosign, sigstore-rs and openssl load, or are refused, as their makers say.
 
-mod common;
-
-use common::{run_in, testdata};
+use crate::common::{run_in, testdata};
 
 /// Signs a small file with `key` (password `pw`) and returns the exit code and stderr.
 fn sign_with(key: &str, pw: Option<&str>) -> (i32, String) {

@@ -1,9 +1,7 @@
 //! Private-CA chains on model_signing's certificate-method vectors: the time the chain is
 //! judged at, identities, and the signing side's key check.
 
-mod common;
-
-use common::testdata;
+use crate::common::testdata;
 
 use base64::Engine as _;
 use modelseal_kernel::bundle::{Bundle, KeyMaterial};

@@ -10,13 +10,11 @@
 //! plain http. UploadPart and CompleteMultipartUpload carry no encryption headers; S3 encrypts
 //! their bytes as the CreateMultipartUpload chose, so they are not evaluated here.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::aws;
-use common::{testdata, write_tree};
+use crate::common::aws;
+use crate::common::{testdata, write_tree};
 use modelseal_testkit::{noise, Proxy, Seen};
 
 const SIGNER: &str = "model-signing/dir-basic/keys/signer.key.pem";

@@ -1,8 +1,6 @@
 //! Every vector made by another implementation gets the verdict its maker expects.
 
-mod common;
-
-use common::{run, testdata};
+use crate::common::{run, testdata};
 use modelseal_kernel::bundle::{Bundle, Content, KeyMaterial};
 use modelseal_kernel::dsse::{pae, IN_TOTO_PAYLOAD_TYPE};
 use modelseal_kernel::oms;
@@ -284,7 +282,7 @@ fn oms_spec_vectors() {
     let invalid = read("invalid");
     assert_eq!(invalid.len(), 4);
     // Each is refused by the bundle parser but one: a sigstore-method bundle without a log
-    // entry, which parses and is refused by the keyless check (kernel/tests/keyless.rs).
+    // entry, which parses and is refused by the keyless check (kernel/tests/kernel/keyless.rs).
     for (name, bytes) in invalid {
         let refused = match Bundle::from_json(&bytes) {
             Err(_) => true,

@@ -1,11 +1,11 @@
 //! Golden tests: the exact stderr and exit code of every CLI failure a user is likely to meet.
 //! Paths are relative to a scratch directory so the text is stable.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::{run_in, testdata, write_tree, Run};
+use crate::common::{run_in, testdata, write_tree, Run};
 use modelseal_kernel::oms;
 use modelseal_kernel::PrivateKeyPem;
 

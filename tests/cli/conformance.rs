@@ -5,11 +5,11 @@
 //! root modelseal carries. Each case runs twice, the artifact given as a file and as
 //! `sha256:HEX`, as the suite runs it. A `_fail` case must not verify; every other case must.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::{run, testdata};
+use crate::common::{run, testdata};
 
 const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";

@@ -2,13 +2,13 @@
 //! when stderr is a pipe (as in CI logs and `kubectl logs`), nothing with `--quiet`.
 //! `MODELSEAL_PROGRESS_SECONDS` shortens the 10 s interval so a test sees several lines.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::aws;
-use common::{testdata, Run};
+use crate::common::aws;
+use crate::common::{testdata, Run};
 
 const SIGNER: &str = "model-signing/dir-basic/keys/signer.key.pem";
 const SIGNER_PUB: &str = "model-signing/dir-basic/keys/signer.pub.pem";

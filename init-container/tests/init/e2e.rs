@@ -2,12 +2,10 @@
 //! KServe invokes its storage initializer. Models are signed with the kernel and uploaded with
 //! the AWS SDK, so these tests depend on nothing but the binary under test.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use modelseal_kernel::manifest::ResourcePath;
 use modelseal_kernel::{oms, HashAlgorithm, Signer};
 

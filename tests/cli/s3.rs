@@ -1,13 +1,13 @@
 //! push, pull and verify against real S3 and KMS servers on loopback: moto (S3 with SSE-KMS, and
 //! KMS) and s3rver (a second S3 implementation). `scripts/test.sh` starts both.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::aws;
-use common::{testdata, write_tree, Run};
+use crate::common::aws;
+use crate::common::{testdata, write_tree, Run};
 
 const SIGNER: &str = "model-signing/dir-basic/keys/signer.key.pem";
 const SIGNER_PUB: &str = "model-signing/dir-basic/keys/signer.pub.pem";
@@ -1438,7 +1438,7 @@ fn audit_reports_each_finding_by_key_and_kind() {
     // (`iam/utils.py::format_incoming_conditional_values` knows only sts:ExternalId), so every
     // StringNotEquals on x-amz-server-side-encryption* matches and it denies every put, an
     // SSE-KMS put by the right ARN too (boto3 showed the same). The policy is lifted meanwhile;
-    // tests/policy.rs checks the policy against the headers push sends with an evaluator of its
+    // tests/cli/policy.rs checks the policy against the headers push sends with an evaluator of its
     // own.
     m.rt.block_on(m.s3.delete_bucket_policy().bucket(&bucket).send())
         .unwrap();

@@ -1,14 +1,9 @@
 //! Loopback S3 and KMS servers for tests: moto (S3 with SSE-KMS, and KMS) and s3rver.
 //! `scripts/test.sh` starts them and exports their URLs; tests fail without them unless
 //! `MODELSEAL_SKIP_S3=1` says to skip on purpose.
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the helpers"
-)]
 
 use std::process::Command;
 
-#[allow(unused_imports, reason = "not every test binary uses each of them")]
 pub use modelseal_testkit::store::{bucket, rt, s3, server};
 
 pub fn kms(url: &str) -> aws_sdk_kms::Client {

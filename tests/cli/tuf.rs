@@ -4,13 +4,11 @@
 //! cache left as it was; the cached trusted root and signing config then used by verify-blob
 //! and keyless sign-blob (through a private Sigstore instance, scripts/sigstore-instance.py).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{run_in, Run};
+use crate::common::{run_in, Run};
 
 fn python() -> Option<PathBuf> {
     let Some(ms) = std::env::var_os("MODELSEAL_MODEL_SIGNING") else {

@@ -1,8 +1,4 @@
 //! Helpers shared by the integration tests: run the binary, find test data, make models.
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the helpers"
-)]
 
 pub mod aws;
 
@@ -59,23 +55,6 @@ pub fn write_tree(root: &Path, files: &[(&str, &[u8])]) {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();
-    }
-}
-
-/// Copies a directory tree (regular files, directories and symlinks).
-pub fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let kind = entry.file_type().unwrap();
-        let dest = to.join(entry.file_name());
-        if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), dest).unwrap();
-        } else if kind.is_dir() {
-            copy_tree(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
     }
 }
 

@@ -5,13 +5,13 @@
 //! (model_signing 1.1.1, sigstore-python 4.5.1) and by our verifier; what they sign through the
 //! same instance verifies with ours. Every failure: exit 2, nothing written, no token printed.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{run_in, write_tree, Run};
+use crate::common::{run_in, write_tree, Run};
 
 /// The Python environment scripts/setup-peers.sh makes (model_signing, sigstore, PyJWT,
 /// asn1crypto), found beside MODELSEAL_MODEL_SIGNING as scripts/test.sh sets it.

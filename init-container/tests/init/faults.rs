@@ -4,12 +4,10 @@
 //! reason naming the object and the fault; DEST, sampled all along, never shows an unverified
 //! byte. Big objects live on s3rver (fast ranged GETs), If-Match cases on moto.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use modelseal_testkit::{Fault, Match, Proxy, Rule};
 
 /// Short timeouts and few attempts keep every persistent fault within seconds.

@@ -3,11 +3,9 @@
 //! pin; and one regression test per finding of the hostile-input review (each failed on the
 //! code before the policy).
 
-mod common;
-
 use std::sync::Arc;
 
-use common::testdata;
+use crate::common::testdata;
 use modelseal_kernel::blob::BlobBundle;
 use modelseal_kernel::bundle::{self, Bundle};
 use modelseal_kernel::fulcio::Matcher;
@@ -413,7 +411,7 @@ fn finding_a_message_signature_covers_the_declared_digest() {
         .unwrap();
 }
 
-/// Finding 2: a keyless bundle with a timestamp and no log entry (kernel/tests/keyless.rs
+/// Finding 2: a keyless bundle with a timestamp and no log entry (kernel/tests/kernel/keyless.rs
 /// covers the model); here through the policy's blob path as well.
 #[test]
 fn finding_a_keyless_signature_needs_a_log_entry() {

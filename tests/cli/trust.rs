@@ -1,11 +1,9 @@
 //! `--policy` on local models and files, `trust check`, the one digest every command reports,
 //! and the trust flags as one-rule policies (their refusals, as usage errors).
 
-mod common;
-
 use std::path::Path;
 
-use common::{run_in, write_tree, Run};
+use crate::common::{run_in, write_tree, Run};
 
 /// A directory with a model, two P-256 key pairs (`old.*`, `new.*`), and `model/model.sig`
 /// signed with the old one.

@@ -1,10 +1,6 @@
 //! Helpers for modelseal-init's end-to-end tests: a bucket on a loopback S3 server (moto or
 //! s3rver, started by scripts/test.sh), models signed with the kernel and uploaded with the AWS
 //! SDK, the binary invoked as KServe invokes its storage initializer, and DEST read back.
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the helpers"
-)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -308,5 +304,4 @@ pub fn run_watching(
     modelseal_testkit::run_watching(c, args, dest, &allowed, limit)
 }
 
-#[allow(unused_imports, reason = "not every test binary uses each of them")]
 pub use modelseal_testkit::{noise, Watched};

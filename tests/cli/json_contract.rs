@@ -3,14 +3,14 @@
 //! The schema is judged by Python's `jsonschema` (the reference implementation, installed into
 //! `.venv` by `scripts/setup-peers.sh`), not by our own reading of it. S3 commands run on moto.
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::aws;
-use common::{testdata, write_tree, Run};
+use crate::common::aws;
+use crate::common::{testdata, write_tree, Run};
 
 const SIGNER: &str = "model-signing/dir-basic/keys/signer.key.pem";
 const SIGNER_PUB: &str = "model-signing/dir-basic/keys/signer.pub.pem";

@@ -5,15 +5,13 @@
 //! differ from the signature, or an object replaced mid-download, are exit 1. DEST is sampled
 //! throughout and never shows an unverified byte.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::aws;
-use common::{testdata, write_tree};
+use crate::common::aws;
+use crate::common::{testdata, write_tree};
 use modelseal_testkit::{noise, run_watching, Fault, Match, Proxy, Rule, Watched};
 
 const SIGNER: &str = "model-signing/dir-basic/keys/signer.key.pem";
