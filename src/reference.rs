@@ -218,7 +218,10 @@ mod tests {
         let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/cli.md"));
         snapbox::Assert::new()
             .action_env(snapbox::assert::DEFAULT_ACTION_ENV)
-            .eq(super::markdown(), snapbox::Data::read_from(path, None).raw());
+            .eq(
+                super::markdown(),
+                snapbox::Data::read_from(path, None).raw(),
+            );
     }
 }
 

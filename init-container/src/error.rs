@@ -34,10 +34,8 @@ pub enum InitError {
     Source { what: String, why: String },
     /// Locating, fetching, verifying or placing a model.
     Fetch(Box<FetchError>),
-    /// The verified single archive cannot be unpacked.
+    /// The verified single archive cannot be unpacked (placing its entries is a fetch step).
     Unpack { name: String, error: ArchiveError },
-    /// Moving unpacked entries into DEST.
-    Place { path: PathBuf, why: String },
     /// Kubernetes asked the pod to stop mid-fetch; the staging directory was removed.
     Stopped {
         signal: String,
@@ -84,7 +82,6 @@ impl fmt::Display for InitError {
             InitError::Source { what, why } => write!(f, "{what}: {why}"),
             InitError::Fetch(e) => write!(f, "{}", reason(e)),
             InitError::Unpack { name, error } => write!(f, "cannot unpack {name}: {error}"),
-            InitError::Place { path, why } => write!(f, "cannot place {}: {why}", path.display()),
             InitError::Stopped { signal, src, dest } => write!(
                 f,
                 "stopped by {signal} while fetching {src}; nothing was placed in {}",

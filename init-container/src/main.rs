@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use modelseal_fetch::progress::count;
 use modelseal_fetch::{
-    clear_dest, evidence, fetch, locate, place, prepare_staging, progress, remove_staging,
-    stop_requested, Located, SignatureSource,
+    clear_dest, evidence, fetch, locate, place, place_entries, prepare_staging, progress,
+    remove_staging, stop_requested, unpack_dir, Located, SignatureSource,
 };
 use modelseal_kernel::manifest::{ResourcePath, UnsignedFiles};
 use modelseal_kernel::trust::document::Document;
@@ -450,36 +450,12 @@ async fn stage_and_place(
             error,
         };
         let kind = kind.map_err(unpack)?;
-        let into = staging.join(".unpacked");
-        std::fs::create_dir(&into).map_err(|e| {
-            unpack(archive::ArchiveError::Io {
-                entry: into.display().to_string(),
-                error: e,
-            })
-        })?;
+        let into = unpack_dir(staging)?;
         let files = archive::extract(&staging.join(&name), kind, &into, config.max_unpacked)
             .map_err(unpack)?;
-        // DEST was emptied before the download; its top-level entries are renamed in, so
-        // nothing in DEST is walked through or merged with.
-        let listing = |e: std::io::Error| InitError::Place {
-            path: into.clone(),
-            why: format!("cannot list it: {e}"),
-        };
-        for entry in std::fs::read_dir(&into).map_err(listing)? {
-            let entry = entry.map_err(listing)?;
-            let to = dest.join(entry.file_name());
-            if std::fs::symlink_metadata(&to).is_ok() {
-                return Err(InitError::Place {
-                    path: to,
-                    why: "it appeared in DEST during the run".into(),
-                });
-            }
-            std::fs::rename(entry.path(), &to).map_err(|e| InitError::Place {
-                path: to.clone(),
-                why: e.to_string(),
-            })?;
-        }
-        remove_staging(staging);
+        // DEST was emptied before the download; fetch renames the unpacked top-level entries
+        // in, as it places any verified model.
+        place_entries(&into, staging, dest)?;
         log(format!(
             "unpacked {name} ({}) into {}",
             count(files, "file"),

@@ -1,8 +1,8 @@
-//! `audit s3://BUCKET[/PREFIX]`: a thin shell over `modelseal_fetch::audit`. Prints a table (or
+//! `audit s3://BUCKET[/PREFIX]`: a thin shell over `modelseal_audit`. Prints a table (or
 //! one JSON object), then exits 1 when there is any finding, 0 when clean, 2 when the audit could
 //! not run.
 
-use modelseal_fetch::audit::{self, Options, Report};
+use modelseal_audit::{self as audit, Options, Report};
 use modelseal_kernel::trust::Policy;
 use modelseal_s3::Setting;
 

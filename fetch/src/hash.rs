@@ -1,0 +1,221 @@
+//! Hash: every selected signed object streamed through the kernel's hashers (one per signed
+//! item, by byte range), into staging when the caller places the model.
+
+use std::path::Path;
+
+use modelseal_kernel::manifest::{
+    HashJob, ItemKey, Mismatch, Plan, ResourcePath, UnsignedFiles, Verified,
+};
+use modelseal_kernel::trust::{Accepted, Policy};
+use modelseal_kernel::{Digest, Hasher};
+use modelseal_s3::{Chunk, Engine, Sink};
+
+use crate::staged::StagedFile;
+
+use crate::check::{check_listing, Listed};
+use crate::locate::Remote;
+use crate::locate::{Located, SignatureSource};
+use crate::place::{create_new, join};
+use crate::{FetchError, SIGNATURE_NAME};
+
+/// Hashes an object's bytes as they stream in (one hasher per signed item, by byte range) and,
+/// when staging, writes them to a new file.
+struct HashSink {
+    items: Vec<(ItemKey, u64, u64)>,
+    hashers: Vec<Hasher>,
+    cursor: usize,
+    pos: u64,
+    out: Option<StagedFile>,
+}
+
+impl Sink for HashSink {
+    fn write(&mut self, chunk: &Chunk) -> std::io::Result<()> {
+        if let Some(f) = &mut self.out {
+            f.send(chunk)?;
+        }
+        let mut off = 0;
+        while off < chunk.len() {
+            let Some(&(_, _, end)) = self.items.get(self.cursor) else {
+                return Err(std::io::Error::other(
+                    "the object is longer than its signed items",
+                ));
+            };
+            if self.pos >= end {
+                self.cursor += 1;
+                continue;
+            }
+            let take = usize::try_from(end - self.pos)
+                .unwrap_or(usize::MAX)
+                .min(chunk.len() - off);
+            self.hashers[self.cursor].update(&chunk[off..off + take]);
+            self.pos += take as u64;
+            off += take;
+        }
+        Ok(())
+    }
+}
+
+impl HashSink {
+    fn finish(mut self) -> std::io::Result<Vec<(ItemKey, Digest)>> {
+        if let Some(mut f) = self.out.take() {
+            f.join()?;
+        }
+        Ok(self
+            .items
+            .into_iter()
+            .zip(self.hashers)
+            .map(|((k, _, _), h)| (k, h.finalize()))
+            .collect())
+    }
+}
+
+/// A model that verified (and, with staging, was written there).
+pub struct Fetched {
+    pub verified: Verified,
+    pub plan: Plan,
+    /// The bundle's bytes, to place beside the model; empty when trust was a pin.
+    pub signature: Vec<u8>,
+    /// Who the policy accepted (rule, authority, evidence); `None` when trust was a pin.
+    pub accepted: Option<Accepted>,
+}
+
+/// Signature first, then every selected signed object streamed through the hashers (and into
+/// `staging`), then the check. `select` keeps only some signed files (KServe's patterns);
+/// `unsigned` says whether objects outside the manifest refuse the model or are left alone.
+pub async fn fetch(
+    engine: &Engine,
+    located: &Located,
+    policy: &Policy,
+    signature: Option<SignatureSource>,
+    unsigned: UnsignedFiles,
+    staging: Option<&Path>,
+    select: Option<&dyn Fn(&ResourcePath) -> bool>,
+) -> Result<Fetched, FetchError> {
+    let uri = located.uri();
+    let Listed {
+        manifest,
+        mut plan,
+        signature,
+        accepted,
+    } = check_listing(engine, located, policy, signature, unsigned).await?;
+    if let Some(keep) = select {
+        plan.select(keep);
+    }
+    let digests = hash_objects(engine, located, &plan, staging).await?;
+    let verified = manifest.check(&plan, &digests).map_err(|mismatch| {
+        match (accepted.is_none(), mismatch.changed.first()) {
+            (true, Some(c)) => FetchError::PinMismatch {
+                uri: uri.clone(),
+                pinned: c.expected.to_hex(),
+                found: c.actual.to_hex(),
+                source: "the sha256",
+            },
+            _ => FetchError::Mismatch {
+                shown: uri.clone(),
+                mismatch,
+            },
+        }
+    })?;
+    Ok(Fetched {
+        verified,
+        plan,
+        signature,
+        accepted,
+    })
+}
+
+/// What `sign s3://` signs: every object of the model except the default signature (by its exact
+/// key) and those under an `ignore` path, streamed through SHA-256 with `If-Match` on each
+/// listed ETag, so an object replaced while it is read fails the run instead of being signed.
+pub async fn hash_for_signing(
+    engine: &Engine,
+    located: &Located,
+    ignore: &[ResourcePath],
+) -> Result<Vec<(ResourcePath, Digest)>, FetchError> {
+    let job = |path: ResourcePath| HashJob {
+        keys: vec![ItemKey::File(path.clone())],
+        path,
+        algorithm: modelseal_kernel::HashAlgorithm::Sha256,
+    };
+    let jobs = match &located.remote {
+        Remote::File { .. } => vec![job(ResourcePath::single_file())],
+        Remote::Dir { objects, .. } => objects
+            .keys()
+            .filter(|p| p.as_str() != SIGNATURE_NAME && !ignore.iter().any(|i| p.is_within(i)))
+            .cloned()
+            .map(job)
+            .collect(),
+    };
+    let plan = Plan {
+        jobs,
+        ..Plan::default()
+    };
+    let digests = hash_objects(engine, located, &plan, None).await?;
+    Ok(digests
+        .into_iter()
+        .map(|(k, d)| (k.path().clone(), d))
+        .collect())
+}
+
+async fn hash_objects(
+    engine: &Engine,
+    located: &Located,
+    plan: &Plan,
+    staging: Option<&Path>,
+) -> Result<Vec<(ItemKey, Digest)>, FetchError> {
+    let mut jobs = Vec::with_capacity(plan.jobs.len());
+    for job in &plan.jobs {
+        let Some(object) = located.object(&job.path) else {
+            return Err(FetchError::Mismatch {
+                shown: located.uri(),
+                mismatch: Mismatch {
+                    changed: Vec::new(),
+                    size_changed: Vec::new(),
+                    missing: vec![job.path.clone()],
+                    extra: Vec::new(),
+                },
+            });
+        };
+        let items: Vec<(ItemKey, u64, u64)> = job
+            .keys
+            .iter()
+            .map(|k| match k {
+                ItemKey::File(_) => (k.clone(), 0, object.size),
+                ItemKey::Shard { start, end, .. } => (k.clone(), *start, *end),
+            })
+            .collect();
+        let out = match staging {
+            Some(dir) => {
+                let p = join(dir, &located.placed_name(&job.path));
+                Some(StagedFile::new(
+                    create_new(&p).map_err(|e| FetchError::local("write", &p, e))?,
+                ))
+            }
+            None => None,
+        };
+        let hashers = items.iter().map(|_| Hasher::new(job.algorithm)).collect();
+        jobs.push((
+            object.clone(),
+            HashSink {
+                items,
+                hashers,
+                cursor: 0,
+                pos: 0,
+                out,
+            },
+        ));
+    }
+    let done = engine
+        .download_many(&located.bucket, jobs)
+        .await
+        .map_err(FetchError::s3)?;
+    let mut results = Vec::new();
+    for (object, sink) in done {
+        let what = format!("finish s3://{}/{}", located.bucket, object.key);
+        results.extend(
+            sink.finish()
+                .map_err(|e| FetchError::local(&what, Path::new(&object.key), e))?,
+        );
+    }
+    Ok(results)
+}
