@@ -3,6 +3,73 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use modelseal_s3::S3Uri;
+
+/// Where a model (or its signature) is: a local path, or an object or prefix in S3. clap parses
+/// it, so a command matches on the two cases instead of testing strings.
+#[derive(Clone, Debug)]
+pub enum Location {
+    Local(PathBuf),
+    S3(Remote),
+}
+
+/// An `s3://` URI as parsed, with the text the user gave (what messages show).
+#[derive(Clone, Debug)]
+pub struct Remote {
+    pub uri: S3Uri,
+    pub given: String,
+}
+
+impl Remote {
+    pub fn as_str(&self) -> &str {
+        &self.given
+    }
+}
+
+const MALFORMED_HINT: &str = "write s3://BUCKET/KEY (lowercase s3, a colon and two slashes)";
+
+/// `S3://b/k`, `s3:/b/k`, `s3//b/k` and the like are refused rather than taken for local
+/// paths, unless a local file of that name exists.
+fn malformed(text: &str) -> Option<String> {
+    (modelseal_s3::is_malformed_s3(text) && !std::path::Path::new(text).exists())
+        .then(|| format!("'{text}' is a malformed S3 URI; {MALFORMED_HINT}"))
+}
+
+/// A model location: `s3://...`, else a local path.
+pub fn location(text: &str) -> Result<Location, String> {
+    if text.starts_with("s3://") {
+        return remote(text).map(Location::S3);
+    }
+    local_path(text).map(Location::Local)
+}
+
+/// An `s3://` URI (the only kind a command takes here).
+pub fn remote(text: &str) -> Result<Remote, String> {
+    if let Some(why) = malformed(text) {
+        return Err(why);
+    }
+    let uri = S3Uri::parse(text).map_err(|e| format!("{e}; {MALFORMED_HINT}"))?;
+    Ok(Remote {
+        uri,
+        given: text.to_string(),
+    })
+}
+
+/// Text that is not a mistyped S3 URI (a signature given inline or as a path).
+pub fn not_malformed(text: &str) -> Result<String, String> {
+    match malformed(text) {
+        Some(why) => Err(why),
+        None => Ok(text.to_string()),
+    }
+}
+
+/// A local path that is not a mistyped S3 URI.
+pub fn local_path(text: &str) -> Result<PathBuf, String> {
+    match malformed(text) {
+        Some(why) => Err(why),
+        None => Ok(PathBuf::from(text)),
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -29,96 +96,29 @@ pub enum Command {
   COSIGN_PASSWORD=... modelseal generate-key-pair            # cosign.key + cosign.pub
   modelseal generate-key-pair --kms awskms:///alias/model-signer")]
     #[command(display_order = 9)]
-    GenerateKeyPair {
-        /// Prefix of the two files written.
-        #[arg(long, default_value = "cosign")]
-        output_key_prefix: String,
-        /// Overwrite existing key files.
-        #[arg(long)]
-        force: bool,
-        /// Create the key in AWS KMS instead (awskms:///alias/NAME); only cosign.pub is written.
-        #[arg(long)]
-        kms: Option<String>,
-        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-        #[arg(long, help_heading = "Output")]
-        json: bool,
-        #[command(flatten)]
-        aws: KmsArgs,
-    },
+    GenerateKeyPair(GenerateKeyPairArgs),
+
     /// Print a key's public half as PEM (file keys, or awskms:// keys via GetPublicKey).
     #[command(after_help = "Example:
   modelseal public-key --key cosign.key --outfile cosign.pub
   modelseal public-key --key awskms:///alias/model-signer")]
     #[command(display_order = 10)]
-    PublicKey {
-        /// The key: cosign.key, a PEM private or public key, env://VAR, or awskms://...
-        #[arg(long)]
-        key: String,
-        /// Write the PEM here instead of stdout.
-        #[arg(long)]
-        outfile: Option<PathBuf>,
-        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-        #[arg(long, help_heading = "Output")]
-        json: bool,
-        #[command(flatten)]
-        aws: KmsArgs,
-    },
+    PublicKey(PublicKeyArgs),
+
     /// Sign (unless --signature names an existing bundle) and upload a model and its signature to
     /// S3, every object encrypted with SSE-KMS; the signature goes up last.
     #[command(after_help = "Example:
   modelseal push ./model s3://models/resnet --key cosign.key --sse-kms-key-id alias/models")]
     #[command(display_order = 6)]
     #[command(group(clap::ArgGroup::new("encryption").required(true).multiple(true).args(["sse_kms_key_id", "sse"])))]
-    Push {
-        /// The model: a directory, or a single file.
-        model: PathBuf,
-        /// s3://BUCKET/PREFIX
-        uri: String,
-        /// Signing key (cosign.key, PEM, awskms://...); with --signature, the key to check it.
-        /// Without it (and without --signature), the model is signed keyless.
-        #[arg(long)]
-        key: Option<String>,
-        /// Upload this existing bundle instead of signing (checked against the model first).
-        #[arg(long)]
-        signature: Option<PathBuf>,
-        #[command(flatten)]
-        certificate: CertificateArgs,
-        /// The KMS key (id, alias or ARN) to encrypt every object with (or give --sse aws:kms).
-        #[arg(long, value_name = "KEY")]
-        sse_kms_key_id: Option<String>,
-        /// `aws:kms` without --sse-kms-key-id: the bucket's default KMS key.
-        #[arg(long, value_parser = ["aws:kms"])]
-        sse: Option<String>,
-        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-        #[arg(long, help_heading = "Output")]
-        json: bool,
-        #[command(flatten)]
-        cosign: CosignFlags,
-        #[command(flatten)]
-        sigstore: SigstoreArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        hashing: Hashing,
-    },
+    Push(PushArgs),
+
     /// Download a model from S3, verify it while it streams, then place it under DEST.
     #[command(after_help = "Example:
   modelseal pull s3://models/resnet ./resnet --key cosign.pub")]
     #[command(display_order = 7)]
-    Pull {
-        /// s3://BUCKET/PREFIX (a model directory) or s3://BUCKET/KEY (a single-file model).
-        uri: String,
-        /// The directory to place the model in: new or empty (see --force); left as it was if
-        /// anything fails.
-        dest: PathBuf,
-        /// Empty DEST first when it holds anything (DEST ends with exactly the signed files).
-        #[arg(long)]
-        force: bool,
-        #[command(flatten)]
-        check: CheckArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-    },
+    Pull(PullArgs),
+
     /// Audit a model bucket: every model verified, every object's encryption, unsigned objects,
     /// objects outside their model's manifest, and the bucket's policy, versioning and public
     /// access block. Exit 1 when there is any finding, 0 when clean, 2 when it could not run.
@@ -126,28 +126,8 @@ pub enum Command {
   modelseal audit s3://models --key cosign.pub --sse-kms-key-id alias/models
   modelseal audit s3://models/llm --key cosign.pub --shallow --json")]
     #[command(display_order = 8)]
-    Audit {
-        /// s3://BUCKET or s3://BUCKET/PREFIX
-        uri: String,
-        #[command(flatten)]
-        trust: TrustArgs,
-        /// The KMS key (id, alias or ARN) every object must be encrypted with [default: any
-        /// SSE-KMS key].
-        #[arg(long, value_name = "KEY", alias = "kms-key")]
-        sse_kms_key_id: Option<String>,
-        /// Check signatures and listings against the manifests only; do not download and hash.
-        #[arg(long)]
-        shallow: bool,
-        /// Accept bundles carrying transparency-log entries without verifying them.
-        #[arg(long)]
-        insecure_ignore_tlog: bool,
-        /// Print one JSON object on stdout (findings name the full object key and their kind;
-        /// docs/json-output.schema.json).
-        #[arg(long, help_heading = "Output")]
-        json: bool,
-        #[command(flatten)]
-        aws: AwsArgs,
-    },
+    Audit(AuditArgs),
+
     #[command(display_order = 12)]
     /// Print S3 bucket policies.
     Policy {
@@ -166,46 +146,8 @@ pub enum Command {
   modelseal sign ./model --key awskms:///alias/model-signer --ignore-paths ./model/README.md
   modelseal sign s3://models/resnet --key awskms:///alias/model-signer --sse-kms-key-id alias/models")]
     #[command(display_order = 1)]
-    Sign {
-        /// The model: a directory, a single file, or s3://BUCKET/PREFIX (signed where it is:
-        /// streamed and hashed, nothing kept; the signature goes to PREFIX/model.sig or KEY.sig).
-        model: PathBuf,
-        /// Private key: cosign encrypted key, PKCS#8 / SEC1 EC PEM, env://VAR, or awskms://...
-        /// Without it, the model is signed keyless (an identity token, see below).
-        #[arg(long)]
-        key: Option<String>,
-        /// Where to write the bundle [default: MODEL/model.sig, or FILE.sig for a file].
-        #[arg(long)]
-        signature: Option<PathBuf>,
-        /// Files or directories of the model to leave out of the signature, recorded in its
-        /// ignore_paths (absolute or relative to the working directory, as model_signing reads
-        /// them); repeatable.
-        #[arg(long, value_name = "PATH")]
-        ignore_paths: Vec<PathBuf>,
-        /// s3:// models: the KMS key (id, alias or ARN) to encrypt the signature object with.
-        #[arg(long)]
-        sse_kms_key_id: Option<String>,
-        /// s3:// models: `aws:kms` without --sse-kms-key-id, the bucket's default KMS key.
-        #[arg(long, value_parser = ["aws:kms"])]
-        sse: Option<String>,
-        /// Replace an existing signature. A local sign always replaces MODEL/model.sig (as
-        /// model_signing and cosign do); `sign s3://` replaces a signature object only with it.
-        #[arg(long)]
-        force: bool,
-        #[command(flatten)]
-        certificate: CertificateArgs,
-        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-        #[arg(long, help_heading = "Output")]
-        json: bool,
-        #[command(flatten)]
-        cosign: CosignFlags,
-        #[command(flatten)]
-        sigstore: SigstoreArgs,
-        #[command(flatten)]
-        hashing: Hashing,
-        #[command(flatten)]
-        aws: AwsArgs,
-    },
+    Sign(SignArgs),
+
     /// Verify a model directory or file against an OMS v1.0 bundle.
     #[command(after_help = "Example:
   modelseal verify ./model --key cosign.pub
@@ -218,77 +160,23 @@ Regexps must match the whole value (cosign searches unanchored: there `org/repo`
 `evil-org/repo-x`). Keyless bundles are checked offline against --trusted-root, or the Sigstore
 production root modelseal carries.")]
     #[command(display_order = 2)]
-    Verify {
-        /// The model: a directory, a single file, or s3://BUCKET/PREFIX (streamed, nothing kept).
-        model: String,
-        /// Local models: leave these files or directories out of the check, as model_signing's
-        /// `verify --ignore-paths` does (absolute, or relative to the working directory;
-        /// repeatable; a path that does not exist changes nothing). OMS does not define
-        /// exclusions at verification: this is the operator's choice, for bundles whose signed
-        /// ignore paths do not name the model's files (the Go client records them relative to
-        /// its repository). A file the signature lists is checked all the same.
-        #[arg(long, value_name = "PATH")]
-        ignore_paths: Vec<PathBuf>,
-        #[command(flatten)]
-        check: CheckArgs,
-        #[command(flatten)]
-        hashing: Hashing,
-        #[command(flatten)]
-        aws: AwsArgs,
-    },
+    Verify(VerifyArgs),
+
     /// Print the digest a pin is compared with (`verify --digest`, `VERIFICATION_DIGEST`): the
     /// root digest a directory gets when signed as `sign` signs it, or a single file's SHA-256.
     #[command(after_help = "Example:
   modelseal digest ./model                    # sha256:... (a directory: the signed root digest)
   modelseal verify s3://models/resnet --key cosign.pub --digest sha256:...")]
     #[command(display_order = 3)]
-    Digest {
-        /// The model: a directory or a single file.
-        model: PathBuf,
-        /// As for `sign`: files or directories the signature leaves out; repeatable.
-        #[arg(long, value_name = "PATH")]
-        ignore_paths: Vec<PathBuf>,
-        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-        #[arg(long, help_heading = "Output")]
-        json: bool,
-        #[command(flatten)]
-        hashing: Hashing,
-    },
+    Digest(DigestArgs),
+
     /// Sign a file as `cosign sign-blob --key` does.
     #[command(after_help = "Example:
   modelseal sign-blob model.onnx --key cosign.key --bundle model.onnx.sigstore.json
   modelseal sign-blob model.onnx --key cosign.key > model.onnx.sig")]
     #[command(display_order = 4)]
-    SignBlob {
-        /// The file to sign.
-        file: PathBuf,
-        /// Private key: cosign.key, PKCS#8 / SEC1 EC PEM, env://VAR, or awskms://... Without
-        /// it, the file is signed keyless (an identity token, see below).
-        #[arg(long)]
-        key: Option<String>,
-        /// Write the base64 signature here (key signatures only: a keyless signature needs its
-        /// bundle). cosign's older spelling --output is accepted.
-        #[arg(long, alias = "output")]
-        output_signature: Option<PathBuf>,
-        /// Write a Sigstore bundle (v0.3) here [keyless default: FILE.sigstore.json].
-        #[arg(long)]
-        bundle: Option<PathBuf>,
-        /// cosign's switch for the Sigstore bundle format, which --bundle always writes; only
-        /// `true` is accepted.
-        #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-              default_missing_value = "true")]
-        new_bundle_format: Option<bool>,
-        /// Print one JSON object on stdout with the base64 signature in it, instead of the bare
-        /// signature (docs/json-output.schema.json).
-        #[arg(long, help_heading = "Output")]
-        json: bool,
-        #[command(flatten)]
-        cosign: CosignFlags,
-        #[command(flatten)]
-        sigstore: SigstoreArgs,
-        #[command(flatten)]
-        aws: KmsArgs,
-    },
+    SignBlob(SignBlobArgs),
+
     /// Verify a file as `cosign verify-blob` does: with a key, or keyless (a certificate
     /// identity and OIDC issuer, checked offline against a Sigstore trusted root).
     #[command(after_help = "Example:
@@ -299,27 +187,8 @@ production root modelseal carries.")]
     --certificate-oidc-issuer https://token.actions.githubusercontent.com")]
     #[command(display_order = 5)]
     #[command(group(clap::ArgGroup::new("signature_source").required(true).args(["signature", "bundle"])))]
-    VerifyBlob {
-        /// The file to verify, or its digest as `sha256:HEX` (as the sigstore-conformance
-        /// protocol gives it; bundles and keys needing another hash then fail).
-        file: PathBuf,
-        #[command(flatten)]
-        trust: TrustArgs,
-        /// A signature file (base64 or DER), or the base64 signature itself (or give --bundle).
-        #[arg(long, help_heading = "Signature")]
-        signature: Option<String>,
-        /// A Sigstore bundle or a legacy cosign bundle (or give --signature).
-        #[arg(long, help_heading = "Signature")]
-        bundle: Option<PathBuf>,
-        /// Check signature and digest only, ignoring transparency-log entries and timestamps.
-        #[arg(long)]
-        insecure_ignore_tlog: bool,
-        /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
-        #[arg(long, help_heading = "Output")]
-        json: bool,
-        #[command(flatten)]
-        aws: KmsArgs,
-    },
+    VerifyBlob(VerifyBlobArgs),
+
     /// Print a shell completion script (bash, zsh, fish or powershell).
     #[command(after_help = "Example:
   modelseal completions bash > ~/.local/share/bash-completion/completions/modelseal
@@ -342,15 +211,263 @@ production root modelseal carries.")]
     },
 }
 
+#[derive(clap::Args, Debug)]
+pub struct GenerateKeyPairArgs {
+    /// Prefix of the two files written.
+    #[arg(long, default_value = "cosign")]
+    pub output_key_prefix: String,
+    /// Overwrite existing key files.
+    #[arg(long)]
+    pub force: bool,
+    /// Create the key in AWS KMS instead (awskms:///alias/NAME); only cosign.pub is written.
+    #[arg(long)]
+    pub kms: Option<String>,
+    /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    #[command(flatten)]
+    pub aws: KmsArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PublicKeyArgs {
+    /// The key: cosign.key, a PEM private or public key, env://VAR, or awskms://...
+    #[arg(long)]
+    pub key: String,
+    /// Write the PEM here instead of stdout.
+    #[arg(value_parser = local_path, long)]
+    pub outfile: Option<PathBuf>,
+    /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    #[command(flatten)]
+    pub aws: KmsArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PushArgs {
+    /// The model: a directory, or a single file.
+    #[arg(value_parser = local_path)]
+    pub model: PathBuf,
+    /// s3://BUCKET/PREFIX
+    #[arg(value_parser = remote)]
+    pub uri: Remote,
+    /// Signing key (cosign.key, PEM, awskms://...); with --signature, the key to check it.
+    /// Without it (and without --signature), the model is signed keyless.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Upload this existing bundle instead of signing (checked against the model first).
+    #[arg(long, value_parser = local_path)]
+    pub signature: Option<PathBuf>,
+    #[command(flatten)]
+    pub certificate: CertificateArgs,
+    /// The KMS key (id, alias or ARN) to encrypt every object with (or give --sse aws:kms).
+    #[arg(long, value_name = "KEY")]
+    pub sse_kms_key_id: Option<String>,
+    /// `aws:kms` without --sse-kms-key-id: the bucket's default KMS key.
+    #[arg(long, value_parser = ["aws:kms"])]
+    pub sse: Option<String>,
+    /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    #[command(flatten)]
+    pub cosign: CosignFlags,
+    #[command(flatten)]
+    pub sigstore: SigstoreArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub hashing: Hashing,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PullArgs {
+    /// s3://BUCKET/PREFIX (a model directory) or s3://BUCKET/KEY (a single-file model).
+    #[arg(value_parser = remote)]
+    pub uri: Remote,
+    /// The directory to place the model in: new or empty (see --force); left as it was if
+    /// anything fails.
+    #[arg(value_parser = local_path)]
+    pub dest: PathBuf,
+    /// Empty DEST first when it holds anything (DEST ends with exactly the signed files).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub check: CheckArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    /// s3://BUCKET or s3://BUCKET/PREFIX
+    #[arg(value_parser = remote)]
+    pub uri: Remote,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// The KMS key (id, alias or ARN) every object must be encrypted with [default: any
+    /// SSE-KMS key].
+    #[arg(long, value_name = "KEY", alias = "kms-key")]
+    pub sse_kms_key_id: Option<String>,
+    /// Check signatures and listings against the manifests only; do not download and hash.
+    #[arg(long)]
+    pub shallow: bool,
+    /// Accept bundles carrying transparency-log entries without verifying them.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Print one JSON object on stdout (findings name the full object key and their kind;
+    /// docs/json-output.schema.json).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SignArgs {
+    /// The model: a directory, a single file, or s3://BUCKET/PREFIX (signed where it is:
+    /// streamed and hashed, nothing kept; the signature goes to PREFIX/model.sig or KEY.sig).
+    #[arg(value_parser = location)]
+    pub model: Location,
+    /// Private key: cosign encrypted key, PKCS#8 / SEC1 EC PEM, env://VAR, or awskms://...
+    /// Without it, the model is signed keyless (an identity token, see below).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Where to write the bundle [default: MODEL/model.sig, or FILE.sig for a file].
+    #[arg(long, value_parser = local_path)]
+    pub signature: Option<PathBuf>,
+    /// Files or directories of the model to leave out of the signature, recorded in its
+    /// ignore_paths (absolute or relative to the working directory, as model_signing reads
+    /// them); repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub ignore_paths: Vec<PathBuf>,
+    /// s3:// models: the KMS key (id, alias or ARN) to encrypt the signature object with.
+    #[arg(long)]
+    pub sse_kms_key_id: Option<String>,
+    /// s3:// models: `aws:kms` without --sse-kms-key-id, the bucket's default KMS key.
+    #[arg(long, value_parser = ["aws:kms"])]
+    pub sse: Option<String>,
+    /// Replace an existing signature. A local sign always replaces MODEL/model.sig (as
+    /// model_signing and cosign do); `sign s3://` replaces a signature object only with it.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub certificate: CertificateArgs,
+    /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    #[command(flatten)]
+    pub cosign: CosignFlags,
+    #[command(flatten)]
+    pub sigstore: SigstoreArgs,
+    #[command(flatten)]
+    pub hashing: Hashing,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// The model: a directory, a single file, or s3://BUCKET/PREFIX (streamed, nothing kept).
+    #[arg(value_parser = location)]
+    pub model: Location,
+    /// Local models: leave these files or directories out of the check, as model_signing's
+    /// `verify --ignore-paths` does (absolute, or relative to the working directory;
+    /// repeatable; a path that does not exist changes nothing). OMS does not define
+    /// exclusions at verification: this is the operator's choice, for bundles whose signed
+    /// ignore paths do not name the model's files (the Go client records them relative to
+    /// its repository). A file the signature lists is checked all the same.
+    #[arg(long, value_name = "PATH")]
+    pub ignore_paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub check: CheckArgs,
+    #[command(flatten)]
+    pub hashing: Hashing,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DigestArgs {
+    /// The model: a directory or a single file.
+    #[arg(value_parser = local_path)]
+    pub model: PathBuf,
+    /// As for `sign`: files or directories the signature leaves out; repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub ignore_paths: Vec<PathBuf>,
+    /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    #[command(flatten)]
+    pub hashing: Hashing,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SignBlobArgs {
+    /// The file to sign.
+    #[arg(value_parser = local_path)]
+    pub file: PathBuf,
+    /// Private key: cosign.key, PKCS#8 / SEC1 EC PEM, env://VAR, or awskms://... Without
+    /// it, the file is signed keyless (an identity token, see below).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Write the base64 signature here (key signatures only: a keyless signature needs its
+    /// bundle). cosign's older spelling --output is accepted.
+    #[arg(value_parser = local_path, long, alias = "output")]
+    pub output_signature: Option<PathBuf>,
+    /// Write a Sigstore bundle (v0.3) here [keyless default: FILE.sigstore.json].
+    #[arg(value_parser = local_path, long)]
+    pub bundle: Option<PathBuf>,
+    /// cosign's switch for the Sigstore bundle format, which --bundle always writes; only
+    /// `true` is accepted.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    pub new_bundle_format: Option<bool>,
+    /// Print one JSON object on stdout with the base64 signature in it, instead of the bare
+    /// signature (docs/json-output.schema.json).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    #[command(flatten)]
+    pub cosign: CosignFlags,
+    #[command(flatten)]
+    pub sigstore: SigstoreArgs,
+    #[command(flatten)]
+    pub aws: KmsArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyBlobArgs {
+    /// The file to verify, or its digest as `sha256:HEX` (as the sigstore-conformance
+    /// protocol gives it; bundles and keys needing another hash then fail).
+    #[arg(value_parser = local_path)]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// A signature file (base64 or DER), or the base64 signature itself (or give --bundle).
+    #[arg(value_parser = not_malformed, long, help_heading = "Signature")]
+    pub signature: Option<String>,
+    /// A Sigstore bundle or a legacy cosign bundle (or give --signature).
+    #[arg(value_parser = local_path, long, help_heading = "Signature")]
+    pub bundle: Option<PathBuf>,
+    /// Check signature and digest only, ignoring transparency-log entries and timestamps.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    #[command(flatten)]
+    pub aws: KmsArgs,
+}
+
 impl Command {
     /// The subcommand's name as typed, which `--json` reports as `command`.
     pub fn name(&self) -> &'static str {
         match self {
-            Command::GenerateKeyPair { .. } => "generate-key-pair",
-            Command::PublicKey { .. } => "public-key",
-            Command::Push { .. } => "push",
-            Command::Pull { .. } => "pull",
-            Command::Audit { .. } => "audit",
+            Command::GenerateKeyPair(_) => "generate-key-pair",
+            Command::PublicKey(_) => "public-key",
+            Command::Push(_) => "push",
+            Command::Pull(_) => "pull",
+            Command::Audit(_) => "audit",
             Command::Policy { .. } => "policy bucket",
             Command::Trust {
                 which: TrustCommand::Check { .. },
@@ -361,11 +478,11 @@ impl Command {
             Command::Trust {
                 which: TrustCommand::Show { .. },
             } => "trust show",
-            Command::Sign { .. } => "sign",
-            Command::Verify { .. } => "verify",
-            Command::Digest { .. } => "digest",
-            Command::SignBlob { .. } => "sign-blob",
-            Command::VerifyBlob { .. } => "verify-blob",
+            Command::Sign(_) => "sign",
+            Command::Verify(_) => "verify",
+            Command::Digest(_) => "digest",
+            Command::SignBlob(_) => "sign-blob",
+            Command::VerifyBlob(_) => "verify-blob",
             Command::Completions { .. } => "completions",
             Command::Reference { .. } => "reference",
         }
@@ -374,18 +491,19 @@ impl Command {
     /// Whether `--json` was given: stdout then holds exactly one JSON object, success or not.
     pub fn json(&self) -> bool {
         match self {
-            Command::Push { json, .. }
-            | Command::Audit { json, .. }
-            | Command::Sign { json, .. }
-            | Command::SignBlob { json, .. }
-            | Command::VerifyBlob { json, .. }
-            | Command::GenerateKeyPair { json, .. }
-            | Command::PublicKey { json, .. }
-            | Command::Digest { json, .. }
-            | Command::Policy {
+            Command::Push(a) => a.json,
+            Command::Audit(a) => a.json,
+            Command::Sign(a) => a.json,
+            Command::SignBlob(a) => a.json,
+            Command::VerifyBlob(a) => a.json,
+            Command::GenerateKeyPair(a) => a.json,
+            Command::PublicKey(a) => a.json,
+            Command::Digest(a) => a.json,
+            Command::Policy {
                 which: PolicyCommand::Bucket { json, .. },
             } => *json,
-            Command::Pull { check, .. } | Command::Verify { check, .. } => check.json,
+            Command::Pull(a) => a.check.json,
+            Command::Verify(a) => a.check.json,
             Command::Trust {
                 which:
                     TrustCommand::Check { json, .. }
@@ -410,7 +528,7 @@ pub enum TrustCommand {
         file: PathBuf,
         /// A model's location: s3://BUCKET/PREFIX, or a local path (made absolute, as verify
         /// matches it).
-        #[arg(long, value_name = "LOCATION")]
+        #[arg(long, value_name = "LOCATION", value_parser = not_malformed)]
         model: Option<String>,
         /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
         #[arg(long, help_heading = "Output")]
@@ -514,8 +632,8 @@ pub struct CheckArgs {
     pub trust: TrustArgs,
     /// The bundle [default: MODEL/model.sig or PREFIX/model.sig; FILE.sig or KEY.sig for a single
     /// file]; a local path or s3:// URI.
-    #[arg(long, help_heading = "Signature")]
-    pub signature: Option<String>,
+    #[arg(value_parser = location, long, help_heading = "Signature")]
+    pub signature: Option<Location>,
     /// Accept bundles carrying transparency-log entries without verifying them.
     #[arg(long, help_heading = "Signature")]
     pub insecure_ignore_tlog: bool,

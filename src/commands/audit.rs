@@ -139,3 +139,20 @@ fn print_table(r: &Report, bucket: &str, prefix: &str) {
         println!("{:width$}  {key}  {}", f.kind.name(), f.detail);
     }
 }
+
+/// `audit s3://...` from its parsed arguments.
+pub fn run_args(args: crate::cli::AuditArgs) -> Result<()> {
+    let aws = crate::aws::Aws::new(&args.aws, crate::aws::Runtime::Workers)?;
+    let policy = crate::keyfile::policy(&args.trust, Some(&aws))?
+        .with_tlog(super::tlog_policy(args.insecure_ignore_tlog));
+    run(
+        Args {
+            uri: args.uri.as_str(),
+            policy: &policy,
+            kms_key: args.sse_kms_key_id.as_deref(),
+            shallow: args.shallow,
+            json: args.json,
+        },
+        &aws,
+    )
+}

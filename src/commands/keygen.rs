@@ -97,3 +97,29 @@ pub fn public_key(key: &str, outfile: Option<&Path>, aws: Option<&Aws>, json: bo
     }
     Ok(())
 }
+
+/// `generate-key-pair`.
+pub fn run_generate(args: crate::cli::GenerateKeyPairArgs) -> Result<()> {
+    let aws = super::aws_if(
+        args.kms.is_some(),
+        &args.aws.into(),
+        crate::aws::Runtime::OneThread,
+    )?;
+    generate_key_pair(
+        &args.output_key_prefix,
+        args.force,
+        args.kms.as_deref(),
+        aws.as_ref(),
+        args.json,
+    )
+}
+
+/// `public-key`.
+pub fn run_public_key(args: crate::cli::PublicKeyArgs) -> Result<()> {
+    let aws = super::aws_if(
+        crate::keyfile::is_kms(&args.key),
+        &args.aws.into(),
+        crate::aws::Runtime::OneThread,
+    )?;
+    public_key(&args.key, args.outfile.as_deref(), aws.as_ref(), args.json)
+}

@@ -19,6 +19,7 @@ use modelseal_s3::{Engine, Head, Sse};
 use super::model;
 use super::verdict::{self, fetch_failure, parse_uri};
 use crate::aws::{s3_failure, Aws};
+use crate::cli::Location;
 use crate::failure::{Failure, Result};
 use crate::files;
 use crate::progress::Progress;
@@ -26,13 +27,12 @@ use modelseal_fetch::progress::count;
 
 pub use modelseal_fetch::SIGNATURE_NAME;
 
-/// `--signature` as given (an s3:// URI or a local path); `None` means the default place.
-fn given_signature(given: Option<&str>) -> Result<Option<SignatureSource>> {
-    Ok(match given {
-        Some(s) if s.starts_with("s3://") => Some(SignatureSource::S3(parse_uri(s)?)),
-        Some(s) => Some(SignatureSource::Local(PathBuf::from(s))),
-        None => None,
-    })
+/// `--signature` as clap parsed it; `None` means the default place.
+fn given_signature(given: Option<&Location>) -> Result<Option<SignatureSource>> {
+    Ok(given.map(|l| match l {
+        Location::S3(r) => SignatureSource::S3(r.uri.clone()),
+        Location::Local(p) => SignatureSource::Local(p.clone()),
+    }))
 }
 
 /// How `verify s3://` and `pull` check a model: the command line's `CheckArgs`, resolved.
@@ -40,7 +40,7 @@ pub struct Check<'a> {
     /// The trust policy, with `--digest`'s pin and `--insecure-ignore-tlog`'s mode in it.
     pub policy: &'a Policy,
     /// Where the bundle is, when not in the default place.
-    pub signature: Option<&'a str>,
+    pub signature: Option<&'a Location>,
     /// `--ignore-unsigned-files`: objects the signature does not cover are left alone.
     pub unsigned: UnsignedFiles,
     pub json: bool,

@@ -1,0 +1,14 @@
+//! `digest MODEL`: the digest a pin is compared with.
+
+use super::model;
+use crate::cli::DigestArgs;
+use crate::failure::Result;
+
+pub fn run(args: DigestArgs) -> Result<()> {
+    model::digest(
+        &args.model,
+        &args.ignore_paths,
+        args.hashing.threads(),
+        args.json,
+    )
+}
