@@ -13,10 +13,10 @@ use modelseal_s3::{Chunk, Engine, Sink};
 use crate::staged::StagedFile;
 
 use crate::check::{check_listing, Listed};
-use crate::locate::Remote;
+
 use crate::locate::{Located, SignatureSource};
 use crate::place::{create_new, join};
-use crate::{FetchError, SIGNATURE_NAME};
+use crate::FetchError;
 
 /// Hashes an object's bytes as they stream in (one hasher per signed item, by byte range) and,
 /// when staging, writes them to a new file.
@@ -124,28 +124,22 @@ pub async fn fetch(
     })
 }
 
-/// What `sign s3://` signs: every object of the model except the default signature (by its exact
-/// key) and those under an `ignore` path, streamed through SHA-256 with `If-Match` on each
-/// listed ETag, so an object replaced while it is read fails the run instead of being signed.
+/// Hashes for `sign s3://` the objects the kernel's `SigningPlan` chose (`files`, from
+/// [`Located::local_model`]), streamed through SHA-256 with `If-Match` on each listed ETag, so
+/// an object replaced while it is read fails the run instead of being signed.
 pub async fn hash_for_signing(
     engine: &Engine,
     located: &Located,
-    ignore: &[ResourcePath],
+    files: &[ResourcePath],
 ) -> Result<Vec<(ResourcePath, Digest)>, FetchError> {
-    let job = |path: ResourcePath| HashJob {
-        keys: vec![ItemKey::File(path.clone())],
-        path,
-        algorithm: modelseal_kernel::HashAlgorithm::Sha256,
-    };
-    let jobs = match &located.remote {
-        Remote::File { .. } => vec![job(ResourcePath::single_file())],
-        Remote::Dir { objects, .. } => objects
-            .keys()
-            .filter(|p| p.as_str() != SIGNATURE_NAME && !ignore.iter().any(|i| p.is_within(i)))
-            .cloned()
-            .map(job)
-            .collect(),
-    };
+    let jobs = files
+        .iter()
+        .map(|path| HashJob {
+            keys: vec![ItemKey::File(path.clone())],
+            path: path.clone(),
+            algorithm: modelseal_kernel::HashAlgorithm::Sha256,
+        })
+        .collect();
     let plan = Plan {
         jobs,
         ..Plan::default()

@@ -97,7 +97,9 @@ impl Located {
         }
     }
 
-    pub(crate) fn local_model(&self) -> LocalModel {
+    /// The model as its listing shows it, for the kernel's planning (what a signature covers,
+    /// what to hash).
+    pub fn local_model(&self) -> LocalModel {
         match &self.remote {
             Remote::File { object, name } => LocalModel::File {
                 name: name.clone(),

@@ -244,6 +244,55 @@ pub struct Serialization {
 /// The paths model_signing ignores by default, relative to the model root.
 pub const DEFAULT_IGNORES: [&str; 4] = [".git", ".gitattributes", ".github", ".gitignore"];
 
+/// What a signature covers, decided in one place for every signer (a local `sign`, `digest`,
+/// `push`, `sign s3://`): every file of the model outside the ignore paths, or `"."` for a
+/// single-file model; and the ignore paths the statement records, as model_signing records
+/// them (git's defaults, the signature's own path when it is stored inside the model, then the
+/// signer's own, each once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningPlan {
+    /// The resources to hash and list, in the model's order.
+    pub files: Vec<ResourcePath>,
+    /// Recorded in the statement's `ignore_paths`.
+    pub ignore_paths: Vec<String>,
+}
+
+impl SigningPlan {
+    /// `inside` is the signature's path when it is stored in the model; `extra` the paths the
+    /// signer leaves out (`--ignore-paths`).
+    pub fn new(model: &LocalModel, inside: Option<&ResourcePath>, extra: &[ResourcePath]) -> Self {
+        let mut ignore_paths: Vec<String> = DEFAULT_IGNORES.iter().map(|s| s.to_string()).collect();
+        ignore_paths.extend(inside.map(ToString::to_string));
+        for p in extra {
+            let p = p.to_string();
+            if !ignore_paths.contains(&p) {
+                ignore_paths.push(p);
+            }
+        }
+        let ignores: Vec<ResourcePath> = ignore_paths
+            .iter()
+            .filter_map(|p| ResourcePath::parse(p).ok())
+            .collect();
+        let files = match model {
+            LocalModel::File { .. } => vec![ResourcePath::single_file()],
+            LocalModel::Directory { files } => files
+                .iter()
+                .map(|f| f.path.clone())
+                .filter(|p| !ignores.iter().any(|i| p.is_within(i)))
+                .collect(),
+        };
+        SigningPlan {
+            files,
+            ignore_paths,
+        }
+    }
+
+    /// Whether there is nothing to sign (OMS 6.1 forbids an empty manifest).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
 /// Which in-toto predicate the manifest was signed as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PredicateType {
@@ -744,6 +793,55 @@ pub struct Verified {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One place decides what a signature covers: git's defaults and the inside signature are
+    /// left out and recorded, extra ignores once each, a single file is ".".
+    #[test]
+    fn signing_plans() {
+        let file = |p: &str| LocalFile {
+            path: ResourcePath::parse(p).unwrap(),
+            size: 1,
+        };
+        let dir = LocalModel::Directory {
+            files: vec![
+                file(".git/HEAD"),
+                file("README.md"),
+                file("model.sig"),
+                file("weights/a.bin"),
+                file("weights/b.bin"),
+            ],
+        };
+        let sig = ResourcePath::parse("model.sig").unwrap();
+        let readme = ResourcePath::parse("README.md").unwrap();
+        let plan = SigningPlan::new(&dir, Some(&sig), &[readme.clone(), readme]);
+        let names: Vec<&str> = plan.files.iter().map(ResourcePath::as_str).collect();
+        assert_eq!(names, ["weights/a.bin", "weights/b.bin"]);
+        assert_eq!(
+            plan.ignore_paths,
+            [
+                ".git",
+                ".gitattributes",
+                ".github",
+                ".gitignore",
+                "model.sig",
+                "README.md"
+            ]
+        );
+        let single = LocalModel::File {
+            name: "m.onnx".into(),
+            size: 3,
+        };
+        let plan = SigningPlan::new(&single, None, &[]);
+        assert_eq!(plan.files, [ResourcePath::single_file()]);
+        assert!(SigningPlan::new(
+            &LocalModel::Directory {
+                files: vec![file(".git/x")]
+            },
+            None,
+            &[]
+        )
+        .is_empty());
+    }
 
     fn p(s: &str) -> ResourcePath {
         ResourcePath::parse(s).unwrap()

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::signing::Signing;
 use modelseal_kernel::manifest::{
-    HashJob, ItemKey, LocalModel, PlanOptions, ResourcePath, SignedManifest, UnsignedFiles,
-    Verified, DEFAULT_IGNORES,
+    HashJob, ItemKey, LocalModel, PlanOptions, ResourcePath, SignedManifest, SigningPlan,
+    UnsignedFiles, Verified,
 };
 use modelseal_kernel::oms;
 use modelseal_kernel::trust::Policy;
@@ -112,20 +112,6 @@ fn tasks(model: &Model, jobs: Vec<HashJob>) -> Vec<(Task, u64)> {
         .collect()
 }
 
-/// The paths a signature records as ignored: git's defaults, plus the signature's own path when
-/// it will be stored inside the model (`inside`), as model_signing records it.
-pub(super) fn ignore_paths(inside: Option<&ResourcePath>, extra: &[ResourcePath]) -> Vec<String> {
-    let mut paths: Vec<String> = DEFAULT_IGNORES.iter().map(|s| s.to_string()).collect();
-    paths.extend(inside.map(|p| p.to_string()));
-    for p in extra {
-        let p = p.to_string();
-        if !paths.contains(&p) {
-            paths.push(p);
-        }
-    }
-    paths
-}
-
 /// `--ignore-paths` as model_signing reads them: absolute, or relative to the working directory,
 /// and then named relative to the model. A path outside the model (which model_signing drops
 /// without a word) or given for a single-file model is refused.
@@ -182,27 +168,6 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// The model's files a signature covers: every file outside `ignore_paths`, or `"."` for a
-/// single-file model.
-pub(super) fn signed_paths(model: &Model, ignore_paths: &[String]) -> Result<Vec<ResourcePath>> {
-    let ignores: Vec<ResourcePath> = ignore_paths
-        .iter()
-        .filter_map(|p| ResourcePath::parse(p).ok())
-        .collect();
-    Ok(match &model.local {
-        LocalModel::File { .. } => {
-            vec![ResourcePath::parse(ResourcePath::SINGLE_FILE).map_err(|_| {
-                Failure::cannot_check("internal: '.' is not a resource path", "report this bug")
-            })?]
-        }
-        LocalModel::Directory { files } => files
-            .iter()
-            .map(|f| f.path.clone())
-            .filter(|p| !ignores.iter().any(|i| p.is_within(i)))
-            .collect(),
-    })
-}
-
 /// The OMS bundle JSON for `files` (already hashed), signed by `signer`.
 /// `name` is the model's name in the statement; `shown` names the model in errors.
 pub(super) fn sign_digests(
@@ -243,8 +208,10 @@ fn hash_for_signing(
     extra_ignores: &[ResourcePath],
     threads: usize,
 ) -> Result<(Hashed, Vec<String>)> {
-    let ignore_paths = ignore_paths(inside.as_ref(), extra_ignores);
-    let paths = signed_paths(model, &ignore_paths)?;
+    let SigningPlan {
+        files: paths,
+        ignore_paths,
+    } = SigningPlan::new(&model.local, inside.as_ref(), extra_ignores);
     if paths.is_empty() {
         return Err(nothing_to_sign(
             &format!("'{}'", model.path.display()),

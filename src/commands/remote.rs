@@ -11,7 +11,7 @@ use modelseal_fetch::{
     clear_dest, dest_entries, fetch, locate, place, prepare_staging, stop_requested, FetchError,
     Located, SignatureSource,
 };
-use modelseal_kernel::manifest::{LocalModel, ResourcePath, UnsignedFiles};
+use modelseal_kernel::manifest::{LocalModel, ResourcePath, SigningPlan, UnsignedFiles};
 use modelseal_kernel::trust::{Policy, Signer as Authority};
 use modelseal_kernel::{Digest, HashAlgorithm, Hasher, PublicKey};
 use modelseal_s3::{Engine, Head, Sse};
@@ -280,7 +280,8 @@ pub fn push(
     let inside = (!model.is_file())
         .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
         .flatten();
-    let ignore_paths = model::ignore_paths(inside.as_ref(), &[]);
+    let plan = SigningPlan::new(&model.local, inside.as_ref(), &[]);
+    let ignore_paths = plan.ignore_paths.clone();
     // Where each signed file goes, and where the signature goes.
     let (uploads, sig_key): (Vec<Upload>, String) = match &model.local {
         LocalModel::File { name, size } => {
@@ -290,7 +291,7 @@ pub fn push(
                 uri.key.clone()
             };
             // A single-file model has exactly one signed path, ".".
-            let resource = model::signed_paths(&model, &ignore_paths)?.remove(0);
+            let resource = ResourcePath::single_file();
             let up = Upload {
                 path: model.path.clone(),
                 key: object.clone(),
@@ -301,9 +302,7 @@ pub fn push(
         }
         LocalModel::Directory { files } => {
             let prefix = uri.dir_prefix();
-            let signed: BTreeSet<ResourcePath> = model::signed_paths(&model, &ignore_paths)?
-                .into_iter()
-                .collect();
+            let signed: BTreeSet<&ResourcePath> = plan.files.iter().collect();
             let ups = files
                 .iter()
                 .filter(|f| signed.contains(&f.path))
@@ -615,19 +614,15 @@ pub fn sign(
         }
         let (sse, expected) =
             resolve_sse(aws, &engine, &sig.bucket, sse.kms_key_id.as_deref()).await?;
-        let ignore_paths = model::ignore_paths(
-            (!located.is_single_file())
-                .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
-                .flatten()
-                .as_ref(),
-            &[],
-        );
-        let ignores: Vec<ResourcePath> = ignore_paths
-            .iter()
-            .filter_map(|p| ResourcePath::parse(p).ok())
-            .collect();
+        let inside = (!located.is_single_file())
+            .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
+            .flatten();
+        let SigningPlan {
+            files,
+            ignore_paths,
+        } = SigningPlan::new(&located.local_model(), inside.as_ref(), &[]);
         let progress = progress("sign", &located, &engine);
-        let digests = modelseal_fetch::hash_for_signing(&engine, &located, &ignores)
+        let digests = modelseal_fetch::hash_for_signing(&engine, &located, &files)
             .await
             .map_err(fetch_failure)?;
         progress.phase("signing and uploading the signature");
