@@ -58,6 +58,11 @@ pub enum ManifestError {
     Method(String),
     HashType(String),
     ShardSize(String),
+    /// A file's shards do not tile it: they overlap, leave a gap, or a short one is not last.
+    ShardLayout {
+        path: String,
+        why: String,
+    },
     BadName {
         name: String,
         why: String,
@@ -92,6 +97,9 @@ impl fmt::Display for ManifestError {
             ManifestError::Method(m) => write!(f, "unknown serialization method '{m}'"),
             ManifestError::HashType(h) => write!(f, "unsupported hash type '{h}'"),
             ManifestError::ShardSize(s) => write!(f, "invalid shard_size {s}"),
+            ManifestError::ShardLayout { path, why } => {
+                write!(f, "the shards of {path:?} do not tile the file: {why}")
+            }
             ManifestError::BadName { name, why } => write!(f, "refused resource name {name:?}: {why}"),
             ManifestError::Algorithm { name, algorithm } => {
                 write!(f, "resource {name:?} has algorithm '{algorithm}', which does not match the serialization")
@@ -293,6 +301,56 @@ impl SigningPlan {
     }
 }
 
+/// Every file's shards, in order, must be `[0, s)`, `[s, 2s)`, ... with only the last shorter
+/// (OMS 6.3.2): a manifest whose shards overlap or leave a gap is refused before any byte is
+/// hashed. Whether the last one ends at the file's size is the plan's check (a resized file).
+fn check_shard_layout(listed: &[(ItemKey, Digest)], shard_size: u64) -> Result<(), ManifestError> {
+    let mut by_file: BTreeMap<&ResourcePath, Vec<(u64, u64)>> = BTreeMap::new();
+    for (key, _) in listed {
+        match key {
+            ItemKey::Shard { path, start, end } => {
+                by_file.entry(path).or_default().push((*start, *end))
+            }
+            ItemKey::File(path) => {
+                return Err(ManifestError::ShardLayout {
+                    path: path.to_string(),
+                    why: "a whole file listed in a shards manifest".into(),
+                })
+            }
+        }
+    }
+    for (path, mut shards) in by_file {
+        shards.sort_unstable();
+        let last = shards.len() - 1;
+        let bad = |why: String| ManifestError::ShardLayout {
+            path: path.to_string(),
+            why,
+        };
+        // Where each shard starts first (an overlap or a gap), then which are short.
+        for (i, &(start, _)) in shards.iter().enumerate() {
+            let expected = (i as u64)
+                .checked_mul(shard_size)
+                .ok_or_else(|| bad("more shards than a file can have".into()))?;
+            if start < expected {
+                return Err(bad(format!("shards overlap at byte {start}")));
+            }
+            if start > expected {
+                return Err(bad(format!("bytes {expected} to {start} are in no shard")));
+            }
+        }
+        if let Some((start, end)) = shards[..last]
+            .iter()
+            .find(|(start, end)| end - start != shard_size)
+        {
+            return Err(bad(format!(
+                "the shard at byte {start} is short ({} bytes) but not the last",
+                end - start
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Which in-toto predicate the manifest was signed as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PredicateType {
@@ -352,6 +410,9 @@ impl SignedManifest {
                 name: ".".into(),
                 why: "'.' names a single-file model and cannot stand beside other files".into(),
             });
+        }
+        if let Method::Shards { shard_size } = serialization.method {
+            check_shard_layout(&listed, shard_size)?;
         }
         Ok(SignedManifest {
             model_name,
@@ -793,6 +854,45 @@ pub struct Verified {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// OMS 6.3.2: a file's shards tile it from byte 0, only the last one short.
+    #[test]
+    fn shard_layouts() {
+        let d = HashAlgorithm::Sha256.digest(b"x");
+        let shards = |spans: &[(&str, u64, u64)]| -> Vec<(ItemKey, Digest)> {
+            spans
+                .iter()
+                .map(|(p, start, end)| {
+                    let key = ItemKey::Shard {
+                        path: ResourcePath::parse(p).unwrap(),
+                        start: *start,
+                        end: *end,
+                    };
+                    (key, d.clone())
+                })
+                .collect()
+        };
+        let ok = |spans: &[(&str, u64, u64)]| check_shard_layout(&shards(spans), 10).is_ok();
+        assert!(ok(&[
+            ("a", 0, 10),
+            ("a", 10, 20),
+            ("a", 20, 25),
+            ("b", 0, 3)
+        ]));
+        assert!(
+            ok(&[("a", 10, 20), ("a", 0, 10)]),
+            "order in the manifest does not matter"
+        );
+        let why = |spans: &[(&str, u64, u64)]| {
+            check_shard_layout(&shards(spans), 10)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(why(&[("a", 0, 10), ("a", 20, 30)]).contains("in no shard"));
+        assert!(why(&[("a", 10, 20)]).contains("in no shard"));
+        assert!(why(&[("a", 0, 10), ("a", 0, 5)]).contains("overlap"));
+        assert!(why(&[("a", 0, 5), ("a", 10, 20)]).contains("not the last"));
+    }
 
     /// One place decides what a signature covers: git's defaults and the inside signature are
     /// left out and recorded, extra ignores once each, a single file is ".".
