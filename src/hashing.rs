@@ -225,9 +225,43 @@ pub fn hash_file_all(
     result.map_err(|e| failure::io("read", path, &e))
 }
 
+/// A sharded file's shards are independent: each becomes a task of its own (reading its range
+/// through its own file handle), so one large file is hashed on every worker instead of one.
+fn per_shard((task, size): (Task, u64)) -> Vec<(Task, u64)> {
+    let sharded = task.job.keys.len() > 1
+        && task
+            .job
+            .keys
+            .iter()
+            .all(|k| matches!(k, ItemKey::Shard { .. }));
+    if !sharded {
+        return vec![(task, size)];
+    }
+    let Task { file, job } = task;
+    job.keys
+        .into_iter()
+        .map(|key| {
+            let len = range_of(&key).map_or(0, |(start, end)| end - start);
+            let job = HashJob {
+                path: job.path.clone(),
+                keys: vec![key],
+                algorithm: job.algorithm,
+            };
+            (
+                Task {
+                    file: file.clone(),
+                    job,
+                },
+                len,
+            )
+        })
+        .collect()
+}
+
 /// Runs every task's hashes on up to `threads` workers, largest files first. Returns the digests
 /// keyed as the kernel asked, or the first I/O failure.
-pub fn run(mut tasks: Vec<(Task, u64)>, threads: usize) -> Result<Vec<(ItemKey, Digest)>, Failure> {
+pub fn run(tasks: Vec<(Task, u64)>, threads: usize) -> Result<Vec<(ItemKey, Digest)>, Failure> {
+    let mut tasks: Vec<(Task, u64)> = tasks.into_iter().flat_map(per_shard).collect();
     tasks.sort_by_key(|t| std::cmp::Reverse(t.1));
     let tasks: Vec<Task> = tasks.into_iter().map(|(t, _)| t).collect();
     if tasks.len() == 1 && threads > 1 {
@@ -294,6 +328,33 @@ pub fn run(mut tasks: Vec<(Task, u64)>, threads: usize) -> Result<Vec<(ItemKey, 
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// A sharded file's shards become tasks of their own; a whole file stays one task.
+    #[test]
+    fn shards_are_tasks_of_their_own() {
+        let path = modelseal_kernel::manifest::ResourcePath::parse("m.bin").unwrap();
+        let shard = |start, end| ItemKey::Shard {
+            path: path.clone(),
+            start,
+            end,
+        };
+        let task = |keys: Vec<ItemKey>| Task {
+            file: PathBuf::from("m.bin"),
+            job: HashJob {
+                path: path.clone(),
+                keys,
+                algorithm: HashAlgorithm::Sha256,
+            },
+        };
+        let split = per_shard((task(vec![shard(0, 10), shard(10, 15)]), 15));
+        let sizes: Vec<u64> = split.iter().map(|(_, n)| *n).collect();
+        assert_eq!(sizes, [10, 5]);
+        assert!(split.iter().all(|(t, _)| t.job.keys.len() == 1));
+        assert_eq!(
+            per_shard((task(vec![ItemKey::File(path.clone())]), 15)).len(),
+            1
+        );
+    }
 
     #[test]
     fn pipelined_equals_direct_and_ranges_read_exactly() {
