@@ -277,6 +277,8 @@ pub struct PushArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
     #[command(flatten)]
+    pub serialization: SerializationArgs,
+    #[command(flatten)]
     pub hashing: Hashing,
 }
 
@@ -361,6 +363,8 @@ pub struct SignArgs {
     #[command(flatten)]
     pub sigstore: SigstoreArgs,
     #[command(flatten)]
+    pub serialization: SerializationArgs,
+    #[command(flatten)]
     pub hashing: Hashing,
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -398,6 +402,8 @@ pub struct DigestArgs {
     /// Print one JSON object on stdout, on failure too (docs/json-output.schema.json).
     #[arg(long, help_heading = "Output")]
     pub json: bool,
+    #[command(flatten)]
+    pub serialization: SerializationArgs,
     #[command(flatten)]
     pub hashing: Hashing,
 }
@@ -836,6 +842,72 @@ pub struct SigstoreArgs {
     /// Add an RFC 3161 timestamp from this TSA (cosign's flag; implies --timestamp).
     #[arg(long, value_name = "URL")]
     pub timestamp_server_url: Option<String>,
+}
+
+/// How a signature hashes the model (OMS serialization).
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+#[command(next_help_heading = "Serialization")]
+pub struct SerializationArgs {
+    /// Hash every file in shards of BYTES (OMS "shards", at least 1 MiB), each a resource of
+    /// its own, so a verifier hashes one large file on every core [default: whole files].
+    /// model_signing 1.1.1 verifies shards through its API given the same shard size (its CLI
+    /// always re-hashes whole files); with --hash-algorithm blake3 it can neither make nor
+    /// check them.
+    #[arg(long, value_name = "BYTES", value_parser = shard_size)]
+    pub shard_size: Option<u64>,
+    /// The file hash: sha256 (model_signing's CLI default), blake2b, or blake3.
+    #[arg(long, value_enum, default_value_t = HashChoice::Sha256)]
+    pub hash_algorithm: HashChoice,
+}
+
+/// The hashes OMS allows for files and shards.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HashChoice {
+    #[default]
+    Sha256,
+    Blake2b,
+    Blake3,
+}
+
+impl SerializationArgs {
+    /// The kernel's method and hash.
+    pub fn kernel(
+        self,
+    ) -> (
+        modelseal_kernel::manifest::Method,
+        modelseal_kernel::HashAlgorithm,
+    ) {
+        use modelseal_kernel::manifest::Method;
+        use modelseal_kernel::HashAlgorithm;
+        let method = match self.shard_size {
+            Some(shard_size) => Method::Shards { shard_size },
+            None => Method::Files,
+        };
+        let hash = match self.hash_algorithm {
+            HashChoice::Sha256 => HashAlgorithm::Sha256,
+            HashChoice::Blake2b => HashAlgorithm::Blake2b,
+            HashChoice::Blake3 => HashAlgorithm::Blake3,
+        };
+        (method, hash)
+    }
+
+    /// Whether this is model_signing's CLI default (files, SHA-256).
+    pub fn is_default(self) -> bool {
+        self.shard_size.is_none() && self.hash_algorithm == HashChoice::Sha256
+    }
+}
+
+/// `--shard-size`: a whole number of bytes, at least 1 MiB (a verifier accepts any positive
+/// size a manifest declares; this floor is for the flag only).
+fn shard_size(text: &str) -> Result<u64, String> {
+    let n: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number of bytes"))?;
+    if n < 1 << 20 {
+        return Err(format!("{n} is below the 1 MiB (1048576 bytes) floor"));
+    }
+    Ok(n)
 }
 
 #[derive(clap::Args, Debug, Clone, Copy)]

@@ -124,31 +124,20 @@ pub async fn fetch(
     })
 }
 
-/// Hashes for `sign s3://` the objects the kernel's `SigningPlan` chose (`files`, from
-/// [`Located::local_model`]), streamed through SHA-256 with `If-Match` on each listed ETag, so
-/// an object replaced while it is read fails the run instead of being signed.
+/// Hashes for `sign s3://` what the kernel's `SigningPlan` chose (`jobs`: its objects from
+/// [`Located::local_model`], whole or in shards, with its hash), streamed with `If-Match` on
+/// each listed ETag, so an object replaced while it is read fails the run instead of being
+/// signed.
 pub async fn hash_for_signing(
     engine: &Engine,
     located: &Located,
-    files: &[ResourcePath],
-) -> Result<Vec<(ResourcePath, Digest)>, FetchError> {
-    let jobs = files
-        .iter()
-        .map(|path| HashJob {
-            keys: vec![ItemKey::File(path.clone())],
-            path: path.clone(),
-            algorithm: modelseal_kernel::HashAlgorithm::Sha256,
-        })
-        .collect();
+    jobs: Vec<HashJob>,
+) -> Result<Vec<(ItemKey, Digest)>, FetchError> {
     let plan = Plan {
         jobs,
         ..Plan::default()
     };
-    let digests = hash_objects(engine, located, &plan, None).await?;
-    Ok(digests
-        .into_iter()
-        .map(|(k, d)| (k.path().clone(), d))
-        .collect())
+    hash_objects(engine, located, &plan, None).await
 }
 
 async fn hash_objects(

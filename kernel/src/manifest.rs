@@ -263,6 +263,10 @@ pub struct SigningPlan {
     pub files: Vec<ResourcePath>,
     /// Recorded in the statement's `ignore_paths`.
     pub ignore_paths: Vec<String>,
+    /// How the files are hashed: whole (`files`) or in fixed-size shards, and with which hash
+    /// (model_signing's CLI default: files, SHA-256).
+    pub method: Method,
+    pub hash: HashAlgorithm,
 }
 
 impl SigningPlan {
@@ -292,12 +296,51 @@ impl SigningPlan {
         SigningPlan {
             files,
             ignore_paths,
+            method: Method::Files,
+            hash: HashAlgorithm::Sha256,
+        }
+    }
+
+    /// The same plan, hashed another way (`--shard-size`, `--hash-algorithm`).
+    pub fn serialized(self, method: Method, hash: HashAlgorithm) -> Self {
+        SigningPlan {
+            method,
+            hash,
+            ..self
         }
     }
 
     /// Whether there is nothing to sign (OMS 6.1 forbids an empty manifest).
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
+    }
+
+    /// What to hash: one job per file, its items the whole file or its shards (an empty file
+    /// has no shards, in model_signing's view and ours). `model` gives the sizes.
+    pub fn jobs(&self, model: &LocalModel) -> Vec<HashJob> {
+        let size_of = |path: &ResourcePath| match model {
+            LocalModel::File { size, .. } => *size,
+            LocalModel::Directory { files } => {
+                files.iter().find(|f| &f.path == path).map_or(0, |f| f.size)
+            }
+        };
+        self.files
+            .iter()
+            .map(|path| HashJob {
+                path: path.clone(),
+                keys: match self.method {
+                    Method::Files => vec![ItemKey::File(path.clone())],
+                    Method::Shards { shard_size } => shard_ranges(size_of(path), shard_size)
+                        .map(|(start, end)| ItemKey::Shard {
+                            path: path.clone(),
+                            start,
+                            end,
+                        })
+                        .collect(),
+                },
+                algorithm: self.hash,
+            })
+            .collect()
     }
 }
 

@@ -238,7 +238,7 @@ struct OutPredicate<'a> {
 #[derive(Serialize)]
 struct OutResource<'a> {
     name: &'a str,
-    algorithm: &'static str,
+    algorithm: &'a str,
     digest: String,
 }
 
@@ -246,6 +246,8 @@ struct OutResource<'a> {
 struct OutSerialization<'a> {
     method: &'static str,
     hash_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard_size: Option<u64>,
     allow_symlinks: bool,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     ignore_paths: &'a [String],
@@ -273,18 +275,53 @@ pub fn pinned_digest_of(files: &[(ResourcePath, Digest)]) -> Digest {
     }
 }
 
-/// The statement payload for a files/sha256 signature: resources in component-wise order (the
-/// caller's order is ignored), root over that order, ignore paths recorded as given. An empty
-/// model is refused (OMS 6.1): a signature over nothing would verify any empty directory.
+/// The in-toto statement model_signing writes for `files` hashed whole with SHA-256 (its CLI's
+/// serialization): [`statement_payload_items`] with files/sha256.
 pub fn statement_payload(
     model_name: &str,
     files: &[(ResourcePath, Digest)],
     ignore_paths: &[String],
 ) -> Result<Vec<u8>, ManifestError> {
-    if files.is_empty() {
+    let items: Vec<(ItemKey, Digest)> = files
+        .iter()
+        .map(|(p, d)| (ItemKey::File(p.clone()), d.clone()))
+        .collect();
+    statement_payload_items(
+        model_name,
+        &items,
+        Method::Files,
+        HashAlgorithm::Sha256,
+        ignore_paths,
+    )
+}
+
+/// The in-toto statement for signed `items` (whole files, or shards) hashed with `hash`, as
+/// model_signing 1.1.1 writes it: resources in component-wise order (a file's shards by
+/// offset), named `path` or `path:start:end`, a shard's algorithm `HASH-sharded-SIZE`, the root
+/// digest (SHA-256 over the digests in that order) as the subject. `shard_size` is written as
+/// an integer, as OMS defines it (model_signing writes a double, and reads either).
+pub fn statement_payload_items(
+    model_name: &str,
+    items: &[(ItemKey, Digest)],
+    method: Method,
+    hash: HashAlgorithm,
+    ignore_paths: &[String],
+) -> Result<Vec<u8>, ManifestError> {
+    if items.is_empty() {
         return Err(ManifestError::Empty);
     }
-    let (sorted, root) = sorted_root(files);
+    let mut sorted: Vec<&(ItemKey, Digest)> = items.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let root = root_digest(sorted.iter().map(|(_, d)| d));
+    let (method_name, shard_size, algorithm) = match method {
+        Method::Files => ("files", None, hash.oms_name().to_string()),
+        Method::Shards { shard_size } => (
+            "shards",
+            Some(shard_size),
+            format!("{}-sharded-{shard_size}", hash.oms_name()),
+        ),
+    };
+    let names: Vec<String> = sorted.iter().map(|(k, _)| k.to_string()).collect();
     let statement = OutStatement {
         statement_type: STATEMENT_TYPE,
         subject: [OutSubject {
@@ -297,15 +334,17 @@ pub fn statement_payload(
         predicate: OutPredicate {
             resources: sorted
                 .iter()
-                .map(|(p, d)| OutResource {
-                    name: p.as_str(),
-                    algorithm: d.algorithm().oms_name(),
+                .zip(&names)
+                .map(|((_, d), name)| OutResource {
+                    name,
+                    algorithm: &algorithm,
                     digest: d.to_hex(),
                 })
                 .collect(),
             serialization: OutSerialization {
-                method: "files",
-                hash_type: HashAlgorithm::Sha256.oms_name(),
+                method: method_name,
+                hash_type: hash.oms_name(),
+                shard_size,
                 allow_symlinks: false,
                 ignore_paths,
             },
@@ -313,6 +352,19 @@ pub fn statement_payload(
     };
     // Serializing plain structs of strings cannot fail.
     Ok(serde_json::to_vec_pretty(&statement).unwrap_or_default())
+}
+
+/// What a pin is compared with once `items` are signed: a single-file model's digest when it
+/// is hashed whole, else the root digest.
+pub fn pinned_digest_of_items(items: &[(ItemKey, Digest)]) -> Digest {
+    match items {
+        [(ItemKey::File(path), digest)] if path.is_single_file() => digest.clone(),
+        _ => {
+            let mut sorted: Vec<&(ItemKey, Digest)> = items.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            root_digest(sorted.iter().map(|(_, d)| d))
+        }
+    }
 }
 
 /// Signs `payload` as a DSSE envelope and returns the OMS bundle JSON.

@@ -8,6 +8,7 @@ pub fn run(args: DigestArgs) -> Result<()> {
     model::digest(
         &args.model,
         &args.ignore_paths,
+        args.serialization.kernel(),
         args.hashing.threads(),
         args.json,
     )

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::signing::Signing;
 use modelseal_kernel::manifest::{
-    HashJob, ItemKey, LocalModel, PlanOptions, ResourcePath, SignedManifest, SigningPlan,
+    HashJob, ItemKey, LocalModel, Method, PlanOptions, ResourcePath, SignedManifest, SigningPlan,
     UnsignedFiles, Verified,
 };
 use modelseal_kernel::oms;
@@ -196,73 +196,110 @@ pub(super) fn nothing_to_sign(shown: &str, ignore_paths: &[String]) -> Failure {
     )
 }
 
-/// Files and their digests.
-type Hashed = Vec<(ResourcePath, Digest)>;
+/// Signed items (whole files or shards) and their digests.
+type Hashed = Vec<(ItemKey, Digest)>;
 
-/// Hashes the files a signature of `model` covers (file by file, SHA-256) and returns them with
-/// the ignore paths it records. `inside` is the signature's path when it is stored in the model.
+/// How a signature hashes the model: files or shards, and the hash (`--shard-size`,
+/// `--hash-algorithm`).
+pub(super) type Serialized = (Method, HashAlgorithm);
+
+/// Files a signature covers, counted once however many shards each has.
+pub(super) fn file_count(items: &[(ItemKey, Digest)]) -> usize {
+    items
+        .iter()
+        .map(|(k, _)| k.path())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
+/// Hashes what a signature of `model` covers, as the kernel's `SigningPlan` decides it, and
+/// returns the items with the plan. `inside` is the signature's path when it is stored in the
+/// model.
 fn hash_for_signing(
     verb: &str,
     model: &Model,
     inside: Option<ResourcePath>,
     extra_ignores: &[ResourcePath],
+    (method, hash_algorithm): Serialized,
     threads: usize,
-) -> Result<(Hashed, Vec<String>)> {
-    let SigningPlan {
-        files: paths,
-        ignore_paths,
-    } = SigningPlan::new(&model.local, inside.as_ref(), extra_ignores);
-    if paths.is_empty() {
+) -> Result<(Hashed, SigningPlan)> {
+    let plan = SigningPlan::new(&model.local, inside.as_ref(), extra_ignores)
+        .serialized(method, hash_algorithm);
+    if plan.is_empty() {
         return Err(nothing_to_sign(
             &format!("'{}'", model.path.display()),
-            &ignore_paths,
+            &plan.ignore_paths,
         ));
     }
-    let jobs = paths
-        .into_iter()
-        .map(|path| HashJob {
-            keys: vec![ItemKey::File(path.clone())],
-            path,
-            algorithm: HashAlgorithm::Sha256,
-        })
-        .collect();
-    let digests = hash(verb, model, jobs, threads)?;
-    let files = digests
-        .into_iter()
-        .map(|(k, d)| (k.path().clone(), d))
-        .collect();
-    Ok((files, ignore_paths))
+    let items = hash(verb, model, plan.jobs(&model.local), threads)?;
+    Ok((items, plan))
 }
 
-/// Hashes a local model's files and returns the OMS bundle JSON, signed by `signer`, and the
-/// files it covers. `inside` is the signature's path when it will be stored in the model.
+/// The OMS bundle JSON for `items` hashed as `plan` says, signed by `signer`. `name` is the
+/// model's name in the statement; `shown` names the model in errors.
+pub(super) fn sign_items(
+    name: &str,
+    shown: &str,
+    signer: &Signing,
+    items: &[(ItemKey, Digest)],
+    plan: &SigningPlan,
+) -> Result<String> {
+    let payload =
+        oms::statement_payload_items(name, items, plan.method, plan.hash, &plan.ignore_paths)
+            .map_err(|e| match e {
+                oms::ManifestError::Empty => nothing_to_sign(shown, &plan.ignore_paths),
+                e => Failure::cannot_check(
+                    format!("cannot sign model {shown}: {e}"),
+                    "report this bug",
+                ),
+            })?;
+    signer.sign_statement(&payload, shown)
+}
+
+/// Hashes a local model and returns the OMS bundle JSON, signed by `signer`, and the items it
+/// covers. `inside` is the signature's path when it will be stored in the model.
 pub(super) fn sign_model(
     model: &Model,
     signer: &Signing,
     inside: Option<ResourcePath>,
     extra_ignores: &[ResourcePath],
+    serialized: Serialized,
     threads: usize,
 ) -> Result<(String, Hashed)> {
-    let (files, ignore_paths) = hash_for_signing("sign", model, inside, extra_ignores, threads)?;
+    let (items, plan) =
+        hash_for_signing("sign", model, inside, extra_ignores, serialized, threads)?;
     let shown = model.path.display().to_string();
-    let bundle = sign_digests(&model.name(), &shown, signer, &files, &ignore_paths)?;
-    Ok((bundle, files))
+    let bundle = sign_items(&model.name(), &shown, signer, &items, &plan)?;
+    Ok((bundle, items))
 }
 
 /// `modelseal digest`: what a pin is compared with once the model is signed as `sign` signs it
 /// (the default signature inside a directory is left out, as `sign` leaves it out).
-pub fn digest(model_path: &Path, ignore: &[PathBuf], threads: usize, json: bool) -> Result<()> {
+pub fn digest(
+    model_path: &Path,
+    ignore: &[PathBuf],
+    serialized: Serialized,
+    threads: usize,
+    json: bool,
+) -> Result<()> {
     let model = open(model_path, false)?;
     let extra_ignores = resolve_ignore_paths(&model, ignore)?;
     let inside = signature_inside(&model, &super::default_signature(model_path));
-    let (files, _) = hash_for_signing("digest", &model, inside, &extra_ignores, threads)?;
-    let digest = format!("sha256:{}", oms::pinned_digest_of(&files).to_hex());
+    let (items, _) = hash_for_signing(
+        "digest",
+        &model,
+        inside,
+        &extra_ignores,
+        serialized,
+        threads,
+    )?;
+    let digest = format!("sha256:{}", oms::pinned_digest_of_items(&items).to_hex());
     if json {
         crate::report::success(
             "digest",
             serde_json::json!({
                 "model": model_path.display().to_string(),
-                "files": files.len(),
+                "files": file_count(&items),
                 "digest": digest,
             }),
         );
@@ -277,6 +314,7 @@ pub fn sign(
     signer: &Signing,
     signature: Option<&Path>,
     ignore: &[PathBuf],
+    serialized: Serialized,
     threads: usize,
     json: bool,
 ) -> Result<()> {
@@ -284,11 +322,12 @@ pub fn sign(
     let extra_ignores = resolve_ignore_paths(&model, ignore)?;
     let signature =
         signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
-    let (bundle, files) = sign_model(
+    let (bundle, items) = sign_model(
         &model,
         signer,
         signature_inside(&model, &signature),
         &extra_ignores,
+        serialized,
         threads,
     )?;
     files::write_atomic(&signature, bundle.as_bytes(), 0o644, true)?;
@@ -299,14 +338,17 @@ pub fn sign(
             "name": model.name(),
             "signature": signature.display().to_string(),
         });
-        crate::report::success("sign", verdict::merged(o, verdict::signed_fields(&files)));
+        crate::report::success(
+            "sign",
+            verdict::merged(o, verdict::signed_item_fields(&items)),
+        );
         return Ok(());
     }
     println!(
         "Signed model '{}' ({}, digest sha256:{}) with {}; signature written to {}",
         model.name(),
-        count(files.len(), "file"),
-        oms::pinned_digest_of(&files).to_hex(),
+        count(file_count(&items), "file"),
+        oms::pinned_digest_of_items(&items).to_hex(),
         signer.describe(),
         signature.display()
     );

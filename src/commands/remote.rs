@@ -584,8 +584,8 @@ pub fn sign(
     uri: &str,
     signer: &Signing,
     sse: PushSse,
-    force: bool,
-    json: bool,
+    (force, json): (bool, bool),
+    (method, hash_algorithm): model::Serialized,
     aws: &Aws,
     threads: Option<usize>,
 ) -> Result<()> {
@@ -617,31 +617,29 @@ pub fn sign(
         let inside = (!located.is_single_file())
             .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
             .flatten();
-        let SigningPlan {
-            files,
-            ignore_paths,
-        } = SigningPlan::new(&located.local_model(), inside.as_ref(), &[]);
+        let local = located.local_model();
+        let plan =
+            SigningPlan::new(&local, inside.as_ref(), &[]).serialized(method, hash_algorithm);
         let progress = progress("sign", &located, &engine);
-        let digests = modelseal_fetch::hash_for_signing(&engine, &located, &files)
+        let digests = modelseal_fetch::hash_for_signing(&engine, &located, plan.jobs(&local))
             .await
             .map_err(fetch_failure)?;
         progress.phase("signing and uploading the signature");
-        Ok((located, sig, sse, expected, ignore_paths, digests, progress))
+        Ok((located, sig, sse, expected, plan, digests, progress))
     };
-    let (located, sig, sse, expected, ignore_paths, digests, progress) =
-        aws.rt.block_on(async {
-            tokio::select! {
-                r = hashing => r,
-                signal = stop_requested() => Err(stopped(signal)),
-            }
-        })?;
+    let (located, sig, sse, expected, plan, digests, progress) = aws.rt.block_on(async {
+        tokio::select! {
+            r = hashing => r,
+            signal = stop_requested() => Err(stopped(signal)),
+        }
+    })?;
     // Signed outside the runtime: a KMS key blocks on its own call to KMS.
-    let bundle = model::sign_digests(
+    let bundle = model::sign_items(
         &located.model_name(),
         &located.uri(),
         signer,
         &digests,
-        &ignore_paths,
+        &plan,
     )?;
     aws.rt.block_on(async {
         tokio::select! {
@@ -659,12 +657,15 @@ pub fn sign(
             "sse": "aws:kms",
             "sse_kms_key_id": sse.kms_key_id,
         });
-        crate::report::success("sign", verdict::merged(o, verdict::signed_fields(&digests)));
+        crate::report::success(
+            "sign",
+            verdict::merged(o, verdict::signed_item_fields(&digests)),
+        );
     } else {
         println!(
             "Signed model '{model_uri}' ({}, digest sha256:{}) with {}; signature written to {sig}, encrypted with SSE-KMS ({})",
-            count(digests.len(), "file"),
-            modelseal_kernel::oms::pinned_digest_of(&digests).to_hex(),
+            count(model::file_count(&digests), "file"),
+            modelseal_kernel::oms::pinned_digest_of_items(&digests).to_hex(),
             signer.describe(),
             sse.kms_key_id.as_deref().unwrap_or("the bucket's default key")
         );

@@ -20,6 +20,7 @@ pub fn run(args: SignArgs) -> Result<()> {
         cosign,
         sigstore,
         hashing,
+        serialization,
         aws: aws_args,
     } = args;
     // What applies to one kind of location only, checked before any key is opened.
@@ -62,8 +63,8 @@ pub fn run(args: SignArgs) -> Result<()> {
             remote::PushSse {
                 kms_key_id: sse_kms_key_id,
             },
-            force,
-            json,
+            (force, json),
+            serialization.kernel(),
             aws,
             hashing.threads.map(usize::from),
         ),
@@ -73,6 +74,7 @@ pub fn run(args: SignArgs) -> Result<()> {
             &signer,
             signature.as_deref(),
             &ignore_paths,
+            serialization.kernel(),
             hashing.threads(),
             json,
         ),

@@ -9,7 +9,7 @@ use modelseal_kernel::bundle::SignerError;
 use modelseal_kernel::certificate::ChainError;
 use modelseal_kernel::fulcio::FulcioError;
 use modelseal_kernel::keys::SignError;
-use modelseal_kernel::manifest::{Mismatch, ResourcePath, Verified};
+use modelseal_kernel::manifest::{ItemKey, Mismatch, ResourcePath, Verified};
 use modelseal_kernel::oms::{self, EnvelopeError};
 use modelseal_kernel::sigstore::SigstoreError;
 use modelseal_kernel::trust::{Accepted, AuthorityError, ModelVerdict, Policy, TrustError};
@@ -224,6 +224,17 @@ pub(super) fn signed_fields(files: &[(ResourcePath, Digest)]) -> serde_json::Val
         "files": files.len(),
         "root_sha256": oms::root_digest_of(files).to_hex(),
         "digest": format!("sha256:{}", oms::pinned_digest_of(files).to_hex()),
+    })
+}
+
+/// [`signed_fields`] for items (whole files or shards): files counted once each.
+pub(super) fn signed_item_fields(items: &[(ItemKey, Digest)]) -> serde_json::Value {
+    let mut sorted: Vec<&(ItemKey, Digest)> = items.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    serde_json::json!({
+        "files": super::model::file_count(items),
+        "root_sha256": modelseal_kernel::manifest::root_digest(sorted.iter().map(|(_, d)| d)).to_hex(),
+        "digest": format!("sha256:{}", oms::pinned_digest_of_items(items).to_hex()),
     })
 }
 

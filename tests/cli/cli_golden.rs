@@ -997,3 +997,32 @@ fn new_key_without_a_password() {
     assert!(r.stderr.contains("COSIGN_PASSWORD"), "{}", r.stderr);
     assert!(!d.path().join("cosign.key").exists());
 }
+
+/// `--shard-size` below 1 MiB, zero or not a number is a usage error (the floor is the flag's
+/// only: a manifest may declare any positive size).
+#[test]
+fn shard_sizes_below_the_floor_are_refused() {
+    let dir = signed_model();
+    for (size, why) in [
+        ("0", "floor"),
+        ("4096", "floor"),
+        ("1M", "not a whole number"),
+        ("1.5e6", "not a whole number"),
+    ] {
+        let r = run_in(
+            dir.path(),
+            &["sign", "model", "--key", "signer.key", "--shard-size", size],
+            &[],
+        );
+        assert_eq!(r.code, 2, "{size}: {}", r.stderr);
+        assert!(r.stderr.contains(why), "{size}: {}", r.stderr);
+        let r = run_in(dir.path(), &["digest", "model", "--shard-size", size], &[]);
+        assert_eq!(r.code, 2, "{size}: {}", r.stderr);
+    }
+    let r = run_in(
+        dir.path(),
+        &["digest", "model", "--shard-size", "1048576"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

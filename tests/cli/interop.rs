@@ -1453,3 +1453,131 @@ fn empty_models_are_neither_signed_nor_verified() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("lists no files"), "{}", r.stderr);
 }
+
+/// Sharded and BLAKE signatures, both ways, through model_signing's Python API given the
+/// hashing configuration (its CLI always re-hashes whole files with SHA-256): it verifies what
+/// we sign as files/blake3, files/blake2b and shards/sha256 at two shard sizes, and we verify
+/// what it signs the same ways. A file that changed in one shard is refused by both.
+#[test]
+fn sharded_and_blake_signatures_both_ways() {
+    let Some(ms) = model_signing() else { return };
+    let python = ms.parent().unwrap().join("python");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("model/sub")).unwrap();
+    // Three shards and a tail at 1 MiB, one and a tail at 2 MiB; a small file and an empty one.
+    std::fs::write(
+        d.join("model/weights.bin"),
+        modelseal_testkit::noise(3 * (1 << 20) + 12_345, 5),
+    )
+    .unwrap();
+    std::fs::write(d.join("model/sub/config.json"), b"{\"layers\": 2}").unwrap();
+    std::fs::write(d.join("model/empty.bin"), b"").unwrap();
+    for args in [
+        [
+            "openssl",
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "ec.pem",
+        ]
+        .as_slice(),
+        &[
+            "openssl", "pkcs8", "-topk8", "-nocrypt", "-in", "ec.pem", "-out", "k.pem",
+        ],
+        &[
+            "openssl", "pkey", "-in", "k.pem", "-pubout", "-out", "k.pub",
+        ],
+    ] {
+        assert!(Command::new(args[0])
+            .current_dir(d)
+            .args(&args[1..])
+            .status()
+            .unwrap()
+            .success());
+    }
+    // (our flags, model_signing's hashing configuration)
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--hash-algorithm", "blake3"],
+            "use_file_serialization(hashing_algorithm='blake3')",
+        ),
+        (
+            &["--hash-algorithm", "blake2b"],
+            "use_file_serialization(hashing_algorithm='blake2')",
+        ),
+        (&[], "use_file_serialization()"),
+        (
+            &["--shard-size", "1048576"],
+            "use_shard_serialization(shard_size=1048576)",
+        ),
+        (
+            &["--shard-size", "2097152"],
+            "use_shard_serialization(shard_size=2097152)",
+        ),
+    ];
+    let peer = |op: &str, hashing: &str, sig: &str| -> bool {
+        let script = format!(
+            "import pathlib\nfrom model_signing import hashing, signing, verifying\n\
+             h = hashing.Config().{hashing}\n\
+             if '{op}' == 'sign':\n\
+             \x20   c = signing.Config().use_elliptic_key_signer(private_key=pathlib.Path('k.pem'))\n\
+             \x20   c.set_hashing_config(h)\n\
+             \x20   c.sign(pathlib.Path('model'), pathlib.Path('{sig}'))\n\
+             else:\n\
+             \x20   c = verifying.Config().use_elliptic_key_verifier(public_key=pathlib.Path('k.pub'))\n\
+             \x20   c.set_hashing_config(h)\n\
+             \x20   c.verify(pathlib.Path('model'), pathlib.Path('{sig}'))\n"
+        );
+        Command::new(&python)
+            .current_dir(d)
+            .args(["-c", &script])
+            .status()
+            .unwrap()
+            .success()
+    };
+    let ours = |sig: &str| {
+        run_in(
+            d,
+            &["verify", "model", "--key", "k.pub", "--signature", sig],
+            &[],
+        )
+    };
+    for (i, (flags, hashing)) in cases.iter().enumerate() {
+        let (mine, theirs) = (format!("ours-{i}.sig"), format!("theirs-{i}.sig"));
+        let mut args = vec!["sign", "model", "--key", "k.pem", "--signature", &mine];
+        args.extend(flags.iter());
+        let r = run_in(d, &args, &[]);
+        assert_eq!(r.code, 0, "{flags:?}: {}", r.stderr);
+        assert!(
+            peer("verify", hashing, &mine),
+            "model_signing refused our {flags:?} signature"
+        );
+        assert!(
+            peer("sign", hashing, &theirs),
+            "model_signing could not sign {hashing}"
+        );
+        let r = ours(&theirs);
+        assert_eq!(
+            r.code, 0,
+            "we refused model_signing's {hashing}: {}",
+            r.stderr
+        );
+    }
+    // One byte changed in the second shard: both refuse, and we name the shard.
+    let path = d.join("model/weights.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[(1 << 20) + 7] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let r = ours("ours-3.sig");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("weights.bin:1048576:2097152"),
+        "{}",
+        r.stderr
+    );
+    assert!(!peer("verify", cases[3].1, "ours-3.sig"));
+}
