@@ -1,7 +1,7 @@
 //! What Sigstore's services and a CI job hand a signer: identity tokens, signing configs and
 //! client trust configs, Fulcio's answers (chain parsed, then checked against the carried root),
-//! Rekor v1's and v2's answers, RFC 3161 replies, and TUF metadata (a root update, then the other roles,
-//! against Sigstore's production TUF root). The first byte picks the reader.
+//! Rekor v1's and v2's answers, RFC 3161 replies, and TUF metadata (a root update, then the
+//! other roles, against Sigstore's production TUF root). The first byte picks the reader.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

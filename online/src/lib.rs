@@ -1,8 +1,9 @@
 //! modelseal's client for Sigstore's services: an identity token from where CI puts one, a
 //! Fulcio certificate for an ephemeral key, a Rekor entry (v1 or v2, as the signing config
-//! selects) and an RFC 3161 timestamp for a signature. It moves bytes; the kernel ([`modelseal_kernel::services`]) builds every request
-//! and reads every answer, and checks Fulcio's certificate before the key signs anything. The
-//! caller verifies the finished bundle with the kernel's verifier before writing it.
+//! selects) and an RFC 3161 timestamp for a signature. It moves bytes; the kernel
+//! ([`modelseal_kernel::services`]) builds every request and reads every answer, and checks
+//! Fulcio's certificate before the key signs anything. The caller verifies the finished bundle
+//! with the kernel's verifier before writing it.
 //!
 //! modelseal-init does not depend on this crate: serving stays offline.
 
@@ -338,7 +339,7 @@ impl<'a> Sigstore<'a> {
     }
 
     /// The log the signing config selects now, and the API it speaks.
-    pub fn log(&self) -> Result<(&services::Service, RekorApi), OnlineError> {
+    fn log(&self) -> Result<(&services::Service, RekorApi), OnlineError> {
         self.instance
             .config
             .rekor(now())
