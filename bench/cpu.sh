@@ -7,7 +7,8 @@
 #
 # A second table puts `modelseal sign s3://` (in place, --force) beside `verify s3://` on the
 # same 256 MiB model in moto, which has the SSE-KMS that sign s3:// requires (s3rver has none);
-# its CPU-s/GiB column is scaled to a GiB; user, sys and wall are per 256 MiB run.
+# its CPU-s/GiB column is scaled to a GiB; user, sys and wall are per 256 MiB run. The first
+# table also has modelseal-init on the same bytes signed files/blake3 and shards/sha256.
 #
 #   bench/cpu.sh [RUNS]      (default 5; source files in bench/data, kept for reruns)
 set -euo pipefail
@@ -20,6 +21,17 @@ bench_s3_begin init kserve
 mkdir -p "$DATA"
 make_file "$DATA/s3-1g/model.bin" 1024
 serve s3-1g
+# The same bytes signed files/blake3 and shards/sha256 (64 MiB shards), each under a prefix of
+# its own, for the serialization rows (issue 24).
+for v in blake3 shards; do
+  case $v in
+    blake3) flags=(--hash-algorithm blake3) ;;
+    shards) flags=(--shard-size $((64 << 20))) ;;
+  esac
+  "$MS" sign "$DATA/s3-1g" --key "$DATA/key.pem" --signature "$DATA/s3-1g.$v.sig" "${flags[@]}" >/dev/null
+  "$AWS" s3 cp --quiet "$DATA/s3-1g/model.bin" "s3://$B/s3-1g-$v/model.bin"
+  "$AWS" s3 cp --quiet "$DATA/s3-1g.$v.sig" "s3://$B/s3-1g-$v/model.sig"
+done
 printf 'import sys\nfrom kserve_storage import Storage\nStorage.download_files([sys.argv[1]], [sys.argv[2]])\n' >"$OUT/kserve.py"
 
 # rounds NAME...: runs the commands named in CMD[NAME] (after BEFORE[NAME]) RUNS times each,
@@ -60,6 +72,10 @@ BEFORE[kserve-storage 0.21.0 (no verify)]="rm -rf $OUT/kserve; mkdir -p $OUT/kse
 CMD[aws s3 cp (no verify)]="$AWS s3 cp --quiet --recursive s3://$B/s3-1g $OUT/aws"
 BEFORE[aws s3 cp (no verify)]="rm -rf $OUT/aws"
 CMD[floor: ranges to /dev/null + openssl sha256]="bench/floor.sh $OUT/floor-s3-1g.cfg $DATA/s3-1g"
+CMD[modelseal-init, files/blake3]="$INIT s3://$B/s3-1g-blake3 $OUT/init"
+BEFORE[modelseal-init, files/blake3]="rm -rf $OUT/init"
+CMD[modelseal-init, shards/sha256 64 MiB]="$INIT s3://$B/s3-1g-shards $OUT/init"
+BEFORE[modelseal-init, shards/sha256 64 MiB]="rm -rf $OUT/init"
 
 echo
 machine_line
@@ -67,7 +83,8 @@ echo "server: s3rver 3.7.1 on 127.0.0.1, 1 GiB object (in page cache); $RUNS alt
 GIB=1
 echo
 head_row "s3rver, 1 GiB"
-rounds modelseal-init "modelseal pull" "modelseal verify s3://" "kserve-storage 0.21.0 (no verify)" \
+rounds modelseal-init "modelseal-init, files/blake3" "modelseal-init, shards/sha256 64 MiB" \
+  "modelseal pull" "modelseal verify s3://" "kserve-storage 0.21.0 (no verify)" \
   "aws s3 cp (no verify)" "floor: ranges to /dev/null + openssl sha256"
 stop_servers
 
