@@ -890,11 +890,6 @@ impl SerializationArgs {
         };
         (method, hash)
     }
-
-    /// Whether this is model_signing's CLI default (files, SHA-256).
-    pub fn is_default(self) -> bool {
-        self.shard_size.is_none() && self.hash_algorithm == HashChoice::Sha256
-    }
 }
 
 /// `--shard-size`: a whole number of bytes, at least 1 MiB (a verifier accepts any positive

@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use modelseal_kernel::manifest::{
-    HashJob, ItemKey, Mismatch, Plan, ResourcePath, UnsignedFiles, Verified,
+    HashJob, ItemHashers, ItemKey, Mismatch, Plan, ResourcePath, UnsignedFiles, Verified,
 };
 use modelseal_kernel::trust::{Accepted, Policy};
-use modelseal_kernel::{Digest, Hasher};
+use modelseal_kernel::Digest;
 use modelseal_s3::{Chunk, Engine, Sink};
 
 use crate::staged::StagedFile;
@@ -21,10 +21,7 @@ use crate::FetchError;
 /// Hashes an object's bytes as they stream in (one hasher per signed item, by byte range) and,
 /// when staging, writes them to a new file.
 struct HashSink {
-    items: Vec<(ItemKey, u64, u64)>,
-    hashers: Vec<Hasher>,
-    cursor: usize,
-    pos: u64,
+    hashers: ItemHashers,
     out: Option<StagedFile>,
 }
 
@@ -33,25 +30,7 @@ impl Sink for HashSink {
         if let Some(f) = &mut self.out {
             f.send(chunk)?;
         }
-        let mut off = 0;
-        while off < chunk.len() {
-            let Some(&(_, _, end)) = self.items.get(self.cursor) else {
-                return Err(std::io::Error::other(
-                    "the object is longer than its signed items",
-                ));
-            };
-            if self.pos >= end {
-                self.cursor += 1;
-                continue;
-            }
-            let take = usize::try_from(end - self.pos)
-                .unwrap_or(usize::MAX)
-                .min(chunk.len() - off);
-            self.hashers[self.cursor].update(&chunk[off..off + take]);
-            self.pos += take as u64;
-            off += take;
-        }
-        Ok(())
+        self.hashers.update(chunk).map_err(std::io::Error::other)
     }
 }
 
@@ -60,12 +39,7 @@ impl HashSink {
         if let Some(mut f) = self.out.take() {
             f.join()?;
         }
-        Ok(self
-            .items
-            .into_iter()
-            .zip(self.hashers)
-            .map(|((k, _, _), h)| (k, h.finalize()))
-            .collect())
+        Ok(self.hashers.finish())
     }
 }
 
@@ -159,14 +133,6 @@ async fn hash_objects(
                 },
             });
         };
-        let items: Vec<(ItemKey, u64, u64)> = job
-            .keys
-            .iter()
-            .map(|k| match k {
-                ItemKey::File(_) => (k.clone(), 0, object.size),
-                ItemKey::Shard { start, end, .. } => (k.clone(), *start, *end),
-            })
-            .collect();
         let out = match staging {
             Some(dir) => {
                 let p = join(dir, &located.placed_name(&job.path));
@@ -176,17 +142,8 @@ async fn hash_objects(
             }
             None => None,
         };
-        let hashers = items.iter().map(|_| Hasher::new(job.algorithm)).collect();
-        jobs.push((
-            object.clone(),
-            HashSink {
-                items,
-                hashers,
-                cursor: 0,
-                pos: 0,
-                out,
-            },
-        ));
+        let hashers = ItemHashers::new(&job.keys, object.size, job.algorithm);
+        jobs.push((object.clone(), HashSink { hashers, out }));
     }
     let done = engine
         .download_many(&located.bucket, jobs)

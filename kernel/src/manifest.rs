@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::digest::{Digest, HashAlgorithm};
+use crate::digest::{Digest, HashAlgorithm, Hasher};
 
 /// Why a resource name is refused. Such names are hostile, not merely unusual.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -392,6 +392,76 @@ fn check_shard_layout(listed: &[(ItemKey, Digest)], shard_size: u64) -> Result<(
         }
     }
     Ok(())
+}
+
+/// A file's bytes, streamed in order, hashed into its signed items: the whole file, or each
+/// shard by its byte range. No I/O: the shell feeds what it reads, downloads or uploads.
+pub struct ItemHashers {
+    items: Vec<(ItemKey, u64, u64)>,
+    hashers: Vec<Hasher>,
+    cursor: usize,
+    pos: u64,
+}
+
+/// More bytes than the file's signed items cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PastItems;
+
+impl fmt::Display for PastItems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the file is longer than its signed items")
+    }
+}
+
+impl std::error::Error for PastItems {}
+
+impl ItemHashers {
+    /// `keys` are one job's (whole file, or shards in order); `size` is the file's length.
+    pub fn new(keys: &[ItemKey], size: u64, algorithm: HashAlgorithm) -> Self {
+        let items: Vec<(ItemKey, u64, u64)> = keys
+            .iter()
+            .map(|k| match k {
+                ItemKey::File(_) => (k.clone(), 0, size),
+                ItemKey::Shard { start, end, .. } => (k.clone(), *start, *end),
+            })
+            .collect();
+        let hashers = items.iter().map(|_| Hasher::new(algorithm)).collect();
+        ItemHashers {
+            items,
+            hashers,
+            cursor: 0,
+            pos: 0,
+        }
+    }
+
+    /// The next bytes of the file.
+    pub fn update(&mut self, mut bytes: &[u8]) -> Result<(), PastItems> {
+        while !bytes.is_empty() {
+            let Some(&(_, _, end)) = self.items.get(self.cursor) else {
+                return Err(PastItems);
+            };
+            if self.pos >= end {
+                self.cursor += 1;
+                continue;
+            }
+            let take = usize::try_from(end - self.pos)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            self.hashers[self.cursor].update(&bytes[..take]);
+            self.pos += take as u64;
+            bytes = &bytes[take..];
+        }
+        Ok(())
+    }
+
+    /// Every item with its digest.
+    pub fn finish(self) -> Vec<(ItemKey, Digest)> {
+        self.items
+            .into_iter()
+            .zip(self.hashers)
+            .map(|((k, _, _), h)| (k, h.finalize()))
+            .collect()
+    }
 }
 
 /// Which in-toto predicate the manifest was signed as.

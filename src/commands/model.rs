@@ -168,22 +168,6 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// The OMS bundle JSON for `files` (already hashed), signed by `signer`.
-/// `name` is the model's name in the statement; `shown` names the model in errors.
-pub(super) fn sign_digests(
-    name: &str,
-    shown: &str,
-    signer: &Signing,
-    files: &[(ResourcePath, Digest)],
-    ignore_paths: &[String],
-) -> Result<String> {
-    let payload = oms::statement_payload(name, files, ignore_paths).map_err(|e| match e {
-        oms::ManifestError::Empty => nothing_to_sign(shown, ignore_paths),
-        e => Failure::cannot_check(format!("cannot sign model {shown}: {e}"), "report this bug"),
-    })?;
-    signer.sign_statement(&payload, shown)
-}
-
 /// OMS 6.1: a model with no file after its exclusions is not signed (a signature over nothing
 /// would vouch for any empty directory).
 pub(super) fn nothing_to_sign(shown: &str, ignore_paths: &[String]) -> Failure {

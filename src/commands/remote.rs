@@ -11,9 +11,11 @@ use modelseal_fetch::{
     clear_dest, dest_entries, fetch, locate, place, prepare_staging, stop_requested, FetchError,
     Located, SignatureSource,
 };
-use modelseal_kernel::manifest::{LocalModel, ResourcePath, SigningPlan, UnsignedFiles};
+use modelseal_kernel::manifest::{
+    HashJob, ItemHashers, ItemKey, LocalModel, ResourcePath, SigningPlan, UnsignedFiles,
+};
 use modelseal_kernel::trust::{Policy, Signer as Authority};
-use modelseal_kernel::{Digest, HashAlgorithm, Hasher, PublicKey};
+use modelseal_kernel::{Digest, PublicKey};
 use modelseal_s3::{Engine, Head, Sse};
 
 use super::model;
@@ -234,8 +236,9 @@ struct Upload {
     path: PathBuf,
     key: String,
     size: u64,
-    /// Its name in the signature.
-    resource: ResourcePath,
+    /// The signed items of the file (the whole file, or its shards), and its name in the
+    /// signature.
+    job: HashJob,
 }
 
 /// Where `push` gets the bundle: signed from the uploaded bytes, or given and already checked.
@@ -244,13 +247,19 @@ enum BundleSource {
     Given(Vec<u8>),
 }
 
-/// Feeds the bytes `push` uploads to the kernel's SHA-256, so the signature covers exactly what
-/// went up and each file is read once.
-struct Sha256Observer(Hasher);
+/// An object `push` put: its key, its items' digests, and whether it grew while going up.
+type Uploaded = (String, Vec<(ItemKey, Digest)>, bool);
 
-impl modelseal_s3::Observer for Sha256Observer {
+/// Feeds the bytes `push` uploads to the kernel's item hashers (the whole file, or each shard),
+/// so the signature covers exactly what went up and each file is read once.
+struct ItemsObserver(ItemHashers, bool);
+
+impl modelseal_s3::Observer for ItemsObserver {
     fn update(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        // More bytes than listed: the file grew while it went up; the signature is refused.
+        if self.0.update(bytes).is_err() {
+            self.1 = true;
+        }
     }
 }
 
@@ -270,6 +279,7 @@ pub fn push(
         &crate::cli::AwsArgs,
     ),
     sse: PushSse,
+    (method, hash_algorithm): model::Serialized,
     json: bool,
     aws: &Aws,
     threads: usize,
@@ -280,8 +290,14 @@ pub fn push(
     let inside = (!model.is_file())
         .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
         .flatten();
-    let plan = SigningPlan::new(&model.local, inside.as_ref(), &[]);
+    let plan =
+        SigningPlan::new(&model.local, inside.as_ref(), &[]).serialized(method, hash_algorithm);
     let ignore_paths = plan.ignore_paths.clone();
+    let mut jobs: std::collections::BTreeMap<ResourcePath, HashJob> = plan
+        .jobs(&model.local)
+        .into_iter()
+        .map(|j| (j.path.clone(), j))
+        .collect();
     // Where each signed file goes, and where the signature goes.
     let (uploads, sig_key): (Vec<Upload>, String) = match &model.local {
         LocalModel::File { name, size } => {
@@ -296,7 +312,11 @@ pub fn push(
                 path: model.path.clone(),
                 key: object.clone(),
                 size: *size,
-                resource,
+                job: jobs.remove(&resource).unwrap_or_else(|| HashJob {
+                    path: resource.clone(),
+                    keys: Vec::new(),
+                    algorithm: hash_algorithm,
+                }),
             };
             (vec![up], format!("{object}.sig"))
         }
@@ -310,7 +330,11 @@ pub fn push(
                     path: model.file_path(&f.path),
                     key: format!("{prefix}{}", f.path),
                     size: f.size,
-                    resource: f.path.clone(),
+                    job: jobs.remove(&f.path).unwrap_or_else(|| HashJob {
+                        path: f.path.clone(),
+                        keys: Vec::new(),
+                        algorithm: hash_algorithm,
+                    }),
                 })
                 .collect();
             (ups, format!("{prefix}{SIGNATURE_NAME}"))
@@ -388,7 +412,7 @@ pub fn push(
         BundleSource::Given(bytes) => bytes,
         BundleSource::Sign(signer) => {
             let shown = model.path.display().to_string();
-            model::sign_digests(&model.name(), &shown, &signer, &digests, &ignore_paths)
+            model::sign_items(&model.name(), &shown, &signer, &digests, &plan)
                 .map_err(|f| {
                     f.with_details(vec![format!(
                         "the model's objects are in s3://{}/ without a signature",
@@ -414,12 +438,15 @@ pub fn push(
             "sse": "aws:kms",
             "sse_kms_key_id": sse.kms_key_id,
         });
-        crate::report::success("push", verdict::merged(o, verdict::signed_fields(&digests)));
+        crate::report::success(
+            "push",
+            verdict::merged(o, verdict::signed_item_fields(&digests)),
+        );
     } else {
         println!(
             "Pushed {} (digest sha256:{}) and the signature to s3://{}/{sig_key}, encrypted with SSE-KMS ({})",
             count(uploads.len(), "file"),
-            modelseal_kernel::oms::pinned_digest_of(&digests).to_hex(),
+            modelseal_kernel::oms::pinned_digest_of_items(&digests).to_hex(),
             uri.bucket,
             sse.kms_key_id
                 .as_deref()
@@ -477,7 +504,7 @@ async fn upload_model(
     sig_key: &str,
     kms_key_id: Option<&str>,
     progress: &Progress,
-) -> Result<(Sse, Vec<String>, Vec<(ResourcePath, Digest)>)> {
+) -> Result<(Sse, Vec<String>, Vec<(ItemKey, Digest)>)> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
     engine.check_bucket(bucket).await.map_err(s3_failure)?;
     // Objects already under a directory prefix that this model does not contain would make
@@ -507,18 +534,27 @@ async fn upload_model(
     let (sse, expected) = resolve_sse(aws, engine, bucket, kms_key_id).await?;
     let sse = &sse;
     let parallel = engine.tuning().parallel_objects.max(1);
-    let written: Vec<(String, ResourcePath, Digest)> = stream::iter(uploads.iter())
+    let written: Vec<Uploaded> = stream::iter(uploads.iter())
         .map(|u| async move {
-            let hasher = Sha256Observer(Hasher::new(HashAlgorithm::Sha256));
+            let hasher = ItemsObserver(
+                ItemHashers::new(&u.job.keys, u.size, u.job.algorithm),
+                false,
+            );
             let (up, hasher) = engine
                 .upload_file(bucket, &u.key, &u.path, u.size, sse, hasher)
                 .await?;
-            Ok::<_, modelseal_s3::S3Error>((up.key, u.resource.clone(), hasher.0.finalize()))
+            Ok::<_, modelseal_s3::S3Error>((up.key, hasher.0.finish(), hasher.1))
         })
         .buffer_unordered(parallel)
         .try_collect()
         .await
         .map_err(s3_failure)?;
+    if let Some((key, _, _)) = written.iter().find(|(_, _, grew)| *grew) {
+        return Err(Failure::cannot_check(
+            format!("s3://{bucket}/{key} is longer than the file was when listed (it changed while going up); no signature written"),
+            "push again once the model's files no longer change",
+        ));
+    }
     progress.phase("checking each object's encryption");
     for (key, _, _) in &written {
         let head = engine
@@ -536,7 +572,10 @@ async fn upload_model(
     Ok((
         sse.clone(),
         expected,
-        written.into_iter().map(|(_, r, d)| (r, d)).collect(),
+        written
+            .into_iter()
+            .flat_map(|(_, items, _)| items)
+            .collect(),
     ))
 }
 

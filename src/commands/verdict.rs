@@ -217,17 +217,9 @@ pub(super) fn mismatch_failure(shown: &str, mismatch: &Mismatch) -> Failure {
     .with_findings(findings)
 }
 
-/// What `--json` reports about a signature just made over `files`: how many, the root digest
-/// (as verify reports it) and the pin (`--digest`, `VERIFICATION_DIGEST`).
-pub(super) fn signed_fields(files: &[(ResourcePath, Digest)]) -> serde_json::Value {
-    serde_json::json!({
-        "files": files.len(),
-        "root_sha256": oms::root_digest_of(files).to_hex(),
-        "digest": format!("sha256:{}", oms::pinned_digest_of(files).to_hex()),
-    })
-}
-
-/// [`signed_fields`] for items (whole files or shards): files counted once each.
+/// What `--json` reports about a signature just made over `items` (whole files or shards): how
+/// many files, the root digest (as verify reports it) and the pin (`--digest`,
+/// `VERIFICATION_DIGEST`).
 pub(super) fn signed_item_fields(items: &[(ItemKey, Digest)]) -> serde_json::Value {
     let mut sorted: Vec<&(ItemKey, Digest)> = items.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));

@@ -1534,8 +1534,8 @@ fn audit_reports_each_finding_by_key_and_kind() {
 }
 
 /// `sign s3://` with `--shard-size` and `--hash-algorithm`: the objects are hashed in shards
-/// where they are, `verify s3://` and `pull` check every shard, and a changed shard is named.
-/// `push` says it cannot hash that way yet, and uploads nothing.
+/// where they are, `verify s3://` and `pull` check every shard, and a changed shard is named;
+/// `push` hashes what it uploads the same way.
 #[test]
 fn sign_in_s3_with_shards_and_blake3() {
     let Some(m) = moto() else { return };
@@ -1587,18 +1587,42 @@ fn sign_in_s3_with_shards_and_blake3() {
         r.stderr
     );
 
-    write_tree(m.d(), &[("local/w.bin", b"w")]);
+    // push hashes the bytes it uploads into the same items.
+    write_tree(m.d(), &[("local/config.json", b"{}")]);
+    std::fs::write(m.d().join("local/w.bin"), &weights).unwrap();
+    let pushed = format!("s3://{bucket}/pushed");
     let r = m.ms(&[
         "push",
         "local",
-        &format!("s3://{bucket}/pushed"),
+        &pushed,
         "--key",
         "signer.key",
         "--sse-kms-key-id",
         &key_id,
         "--shard-size",
         "1048576",
+        "--hash-algorithm",
+        "blake2b",
     ]);
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("not supported here yet"), "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = m.ms(&["verify", &pushed, "--key", "signer.pub"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = m.ms(&["pull", &pushed, "pushed-dest", "--key", "signer.pub"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let sig = std::fs::read_to_string(m.d().join("pushed-dest/model.sig")).unwrap();
+    let bundle: serde_json::Value = serde_json::from_str(&sig).unwrap();
+    let payload = base64_payload(&bundle);
+    assert!(payload.contains("blake2b-sharded-1048576"), "{payload}");
+}
+
+/// The in-toto statement a bundle's DSSE envelope carries, as text.
+fn base64_payload(bundle: &serde_json::Value) -> String {
+    use base64::Engine as _;
+    let b64 = bundle["dsseEnvelope"]["payload"].as_str().unwrap();
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap()
 }
