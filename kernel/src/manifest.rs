@@ -968,6 +968,37 @@ pub struct Verified {
 mod tests {
     use super::*;
 
+    /// Bytes fed in any chunking hash into the same items as hashing each range at once; more
+    /// bytes than the items cover are refused.
+    #[test]
+    fn item_hashers_split_by_range() {
+        let data: Vec<u8> = (0..25u32).map(|i| i as u8).collect();
+        let path = ResourcePath::parse("w.bin").unwrap();
+        let keys: Vec<ItemKey> = shard_ranges(25, 10)
+            .map(|(start, end)| ItemKey::Shard {
+                path: path.clone(),
+                start,
+                end,
+            })
+            .collect();
+        for chunk in [1, 3, 10, 25] {
+            let mut h = ItemHashers::new(&keys, 25, HashAlgorithm::Sha256);
+            for part in data.chunks(chunk) {
+                h.update(part).unwrap();
+            }
+            let got: Vec<Digest> = h.finish().into_iter().map(|(_, d)| d).collect();
+            let want: Vec<Digest> = [0..10, 10..20, 20..25]
+                .into_iter()
+                .map(|r| HashAlgorithm::Sha256.digest(&data[r]))
+                .collect();
+            assert_eq!(got, want, "chunks of {chunk}");
+        }
+        let mut whole = ItemHashers::new(&[ItemKey::File(path)], 25, HashAlgorithm::Blake3);
+        whole.update(&data).unwrap();
+        assert_eq!(whole.update(b"x"), Err(PastItems));
+        assert_eq!(whole.finish()[0].1, HashAlgorithm::Blake3.digest(&data));
+    }
+
     /// OMS 6.3.2: a file's shards tile it from byte 0, only the last one short.
     #[test]
     fn shard_layouts() {
