@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use modelseal_kernel::manifest::{
-    HashJob, ItemHashers, ItemKey, Mismatch, Plan, ResourcePath, UnsignedFiles, Verified,
+    HashJob, ItemHashers, ItemKey, Mismatch, PastItems, Plan, ResourcePath, UnsignedFiles, Verified,
 };
 use modelseal_kernel::trust::{Accepted, Policy};
 use modelseal_kernel::Digest;
@@ -21,8 +21,119 @@ use crate::FetchError;
 /// Hashes an object's bytes as they stream in (one hasher per signed item, by byte range) and,
 /// when staging, writes them to a new file.
 struct HashSink {
-    hashers: ItemHashers,
+    hashers: Hashing,
     out: Option<StagedFile>,
+}
+
+/// How an object's items are hashed: in the sink's thread (a whole file), or, for a sharded
+/// file, by a few workers that each own every Nth shard, so consecutive shards are hashed at the
+/// same time on as many cores as there are workers. A worker gets its shard's part of each chunk
+/// in order (one channel per worker); bounded channels hold the chunks, and with them the
+/// engine's buffers and permits, so memory stays within the engine's bound.
+enum Hashing {
+    Inline(ItemHashers),
+    Shards(ShardWorkers),
+}
+
+struct ShardWorkers {
+    /// Each item's byte range, in order, and which worker owns it.
+    ranges: Vec<(u64, u64)>,
+    cursor: usize,
+    pos: u64,
+    senders: Vec<std::sync::mpsc::SyncSender<(usize, Chunk, usize, usize)>>,
+    workers: Vec<std::thread::JoinHandle<Vec<(usize, Digest)>>>,
+    keys: Vec<ItemKey>,
+    algorithm: modelseal_kernel::HashAlgorithm,
+}
+
+/// Chunks a worker may hold queued before the sink waits for it.
+const QUEUED_PER_WORKER: usize = 2;
+
+impl ShardWorkers {
+    fn start(keys: &[ItemKey], algorithm: modelseal_kernel::HashAlgorithm, workers: usize) -> Self {
+        let ranges = keys
+            .iter()
+            .map(|k| match k {
+                ItemKey::Shard { start, end, .. } => (*start, *end),
+                ItemKey::File(_) => (0, 0),
+            })
+            .collect();
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..workers {
+            let (tx, rx) =
+                std::sync::mpsc::sync_channel::<(usize, Chunk, usize, usize)>(QUEUED_PER_WORKER);
+            senders.push(tx);
+            handles.push(std::thread::spawn(move || {
+                let mut hashers: std::collections::BTreeMap<usize, modelseal_kernel::Hasher> =
+                    std::collections::BTreeMap::new();
+                for (item, chunk, from, to) in rx {
+                    hashers
+                        .entry(item)
+                        .or_insert_with(|| modelseal_kernel::Hasher::new(algorithm))
+                        .update(&chunk[from..to]);
+                }
+                hashers
+                    .into_iter()
+                    .map(|(item, h)| (item, h.finalize()))
+                    .collect()
+            }));
+        }
+        ShardWorkers {
+            ranges,
+            cursor: 0,
+            pos: 0,
+            senders,
+            workers: handles,
+            keys: keys.to_vec(),
+            algorithm,
+        }
+    }
+
+    fn write(&mut self, chunk: &Chunk) -> std::io::Result<()> {
+        let mut off = 0;
+        while off < chunk.len() {
+            let Some(&(_, end)) = self.ranges.get(self.cursor) else {
+                return Err(std::io::Error::other(PastItems));
+            };
+            if self.pos >= end {
+                self.cursor += 1;
+                continue;
+            }
+            let take = usize::try_from(end - self.pos)
+                .unwrap_or(usize::MAX)
+                .min(chunk.len() - off);
+            let worker = self.cursor % self.senders.len();
+            self.senders[worker]
+                .send((self.cursor, chunk.clone(), off, off + take))
+                .map_err(|_| std::io::Error::other("a hashing thread stopped"))?;
+            self.pos += take as u64;
+            off += take;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> std::io::Result<Vec<(ItemKey, Digest)>> {
+        drop(self.senders);
+        let mut digests: Vec<Option<Digest>> = vec![None; self.keys.len()];
+        for w in self.workers {
+            let done = w
+                .join()
+                .map_err(|_| std::io::Error::other("a hashing thread panicked"))?;
+            for (item, d) in done {
+                digests[item] = Some(d);
+            }
+        }
+        // An item no byte reached (the object ended early) is the empty input's digest, as
+        // the sequential hashers give it; the manifest check then reports it changed.
+        let algorithm = self.algorithm;
+        Ok(self
+            .keys
+            .into_iter()
+            .zip(digests)
+            .map(|(k, d)| (k, d.unwrap_or_else(|| algorithm.digest(b""))))
+            .collect())
+    }
 }
 
 impl Sink for HashSink {
@@ -30,7 +141,10 @@ impl Sink for HashSink {
         if let Some(f) = &mut self.out {
             f.send(chunk)?;
         }
-        self.hashers.update(chunk).map_err(std::io::Error::other)
+        match &mut self.hashers {
+            Hashing::Inline(h) => h.update(chunk).map_err(std::io::Error::other),
+            Hashing::Shards(w) => w.write(chunk),
+        }
     }
 }
 
@@ -39,8 +153,21 @@ impl HashSink {
         if let Some(mut f) = self.out.take() {
             f.join()?;
         }
-        Ok(self.hashers.finish())
+        match self.hashers {
+            Hashing::Inline(h) => Ok(h.finish()),
+            Hashing::Shards(w) => w.finish(),
+        }
     }
+}
+
+/// How many threads hash a sharded object: one per core, at most one per shard; a whole file
+/// is hashed in the sink's own thread.
+fn shard_workers(keys: &[ItemKey]) -> usize {
+    if keys.len() < 2 || !keys.iter().all(|k| matches!(k, ItemKey::Shard { .. })) {
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.min(keys.len())
 }
 
 /// A model that verified (and, with staging, was written there).
@@ -142,7 +269,12 @@ async fn hash_objects(
             }
             None => None,
         };
-        let hashers = ItemHashers::new(&job.keys, object.size, job.algorithm);
+        let workers = shard_workers(&job.keys);
+        let hashers = if workers > 1 {
+            Hashing::Shards(ShardWorkers::start(&job.keys, job.algorithm, workers))
+        } else {
+            Hashing::Inline(ItemHashers::new(&job.keys, object.size, job.algorithm))
+        };
         jobs.push((object.clone(), HashSink { hashers, out }));
     }
     let done = engine
