@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use modelseal_kernel::manifest::{
-    HashJob, ItemHashers, ItemKey, Mismatch, PastItems, Plan, ResourcePath, UnsignedFiles, Verified,
+    HashJob, ItemCursor, ItemHashers, ItemKey, Mismatch, Plan, ResourcePath, UnsignedFiles,
+    Verified,
 };
 use modelseal_kernel::trust::{Accepted, Policy};
 use modelseal_kernel::Digest;
@@ -36,10 +37,8 @@ enum Hashing {
 }
 
 struct ShardWorkers {
-    /// Each item's byte range, in order, and which worker owns it.
-    ranges: Vec<(u64, u64)>,
-    cursor: usize,
-    pos: u64,
+    /// Which item the next bytes belong to (item `i` is owned by worker `i % workers`).
+    cursor: ItemCursor,
     senders: Vec<std::sync::mpsc::SyncSender<(usize, Chunk, usize, usize)>>,
     workers: Vec<std::thread::JoinHandle<Vec<(usize, Digest)>>>,
     keys: Vec<ItemKey>,
@@ -50,14 +49,12 @@ struct ShardWorkers {
 const QUEUED_PER_WORKER: usize = 2;
 
 impl ShardWorkers {
-    fn start(keys: &[ItemKey], algorithm: modelseal_kernel::HashAlgorithm, workers: usize) -> Self {
-        let ranges = keys
-            .iter()
-            .map(|k| match k {
-                ItemKey::Shard { start, end, .. } => (*start, *end),
-                ItemKey::File(_) => (0, 0),
-            })
-            .collect();
+    fn start(
+        keys: &[ItemKey],
+        size: u64,
+        algorithm: modelseal_kernel::HashAlgorithm,
+        workers: usize,
+    ) -> Self {
         let mut senders = Vec::new();
         let mut handles = Vec::new();
         for _ in 0..workers {
@@ -80,9 +77,7 @@ impl ShardWorkers {
             }));
         }
         ShardWorkers {
-            ranges,
-            cursor: 0,
-            pos: 0,
+            cursor: ItemCursor::new(keys, size),
             senders,
             workers: handles,
             keys: keys.to_vec(),
@@ -93,21 +88,13 @@ impl ShardWorkers {
     fn write(&mut self, chunk: &Chunk) -> std::io::Result<()> {
         let mut off = 0;
         while off < chunk.len() {
-            let Some(&(_, end)) = self.ranges.get(self.cursor) else {
-                return Err(std::io::Error::other(PastItems));
-            };
-            if self.pos >= end {
-                self.cursor += 1;
-                continue;
-            }
-            let take = usize::try_from(end - self.pos)
-                .unwrap_or(usize::MAX)
-                .min(chunk.len() - off);
-            let worker = self.cursor % self.senders.len();
-            self.senders[worker]
-                .send((self.cursor, chunk.clone(), off, off + take))
+            let (item, take) = self
+                .cursor
+                .step(chunk.len() - off)
+                .map_err(std::io::Error::other)?;
+            self.senders[item % self.senders.len()]
+                .send((item, chunk.clone(), off, off + take))
                 .map_err(|_| std::io::Error::other("a hashing thread stopped"))?;
-            self.pos += take as u64;
             off += take;
         }
         Ok(())
@@ -271,7 +258,12 @@ async fn hash_objects(
         };
         let workers = shard_workers(&job.keys);
         let hashers = if workers > 1 {
-            Hashing::Shards(ShardWorkers::start(&job.keys, job.algorithm, workers))
+            Hashing::Shards(ShardWorkers::start(
+                &job.keys,
+                object.size,
+                job.algorithm,
+                workers,
+            ))
         } else {
             Hashing::Inline(ItemHashers::new(&job.keys, object.size, job.algorithm))
         };

@@ -394,13 +394,57 @@ fn check_shard_layout(listed: &[(ItemKey, Digest)], shard_size: u64) -> Result<(
     Ok(())
 }
 
-/// A file's bytes, streamed in order, hashed into its signed items: the whole file, or each
-/// shard by its byte range. No I/O: the shell feeds what it reads, downloads or uploads.
-pub struct ItemHashers {
-    items: Vec<(ItemKey, u64, u64)>,
-    hashers: Vec<Hasher>,
+/// Where a file's bytes, streamed in order, fall among its signed items (the whole file, or
+/// each shard by its byte range): each step takes as many of the next bytes as the current item
+/// still covers. Shared by [`ItemHashers`] and by shells that hash items on several threads.
+#[derive(Clone, Debug)]
+pub struct ItemCursor {
+    /// Each item's end offset, in order.
+    ends: Vec<u64>,
     cursor: usize,
     pos: u64,
+}
+
+impl ItemCursor {
+    /// `keys` are one job's (whole file, or shards in order); `size` is the file's length.
+    pub fn new(keys: &[ItemKey], size: u64) -> Self {
+        let ends = keys
+            .iter()
+            .map(|k| match k {
+                ItemKey::File(_) => size,
+                ItemKey::Shard { end, .. } => *end,
+            })
+            .collect();
+        ItemCursor {
+            ends,
+            cursor: 0,
+            pos: 0,
+        }
+    }
+
+    /// The item the next of `available` bytes belong to, and how many of them it takes (at
+    /// least one when `available` is not zero).
+    pub fn step(&mut self, available: usize) -> Result<(usize, usize), PastItems> {
+        loop {
+            let &end = self.ends.get(self.cursor).ok_or(PastItems)?;
+            if self.pos < end {
+                let take = usize::try_from(end - self.pos)
+                    .unwrap_or(usize::MAX)
+                    .min(available);
+                self.pos += take as u64;
+                return Ok((self.cursor, take));
+            }
+            self.cursor += 1;
+        }
+    }
+}
+
+/// A file's bytes, streamed in order, hashed into its signed items. No I/O: the shell feeds
+/// what it reads, downloads or uploads.
+pub struct ItemHashers {
+    keys: Vec<ItemKey>,
+    hashers: Vec<Hasher>,
+    cursor: ItemCursor,
 }
 
 /// More bytes than the file's signed items cover.
@@ -418,37 +462,18 @@ impl std::error::Error for PastItems {}
 impl ItemHashers {
     /// `keys` are one job's (whole file, or shards in order); `size` is the file's length.
     pub fn new(keys: &[ItemKey], size: u64, algorithm: HashAlgorithm) -> Self {
-        let items: Vec<(ItemKey, u64, u64)> = keys
-            .iter()
-            .map(|k| match k {
-                ItemKey::File(_) => (k.clone(), 0, size),
-                ItemKey::Shard { start, end, .. } => (k.clone(), *start, *end),
-            })
-            .collect();
-        let hashers = items.iter().map(|_| Hasher::new(algorithm)).collect();
         ItemHashers {
-            items,
-            hashers,
-            cursor: 0,
-            pos: 0,
+            keys: keys.to_vec(),
+            hashers: keys.iter().map(|_| Hasher::new(algorithm)).collect(),
+            cursor: ItemCursor::new(keys, size),
         }
     }
 
     /// The next bytes of the file.
     pub fn update(&mut self, mut bytes: &[u8]) -> Result<(), PastItems> {
         while !bytes.is_empty() {
-            let Some(&(_, _, end)) = self.items.get(self.cursor) else {
-                return Err(PastItems);
-            };
-            if self.pos >= end {
-                self.cursor += 1;
-                continue;
-            }
-            let take = usize::try_from(end - self.pos)
-                .unwrap_or(usize::MAX)
-                .min(bytes.len());
-            self.hashers[self.cursor].update(&bytes[..take]);
-            self.pos += take as u64;
+            let (item, take) = self.cursor.step(bytes.len())?;
+            self.hashers[item].update(&bytes[..take]);
             bytes = &bytes[take..];
         }
         Ok(())
@@ -456,10 +481,10 @@ impl ItemHashers {
 
     /// Every item with its digest.
     pub fn finish(self) -> Vec<(ItemKey, Digest)> {
-        self.items
+        self.keys
             .into_iter()
             .zip(self.hashers)
-            .map(|((k, _, _), h)| (k, h.finalize()))
+            .map(|(k, h)| (k, h.finalize()))
             .collect()
     }
 }
