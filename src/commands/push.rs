@@ -1,5 +1,6 @@
-//! `push MODEL s3://...`: sign (or check a given bundle) and upload with SSE-KMS, the
-//! signature last.
+//! `push MODEL s3://...`: a plan (what goes where, the key opened or a given bundle checked,
+//! before anything goes up), the upload (objects hashed as they go up, then the signature,
+//! last, all with SSE-KMS), and the report.
 
 use super::remote;
 use crate::aws::{Aws, Runtime};
@@ -8,20 +9,11 @@ use crate::failure::Result;
 
 pub fn run(args: PushArgs) -> Result<()> {
     let aws = Aws::new(&args.aws, Runtime::Workers)?;
+    let plan = remote::plan_push(&args, &aws)?;
     let sse = remote::PushSse {
-        kms_key_id: args.sse_kms_key_id,
+        kms_key_id: args.sse_kms_key_id.clone(),
     };
-    remote::push(
-        &args.model,
-        args.uri.as_str(),
-        args.key.as_deref(),
-        args.signature.as_deref(),
-        &args.certificate,
-        (&args.sigstore, args.cosign, &args.aws),
-        sse,
-        args.serialization.kernel(),
-        args.json,
-        &aws,
-        args.hashing.threads(),
-    )
+    let report = remote::upload_push(plan, sse, &aws)?;
+    remote::report_push(&report, args.json);
+    Ok(())
 }

@@ -263,29 +263,44 @@ impl modelseal_s3::Observer for ItemsObserver {
     }
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "push is to become a plan, an upload and a report (issue 23); until then its inputs are flat"
-)]
-pub fn push(
-    model_path: &Path,
-    uri: &str,
-    key: Option<&str>,
-    signature: Option<&Path>,
-    certificate: &crate::cli::CertificateArgs,
-    online: (
-        &crate::cli::SigstoreArgs,
-        crate::cli::CosignFlags,
-        &crate::cli::AwsArgs,
-    ),
-    sse: PushSse,
-    (method, hash_algorithm): model::Serialized,
-    json: bool,
-    aws: &Aws,
-    threads: usize,
-) -> Result<()> {
-    let uri = parse_uri(uri)?;
-    let model = model::open(model_path, false)?;
+/// What `push` will do, all decided (and the key opened, or a given bundle checked) before
+/// anything goes up.
+pub(super) struct PushPlan {
+    uri: modelseal_s3::S3Uri,
+    model: files::Model,
+    plan: SigningPlan,
+    uploads: Vec<Upload>,
+    sig_key: String,
+    source: BundleSource,
+}
+
+/// What `push` did, as `--json` reports it (and the text line says).
+#[derive(serde::Serialize)]
+pub(super) struct PushReport {
+    pushed: bool,
+    uri: String,
+    objects: usize,
+    object_keys: Vec<String>,
+    signature: String,
+    sse: &'static str,
+    sse_kms_key_id: Option<String>,
+    files: usize,
+    root_sha256: String,
+    digest: String,
+}
+
+/// `push`'s plan: where each signed file goes and where the signature goes, the items the kernel's
+/// `SigningPlan` hashes, and the bundle's source.
+pub(super) fn plan_push(args: &crate::cli::PushArgs, aws: &Aws) -> Result<PushPlan> {
+    let (method, hash_algorithm) = args.serialization.kernel();
+    let (key, signature, certificate) = (
+        args.key.as_deref(),
+        args.signature.as_deref(),
+        &args.certificate,
+    );
+    let threads = args.hashing.threads();
+    let uri = args.uri.uri.clone();
+    let model = model::open(&args.model, false)?;
     // The signature sits at MODEL/model.sig for a directory, which is where it will be.
     let inside = (!model.is_file())
         .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
@@ -353,7 +368,10 @@ pub fn push(
         None => {
             let signer = crate::keyfile::signer_for(key, certificate, Some(aws))?;
             BundleSource::Sign(Box::new(Signing::new(
-                signer, online.0, online.1, online.2,
+                signer,
+                &args.sigstore,
+                args.cosign,
+                &args.aws,
             )?))
         }
         Some(_) if certificate.certificate.is_some() => {
@@ -382,6 +400,26 @@ pub fn push(
             BundleSource::Given(bytes)
         }
     };
+    Ok(PushPlan {
+        uri,
+        model,
+        plan,
+        uploads,
+        sig_key,
+        source,
+    })
+}
+
+/// Uploads the planned objects (hashed as they go up), then the signature, last.
+pub(super) fn upload_push(p: PushPlan, sse: PushSse, aws: &Aws) -> Result<PushReport> {
+    let PushPlan {
+        uri,
+        model,
+        plan,
+        uploads,
+        sig_key,
+        source,
+    } = p;
     let engine = aws.engine(None);
     let total: u64 = uploads.iter().map(|u| u.size).sum();
     let moved = engine.bytes_moved();
@@ -428,32 +466,44 @@ pub fn push(
             signal = stop_requested() => Err(interrupted(signal)),
         }
     })?;
+    let mut sorted: Vec<&(ItemKey, Digest)> = digests.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(PushReport {
+        pushed: true,
+        uri: format!("s3://{}/{}", uri.bucket, uri.key),
+        objects: uploads.len(),
+        object_keys: uploads
+            .iter()
+            .map(|u| format!("s3://{}/{}", uri.bucket, u.key))
+            .collect(),
+        signature: format!("s3://{}/{sig_key}", uri.bucket),
+        sse: "aws:kms",
+        sse_kms_key_id: sse.kms_key_id,
+        files: model::file_count(&digests),
+        root_sha256: modelseal_kernel::manifest::root_digest(sorted.iter().map(|(_, d)| d))
+            .to_hex(),
+        digest: format!(
+            "sha256:{}",
+            modelseal_kernel::oms::pinned_digest_of_items(&digests).to_hex()
+        ),
+    })
+}
+
+/// `push`'s report: the JSON object, or one line.
+pub(super) fn report_push(r: &PushReport, json: bool) {
     if json {
-        let o = serde_json::json!({
-            "pushed": true,
-            "uri": format!("s3://{}/{}", uri.bucket, uri.key),
-            "objects": uploads.len(),
-            "object_keys": uploads.iter().map(|u| format!("s3://{}/{}", uri.bucket, u.key)).collect::<Vec<_>>(),
-            "signature": format!("s3://{}/{sig_key}", uri.bucket),
-            "sse": "aws:kms",
-            "sse_kms_key_id": sse.kms_key_id,
-        });
-        crate::report::success(
-            "push",
-            verdict::merged(o, verdict::signed_item_fields(&digests)),
-        );
-    } else {
-        println!(
-            "Pushed {} (digest sha256:{}) and the signature to s3://{}/{sig_key}, encrypted with SSE-KMS ({})",
-            count(uploads.len(), "file"),
-            modelseal_kernel::oms::pinned_digest_of_items(&digests).to_hex(),
-            uri.bucket,
-            sse.kms_key_id
-                .as_deref()
-                .unwrap_or("the bucket's default key")
-        );
+        crate::report::success("push", serde_json::to_value(r).unwrap_or_default());
+        return;
     }
-    Ok(())
+    println!(
+        "Pushed {} (digest {}) and the signature to {}, encrypted with SSE-KMS ({})",
+        count(r.objects, "file"),
+        r.digest,
+        r.signature,
+        r.sse_kms_key_id
+            .as_deref()
+            .unwrap_or("the bucket's default key")
+    );
 }
 
 /// Checks an existing bundle against the local model before it is published: signed by
