@@ -316,16 +316,24 @@ pub fn sign(
     )?;
     files::write_atomic(&signature, bundle.as_bytes(), 0o644, true)?;
     if json {
-        let o = serde_json::json!({
-            "signed": true,
-            "model": model.path.display().to_string(),
-            "name": model.name(),
-            "signature": signature.display().to_string(),
-        });
-        crate::report::success(
-            "sign",
-            verdict::merged(o, verdict::signed_item_fields(&items)),
-        );
+        /// `sign`'s report for a local model.
+        #[derive(serde::Serialize)]
+        struct Signed {
+            signed: bool,
+            model: String,
+            name: String,
+            signature: String,
+            #[serde(flatten)]
+            items: verdict::SignedItems,
+        }
+        let report = Signed {
+            signed: true,
+            model: model.path.display().to_string(),
+            name: model.name(),
+            signature: signature.display().to_string(),
+            items: verdict::SignedItems::of(&items),
+        };
+        crate::report::success("sign", serde_json::to_value(report).unwrap_or_default());
         return Ok(());
     }
     println!(

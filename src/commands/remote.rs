@@ -284,9 +284,8 @@ pub(super) struct PushReport {
     signature: String,
     sse: &'static str,
     sse_kms_key_id: Option<String>,
-    files: usize,
-    root_sha256: String,
-    digest: String,
+    #[serde(flatten)]
+    items: verdict::SignedItems,
 }
 
 /// `push`'s plan: where each signed file goes and where the signature goes, the items the kernel's
@@ -466,8 +465,6 @@ pub(super) fn upload_push(p: PushPlan, sse: PushSse, aws: &Aws) -> Result<PushRe
             signal = stop_requested() => Err(interrupted(signal)),
         }
     })?;
-    let mut sorted: Vec<&(ItemKey, Digest)> = digests.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(PushReport {
         pushed: true,
         uri: format!("s3://{}/{}", uri.bucket, uri.key),
@@ -479,13 +476,7 @@ pub(super) fn upload_push(p: PushPlan, sse: PushSse, aws: &Aws) -> Result<PushRe
         signature: format!("s3://{}/{sig_key}", uri.bucket),
         sse: "aws:kms",
         sse_kms_key_id: sse.kms_key_id,
-        files: model::file_count(&digests),
-        root_sha256: modelseal_kernel::manifest::root_digest(sorted.iter().map(|(_, d)| d))
-            .to_hex(),
-        digest: format!(
-            "sha256:{}",
-            modelseal_kernel::oms::pinned_digest_of_items(&digests).to_hex()
-        ),
+        items: verdict::SignedItems::of(&digests),
     })
 }
 
@@ -498,7 +489,7 @@ pub(super) fn report_push(r: &PushReport, json: bool) {
     println!(
         "Pushed {} (digest {}) and the signature to {}, encrypted with SSE-KMS ({})",
         count(r.objects, "file"),
-        r.digest,
+        r.items.digest,
         r.signature,
         r.sse_kms_key_id
             .as_deref()
@@ -739,17 +730,26 @@ pub fn sign(
     drop(progress);
     let model_uri = located.uri();
     if json {
-        let o = serde_json::json!({
-            "signed": true,
-            "uri": model_uri,
-            "signature": sig.to_string(),
-            "sse": "aws:kms",
-            "sse_kms_key_id": sse.kms_key_id,
-        });
-        crate::report::success(
-            "sign",
-            verdict::merged(o, verdict::signed_item_fields(&digests)),
-        );
+        /// `sign s3://`'s report.
+        #[derive(serde::Serialize)]
+        struct Signed {
+            signed: bool,
+            uri: String,
+            signature: String,
+            sse: &'static str,
+            sse_kms_key_id: Option<String>,
+            #[serde(flatten)]
+            items: verdict::SignedItems,
+        }
+        let report = Signed {
+            signed: true,
+            uri: model_uri,
+            signature: sig.to_string(),
+            sse: "aws:kms",
+            sse_kms_key_id: sse.kms_key_id.clone(),
+            items: verdict::SignedItems::of(&digests),
+        };
+        crate::report::success("sign", serde_json::to_value(report).unwrap_or_default());
     } else {
         println!(
             "Signed model '{model_uri}' ({}, digest sha256:{}) with {}; signature written to {sig}, encrypted with SSE-KMS ({})",

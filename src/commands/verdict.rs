@@ -219,15 +219,25 @@ pub(super) fn mismatch_failure(shown: &str, mismatch: &Mismatch) -> Failure {
 
 /// What `--json` reports about a signature just made over `items` (whole files or shards): how
 /// many files, the root digest (as verify reports it) and the pin (`--digest`,
-/// `VERIFICATION_DIGEST`).
-pub(super) fn signed_item_fields(items: &[(ItemKey, Digest)]) -> serde_json::Value {
-    let mut sorted: Vec<&(ItemKey, Digest)> = items.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    serde_json::json!({
-        "files": super::model::file_count(items),
-        "root_sha256": modelseal_kernel::manifest::root_digest(sorted.iter().map(|(_, d)| d)).to_hex(),
-        "digest": format!("sha256:{}", oms::pinned_digest_of_items(items).to_hex()),
-    })
+/// `VERIFICATION_DIGEST`). Flattened into each signing command's report.
+#[derive(serde::Serialize)]
+pub(super) struct SignedItems {
+    pub files: usize,
+    pub root_sha256: String,
+    pub digest: String,
+}
+
+impl SignedItems {
+    pub(super) fn of(items: &[(ItemKey, Digest)]) -> Self {
+        let mut sorted: Vec<&(ItemKey, Digest)> = items.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        SignedItems {
+            files: super::model::file_count(items),
+            root_sha256: modelseal_kernel::manifest::root_digest(sorted.iter().map(|(_, d)| d))
+                .to_hex(),
+            digest: format!("sha256:{}", oms::pinned_digest_of_items(items).to_hex()),
+        }
+    }
 }
 
 /// Merges `extra`'s fields into `o` (both JSON objects).
