@@ -197,14 +197,27 @@ pub fn verify_blob(
         Ok(accepted) => {
             super::verdict::warn_tlog(accepted.ignored_transparency);
             if json {
-                let o = serde_json::json!({
-                    "file": file.display().to_string(),
-                    "signature": shown,
-                    "transparency_ignored": accepted.ignored_transparency,
-                    "tlog_entries_verified": accepted.tlog_entries,
-                });
-                let o = super::verdict::merged(o, super::verdict::accepted_fields(&accepted));
-                crate::report::success("verify-blob", o);
+                /// `verify-blob`'s report.
+                #[derive(serde::Serialize)]
+                struct Verified {
+                    file: String,
+                    signature: String,
+                    transparency_ignored: bool,
+                    tlog_entries_verified: usize,
+                    #[serde(flatten)]
+                    accepted: super::verdict::AcceptedFields,
+                }
+                let report = Verified {
+                    file: file.display().to_string(),
+                    signature: shown,
+                    transparency_ignored: accepted.ignored_transparency,
+                    tlog_entries_verified: accepted.tlog_entries,
+                    accepted: super::verdict::AcceptedFields::of(&accepted),
+                };
+                crate::report::success(
+                    "verify-blob",
+                    serde_json::to_value(report).unwrap_or_default(),
+                );
             } else {
                 eprintln!("Verified OK ({})", super::verdict::accepted_text(&accepted));
             }

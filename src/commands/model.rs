@@ -385,7 +385,7 @@ pub fn verify(model_path: &Path, policy: &Policy, check: LocalCheck<'_>) -> Resu
         &model.name(),
         Some(&verdict.accepted),
         check.json,
-        &[],
+        None,
     );
     Ok(())
 }

@@ -98,7 +98,7 @@ pub fn verify(uri: &str, check: Check<'_>, aws: &Aws, threads: Option<usize>) ->
         &located.uri(),
         fetched.accepted.as_ref(),
         json,
-        &[],
+        None,
     );
     Ok(())
 }
@@ -169,14 +169,11 @@ pub fn pull(uri: &str, dest: &Path, force: bool, check: Check<'_>, aws: &Aws) ->
         &located.uri(),
         fetched.accepted.as_ref(),
         json,
-        &[
-            ("dest", serde_json::json!(dest.display().to_string())),
-            ("placed", serde_json::json!(names)),
-            (
-                "signature_placed",
-                serde_json::json!(placed.signature.is_some()),
-            ),
-        ],
+        Some(verdict::PlacedFields {
+            dest: dest.display().to_string(),
+            placed: names,
+            signature_placed: placed.signature.is_some(),
+        }),
     );
     if !json {
         match (&placed.signature, &placed.signature_not_placed) {

@@ -240,14 +240,6 @@ impl SignedItems {
     }
 }
 
-/// Merges `extra`'s fields into `o` (both JSON objects).
-pub(super) fn merged(mut o: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
-    if let (Some(o), serde_json::Value::Object(extra)) = (o.as_object_mut(), extra) {
-        o.extend(extra);
-    }
-    o
-}
-
 /// Who a policy accepted, in words: `by '--key'` (a shorthand, whose rule and authority share
 /// the flag's name) or `by authority 'a' of rule 'r'`, with the keyless identity if any.
 pub(super) fn accepted_text(a: &Accepted) -> String {
@@ -262,16 +254,48 @@ pub(super) fn accepted_text(a: &Accepted) -> String {
     }
 }
 
-/// The JSON fields naming who the policy accepted.
-pub(super) fn accepted_fields(a: &Accepted) -> serde_json::Value {
-    let mut o = serde_json::json!({
-        "policy_rule": a.rule,
-        "authority": a.authority,
-    });
-    if let (Some(id), Some(map)) = (&a.identity, o.as_object_mut()) {
-        map.insert("identity".into(), id.clone().into());
+/// The JSON fields naming who the policy accepted (flattened into a report).
+#[derive(serde::Serialize)]
+pub(super) struct AcceptedFields {
+    policy_rule: String,
+    authority: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
+}
+
+impl AcceptedFields {
+    pub(super) fn of(a: &Accepted) -> Self {
+        AcceptedFields {
+            policy_rule: a.rule.clone(),
+            authority: a.authority.clone(),
+            identity: a.identity.clone(),
+        }
     }
-    o
+}
+
+/// Where `pull` put a verified model (flattened into its report).
+#[derive(serde::Serialize)]
+pub(super) struct PlacedFields {
+    pub dest: String,
+    pub placed: Vec<String>,
+    pub signature_placed: bool,
+}
+
+/// `verify`'s and `pull`'s report on a verified model.
+#[derive(serde::Serialize)]
+struct VerifiedReport<'a> {
+    model: &'a str,
+    name: &'a str,
+    items: usize,
+    root_sha256: String,
+    digest: String,
+    predicate_type: &'static str,
+    ignored_paths: Vec<String>,
+    unsigned_files: Vec<String>,
+    #[serde(flatten)]
+    accepted: Option<AcceptedFields>,
+    #[serde(flatten)]
+    placed: Option<PlacedFields>,
 }
 
 /// Prints a verified model: one line (and a line each for what was left unchecked), or
@@ -282,30 +306,24 @@ pub(super) fn report(
     shown: &str,
     accepted: Option<&Accepted>,
     json: bool,
-    extra: &[(&str, serde_json::Value)],
+    placed: Option<PlacedFields>,
 ) {
     let names =
         |paths: &[ResourcePath]| -> Vec<String> { paths.iter().map(ToString::to_string).collect() };
     if json {
-        let mut o = serde_json::json!({
-            "model": shown,
-            "name": v.model_name,
-            "items": v.items,
-            "root_sha256": v.root.to_hex(),
-            "digest": format!("sha256:{}", v.digest.to_hex()),
-            "predicate_type": v.predicate.uri(),
-            "ignored_paths": names(&v.excluded),
-            "unsigned_files": names(&v.unsigned),
-        });
-        if let Some(a) = accepted {
-            o = merged(o, accepted_fields(a));
-        }
-        if let Some(map) = o.as_object_mut() {
-            for (k, val) in extra {
-                map.insert((*k).to_string(), val.clone());
-            }
-        }
-        crate::report::success(command, o);
+        let report = VerifiedReport {
+            model: shown,
+            name: &v.model_name,
+            items: v.items,
+            root_sha256: v.root.to_hex(),
+            digest: format!("sha256:{}", v.digest.to_hex()),
+            predicate_type: v.predicate.uri(),
+            ignored_paths: names(&v.excluded),
+            unsigned_files: names(&v.unsigned),
+            accepted: accepted.map(AcceptedFields::of),
+            placed,
+        };
+        crate::report::success(command, serde_json::to_value(report).unwrap_or_default());
         return;
     }
     let items = if v.items == v.files {
