@@ -318,11 +318,13 @@ impl SigningPlan {
     /// What to hash: one job per file, its items the whole file or its shards (an empty file
     /// has no shards, in model_signing's view and ours). `model` gives the sizes.
     pub fn jobs(&self, model: &LocalModel) -> Vec<HashJob> {
+        let sizes: BTreeMap<&ResourcePath, u64> = match model {
+            LocalModel::File { .. } => BTreeMap::new(),
+            LocalModel::Directory { files } => files.iter().map(|f| (&f.path, f.size)).collect(),
+        };
         let size_of = |path: &ResourcePath| match model {
             LocalModel::File { size, .. } => *size,
-            LocalModel::Directory { files } => {
-                files.iter().find(|f| &f.path == path).map_or(0, |f| f.size)
-            }
+            LocalModel::Directory { .. } => sizes.get(path).copied().unwrap_or(0),
         };
         self.files
             .iter()
