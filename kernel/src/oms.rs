@@ -253,26 +253,31 @@ struct OutSerialization<'a> {
     ignore_paths: &'a [String],
 }
 
-/// Files in component-wise order, and the root digest over that order (the in-toto subject's).
-fn sorted_root(files: &[(ResourcePath, Digest)]) -> (Vec<&(ResourcePath, Digest)>, Digest) {
-    let mut sorted: Vec<&(ResourcePath, Digest)> = files.iter().collect();
+/// Items in component-wise order (a file's shards by offset), and the root digest over that
+/// order: the in-toto subject's.
+fn sorted_items(items: &[(ItemKey, Digest)]) -> (Vec<&(ItemKey, Digest)>, Digest) {
+    let mut sorted: Vec<&(ItemKey, Digest)> = items.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let root = root_digest(sorted.iter().map(|(_, d)| d));
     (sorted, root)
 }
 
-/// The root digest a signature over these files records (file by file, component-wise order).
-pub fn root_digest_of(files: &[(ResourcePath, Digest)]) -> Digest {
-    sorted_root(files).1
+/// The root digest a signature over these items records.
+pub fn root_digest_of_items(items: &[(ItemKey, Digest)]) -> Digest {
+    sorted_items(items).1
+}
+
+fn whole_files(files: &[(ResourcePath, Digest)]) -> Vec<(ItemKey, Digest)> {
+    files
+        .iter()
+        .map(|(p, d)| (ItemKey::File(p.clone()), d.clone()))
+        .collect()
 }
 
 /// What a pin is compared with ([`SignedManifest::pinned_digest`]) once these files are signed
-/// file by file: the digest of a single-file model (`"."`), else the root digest.
+/// file by file: [`pinned_digest_of_items`] of them whole.
 pub fn pinned_digest_of(files: &[(ResourcePath, Digest)]) -> Digest {
-    match files {
-        [(path, digest)] if path.is_single_file() => digest.clone(),
-        _ => sorted_root(files).1,
-    }
+    pinned_digest_of_items(&whole_files(files))
 }
 
 /// The in-toto statement model_signing writes for `files` hashed whole with SHA-256 (its CLI's
@@ -282,13 +287,9 @@ pub fn statement_payload(
     files: &[(ResourcePath, Digest)],
     ignore_paths: &[String],
 ) -> Result<Vec<u8>, ManifestError> {
-    let items: Vec<(ItemKey, Digest)> = files
-        .iter()
-        .map(|(p, d)| (ItemKey::File(p.clone()), d.clone()))
-        .collect();
     statement_payload_items(
         model_name,
-        &items,
+        &whole_files(files),
         Method::Files,
         HashAlgorithm::Sha256,
         ignore_paths,
@@ -310,9 +311,7 @@ pub fn statement_payload_items(
     if items.is_empty() {
         return Err(ManifestError::Empty);
     }
-    let mut sorted: Vec<&(ItemKey, Digest)> = items.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let root = root_digest(sorted.iter().map(|(_, d)| d));
+    let (sorted, root) = sorted_items(items);
     let (method_name, shard_size, algorithm) = match method {
         Method::Files => ("files", None, hash.oms_name().to_string()),
         Method::Shards { shard_size } => (
@@ -359,11 +358,7 @@ pub fn statement_payload_items(
 pub fn pinned_digest_of_items(items: &[(ItemKey, Digest)]) -> Digest {
     match items {
         [(ItemKey::File(path), digest)] if path.is_single_file() => digest.clone(),
-        _ => {
-            let mut sorted: Vec<&(ItemKey, Digest)> = items.iter().collect();
-            sorted.sort_by(|a, b| a.0.cmp(&b.0));
-            root_digest(sorted.iter().map(|(_, d)| d))
-        }
+        _ => root_digest_of_items(items),
     }
 }
 

@@ -229,12 +229,9 @@ pub(super) struct SignedItems {
 
 impl SignedItems {
     pub(super) fn of(items: &[(ItemKey, Digest)]) -> Self {
-        let mut sorted: Vec<&(ItemKey, Digest)> = items.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
         SignedItems {
             files: super::model::file_count(items),
-            root_sha256: modelseal_kernel::manifest::root_digest(sorted.iter().map(|(_, d)| d))
-                .to_hex(),
+            root_sha256: oms::root_digest_of_items(items).to_hex(),
             digest: format!("sha256:{}", oms::pinned_digest_of_items(items).to_hex()),
         }
     }
