@@ -140,6 +140,70 @@ fn peer(c: &mut Command) -> (bool, String) {
     )
 }
 
+/// model_signing 1.1.1's `verify sigstore` of `model/model.sig` in `d` for alice, against the
+/// trust config `tc`.
+fn ms_verifies_model(d: &Path, tc: &str, issuer: &str) -> (bool, String) {
+    peer(
+        Command::new(venv_bin("model_signing").unwrap())
+            .current_dir(d)
+            .args(["verify", "sigstore", "--trust_config", tc])
+            .args([
+                "--signature",
+                "model/model.sig",
+                "--identity",
+                "alice@example.com",
+            ])
+            .args(["--identity_provider", issuer, "model"]),
+    )
+}
+
+/// model_signing's API signs `model` in `d` keyless with `token` (its CLI opens a browser
+/// without `--identity_token` support for a private issuer's discovery; the API takes it).
+fn ms_signs_model(d: &Path, tc: &str, token: &str) -> (bool, String) {
+    let script = format!(
+        "import pathlib, sys\nfrom model_signing import signing\n\
+         signing.Config().use_sigstore_signer(identity_token=sys.argv[1], trust_config=pathlib.Path({tc:?})).sign('model', 'model/model.sig')\n"
+    );
+    peer(
+        Command::new(venv_bin("python").unwrap())
+            .current_dir(d)
+            .args(["-c", &script, token]),
+    )
+}
+
+/// sigstore-python's `verify identity` of `file` with `bundle` in `d`, for alice.
+fn sp_verifies_blob(d: &Path, tc: &str, bundle: &str, file: &str, issuer: &str) -> (bool, String) {
+    peer(
+        Command::new(venv_bin("sigstore").unwrap())
+            .current_dir(d)
+            .args([
+                "--trust-config",
+                tc,
+                "verify",
+                "identity",
+                "--bundle",
+                bundle,
+            ])
+            .args([
+                "--cert-identity",
+                "alice@example.com",
+                "--cert-oidc-issuer",
+                issuer,
+                file,
+            ]),
+    )
+}
+
+/// sigstore-python's `sign` of `file` in `d` with `token`, the bundle written to `bundle`.
+fn sp_signs_blob(d: &Path, tc: &str, token: &str, bundle: &str, file: &str) -> (bool, String) {
+    peer(
+        Command::new(venv_bin("sigstore").unwrap())
+            .current_dir(d)
+            .args(["--trust-config", tc, "sign", "--identity-token", token])
+            .args(["--bundle", bundle, file]),
+    )
+}
+
 #[test]
 fn keyless_models_verify_with_model_signing_and_with_us() {
     let Some(si) = Instance::start() else { return };
@@ -180,25 +244,7 @@ fn keyless_models_verify_with_model_signing_and_with_us() {
         "dsse"
     );
 
-    let (good, out) = peer(
-        Command::new(venv_bin("model_signing").unwrap())
-            .current_dir(d)
-            .args([
-                "verify",
-                "sigstore",
-                "--trust_config",
-                &tc,
-                "--signature",
-                "model/model.sig",
-            ])
-            .args([
-                "--identity",
-                "alice@example.com",
-                "--identity_provider",
-                &si.issuer(),
-                "model",
-            ]),
-    );
+    let (good, out) = ms_verifies_model(d, &tc, &si.issuer());
     assert!(good, "model_signing refused our keyless model: {out}");
     let root = si.file("trusted_root.json");
     let issuer = si.issuer();
@@ -253,24 +299,12 @@ fn keyless_blobs_verify_with_sigstore_python_and_with_us() {
     assert!(json
         .pointer("/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0")
         .is_some());
-    let (good, out) = peer(
-        Command::new(venv_bin("sigstore").unwrap())
-            .current_dir(d)
-            .args([
-                "--trust-config",
-                &tc,
-                "verify",
-                "identity",
-                "--bundle",
-                "model.onnx.sigstore.json",
-            ])
-            .args([
-                "--cert-identity",
-                "alice@example.com",
-                "--cert-oidc-issuer",
-                &si.issuer(),
-                "model.onnx",
-            ]),
+    let (good, out) = sp_verifies_blob(
+        d,
+        &tc,
+        "model.onnx.sigstore.json",
+        "model.onnx",
+        &si.issuer(),
     );
     assert!(good, "sigstore-python refused our keyless blob: {out}");
     let root = si.file("trusted_root.json");
@@ -302,33 +336,12 @@ fn what_the_peers_sign_through_the_instance_verifies_with_us() {
     let tc = si.file("trust_config.json");
     // model_signing's API (its CLI opens a browser without --identity_token support for a
     // private issuer's discovery; the API takes the token).
-    let script = format!(
-        "import pathlib, sys\nfrom model_signing import signing\n\
-         signing.Config().use_sigstore_signer(identity_token=sys.argv[1], trust_config=pathlib.Path({tc:?})).sign('model', 'model/model.sig')\n"
-    );
-    let (good, out) = peer(
-        Command::new(venv_bin("python").unwrap())
-            .current_dir(d)
-            .args(["-c", &script, &si.alice()]),
-    );
+    let (good, out) = ms_signs_model(d, &tc, &si.alice());
     assert!(
         good,
         "model_signing could not sign through the instance: {out}"
     );
-    let (good, out) = peer(
-        Command::new(venv_bin("sigstore").unwrap())
-            .current_dir(d)
-            .args([
-                "--trust-config",
-                &tc,
-                "sign",
-                "--identity-token",
-                &si.alice(),
-                "--bundle",
-                "blob.bin.sigstore.json",
-                "blob.bin",
-            ]),
-    );
+    let (good, out) = sp_signs_blob(d, &tc, &si.alice(), "blob.bin.sigstore.json", "blob.bin");
     assert!(
         good,
         "sigstore-python could not sign through the instance: {out}"
@@ -919,25 +932,7 @@ fn rekor_v2_logs_get_entries_with_timestamps() {
     let mut args = vec!["verify", "model"];
     args.extend(who);
     ok(&run_in(d, &args, &[]));
-    let (good, out) = peer(
-        Command::new(venv_bin("model_signing").unwrap())
-            .current_dir(d)
-            .args([
-                "verify",
-                "sigstore",
-                "--trust_config",
-                &tc,
-                "--signature",
-                "model/model.sig",
-            ])
-            .args([
-                "--identity",
-                "alice@example.com",
-                "--identity_provider",
-                &issuer,
-                "model",
-            ]),
-    );
+    let (good, out) = ms_verifies_model(d, &tc, &issuer);
     assert!(good, "model_signing refused our Rekor v2 model: {out}");
 
     // A keyless blob: hashedrekord 0.0.2.
@@ -958,25 +953,7 @@ fn rekor_v2_logs_get_entries_with_timestamps() {
         entry_kind(&bundle),
         ("hashedrekord".into(), "0.0.2".into(), true)
     );
-    let (good, out) = peer(
-        Command::new(venv_bin("sigstore").unwrap())
-            .current_dir(d)
-            .args([
-                "--trust-config",
-                &tc,
-                "verify",
-                "identity",
-                "--bundle",
-                "blob.bin.sigstore.json",
-            ])
-            .args([
-                "--cert-identity",
-                "alice@example.com",
-                "--cert-oidc-issuer",
-                &issuer,
-                "blob.bin",
-            ]),
-    );
+    let (good, out) = sp_verifies_blob(d, &tc, "blob.bin.sigstore.json", "blob.bin", &issuer);
     assert!(good, "sigstore-python refused our Rekor v2 blob: {out}");
     let mut args = vec![
         "verify-blob",
@@ -1026,32 +1003,13 @@ fn rekor_v2_logs_get_entries_with_timestamps() {
 
     // What the peers log in v2 through the instance verifies with us.
     std::fs::remove_file(m.join("model.sig")).unwrap();
-    let script = format!(
-        "import pathlib, sys\nfrom model_signing import signing\n\
-         signing.Config().use_sigstore_signer(identity_token=sys.argv[1], trust_config=pathlib.Path({tc:?})).sign('model', 'model/model.sig')\n"
-    );
-    let (good, out) = peer(
-        Command::new(venv_bin("python").unwrap())
-            .current_dir(d)
-            .args(["-c", &script, &si.alice()]),
-    );
+    let (good, out) = ms_signs_model(d, &tc, &si.alice());
     assert!(good, "model_signing could not sign through Rekor v2: {out}");
     assert_eq!(entry_kind(&m.join("model.sig")).1, "0.0.2");
     let mut args = vec!["verify", "model"];
     args.extend(who);
     ok(&run_in(d, &args, &[]));
-    let (good, out) = peer(
-        Command::new(venv_bin("sigstore").unwrap())
-            .current_dir(d)
-            .args([
-                "--trust-config",
-                &tc,
-                "sign",
-                "--identity-token",
-                &si.alice(),
-            ])
-            .args(["--bundle", "peer.sigstore.json", "blob.bin"]),
-    );
+    let (good, out) = sp_signs_blob(d, &tc, &si.alice(), "peer.sigstore.json", "blob.bin");
     assert!(
         good,
         "sigstore-python could not sign through Rekor v2: {out}"
