@@ -121,7 +121,8 @@ pub struct Placed {
 /// [`clear_dest`]), and with `with_signature` writes the signature beside them unless a signed
 /// file has its name. Placement renames staging's top-level entries, so it never walks through
 /// anything in DEST: a symlink there is neither followed nor kept, and an entry that appeared
-/// in DEST during the run stops the placement instead of being merged with.
+/// in DEST during the run stops the placement instead of being merged with (what was already
+/// renamed in is taken back: DEST then holds nothing placed).
 pub fn place(
     located: &Located,
     fetched: &Fetched,
@@ -162,21 +163,49 @@ pub fn place(
         .chain(&placed.signature)
         .map(|n| n.split('/').next().unwrap_or(n))
         .collect();
-    for top in tops {
-        let (from, to) = (staging.join(top), dest.join(top));
+    rename_in(
+        tops.into_iter()
+            .map(|top| (staging.join(top), std::ffi::OsString::from(top))),
+        staging,
+        dest,
+    )?;
+    Ok(placed)
+}
+
+/// Renames each `(from, name)` to `DEST/name`, then removes staging and syncs DEST. An entry
+/// that appeared in DEST during the run stops the placement rather than being merged with, and
+/// any failure takes back what this call already renamed in, so DEST holds nothing placed.
+fn rename_in(
+    entries: impl Iterator<Item = (PathBuf, std::ffi::OsString)>,
+    staging: &Path,
+    dest: &Path,
+) -> Result<usize, FetchError> {
+    let mut done: Vec<PathBuf> = Vec::new();
+    let mut one = |from: PathBuf, name: std::ffi::OsString| -> Result<(), FetchError> {
+        let to = dest.join(&name);
         if std::fs::symlink_metadata(&to).is_ok() {
             return Err(FetchError::DestNotEmpty {
                 dest: dest.to_path_buf(),
-                entries: vec![top.to_string()],
+                entries: vec![name.to_string_lossy().into_owned()],
             });
         }
         std::fs::rename(&from, &to).map_err(|e| FetchError::local("place", &to, e))?;
+        done.push(to);
+        Ok(())
+    };
+    for (from, name) in entries {
+        if let Err(e) = one(from, name) {
+            for placed in &done {
+                let _ = remove_entry(placed);
+            }
+            return Err(e);
+        }
     }
     remove_staging(staging);
     if let Ok(d) = std::fs::File::open(dest) {
         let _ = d.sync_all();
     }
-    Ok(placed)
+    Ok(done.len())
 }
 
 /// Moves the entries of `from` (a verified archive unpacked in staging) into DEST, which must
@@ -184,25 +213,12 @@ pub fn place(
 /// DEST is walked through or merged with, and an entry that appeared in DEST during the run
 /// stops the placement. The staging directory is removed afterwards.
 pub fn place_entries(from: &Path, staging: &Path, dest: &Path) -> Result<usize, FetchError> {
-    let mut moved = 0;
-    let entries = std::fs::read_dir(from).map_err(|e| FetchError::local("list", from, e))?;
-    for entry in entries {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(from).map_err(|e| FetchError::local("list", from, e))? {
         let entry = entry.map_err(|e| FetchError::local("list", from, e))?;
-        let to = dest.join(entry.file_name());
-        if std::fs::symlink_metadata(&to).is_ok() {
-            return Err(FetchError::DestNotEmpty {
-                dest: dest.to_path_buf(),
-                entries: vec![entry.file_name().to_string_lossy().into_owned()],
-            });
-        }
-        std::fs::rename(entry.path(), &to).map_err(|e| FetchError::local("place", &to, e))?;
-        moved += 1;
+        entries.push((entry.path(), entry.file_name()));
     }
-    remove_staging(staging);
-    if let Ok(d) = std::fs::File::open(dest) {
-        let _ = d.sync_all();
-    }
-    Ok(moved)
+    rename_in(entries.into_iter(), staging, dest)
 }
 
 /// Makes the directory an archive is unpacked into, inside staging.
@@ -210,4 +226,27 @@ pub fn unpack_dir(staging: &Path) -> Result<PathBuf, FetchError> {
     let into = staging.join(".unpacked");
     std::fs::create_dir(&into).map_err(|e| FetchError::local("create", &into, e))?;
     Ok(into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry that appeared in DEST stops the placement, and what was renamed in before it
+    /// is taken back.
+    #[test]
+    fn a_stopped_placement_leaves_nothing_placed() {
+        let d = tempfile::tempdir().unwrap();
+        let (staging, dest) = (d.path().join("s"), d.path().join("dest"));
+        std::fs::create_dir_all(staging.join("a")).unwrap();
+        std::fs::write(staging.join("a/w.bin"), b"w").unwrap();
+        std::fs::write(staging.join("b"), b"b").unwrap();
+        std::fs::create_dir_all(&dest).unwrap();
+        std::fs::write(dest.join("b"), b"someone else's").unwrap();
+        let entries = ["a", "b"].map(|n| (staging.join(n), std::ffi::OsString::from(n)));
+        let e = rename_in(entries.into_iter(), &staging, &dest).unwrap_err();
+        assert!(matches!(e, FetchError::DestNotEmpty { .. }), "{e}");
+        assert!(!dest.join("a").exists(), "a placed entry was left behind");
+        assert_eq!(std::fs::read(dest.join("b")).unwrap(), b"someone else's");
+    }
 }
