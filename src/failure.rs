@@ -130,15 +130,19 @@ pub type Result<T> = std::result::Result<T, Failure>;
 
 /// An I/O failure on a named path: the check could not be run.
 pub fn io(action: &str, path: &std::path::Path, e: &std::io::Error) -> Failure {
-    let hint = match e.kind() {
+    Failure::cannot_check(
+        format!("cannot {action} {}: {}", path.display(), plain(e)),
+        io_hint(e),
+    )
+}
+
+/// What to do about an I/O failure, by its kind.
+pub fn io_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
         std::io::ErrorKind::NotFound => "check the path",
         std::io::ErrorKind::PermissionDenied => "check the file's permissions",
         _ => "check the file and the disk, then try again",
-    };
-    Failure::cannot_check(
-        format!("cannot {action} {}: {}", path.display(), plain(e)),
-        hint,
-    )
+    }
 }
 
 /// An io::Error's text without Rust's " (os error N)" suffix.

@@ -8,7 +8,6 @@ mod cli;
 mod commands;
 mod failure;
 mod files;
-mod hashing;
 mod keyfile;
 mod progress;
 mod reference;

@@ -9,7 +9,8 @@ use modelseal_kernel::manifest::Mismatch;
 use modelseal_kernel::trust::TrustError;
 use modelseal_s3::S3Error;
 
-use crate::evidence::EvidenceError;
+use crate::disk::Refusal;
+use crate::evidence::{plain, EvidenceError};
 
 /// Why a fetch failed. [`FetchError::is_verdict`] tells a security verdict from a failure to check.
 #[derive(Debug)]
@@ -49,6 +50,13 @@ pub enum FetchError {
     Mismatch {
         shown: String,
         mismatch: Mismatch,
+    },
+    /// A model on disk holds an entry that cannot be part of a model (a symlink, a special
+    /// file, a name that is not UTF-8).
+    Entry {
+        model: PathBuf,
+        entry: PathBuf,
+        refusal: Refusal,
     },
     /// Only a pinned digest (no key) was given for a model that is not a single file.
     PinNeedsSingleFile(String),
@@ -159,6 +167,17 @@ impl fmt::Display for FetchError {
             FetchError::Mismatch { shown, .. } => {
                 write!(f, "model '{shown}' does not match its signature")
             }
+            FetchError::Entry {
+                model,
+                entry,
+                refusal,
+            } => write!(
+                f,
+                "model '{}' contains {}: {}",
+                model.display(),
+                refusal.what(),
+                entry.display()
+            ),
             FetchError::PinNeedsSingleFile(uri) => write!(
                 f,
                 "a digest alone can only pin a single file, but {uri} is a directory of objects"
@@ -184,7 +203,7 @@ impl fmt::Display for FetchError {
                     .join(", ")
             ),
             FetchError::Local { what, path, error } => {
-                write!(f, "cannot {what} {}: {error}", path.display())
+                write!(f, "cannot {what} {}: {}", path.display(), plain(error))
             }
         }
     }

@@ -68,7 +68,7 @@ impl fmt::Display for EvidenceError {
 impl std::error::Error for EvidenceError {}
 
 /// An io::Error's text without Rust's " (os error N)" suffix.
-fn plain(e: &std::io::Error) -> String {
+pub(crate) fn plain(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),

@@ -1,17 +1,19 @@
-//! Verified fetch of a model from S3, shared by `modelseal pull`/`verify s3://` and
-//! `modelseal-init`: locate the model, check its signature before any model byte moves, stream
-//! every signed object through the kernel's hashers (and into a staging directory), check the
-//! result, and only then place the files.
+//! The one verification pipeline for models, shared by the CLI and `modelseal-init`: locate the
+//! model, check its signature (before any model byte moves, for S3), stream every signed item
+//! through the kernel's hashers (and, for `pull` and the init container, into a staging
+//! directory), take the kernel's verdict, and only then place the files.
 //!
 //! This crate joins the kernel (what to trust) and the S3 engine (how bytes move); it decides
 //! nothing itself and prints nothing. One module per step: `locate`, `check` (signature, then
 //! listing), `hash` (stream through the kernel's hashers, into staging) and `place`, the only
-//! module that writes under DEST.
+//! module that writes under DEST. `disk` takes a model on disk through the same steps
+//! (`disk::open` locates, `disk::verify` checks, hashes and asks the kernel).
 
 // The one exception is `staged::set_direct` (two fcntl calls).
 #![deny(unsafe_code)]
 
 mod check;
+pub mod disk;
 mod error;
 pub mod evidence;
 mod hash;

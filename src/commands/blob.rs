@@ -12,7 +12,9 @@ use modelseal_kernel::{Digest, HashAlgorithm};
 
 use crate::failure::{self, Failure, Result};
 use crate::files::write_atomic;
-use crate::hashing;
+use modelseal_fetch::disk;
+
+use super::verdict::fetch_failure;
 
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -38,7 +40,7 @@ pub fn sign_blob(
         let data = std::fs::read(file).map_err(|e| failure::io("read", file, &e))?;
         (hash.digest(&data), key.sign_message(&data))
     } else {
-        let digest = hashing::hash_file(file, hash, threads())?;
+        let digest = disk::hash_file(file, hash, threads()).map_err(fetch_failure)?;
         let signature = key.sign_prehash(digest.as_bytes());
         (digest, signature)
     };
@@ -187,7 +189,8 @@ pub fn verify_blob(
     }
     let digests = match given {
         Some(d) => vec![d],
-        None => hashing::hash_file_all(file, &policy.blob_digests(bundle, &location), threads())?,
+        None => disk::hash_file_each(file, &policy.blob_digests(bundle, &location), threads())
+            .map_err(fetch_failure)?,
     };
     let kernel_evidence = match &evidence {
         Evidence::Raw(der) => BlobEvidence::Raw(der),

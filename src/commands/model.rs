@@ -4,118 +4,49 @@
 use std::path::{Path, PathBuf};
 
 use crate::signing::Signing;
+use modelseal_fetch::disk::{self, DiskCheck, OnDisk};
 use modelseal_kernel::manifest::{
-    HashJob, ItemKey, LocalModel, Method, PlanOptions, ResourcePath, SignedManifest, SigningPlan,
-    UnsignedFiles, Verified,
+    HashJob, ItemKey, LocalModel, Method, ResourcePath, SigningPlan, UnsignedFiles,
 };
 use modelseal_kernel::oms;
 use modelseal_kernel::trust::Policy;
 use modelseal_kernel::{Digest, HashAlgorithm};
 
 use super::verdict;
-use crate::failure::{self, Failure, Result};
-use crate::files::{self, Model, WalkError};
-use crate::hashing::{self, Task};
+use crate::failure::{Failure, Result};
+use crate::files;
 use crate::progress::Progress;
 use modelseal_fetch::progress::count;
 
-/// Maps a walk failure; a symlink or special file is a verdict when verifying, a usage problem
-/// when signing.
-fn walk_failure(e: WalkError, model: &Path, verifying: bool) -> Failure {
-    let (what, hint) = match &e {
-        WalkError::Io(_) => ("", ""),
-        WalkError::Symlink(_) => (
-            "a symlink",
-            "symlinks are refused (as model_signing refuses them); replace the link with the file it points to and re-sign",
-        ),
-        WalkError::Special(_) => ("a file that is not a regular file", "remove it from the model directory"),
-        WalkError::Name(_) => ("a file name that is not UTF-8", "rename it"),
-    };
-    match e {
-        WalkError::Io(f) => f,
-        WalkError::Symlink(p) | WalkError::Special(p) | WalkError::Name(p) => {
-            let message = format!(
-                "model '{}' contains {what}: {}",
-                model.display(),
-                p.display()
-            );
-            if verifying {
-                Failure::untrusted(message, hint)
-            } else {
-                Failure::cannot_check(message, hint)
-            }
-        }
-    }
-}
-
-pub(super) fn open(model: &Path, verifying: bool) -> Result<Model> {
-    files::open_model(model).map_err(|e| walk_failure(e, model, verifying))
-}
-
-/// The signature's path inside the model directory, when it lies there.
-pub(super) fn signature_inside(model: &Model, signature: &Path) -> Option<ResourcePath> {
-    if model.is_file() {
-        None
-    } else {
-        files::inside(&model.path, signature)
-    }
+/// Locates a model on disk to sign it, its signature to be written at `signature`: an entry a
+/// model cannot hold (a symlink, a special file) is a problem with the input here, not a verdict.
+pub(super) fn open(model: &Path, signature: &Path) -> Result<OnDisk> {
+    disk::open(model, Some(signature)).map_err(verdict::signing_failure)
 }
 
 /// Hashes what `jobs` ask of `model`, with progress labelled `verb` over the files' bytes.
 fn hash(
     verb: &str,
-    model: &Model,
+    model: &OnDisk,
     jobs: Vec<HashJob>,
     threads: usize,
 ) -> Result<Vec<(ItemKey, Digest)>> {
-    let tasks = tasks(model, jobs);
-    let total: u64 = tasks.iter().map(|(_, size)| size).sum();
-    let start = hashing::hashed_bytes();
+    let size_of = model.sizes();
+    let total: u64 = jobs.iter().map(|j| size_of(&j.path)).sum();
+    let start = disk::hashed_bytes();
     let _progress = Progress::start(
         &format!("{verb} {}", model.path.display()),
         total,
-        tasks.len(),
-        move || hashing::hashed_bytes().saturating_sub(start),
+        jobs.len(),
+        move || disk::hashed_bytes().saturating_sub(start),
     );
-    hashing::run(tasks, threads)
-}
-
-fn tasks(model: &Model, jobs: Vec<HashJob>) -> Vec<(Task, u64)> {
-    let sizes: std::collections::HashMap<&ResourcePath, u64> = match &model.local {
-        LocalModel::File { size, .. } => {
-            return jobs
-                .into_iter()
-                .map(|job| {
-                    (
-                        Task {
-                            file: model.path.clone(),
-                            job,
-                        },
-                        *size,
-                    )
-                })
-                .collect()
-        }
-        LocalModel::Directory { files } => files.iter().map(|f| (&f.path, f.size)).collect(),
-    };
-    jobs.into_iter()
-        .map(|job| {
-            let size = sizes.get(&job.path).copied().unwrap_or(0);
-            (
-                Task {
-                    file: model.file_path(&job.path),
-                    job,
-                },
-                size,
-            )
-        })
-        .collect()
+    disk::hash_jobs(model, jobs, threads).map_err(verdict::signing_failure)
 }
 
 /// `--ignore-paths` as model_signing reads them: absolute, or relative to the working directory,
 /// and then named relative to the model. A path outside the model (which model_signing drops
 /// without a word) or given for a single-file model is refused.
-pub(super) fn resolve_ignore_paths(model: &Model, given: &[PathBuf]) -> Result<Vec<ResourcePath>> {
+pub(super) fn resolve_ignore_paths(model: &OnDisk, given: &[PathBuf]) -> Result<Vec<ResourcePath>> {
     if given.is_empty() {
         return Ok(Vec::new());
     }
@@ -134,12 +65,11 @@ pub(super) fn resolve_ignore_paths(model: &Model, given: &[PathBuf]) -> Result<V
             "a single-file model has nothing to ignore",
         ));
     }
-    let cwd = std::env::current_dir().map_err(|e| failure::io("read", Path::new("."), &e))?;
-    let root = normalize(&cwd.join(&model.path));
+    let root = disk::absolute(&model.path).map_err(verdict::fetch_failure)?;
     given
         .iter()
         .map(|p| {
-            let full = normalize(&cwd.join(p));
+            let full = disk::absolute(p).map_err(verdict::fetch_failure)?;
             let rel = full
                 .strip_prefix(&root)
                 .ok()
@@ -151,21 +81,9 @@ pub(super) fn resolve_ignore_paths(model: &Model, given: &[PathBuf]) -> Result<V
         .collect()
 }
 
-/// `.` and `..` resolved by the text alone (model_signing's `Path.resolve` also follows links;
-/// a model holds none).
-fn normalize(p: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
+/// A local model's or file's location as a trust policy's rules match it (`disk::location`).
+pub(super) fn location(path: &Path) -> Result<String> {
+    disk::location(path).map_err(verdict::fetch_failure)
 }
 
 /// OMS 6.1: a model with no file after its exclusions is not signed (a signature over nothing
@@ -201,7 +119,7 @@ pub(super) fn file_count(items: &[(ItemKey, Digest)]) -> usize {
 /// model.
 fn hash_for_signing(
     verb: &str,
-    model: &Model,
+    model: &OnDisk,
     inside: Option<ResourcePath>,
     extra_ignores: &[ResourcePath],
     (method, hash_algorithm): Serialized,
@@ -243,7 +161,7 @@ pub(super) fn sign_items(
 /// Hashes a local model and returns the OMS bundle JSON, signed by `signer`, and the items it
 /// covers. `inside` is the signature's path when it will be stored in the model.
 pub(super) fn sign_model(
-    model: &Model,
+    model: &OnDisk,
     signer: &Signing,
     inside: Option<ResourcePath>,
     extra_ignores: &[ResourcePath],
@@ -266,9 +184,10 @@ pub fn digest(
     threads: usize,
     json: bool,
 ) -> Result<()> {
-    let model = open(model_path, false)?;
+    let signature = super::default_signature(model_path);
+    let model = open(model_path, &signature)?;
     let extra_ignores = resolve_ignore_paths(&model, ignore)?;
-    let inside = signature_inside(&model, &super::default_signature(model_path));
+    let inside = model.signature_inside(&signature);
     let (items, _) = hash_for_signing(
         "digest",
         &model,
@@ -302,14 +221,14 @@ pub fn sign(
     threads: usize,
     json: bool,
 ) -> Result<()> {
-    let model = open(model_path, false)?;
-    let extra_ignores = resolve_ignore_paths(&model, ignore)?;
     let signature =
         signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
+    let model = open(model_path, &signature)?;
+    let extra_ignores = resolve_ignore_paths(&model, ignore)?;
     let (bundle, items) = sign_model(
         &model,
         signer,
-        signature_inside(&model, &signature),
+        model.signature_inside(&signature),
         &extra_ignores,
         serialized,
         threads,
@@ -357,56 +276,41 @@ pub struct LocalCheck<'a> {
     pub json: bool,
 }
 
+/// `verify` of a model on disk: locate, then fetch's check, hash and verdict; this prints.
 pub fn verify(model_path: &Path, policy: &Policy, check: LocalCheck<'_>) -> Result<()> {
-    if let Err(e) = std::fs::symlink_metadata(model_path) {
-        return Err(failure::io("read model", model_path, &e));
-    }
-    let sig_path = check
+    let signature = check
         .signature
         .map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
-    let bytes = modelseal_fetch::read_local_signature(&sig_path).map_err(verdict::fetch_failure)?;
-    let verdict = verdict::check_signature(
+    let model = disk::open(model_path, Some(&signature)).map_err(verdict::fetch_failure)?;
+    let excluded = resolve_ignore_paths(&model, check.ignore)?;
+    let (files, bytes) = model.listed();
+    let start = disk::hashed_bytes();
+    let progress = Progress::start(
+        &format!("verify {}", model.path.display()),
         bytes,
-        &sig_path.display().to_string(),
-        &format!("'{}'", model_path.display()),
+        files,
+        move || disk::hashed_bytes().saturating_sub(start),
+    );
+    let checked = disk::verify(
+        &model,
         policy,
-        &location(model_path)?,
-    )?;
-    let model = open(model_path, true)?;
-    let options = PlanOptions {
-        evidence: signature_inside(&model, &sig_path).into_iter().collect(),
-        excluded: resolve_ignore_paths(&model, check.ignore)?,
-        unsigned: check.unsigned,
-    };
-    let verified = check_model(&model, &verdict.manifest, &options, check.threads)?;
+        DiskCheck {
+            signature: &signature,
+            excluded,
+            unsigned: check.unsigned,
+            threads: check.threads,
+        },
+    )
+    .map_err(verdict::fetch_failure)?;
+    drop(progress);
+    verdict::warn_tlog(checked.accepted.ignored_transparency);
     verdict::report(
         "verify",
-        &verified,
+        &checked.verified,
         &model.name(),
-        Some(&verdict.accepted),
+        Some(&checked.accepted),
         check.json,
         None,
     );
     Ok(())
-}
-
-/// A local model's or file's location as a trust policy's rules match it: its path made
-/// absolute lexically (`.` and `..` resolved by the text, symlinks not followed).
-pub(super) fn location(path: &Path) -> Result<String> {
-    let cwd = std::env::current_dir().map_err(|e| failure::io("read", Path::new("."), &e))?;
-    Ok(normalize(&cwd.join(path)).to_string_lossy().into_owned())
-}
-
-/// Steps 9 and 10 on disk: plan against the files found, hash what the plan asks, check.
-pub(super) fn check_model(
-    model: &Model,
-    manifest: &SignedManifest,
-    options: &PlanOptions,
-    threads: usize,
-) -> Result<Verified> {
-    let plan = manifest.plan(&model.local, options);
-    let digests = hash("verify", model, plan.jobs.clone(), threads)?;
-    manifest
-        .check(&plan, &digests)
-        .map_err(|m| verdict::mismatch_failure(&model.path.display().to_string(), &m))
 }

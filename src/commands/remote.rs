@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use crate::signing::Signing;
+use modelseal_fetch::disk::{self, DiskCheck, OnDisk};
 use modelseal_fetch::{
     clear_dest, dest_entries, fetch, locate, place, prepare_staging, stop_requested, FetchError,
     Located, SignatureSource,
@@ -23,7 +24,6 @@ use super::verdict::{self, fetch_failure, parse_uri};
 use crate::aws::{s3_failure, Aws};
 use crate::cli::Location;
 use crate::failure::{Failure, Result};
-use crate::files;
 use crate::progress::Progress;
 use modelseal_fetch::progress::count;
 
@@ -264,7 +264,7 @@ impl modelseal_s3::Observer for ItemsObserver {
 /// anything goes up.
 pub(super) struct PushPlan {
     uri: modelseal_s3::S3Uri,
-    model: files::Model,
+    model: OnDisk,
     plan: SigningPlan,
     uploads: Vec<Upload>,
     sig_key: String,
@@ -296,7 +296,7 @@ pub(super) fn plan_push(args: &crate::cli::PushArgs, aws: &Aws) -> Result<PushPl
     );
     let threads = args.hashing.threads();
     let uri = args.uri.uri.clone();
-    let model = model::open(&args.model, false)?;
+    let model = model::open(&args.model, &super::default_signature(&args.model))?;
     // The signature sits at MODEL/model.sig for a directory, which is where it will be.
     let inside = (!model.is_file())
         .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())
@@ -384,16 +384,7 @@ pub(super) fn plan_push(args: &crate::cli::PushArgs, aws: &Aws) -> Result<PushPl
                 )
             })?;
             let public = crate::keyfile::any_public_key(key, Some(aws))?;
-            let bytes = modelseal_fetch::read_local_signature(path)
-                .map_err(fetch_failure)?
-                .ok_or_else(|| {
-                    Failure::cannot_check(
-                        format!("signature {} not found", path.display()),
-                        "check the --signature path",
-                    )
-                })?;
-            check_local(&model, &bytes, path, public, threads)?;
-            BundleSource::Given(bytes)
+            BundleSource::Given(check_local(&model, path, public, threads)?)
         }
     };
     Ok(PushPlan {
@@ -495,14 +486,9 @@ pub(super) fn report_push(r: &PushReport, json: bool) {
 }
 
 /// Checks an existing bundle against the local model before it is published: signed by
-/// `key` (the push's `--key`), covering exactly these files.
-fn check_local(
-    model: &files::Model,
-    bytes: &[u8],
-    path: &Path,
-    key: PublicKey,
-    threads: usize,
-) -> Result<()> {
+/// `key` (the push's `--key`), covering exactly these files. Returns the bundle's bytes as read
+/// for the check: what goes up is what was checked.
+fn check_local(model: &OnDisk, path: &Path, key: PublicKey, threads: usize) -> Result<Vec<u8>> {
     let root = crate::trust_cache::default_root();
     let root = modelseal_kernel::trusted_root::TrustedRoot::from_json(&root).map_err(|e| {
         Failure::cannot_check(
@@ -518,18 +504,25 @@ fn check_local(
         },
         modelseal_fetch::trust::now(),
     );
-    let verdict = verdict::check_signature(
-        Some(bytes.to_vec()),
-        &path.display().to_string(),
-        &format!("'{}'", model.path.display()),
+    let checked = disk::verify(
+        model,
         &policy,
-        &model::location(&model.path)?,
-    )?;
-    let options = modelseal_kernel::manifest::PlanOptions {
-        evidence: model::signature_inside(model, path).into_iter().collect(),
-        ..Default::default()
-    };
-    model::check_model(model, &verdict.manifest, &options, threads).map(|_| ())
+        DiskCheck {
+            signature: path,
+            excluded: Vec::new(),
+            unsigned: UnsignedFiles::Refuse,
+            threads,
+        },
+    )
+    .map_err(|e| match e {
+        FetchError::SignatureMissing(_) => Failure::cannot_check(
+            format!("signature {} not found", path.display()),
+            "check the --signature path",
+        ),
+        e => fetch_failure(e),
+    })?;
+    verdict::warn_tlog(checked.accepted.ignored_transparency);
+    Ok(checked.signature)
 }
 
 /// Uploads the model's files (each read once, hashed as it goes up) and checks S3 recorded

@@ -3,6 +3,7 @@
 //! model is reported. It sits below `model` and `remote`, which both use it and not each other's
 //! internals.
 
+use modelseal_fetch::disk::Refusal;
 use modelseal_fetch::progress::count;
 use modelseal_fetch::FetchError;
 use modelseal_kernel::bundle::SignerError;
@@ -12,7 +13,7 @@ use modelseal_kernel::keys::SignError;
 use modelseal_kernel::manifest::{ItemKey, Mismatch, ResourcePath, Verified};
 use modelseal_kernel::oms::{self, EnvelopeError};
 use modelseal_kernel::sigstore::SigstoreError;
-use modelseal_kernel::trust::{Accepted, AuthorityError, ModelVerdict, Policy, TrustError};
+use modelseal_kernel::trust::{Accepted, AuthorityError, TrustError};
 use modelseal_kernel::Digest;
 use modelseal_s3::S3Uri;
 
@@ -63,7 +64,27 @@ pub(super) fn fetch_failure(e: FetchError) -> Failure {
             message,
             PIN_HINT,
         ),
-        FetchError::Local { .. } => Failure::cannot_check(message, "check the local path and disk"),
+        FetchError::Entry { refusal, .. } => Failure::untrusted(message, refusal_hint(refusal)),
+        FetchError::Local { error, .. } => Failure::cannot_check(message, crate::failure::io_hint(&error)),
+    }
+}
+
+/// What to do about an entry a model on disk cannot hold.
+fn refusal_hint(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::Symlink => "symlinks are refused (as model_signing refuses them); replace the link with the file it points to and re-sign",
+        Refusal::Special => "remove it from the model directory",
+        Refusal::Name => "rename it",
+    }
+}
+
+/// A fetch failure met while signing (or digesting) a local model: what is a verdict when
+/// verifying is a problem with the input here, exit 2.
+pub(super) fn signing_failure(e: FetchError) -> Failure {
+    let f = fetch_failure(e);
+    match f.kind() {
+        crate::failure::Kind::Untrusted => Failure::cannot_check(f.message(), f.hint()),
+        crate::failure::Kind::CannotCheck => f,
     }
 }
 
@@ -172,22 +193,6 @@ fn envelope_hint(e: &EnvelopeError) -> &'static str {
         }
         _ => "the signature file is not an OMS v1.0 bundle; re-sign the model",
     }
-}
-
-/// Steps 0-8 under the policy: the bundle's bytes (`None` when it does not exist) to the
-/// manifest a signature the policy accepts for `location` covers, neither revoked nor other
-/// than the pin. `shown` names the bundle and `model` the model in messages.
-pub(super) fn check_signature(
-    bytes: Option<Vec<u8>>,
-    shown: &str,
-    model: &str,
-    policy: &Policy,
-    location: &str,
-) -> Result<ModelVerdict> {
-    let verdict = modelseal_fetch::check_signature(bytes, shown, model, policy, location)
-        .map_err(fetch_failure)?;
-    warn_tlog(verdict.accepted.ignored_transparency);
-    Ok(verdict)
 }
 
 /// The verdict on a model that does not match, one finding per file.
