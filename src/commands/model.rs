@@ -18,10 +18,11 @@ use crate::files;
 use crate::progress::Progress;
 use modelseal_fetch::progress::count;
 
-/// Locates a model on disk to sign it, its signature to be written at `signature`: an entry a
-/// model cannot hold (a symlink, a special file) is a problem with the input here, not a verdict.
-pub(super) fn open(model: &Path, signature: &Path) -> Result<OnDisk> {
-    disk::open(model, Some(signature)).map_err(verdict::signing_failure)
+/// Locates a model on disk to sign it: an entry a model cannot hold (a symlink, a special file,
+/// even where the signature will go, as model_signing refuses it) is a problem with the input
+/// here, not a verdict.
+pub(super) fn open(model: &Path) -> Result<OnDisk> {
+    disk::open(model, None).map_err(verdict::signing_failure)
 }
 
 /// Hashes what `jobs` ask of `model`, with progress labelled `verb` over the files' bytes.
@@ -185,7 +186,7 @@ pub fn digest(
     json: bool,
 ) -> Result<()> {
     let signature = super::default_signature(model_path);
-    let model = open(model_path, &signature)?;
+    let model = open(model_path)?;
     let extra_ignores = resolve_ignore_paths(&model, ignore)?;
     let inside = model.signature_inside(&signature);
     let (items, _) = hash_for_signing(
@@ -223,7 +224,7 @@ pub fn sign(
 ) -> Result<()> {
     let signature =
         signature.map_or_else(|| super::default_signature(model_path), Path::to_path_buf);
-    let model = open(model_path, &signature)?;
+    let model = open(model_path)?;
     let extra_ignores = resolve_ignore_paths(&model, ignore)?;
     let (bundle, items) = sign_model(
         &model,

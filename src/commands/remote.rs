@@ -296,7 +296,7 @@ pub(super) fn plan_push(args: &crate::cli::PushArgs, aws: &Aws) -> Result<PushPl
     );
     let threads = args.hashing.threads();
     let uri = args.uri.uri.clone();
-    let model = model::open(&args.model, &super::default_signature(&args.model))?;
+    let model = model::open(&args.model)?;
     // The signature sits at MODEL/model.sig for a directory, which is where it will be.
     let inside = (!model.is_file())
         .then(|| ResourcePath::parse(SIGNATURE_NAME).ok())

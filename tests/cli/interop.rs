@@ -1454,6 +1454,61 @@ fn empty_models_are_neither_signed_nor_verified() {
     assert!(r.stderr.contains("lists no files"), "{}", r.stderr);
 }
 
+/// A symlink where the signature goes: signing refuses it as model_signing refuses it (the link
+/// is part of the model until it is replaced), while verifying names it as the signature (it is
+/// the bundle's place; `cli_golden::signature_that_is_a_symlink` has the exact text).
+#[test]
+fn a_link_where_the_signature_goes() {
+    let Some(ms) = model_signing() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_tree(
+        d,
+        &[("model/a", b"weights\n"), ("hostname", b"not a bundle\n")],
+    );
+    std::os::unix::fs::symlink("../hostname", d.join("model/model.sig")).unwrap();
+    modelseal_testkit::pki::openssl(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "k.pem",
+        ],
+    );
+    modelseal_testkit::pki::openssl(d, &["pkey", "-in", "k.pem", "-pubout", "-out", "k.pub"]);
+    let r = run_in(d, &["sign", "model", "--key", "k.pem"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: model 'model' contains a symlink: model/model.sig"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        d.join("model/model.sig").is_symlink(),
+        "the link was replaced"
+    );
+    let theirs = Command::new(&ms)
+        .current_dir(d)
+        .args(["sign", "key", "model", "--signature", "model/model.sig"])
+        .args(["--private_key", "k.pem"])
+        .output()
+        .unwrap();
+    assert!(!theirs.status.success(), "model_signing signed it");
+    let r = run_in(d, &["verify", "model", "--key", "k.pub"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: signature model/model.sig cannot be used: it is a symlink"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// Sharded and BLAKE signatures, both ways, through model_signing's Python API given the
 /// hashing configuration (its CLI always re-hashes whole files with SHA-256): it verifies what
 /// we sign as files/blake3, files/blake2b and shards/sha256 at two shard sizes, and we verify
