@@ -75,8 +75,8 @@ impl Failure {
     }
 
     /// Fields a command reports even when it fails (the audit's models and settings).
-    pub fn with_report(mut self, report: serde_json::Value) -> Self {
-        if let serde_json::Value::Object(map) = report {
+    pub fn with_report(mut self, report: &impl serde::Serialize) -> Self {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(report) {
             self.extra.get_or_insert_default().report = map;
         }
         self

@@ -16,39 +16,60 @@ fn checks(command: &str) -> bool {
     matches!(command, "verify" | "verify-blob" | "pull" | "audit")
 }
 
-/// Prints a successful run's object: `fields` after `schema_version`, `command` and `ok`.
-pub fn success(command: &str, fields: Value) {
+/// Prints a successful run's object: `fields` (a command's typed report, a struct) after
+/// `schema_version`, `command` and `ok`.
+pub fn success(command: &str, fields: &impl serde::Serialize) {
     let mut o = head(command, true);
-    if let Value::Object(f) = fields {
+    if let Ok(Value::Object(f)) = serde_json::to_value(fields) {
         o.extend(f);
     }
     println!("{}", Value::Object(o));
 }
 
+/// A failure's `error` field.
+#[derive(serde::Serialize)]
+struct ErrorFields<'a> {
+    kind: &'static str,
+    message: &'a str,
+    hint: &'a str,
+    details: &'a [String],
+    exit_code: u8,
+}
+
+/// One of a failure's `findings`.
+#[derive(serde::Serialize)]
+struct FindingFields<'a> {
+    kind: &'static str,
+    path: &'a str,
+    detail: &'a str,
+}
+
 /// The object of a failed run.
 pub fn failure(command: &str, f: &Failure) -> Value {
     let mut o = head(command, false);
-    o.insert(
-        "error".into(),
-        json!({
-            "kind": match f.kind() {
-                Kind::Untrusted => "untrusted",
-                Kind::CannotCheck => "cannot_check",
-            },
-            "message": f.message(),
-            "hint": f.hint(),
-            "details": f.details(),
-            "exit_code": f.exit_code(),
-        }),
-    );
+    let error = ErrorFields {
+        kind: match f.kind() {
+            Kind::Untrusted => "untrusted",
+            Kind::CannotCheck => "cannot_check",
+        },
+        message: f.message(),
+        hint: f.hint(),
+        details: f.details(),
+        exit_code: f.exit_code(),
+    };
+    o.insert("error".into(), json!(error));
     let extra = f.extra();
-    let findings: Vec<Value> = extra
+    let findings: Vec<FindingFields> = extra
         .map(|e| e.findings.as_slice())
         .unwrap_or_default()
         .iter()
-        .map(|x| json!({"kind": x.kind, "path": x.path, "detail": x.detail}))
+        .map(|x| FindingFields {
+            kind: x.kind,
+            path: &x.path,
+            detail: &x.detail,
+        })
         .collect();
-    o.insert("findings".into(), Value::Array(findings));
+    o.insert("findings".into(), json!(findings));
     // A command's own fields (the audit's models and findings) complete the object.
     for (k, v) in extra.iter().flat_map(|e| &e.report) {
         if !matches!(
@@ -100,7 +121,7 @@ mod tests {
                 path: "a.bin".into(),
                 detail: "a.bin: content changed".into(),
             }])
-            .with_report(json!({"ok": true, "bucket": "b"}));
+            .with_report(&json!({"ok": true, "bucket": "b"}));
         let o = failure("verify", &f);
         assert_eq!(o["schema_version"], 1);
         assert_eq!(o["ok"], false);

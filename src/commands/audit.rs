@@ -59,7 +59,7 @@ pub fn run(args: Args<'_>, aws: &Aws) -> Result<()> {
     match report.findings.len() {
         0 => {
             if args.json {
-                crate::report::success("audit", fields);
+                crate::report::success("audit", &fields);
             }
             Ok(())
         }
@@ -71,38 +71,94 @@ pub fn run(args: Args<'_>, aws: &Aws) -> Result<()> {
             ),
             "fix each finding listed above (re-sign, re-encrypt, remove unsigned objects, set the bucket policy)",
         )
-        .with_report(fields)),
+        .with_report(&fields)),
     }
 }
 
-fn json(r: &Report, bucket: &str, prefix: &str, shallow: bool) -> serde_json::Value {
-    serde_json::json!({
-        "bucket": bucket,
-        "prefix": prefix,
-        "shallow": shallow,
-        "objects": r.objects,
-        "models": r.models.iter().map(|m| {
-            let mut o = serde_json::json!({
-                "uri": m.uri, "signature": m.signature, "verified": m.verified,
-            });
-            if let (Some(a), Some(map)) = (&m.accepted, o.as_object_mut()) {
-                map.insert("digest".into(), a.digest.clone().into());
-                map.insert("policy_rule".into(), a.rule.clone().into());
-                map.insert("authority".into(), a.authority.clone().into());
-            }
-            o
-        }).collect::<Vec<_>>(),
-        "bucket_settings": {
-            "policy": (!r.settings.is_unreadable(Setting::Policy)).then_some(r.settings.policy.is_some()),
-            "versioning": r.settings.versioning,
-            "public_access_block": r.settings.public_access_block,
-            "unreadable": r.settings.unreadable.iter().map(|u| u.setting.name()).collect::<Vec<_>>(),
+/// `audit`'s report (also carried by its failure object when there are findings).
+#[derive(serde::Serialize)]
+struct AuditReport<'a> {
+    bucket: &'a str,
+    prefix: &'a str,
+    shallow: bool,
+    objects: usize,
+    models: Vec<ModelFields<'a>>,
+    bucket_settings: SettingsFields<'a>,
+    clean: bool,
+    findings: Vec<FindingFields<'a>>,
+}
+
+/// One signed model found, and who accepted it when it verified.
+#[derive(serde::Serialize)]
+struct ModelFields<'a> {
+    uri: &'a str,
+    signature: &'a str,
+    verified: bool,
+    #[serde(flatten)]
+    accepted: Option<AcceptedFields<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct AcceptedFields<'a> {
+    digest: &'a str,
+    policy_rule: &'a str,
+    authority: &'a str,
+}
+
+/// The bucket's settings; `null` where the store would not tell (named in `unreadable`).
+#[derive(serde::Serialize)]
+struct SettingsFields<'a> {
+    policy: Option<bool>,
+    versioning: Option<&'a str>,
+    public_access_block: Option<[bool; 4]>,
+    unreadable: Vec<&'static str>,
+}
+
+#[derive(serde::Serialize)]
+struct FindingFields<'a> {
+    kind: &'static str,
+    key: &'a str,
+    detail: &'a str,
+}
+
+fn json<'a>(r: &'a Report, bucket: &'a str, prefix: &'a str, shallow: bool) -> AuditReport<'a> {
+    let s = &r.settings;
+    AuditReport {
+        bucket,
+        prefix,
+        shallow,
+        objects: r.objects,
+        models: r
+            .models
+            .iter()
+            .map(|m| ModelFields {
+                uri: &m.uri,
+                signature: &m.signature,
+                verified: m.verified,
+                accepted: m.accepted.as_ref().map(|a| AcceptedFields {
+                    digest: &a.digest,
+                    policy_rule: &a.rule,
+                    authority: &a.authority,
+                }),
+            })
+            .collect(),
+        bucket_settings: SettingsFields {
+            policy: (!s.is_unreadable(Setting::Policy)).then_some(s.policy.is_some()),
+            versioning: s.versioning.as_deref(),
+            public_access_block: s.public_access_block,
+            unreadable: s.unreadable.iter().map(|u| u.setting.name()).collect(),
         },
-        "clean": r.findings.is_empty(),
-        "findings": r.findings.iter().map(|f| serde_json::json!({
-            "kind": f.kind.name(), "key": f.key, "detail": f.detail,
-        })).collect::<Vec<_>>(),
-    })
+        clean: r.findings.is_empty(),
+        findings: r
+            .findings
+            .iter()
+            .map(|f| FindingFields {
+                kind: f.kind.name(),
+                key: &f.key,
+                detail: &f.detail,
+            })
+            .collect(),
+    }
 }
 
 fn print_table(r: &Report, bucket: &str, prefix: &str) {

@@ -77,18 +77,29 @@ pub fn sign_blob(
         eprintln!("Wrote bundle to file {}", out.display());
     }
     if json {
-        crate::report::success(
-            "sign-blob",
-            serde_json::json!({
-                "signed": true,
-                "file": file.display().to_string(),
-                "signature": b64,
-                "sha256": (hash == HashAlgorithm::Sha256).then(|| digest.to_hex()),
-                "output_signature": output_signature.map(|p| p.display().to_string()),
-                "bundle": bundle_out.map(|p| p.display().to_string()),
-                "keyless": signing.is_keyless(),
-            }),
-        );
+        /// `sign-blob`'s report.
+        #[derive(serde::Serialize)]
+        struct SignedBlob {
+            signed: bool,
+            file: String,
+            signature: String,
+            /// Only when the file was hashed with SHA-256 (a P-384 or P-521 key uses another).
+            sha256: Option<String>,
+            output_signature: Option<String>,
+            bundle: Option<String>,
+            keyless: bool,
+        }
+        let shown = |p: &Path| p.display().to_string();
+        let report = SignedBlob {
+            signed: true,
+            file: shown(file),
+            signature: b64,
+            sha256: (hash == HashAlgorithm::Sha256).then(|| digest.to_hex()),
+            output_signature: output_signature.map(shown),
+            bundle: bundle_out.map(shown),
+            keyless: signing.is_keyless(),
+        };
+        crate::report::success("sign-blob", &report);
     } else if output_signature.is_none() && bundle_out.is_none() {
         println!("{b64}");
     }
@@ -217,10 +228,7 @@ pub fn verify_blob(
                     tlog_entries_verified: accepted.tlog_entries,
                     accepted: super::verdict::AcceptedFields::of(&accepted),
                 };
-                crate::report::success(
-                    "verify-blob",
-                    serde_json::to_value(report).unwrap_or_default(),
-                );
+                crate::report::success("verify-blob", &report);
             } else {
                 eprintln!("Verified OK ({})", super::verdict::accepted_text(&accepted));
             }

@@ -32,7 +32,11 @@ pub fn generate_key_pair(
         if json {
             crate::report::success(
                 "generate-key-pair",
-                serde_json::json!({"kms_key": reference, "public_key": pub_path.display().to_string()}),
+                &KeyPairReport {
+                    kms_key: Some(reference.to_string()),
+                    private_key: None,
+                    public_key: pub_path.display().to_string(),
+                },
             );
         }
         return Ok(());
@@ -62,13 +66,32 @@ pub fn generate_key_pair(
     if json {
         crate::report::success(
             "generate-key-pair",
-            serde_json::json!({
-                "private_key": key_path.display().to_string(),
-                "public_key": pub_path.display().to_string(),
-            }),
+            &KeyPairReport {
+                kms_key: None,
+                private_key: Some(key_path.display().to_string()),
+                public_key: pub_path.display().to_string(),
+            },
         );
     }
     Ok(())
+}
+
+/// `generate-key-pair`'s report: the KMS key made, or the private key file written, and the
+/// public key file.
+#[derive(serde::Serialize)]
+struct KeyPairReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kms_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_key: Option<String>,
+    public_key: String,
+}
+
+/// `public-key`'s report: the PEM, and the file it was also written to.
+#[derive(serde::Serialize)]
+struct PublicKeyReport {
+    public_key: String,
+    outfile: Option<String>,
 }
 
 fn exists(p: &Path) -> Failure {
@@ -87,10 +110,10 @@ pub fn public_key(key: &str, outfile: Option<&Path>, aws: Option<&Aws>, json: bo
     if json {
         crate::report::success(
             "public-key",
-            serde_json::json!({
-                "public_key": pem,
-                "outfile": outfile.map(|p| p.display().to_string()),
-            }),
+            &PublicKeyReport {
+                public_key: pem,
+                outfile: outfile.map(|p| p.display().to_string()),
+            },
         );
     } else if outfile.is_none() {
         print!("{pem}");

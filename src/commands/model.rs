@@ -199,14 +199,19 @@ pub fn digest(
     )?;
     let digest = format!("sha256:{}", oms::pinned_digest_of_items(&items).to_hex());
     if json {
-        crate::report::success(
-            "digest",
-            serde_json::json!({
-                "model": model_path.display().to_string(),
-                "files": file_count(&items),
-                "digest": digest,
-            }),
-        );
+        /// `digest`'s report.
+        #[derive(serde::Serialize)]
+        struct Digested {
+            model: String,
+            files: usize,
+            digest: String,
+        }
+        let report = Digested {
+            model: model_path.display().to_string(),
+            files: file_count(&items),
+            digest,
+        };
+        crate::report::success("digest", &report);
     } else {
         println!("{digest}");
     }
@@ -253,7 +258,7 @@ pub fn sign(
             signature: signature.display().to_string(),
             items: verdict::SignedItems::of(&items),
         };
-        crate::report::success("sign", serde_json::to_value(report).unwrap_or_default());
+        crate::report::success("sign", &report);
         return Ok(());
     }
     println!(

@@ -16,10 +16,19 @@ pub fn bucket(bucket: &str, kms_key_arn: &str, json: bool) -> Result<()> {
         Failure::cannot_check(e.to_string(), hint)
     })?;
     if json {
-        crate::report::success(
-            "policy bucket",
-            serde_json::json!({"bucket": bucket, "sse_kms_key_id": kms_key_arn, "policy": policy}),
-        );
+        /// `policy bucket`'s report: the policy document and what it was made for.
+        #[derive(serde::Serialize)]
+        struct BucketPolicy<'a> {
+            bucket: &'a str,
+            sse_kms_key_id: &'a str,
+            policy: &'a serde_json::Value,
+        }
+        let report = BucketPolicy {
+            bucket,
+            sse_kms_key_id: kms_key_arn,
+            policy: &policy,
+        };
+        crate::report::success("policy bucket", &report);
         return Ok(());
     }
     println!(

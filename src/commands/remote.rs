@@ -471,7 +471,7 @@ pub(super) fn upload_push(p: PushPlan, sse: PushSse, aws: &Aws) -> Result<PushRe
 /// `push`'s report: the JSON object, or one line.
 pub(super) fn report_push(r: &PushReport, json: bool) {
     if json {
-        crate::report::success("push", serde_json::to_value(r).unwrap_or_default());
+        crate::report::success("push", &r);
         return;
     }
     println!(
@@ -739,7 +739,7 @@ pub fn sign(
             sse_kms_key_id: sse.kms_key_id.clone(),
             items: verdict::SignedItems::of(&digests),
         };
-        crate::report::success("sign", serde_json::to_value(report).unwrap_or_default());
+        crate::report::success("sign", &report);
     } else {
         println!(
             "Signed model '{model_uri}' ({}, digest sha256:{}) with {}; signature written to {sig}, encrypted with SSE-KMS ({})",

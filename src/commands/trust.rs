@@ -36,13 +36,13 @@ pub fn check(file: &Path, model: Option<&str>, json: bool, aws: &AwsArgs) -> Res
                     e.to_string(),
                     "a model there would be refused; add a rule whose models globs match it",
                 )
-                .with_report(describe(file, &policy, None))
+                .with_report(&describe(file, &policy, None))
             })?;
             Some((location, rule))
         }
     };
     if json {
-        crate::report::success("trust check", describe(file, &policy, governing));
+        crate::report::success("trust check", &describe(file, &policy, governing));
         return Ok(());
     }
     println!(
@@ -121,35 +121,71 @@ fn authority_text(a: &Authority) -> String {
     }
 }
 
+/// `trust check`'s report: the policy as verification would use it, and the rule that governs
+/// `--model` when one was given.
+#[derive(serde::Serialize)]
+struct PolicyReport<'a> {
+    policy: String,
+    rules: Vec<RuleFields<'a>>,
+    revoked: usize,
+    #[serde(flatten)]
+    governing: Option<Governing>,
+}
+
+#[derive(serde::Serialize)]
+struct RuleFields<'a> {
+    name: &'a str,
+    models: Vec<&'a str>,
+    authorities: Vec<AuthorityFields<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct AuthorityFields<'a> {
+    name: &'a str,
+    kind: &'static str,
+    signed_after: Option<String>,
+    signed_before: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct Governing {
+    model: String,
+    policy_rule: String,
+}
+
 /// The policy as `--json` describes it.
-fn describe(file: &Path, policy: &Policy, governing: Option<(String, &Rule)>) -> serde_json::Value {
+fn describe<'a>(
+    file: &Path,
+    policy: &'a Policy,
+    governing: Option<(String, &Rule)>,
+) -> PolicyReport<'a> {
     let time = |t: Option<u64>| t.map(modelseal_kernel::time::utc);
-    let rules: Vec<serde_json::Value> = policy
-        .rules()
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "name": r.name,
-                "models": r.models.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-                "authorities": r.authorities.iter().map(|a| serde_json::json!({
-                    "name": a.name,
-                    "kind": kind(&a.signer),
-                    "signed_after": time(a.window.after),
-                    "signed_before": time(a.window.before),
-                })).collect::<Vec<_>>(),
+    PolicyReport {
+        policy: file.display().to_string(),
+        rules: policy
+            .rules()
+            .iter()
+            .map(|r| RuleFields {
+                name: &r.name,
+                models: r.models.iter().map(|g| g.as_str()).collect(),
+                authorities: r
+                    .authorities
+                    .iter()
+                    .map(|a| AuthorityFields {
+                        name: &a.name,
+                        kind: kind(&a.signer),
+                        signed_after: time(a.window.after),
+                        signed_before: time(a.window.before),
+                    })
+                    .collect(),
             })
-        })
-        .collect();
-    let mut o = serde_json::json!({
-        "policy": file.display().to_string(),
-        "rules": rules,
-        "revoked": policy.revoked().len(),
-    });
-    if let (Some((location, rule)), Some(map)) = (governing, o.as_object_mut()) {
-        map.insert("model".into(), location.into());
-        map.insert("policy_rule".into(), rule.name.clone().into());
+            .collect(),
+        revoked: policy.revoked().len(),
+        governing: governing.map(|(model, rule)| Governing {
+            model,
+            policy_rule: rule.name.clone(),
+        }),
     }
-    o
 }
 
 /// `trust update`: TUF from a mirror or a directory, verified and cached.
@@ -198,7 +234,7 @@ pub fn update(
     if json {
         crate::report::success(
             "trust update",
-            expirations_json(&updated.repository, &updated.dir, &updated.expirations),
+            &expirations(&updated.repository, &updated.dir, &updated.expirations),
         );
         return Ok(());
     }
@@ -217,22 +253,44 @@ pub fn update(
     Ok(())
 }
 
-fn expirations_json(
+/// A TUF role's version and expiry.
+#[derive(serde::Serialize)]
+struct Role {
+    version: u64,
+    expires: String,
+}
+
+/// The cached trust material: where it came from, where it is, and each role's expiry
+/// (`trust update`'s report, and `trust show`'s for a cache).
+#[derive(serde::Serialize)]
+struct Expirations {
+    repository: String,
+    cache: String,
+    root: Option<Role>,
+    timestamp: Option<Role>,
+    snapshot: Option<Role>,
+    targets: Option<Role>,
+}
+
+fn expirations(
     repository: &str,
     dir: &Path,
     e: &modelseal_kernel::tuf::Expirations,
-) -> serde_json::Value {
+) -> Expirations {
     let role = |r: Option<(u64, u64)>| {
-        r.map(|(v, t)| serde_json::json!({"version": v, "expires": modelseal_kernel::time::utc(t)}))
+        r.map(|(version, t)| Role {
+            version,
+            expires: modelseal_kernel::time::utc(t),
+        })
     };
-    serde_json::json!({
-        "repository": repository,
-        "cache": dir.display().to_string(),
-        "root": role(Some(e.root)),
-        "timestamp": role(e.timestamp),
-        "snapshot": role(e.snapshot),
-        "targets": role(e.targets),
-    })
+    Expirations {
+        repository: repository.to_string(),
+        cache: dir.display().to_string(),
+        root: role(Some(e.root)),
+        timestamp: role(e.timestamp),
+        snapshot: role(e.snapshot),
+        targets: role(e.targets),
+    }
 }
 
 /// `trust show`: the trusted root in use and where it came from.
@@ -240,10 +298,19 @@ pub fn show(json: bool) -> Result<()> {
     let dir = match crate::trust_cache::source() {
         crate::trust_cache::Source::Carried => {
             if json {
-                crate::report::success(
-                    "trust show",
-                    serde_json::json!({"source": "carried", "repository": null, "cache": null}),
-                );
+                /// `trust show` without a cache: no repository, no cache directory.
+                #[derive(serde::Serialize)]
+                struct Carried {
+                    source: &'static str,
+                    repository: Option<String>,
+                    cache: Option<String>,
+                }
+                let report = Carried {
+                    source: "carried",
+                    repository: None,
+                    cache: None,
+                };
+                crate::report::success("trust show", &report);
             } else {
                 println!(
                     "Using the trusted root and signing config carried in modelseal (Sigstore public-good production, as of sigstore-python 4.5.1); run 'modelseal trust update' to refresh them"
@@ -274,14 +341,23 @@ pub fn show(json: bool) -> Result<()> {
         .unwrap_or("?")
         .to_string();
     if json {
-        let mut o = expirations_json(&repository, &dir, &e);
-        o["source"] = "tuf".into();
-        o["updated"] = source
-            .get("updated")
-            .and_then(|u| u.as_u64())
-            .map(modelseal_kernel::time::utc)
-            .into();
-        crate::report::success("trust show", o);
+        /// `trust show` with a cache: the material's expiries, and when it was updated.
+        #[derive(serde::Serialize)]
+        struct Cached {
+            source: &'static str,
+            updated: Option<String>,
+            #[serde(flatten)]
+            material: Expirations,
+        }
+        let report = Cached {
+            source: "tuf",
+            updated: source
+                .get("updated")
+                .and_then(|u| u.as_u64())
+                .map(modelseal_kernel::time::utc),
+            material: expirations(&repository, &dir, &e),
+        };
+        crate::report::success("trust show", &report);
         return Ok(());
     }
     println!(

@@ -325,7 +325,7 @@ pub(super) fn report(
             accepted: accepted.map(AcceptedFields::of),
             placed,
         };
-        crate::report::success(command, serde_json::to_value(report).unwrap_or_default());
+        crate::report::success(command, &report);
         return;
     }
     let items = if v.items == v.files {

@@ -28,7 +28,7 @@ fn python() -> Option<PathBuf> {
 }
 
 /// Validates each `(label, object)` against the schema; returns the labels that fail, with why.
-fn invalid(python: &Path, objects: &[(String, serde_json::Value)]) -> Vec<String> {
+pub(crate) fn invalid(python: &Path, objects: &[(String, serde_json::Value)]) -> Vec<String> {
     const CHECK: &str = r#"
 import json, sys
 from jsonschema import Draft202012Validator
@@ -66,7 +66,7 @@ for line in sys.stdin:
 
 /// The run's stdout as its one JSON object, with the checks every object must pass: one line,
 /// `schema_version` 1, `command`, `ok` true exactly on exit 0, the exit code in `error` otherwise.
-fn object(label: &str, command: &str, r: &Run) -> (String, serde_json::Value) {
+pub(crate) fn object(label: &str, command: &str, r: &Run) -> (String, serde_json::Value) {
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(
         lines.len(),
@@ -292,6 +292,40 @@ fn local_commands_print_one_valid_object_on_success_and_failure() {
     let r = ms(&["generate-key-pair", "--output-key-prefix", "new", "--json"]);
     assert_eq!(r.code, 2);
     objects.push(object("generate-key-pair, exists", "generate-key-pair", &r));
+
+    // trust check: a policy described, the rule that governs a model, a model no rule governs.
+    std::fs::write(
+        d.join("policy.json"),
+        r#"{"apiVersion": "modelseal.dev/v1", "kind": "TrustPolicy", "rules": [{"name": "team", "models": ["/models/**"],
+            "authorities": [{"name": "k", "key": {"path": "signer.pub"}, "signedAfter": "2024-01-01T00:00:00Z"}]}]}"#,
+    )
+    .unwrap();
+    let r = ms(&["trust", "check", "policy.json", "--json"]);
+    objects.push(object("trust check", "trust check", &r));
+    let r = ms(&[
+        "trust",
+        "check",
+        "policy.json",
+        "--model",
+        "/models/a",
+        "--json",
+    ]);
+    let (l, o) = object("trust check --model", "trust check", &r);
+    assert_eq!(o["policy_rule"], "team", "{o}");
+    assert_eq!(o["rules"][0]["authorities"][0]["kind"], "key", "{o}");
+    objects.push((l, o));
+    let r = ms(&[
+        "trust",
+        "check",
+        "policy.json",
+        "--model",
+        "/elsewhere",
+        "--json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let (l, o) = object("trust check, no rule", "trust check", &r);
+    assert_eq!(o["rules"][0]["name"], "team", "{o}");
+    objects.push((l, o));
 
     assert_eq!(invalid(&python, &objects), Vec::<String>::new());
 }

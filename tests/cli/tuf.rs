@@ -9,6 +9,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::common::{run_in, Run};
+use crate::json_contract;
 
 fn python() -> Option<PathBuf> {
     let Some(ms) = std::env::var_os("MODELSEAL_MODEL_SIGNING") else {
@@ -155,8 +156,33 @@ fn ok(r: &Run) {
 #[test]
 fn updates_follow_rotations_and_feed_verify_and_keyless_sign() {
     let Some(f) = Fixture::new() else { return };
-    assert_eq!(f.show()["source"], "carried");
-    ok(&f.update());
+    let carried = f.ms(&["trust", "show", "--json"]);
+    let mut update = f.update();
+    ok(&update);
+    // --json on the update that already ran: the same update again, as one object.
+    update = f.ms(&[
+        "trust",
+        "update",
+        "--mirror",
+        &f.mirror.url,
+        "--root",
+        &f.p("tuf/root.json"),
+        "--json",
+    ]);
+    let objects = [
+        json_contract::object("trust show, carried", "trust show", &carried),
+        json_contract::object("trust update", "trust update", &update),
+        json_contract::object(
+            "trust show, cached",
+            "trust show",
+            &f.ms(&["trust", "show", "--json"]),
+        ),
+    ];
+    assert_eq!(objects[0].1["source"], "carried");
+    assert_eq!(
+        json_contract::invalid(&f.python, &objects),
+        Vec::<String>::new()
+    );
     let shown = f.show();
     assert_eq!(shown["source"], "tuf");
     assert_eq!(shown["repository"], f.mirror.url.as_str());
