@@ -7,8 +7,8 @@
 #
 #   bench/shards.sh [RUNS]      (default 3; data goes to bench/data, 4 GiB, kept for reruns)
 #
-# Not measured here yet: modelseal-init and `pull` of these models from S3 (their shards are
-# still hashed in order as the ranges arrive; issue 24).
+# Sharded models from S3 (modelseal-init, `pull`, `verify s3://`, one shard worker per core)
+# are measured by bench/cpu.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}

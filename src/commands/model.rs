@@ -1,5 +1,7 @@
-//! `sign` and `verify` for models on disk (OMS v1.0 bundles), and the pieces the S3 commands
-//! share: checking a bundle, signing a model, reporting a verdict.
+//! `sign`, `digest` and `verify` for models on disk (OMS v1.0 bundles): the arguments read as
+//! model_signing reads them, signing, and what is printed. Locating, hashing and checking a model
+//! on disk are fetch's (`modelseal_fetch::disk`), as they are for a model in S3; `push` and
+//! `sign s3://` share the signing pieces.
 
 use std::path::{Path, PathBuf};
 
