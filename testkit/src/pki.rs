@@ -47,10 +47,9 @@ pub fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-/// Issues `NAME.pem` (key `NAME.key`, P-256) in `dir` for `email`: see [`certify`].
-pub fn issue_leaf(dir: &Path, name: &str, email: &str) -> Leaf {
-    let key = format!("{name}.key");
-    let public = format!("{name}.pub");
+/// Makes a P-256 key pair in `dir` with openssl: the private key (SEC1 PEM) at `key`, its
+/// public key (SubjectPublicKeyInfo PEM) at `public`.
+pub fn p256_key_pair(dir: &Path, key: &str, public: &str) {
     openssl(
         dir,
         &[
@@ -60,10 +59,17 @@ pub fn issue_leaf(dir: &Path, name: &str, email: &str) -> Leaf {
             "-genkey",
             "-noout",
             "-out",
-            &key,
+            key,
         ],
     );
-    openssl(dir, &["pkey", "-in", &key, "-pubout", "-out", &public]);
+    openssl(dir, &["pkey", "-in", key, "-pubout", "-out", public]);
+}
+
+/// Issues `NAME.pem` (key `NAME.key`, P-256) in `dir` for `email`: see [`certify`].
+pub fn issue_leaf(dir: &Path, name: &str, email: &str) -> Leaf {
+    let key = format!("{name}.key");
+    let public = format!("{name}.pub");
+    p256_key_pair(dir, &key, &public);
     let mut leaf = certify(dir, name, email, &dir.join(public));
     leaf.key = dir.join(key);
     leaf

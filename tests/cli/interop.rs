@@ -1076,19 +1076,7 @@ fn legacy_digests_bundles_from_model_signing_0_2() {
             ("model/cfg/config.json", b"{}\n"),
         ],
     );
-    modelseal_testkit::pki::openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "k.pem",
-        ],
-    );
-    modelseal_testkit::pki::openssl(d, &["pkey", "-in", "k.pem", "-pubout", "-out", "k.pub"]);
+    modelseal_testkit::pki::p256_key_pair(d, "k.pem", "k.pub");
     peer_ok(
         legacy.current_dir(d).args(["model", "key.sig", "k.pem"]),
         "model_signing 0.2.0 (key)",
@@ -1395,19 +1383,7 @@ fn empty_models_are_neither_signed_nor_verified() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_tree(d, &[("model/.gitignore", b"*\n")]);
-    modelseal_testkit::pki::openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "k.pem",
-        ],
-    );
-    modelseal_testkit::pki::openssl(d, &["pkey", "-in", "k.pem", "-pubout", "-out", "k.pub"]);
+    modelseal_testkit::pki::p256_key_pair(d, "k.pem", "k.pub");
     let r = run_in(
         d,
         &["sign", "model", "--key", "k.pem", "--signature", "ours.sig"],
@@ -1467,19 +1443,7 @@ fn a_link_where_the_signature_goes() {
         &[("model/a", b"weights\n"), ("hostname", b"not a bundle\n")],
     );
     std::os::unix::fs::symlink("../hostname", d.join("model/model.sig")).unwrap();
-    modelseal_testkit::pki::openssl(
-        d,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "k.pem",
-        ],
-    );
-    modelseal_testkit::pki::openssl(d, &["pkey", "-in", "k.pem", "-pubout", "-out", "k.pub"]);
+    modelseal_testkit::pki::p256_key_pair(d, "k.pem", "k.pub");
     let r = run_in(d, &["sign", "model", "--key", "k.pem"], &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(

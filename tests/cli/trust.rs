@@ -19,29 +19,7 @@ fn setup() -> tempfile::TempDir {
         ],
     );
     for name in ["old", "new"] {
-        modelseal_testkit::pki::openssl(
-            d,
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                &format!("{name}.key"),
-            ],
-        );
-        modelseal_testkit::pki::openssl(
-            d,
-            &[
-                "pkey",
-                "-in",
-                &format!("{name}.key"),
-                "-pubout",
-                "-out",
-                &format!("{name}.pub"),
-            ],
-        );
+        modelseal_testkit::pki::p256_key_pair(d, &format!("{name}.key"), &format!("{name}.pub"));
     }
     let r = run_in(d, &["sign", "model", "--key", "old.key"], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
