@@ -84,6 +84,24 @@ fn generate_cosign_key(d: &Path) {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
+/// `modelseal sign model --key cosign.key --signature SIGNATURE` in `d` (the key from
+/// [`generate_cosign_key`]), which must succeed.
+fn sign_with_cosign_key(d: &Path, signature: &str) {
+    let r = run_in(
+        d,
+        &[
+            "sign",
+            "model",
+            "--key",
+            "cosign.key",
+            "--signature",
+            signature,
+        ],
+        &[("COSIGN_PASSWORD", "pw")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
 #[test]
 fn model_signing_accepts_our_directory_bundles() {
     let Some(ms) = model_signing() else { return };
@@ -98,19 +116,7 @@ fn model_signing_accepts_our_directory_bundles() {
     let (code, out) = reference_verify(&ms, d, "model", "model/model.sig", "cosign.pub");
     assert_eq!(code, 0, "model_signing refused our bundle: {out}");
     std::fs::remove_file(d.join("model/model.sig")).unwrap();
-    let r = run_in(
-        d,
-        &[
-            "sign",
-            "model",
-            "--key",
-            "cosign.key",
-            "--signature",
-            "outside.sig",
-        ],
-        &pw,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    sign_with_cosign_key(d, "outside.sig");
     let (code, out) = reference_verify(&ms, d, "model", "outside.sig", "cosign.pub");
     assert_eq!(code, 0, "model_signing refused our bundle: {out}");
     // The reference really checks: a changed byte makes it refuse the same bundle.
@@ -700,19 +706,7 @@ fn keyless_through_a_private_sigstore_instance() {
     let d = dir.path();
     awkward_model(d);
     generate_cosign_key(d);
-    let r = run_in(
-        d,
-        &[
-            "sign",
-            "model",
-            "--key",
-            "cosign.key",
-            "--signature",
-            "keyed.sig",
-        ],
-        &[("COSIGN_PASSWORD", "pw")],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    sign_with_cosign_key(d, "keyed.sig");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/keyless-instance.py");
     peer_ok(
         Command::new(&python).current_dir(d).arg(&script).args([
@@ -1258,19 +1252,7 @@ fn verify_options_mean_what_they_mean_to_model_signing() {
     let d = dir.path();
     awkward_model(d);
     generate_cosign_key(d);
-    let r = run_in(
-        d,
-        &[
-            "sign",
-            "model",
-            "--key",
-            "cosign.key",
-            "--signature",
-            "m.sig",
-        ],
-        &[("COSIGN_PASSWORD", "pw")],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    sign_with_cosign_key(d, "m.sig");
     write_tree(
         d,
         &[
