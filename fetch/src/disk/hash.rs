@@ -198,8 +198,31 @@ fn hash_pipelined(
     })
 }
 
+/// Opens a file of a model for hashing. The walk found a regular file here; one that is now a
+/// symlink, a FIFO or a device (swapped in while the model was read) is refused, never followed
+/// or waited on.
 fn open(path: &Path) -> Result<File, FetchError> {
-    File::open(path).map_err(|e| FetchError::local("read", path, e))
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let changed = |what: &str| {
+        let e = io::Error::other(format!(
+            "it is {what} now (it changed while the model was read)"
+        ));
+        FetchError::local("read", path, e)
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => changed("a symlink"),
+            Some(libc::ENXIO) => changed("a socket"),
+            _ => FetchError::local("read", path, e),
+        })?;
+    match file.metadata() {
+        Ok(m) if m.is_file() => Ok(file),
+        Ok(_) => Err(changed("not a regular file")),
+        Err(e) => Err(FetchError::local("read", path, e)),
+    }
 }
 
 /// Hashes one whole file; uses a reader thread when more than one core is allowed.
@@ -383,6 +406,30 @@ mod tests {
             per_shard((task(vec![ItemKey::File(path.clone())]), 15)).len(),
             1
         );
+    }
+
+    /// A model file swapped for a link or a FIFO after the walk is refused, not followed or
+    /// waited on.
+    #[test]
+    fn model_files_are_opened_without_following_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::write(&real, b"x").unwrap();
+        assert!(open(&real).is_ok());
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        for (path, what) in [(link, "a symlink now"), (fifo, "not a regular file now")] {
+            match open(&path) {
+                Err(e) => assert!(e.to_string().contains(what), "{e}"),
+                Ok(_) => panic!("{} was opened", path.display()),
+            }
+        }
     }
 
     #[test]
