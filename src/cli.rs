@@ -335,8 +335,9 @@ pub struct SignArgs {
     /// Without it, the model is signed keyless (an identity token, see below).
     #[arg(long)]
     pub key: Option<String>,
-    /// Where to write the bundle [default: MODEL/model.sig, or FILE.sig for a file].
-    #[arg(long, value_parser = local_path)]
+    /// Where to write the bundle [default: MODEL/model.sig, or FILE.sig for a file]. cosign's
+    /// spellings --output-signature and --output are accepted.
+    #[arg(long, value_parser = local_path, aliases = ["output-signature", "output"])]
     pub signature: Option<PathBuf>,
     /// Files or directories of the model to leave out of the signature, recorded in its
     /// ignore_paths (absolute or relative to the working directory, as model_signing reads

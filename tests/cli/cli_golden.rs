@@ -719,6 +719,27 @@ fn cosign_habits_env_keys_and_flags() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = run_in(d, &["verify", "model", "--key", "env://MS_PUB"], &env);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // cosign's --output-signature (and --output) name where `sign` writes the signature.
+    for flag in ["--output-signature", "--output"] {
+        let out = format!("out{flag}.sig");
+        let r = run_in(
+            d,
+            &["sign", "model", "--key", "env://MS_KEY", flag, &out],
+            &env,
+        );
+        assert_eq!(r.code, 0, "{flag}: {}", r.stderr);
+        let signature = ["--signature", out.as_str()];
+        let r = run_in(
+            d,
+            &[
+                &["verify", "model", "--key", "env://MS_PUB"][..],
+                &signature,
+            ]
+            .concat(),
+            &env,
+        );
+        assert_eq!(r.code, 0, "{flag}: {}", r.stderr);
+    }
     let r = run_in(
         d,
         &[
