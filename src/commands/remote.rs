@@ -471,7 +471,7 @@ pub(super) fn upload_push(p: PushPlan, sse: PushSse, aws: &Aws) -> Result<PushRe
 /// `push`'s report: the JSON object, or one line.
 pub(super) fn report_push(r: &PushReport, json: bool) {
     if json {
-        crate::report::success("push", &r);
+        crate::report::success("push", r);
         return;
     }
     println!(

@@ -1,7 +1,6 @@
-//! Verdicts, shared by the commands on local and S3 models: checking a bundle under the trust
-//! policy, the failure each refusal maps to (with its hint and findings), and how a verified
-//! model is reported. It sits below `model` and `remote`, which both use it and not each other's
-//! internals.
+//! Verdicts, shared by the commands on local and S3 models: the failure each of fetch's refusals
+//! maps to (with its hint and per-file findings), and how a verified model is reported. It sits
+//! below `model` and `remote`, which both use it and not each other's internals.
 
 use modelseal_fetch::disk::Refusal;
 use modelseal_fetch::progress::count;
