@@ -728,22 +728,14 @@ fn unsigned_objects_are_skipped_only_when_asked() {
 #[test]
 fn a_single_archive_is_unpacked_after_verification() {
     let Some(m) = moto() else { return };
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, data) in [
-        ("model/weights.bin", &b"abc"[..]),
-        ("model/config.json", b"{}"),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_path(name).unwrap();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append(&h, data).unwrap();
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
     let mut files = Files::new();
-    files.insert("model.tar.gz", gz.finish().unwrap());
+    files.insert(
+        "model.tar.gz",
+        tar_gz(&[
+            ("model/weights.bin", &b"abc"[..]),
+            ("model/config.json", b"{}"),
+        ]),
+    );
     m.publish("arch", &files, &key(SIGNER));
     let dest = m.d().join("unpacked");
     ok(&m.init(&[&m.uri("arch"), dest.to_str().unwrap()]));
@@ -934,22 +926,14 @@ fn reserved_names_are_refused_in_listings_and_archives() {
     assert!(err.contains("'.modelseal-staging/x'"), "{err}");
     assert!(tree(&dest).is_empty());
 
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, data) in [
-        (".modelseal-staging/x", &b"abc"[..]),
-        ("config.json", b"{}"),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_path(name).unwrap();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append(&h, data).unwrap();
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
     let mut files = Files::new();
-    files.insert("model.tar.gz", gz.finish().unwrap());
+    files.insert(
+        "model.tar.gz",
+        tar_gz(&[
+            (".modelseal-staging/x", &b"abc"[..]),
+            ("config.json", b"{}"),
+        ]),
+    );
     m.publish("arch", &files, &key(SIGNER));
     let dest = m.d().join("unpacked");
     let err = refused(&m.init(&[&m.uri("arch"), dest.to_str().unwrap()]));
@@ -1066,4 +1050,20 @@ fn the_log_gets_a_progress_line_per_interval() {
     let err = refused(&m.run(c, &[&m.uri("big"), refused_dest.to_str().unwrap()]));
     assert!(err.contains("MODELSEAL_PROGRESS_SECONDS '-5'"), "{err}");
     assert!(!refused_dest.exists() || tree(&refused_dest).is_empty());
+}
+
+/// A `.tar.gz` holding `entries` (name, bytes) as regular files, mode 0644.
+fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(name).unwrap();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append(&h, *data).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
 }
