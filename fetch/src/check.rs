@@ -15,14 +15,14 @@ use crate::FetchError;
 /// revoked nor other than the policy's pin. `shown` names the bundle and `model` the model in
 /// errors.
 pub fn check_signature(
-    bytes: Option<Vec<u8>>,
+    bytes: Option<&[u8]>,
     shown: &str,
     model: &str,
     policy: &Policy,
     location: &str,
 ) -> Result<ModelVerdict, FetchError> {
     let bytes = bytes.ok_or_else(|| FetchError::SignatureMissing(shown.to_string()))?;
-    let bundle = Bundle::from_json(&bytes).map_err(|error| FetchError::SignatureMalformed {
+    let bundle = Bundle::from_json(bytes).map_err(|error| FetchError::SignatureMalformed {
         shown: shown.to_string(),
         error,
     })?;
@@ -74,13 +74,17 @@ pub async fn check_listing(
             let signature =
                 signature.unwrap_or_else(|| SignatureSource::S3(located.default_signature()));
             let bytes = signature.read(engine).await?;
-            let sig_bytes = bytes.clone().unwrap_or_default();
-            let verdict =
-                check_signature(bytes, &signature.shown(), &uri, policy, &located.location())?;
+            let verdict = check_signature(
+                bytes.as_deref(),
+                &signature.shown(),
+                &uri,
+                policy,
+                &located.location(),
+            )?;
             let evidence = located.evidence(&signature);
             (
                 verdict.manifest,
-                sig_bytes,
+                bytes.unwrap_or_default(),
                 evidence,
                 Some(verdict.accepted),
             )

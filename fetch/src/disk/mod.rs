@@ -246,9 +246,8 @@ pub fn verify(
     check: DiskCheck<'_>,
 ) -> Result<VerifiedOnDisk, FetchError> {
     let bytes = read_local_signature(check.signature)?;
-    let signature = bytes.clone().unwrap_or_default();
     let verdict = check_signature(
-        bytes,
+        bytes.as_deref(),
         &check.signature.display().to_string(),
         &format!("'{}'", model.path.display()),
         policy,
@@ -274,7 +273,7 @@ pub fn verify(
     Ok(VerifiedOnDisk {
         verified,
         accepted: verdict.accepted,
-        signature,
+        signature: bytes.unwrap_or_default(),
     })
 }
 
